@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `npm test`: the whole test suite (unit, integration, e2e) against the real services.
+# It installs what is missing, starts the parts of the local stack that are not running yet,
+# runs jest, and stops again exactly what it started. Extra arguments go to jest, e.g.
+#   npm test -- --selectProjects unit
+source "$(dirname "$0")/env.sh"
+ensure_node
+ensure_deps
+cd "$MUXLY_ROOT"
+
+components=(kafka registry s3 keycloak)
+started=()
+cleanup() {
+  if [ ${#started[@]} -gt 0 ] && [ "${MUXLY_KEEP_STACK:-0}" != 1 ]; then
+    echo "muxly: stopping the components this run started: ${started[*]}"
+    bash deploy/local/stack.sh stop "${started[@]}" || true
+  fi
+}
+trap cleanup EXIT
+
+for component in "${components[@]}"; do
+  # A component that answers on its ports is used as it is (even if another checkout runs it).
+  if ! bash deploy/local/stack.sh answers "$component"; then
+    started+=("$component")
+  fi
+done
+if [ ${#started[@]} -gt 0 ]; then
+  echo "muxly: starting ${started[*]}"
+  bash deploy/local/stack.sh start "${started[@]}"
+fi
+
+# The Prometheus destination is tested against a real Prometheus server (Debian's package).
+if ! command -v prometheus >/dev/null 2>&1; then
+  echo "note: 'prometheus' is not installed; its integration test will fail saying how to install it" >&2
+fi
+
+results="$MUXLY_LOCAL_DIR/test-results.json"
+mkdir -p "$MUXLY_LOCAL_DIR"
+status=0
+bash scripts/jest.sh --json --outputFile="$results" "$@" || status=$?
+
+# One plain closing line with the totals, whatever the reporter printed above it.
+if [ -f "$results" ]; then
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  ' "$results"
+fi
+exit $status
