@@ -1,0 +1,5 @@
+export * from './events/unified-event.ts';
+export * from './events/raw-envelope.ts';
+export * from './settings/index.ts';
+export * from './rules/index.ts';
+export * from './events/job-messages.ts';

@@ -1,0 +1,51 @@
+import { Type, type TProperties } from '@sinclair/typebox';
+
+/** An object section whose keys are all known and which may be left out (defaults fill it). */
+export const Section = <T extends TProperties>(properties: T, description?: string) =>
+  Type.Object(properties, { additionalProperties: false, default: {}, ...(description ? { description } : {}) });
+
+export const Port = (defaultPort: number) => Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort });
+
+export const HttpListener = (defaultPort: number, description: string) =>
+  Section(
+    {
+      host: Type.String({ default: '127.0.0.1', description: 'Address to listen on; 0.0.0.0 for every interface.' }),
+      port: Port(defaultPort),
+    },
+    description,
+  );
+
+export const LogSettings = Section({
+  level: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')], { default: 'info' }),
+});
+
+export const KafkaSettings = Section({
+  brokers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, default: ['127.0.0.1:9092'] }),
+  clientId: Type.String({ default: 'muxly' }),
+  ssl: Type.Boolean({ default: false }),
+  sasl: Type.Optional(
+    Type.Object(
+      {
+        mechanism: Type.Union([Type.Literal('plain'), Type.Literal('scram-sha-256'), Type.Literal('scram-sha-512')]),
+        username: Type.String(),
+        password: Type.String(),
+      },
+      { additionalProperties: false },
+    ),
+  ),
+  connectionTimeoutMs: Type.Integer({ minimum: 100, default: 3_000 }),
+  requestTimeoutMs: Type.Integer({ minimum: 100, default: 30_000 }),
+});
+
+export const SchemaRegistrySettings = Section({
+  url: Type.String({ format: 'uri', default: 'http://127.0.0.1:8085/apis/ccompat/v7', description: 'Confluent-compatible schema registry API.' }),
+  username: Type.Optional(Type.String()),
+  password: Type.Optional(Type.String()),
+});
+
+export const TopicSettings = Section({
+  prefix: Type.String({ default: 'muxly.', pattern: '^[A-Za-z0-9._-]*$' }),
+  partitions: Type.Integer({ minimum: 1, default: 3 }),
+  replicationFactor: Type.Integer({ minimum: 1, default: 1 }),
+  create: Type.Boolean({ default: true, description: 'Create missing topics at start.' }),
+});
