@@ -1,0 +1,143 @@
+import { BlockList, isIP } from 'node:net';
+import { ConfigurationError } from '../errors.ts';
+
+// Outbound HTTP to user-configured URLs (webhooks, custom API connectors) must not reach the
+// machine's own network (DESIGN.md section 7): private, loopback, link-local, unique-local,
+// multicast and unspecified addresses are refused unless the operator's allow-list names them.
+// The check runs on the address actually connected to (see client.ts), not on the URL text.
+
+/** Raised when a URL resolves to an address the guard refuses: the configuration must change. */
+export class BlockedAddressError extends ConfigurationError {
+  override name = 'BlockedAddressError';
+  readonly host: string;
+  readonly address: string;
+  constructor(host: string, address: string) {
+    super(
+      `outbound request to ${host} (${address}) refused: private, loopback, link-local and other internal addresses ` +
+        'need an allow-list entry (a CIDR or the host name)',
+    );
+    this.host = host;
+    this.address = address;
+  }
+}
+
+// Ranges that are never the public internet.
+const DENIED_V4: [string, number][] = [
+  ['0.0.0.0', 8], // "this network", includes the unspecified address
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10], // carrier-grade NAT
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16], // link-local, includes cloud metadata 169.254.169.254
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24], // IETF protocol assignments
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15], // benchmarking
+  ['224.0.0.0', 4], // multicast
+  ['240.0.0.0', 4], // reserved, includes broadcast
+];
+const DENIED_V6: [string, number][] = [
+  ['::', 128], // unspecified
+  ['::1', 128], // loopback
+  ['fc00::', 7], // unique-local
+  ['fe80::', 10], // link-local
+  ['fec0::', 10], // deprecated site-local
+  ['ff00::', 8], // multicast
+  ['100::', 64], // discard-only
+];
+
+const denied = new BlockList();
+for (const [network, prefix] of DENIED_V4) denied.addSubnet(network, prefix, 'ipv4');
+for (const [network, prefix] of DENIED_V6) denied.addSubnet(network, prefix, 'ipv6');
+
+/**
+ * The IPv4 address embedded in an IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible or NAT64
+ * (64:ff9b::/96) IPv6 address, so `::ffff:127.0.0.1` is judged as 127.0.0.1.
+ */
+export function embeddedIpv4(address: string): string | undefined {
+  const lower = address.toLowerCase();
+  const dotted = /^(?:::ffff:(?:0:)?|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  if (dotted) return dotted[1];
+  const hex = /^(?:::ffff:(?:0:)?|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
+  if (hex) {
+    const high = Number.parseInt(hex[1]!, 16);
+    const low = Number.parseInt(hex[2]!, 16);
+    return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+  }
+  return undefined;
+}
+
+/** True for addresses outside the public internet (before any allow-list applies). */
+export function isInternalAddress(address: string): boolean {
+  const family = isIP(address);
+  if (family === 4) return denied.check(address, 'ipv4');
+  if (family === 6) {
+    const v4 = embeddedIpv4(address);
+    if (v4 !== undefined) return denied.check(v4, 'ipv4');
+    return denied.check(address, 'ipv6');
+  }
+  // Not an IP address at all: refuse rather than guess.
+  return true;
+}
+
+export interface AddressGuardOptions {
+  /**
+   * Entries that lift the refusal: CIDRs (`10.0.0.0/8`, `::1/128`), single addresses, host names
+   * (`hooks.internal`) or host-name suffixes (`*.corp.example`).
+   */
+  allow?: readonly string[];
+}
+
+/** Decides, per host name and resolved address, whether an outbound connection may proceed. */
+export class AddressGuard {
+  readonly #allowedNetworks = new BlockList();
+  readonly #allowedHosts = new Set<string>();
+  readonly #allowedSuffixes: string[] = [];
+
+  constructor(options: AddressGuardOptions = {}) {
+    for (const raw of options.allow ?? []) {
+      const entry = raw.trim().toLowerCase();
+      if (entry === '') continue;
+      const [network, prefixText] = entry.split('/');
+      const family = isIP(network ?? '');
+      if (family !== 0) {
+        const type = family === 4 ? 'ipv4' : 'ipv6';
+        const prefix = prefixText === undefined ? (family === 4 ? 32 : 128) : Number(prefixText);
+        if (!Number.isInteger(prefix) || prefix < 0 || prefix > (family === 4 ? 32 : 128)) {
+          throw new ConfigurationError(`invalid allow-list entry "${raw}": bad prefix length`);
+        }
+        this.#allowedNetworks.addSubnet(network!, prefix, type);
+        // An allowed IPv4 range also covers its IPv4-mapped IPv6 form (judged as IPv4 below).
+      } else if (entry.startsWith('*.')) {
+        this.#allowedSuffixes.push(entry.slice(1));
+      } else if (/^[a-z0-9.-]+$/.test(entry) && !entry.includes('/')) {
+        this.#allowedHosts.add(entry.replace(/\.$/, ''));
+      } else {
+        throw new ConfigurationError(`invalid allow-list entry "${raw}": expected a CIDR, an address or a host name`);
+      }
+    }
+  }
+
+  /** True when the allow-list names this host, so any address it resolves to is accepted. */
+  hostAllowed(host: string): boolean {
+    const name = host.toLowerCase().replace(/\.$/, '');
+    if (this.#allowedHosts.has(name)) return true;
+    return this.#allowedSuffixes.some((suffix) => name.endsWith(suffix));
+  }
+
+  /** True when connecting to `address` (resolved from `host`) is permitted. */
+  permits(host: string, address: string): boolean {
+    if (this.hostAllowed(host)) return true;
+    const family = isIP(address);
+    if (family === 0) return false;
+    const v4 = family === 6 ? embeddedIpv4(address) : undefined;
+    const checked = v4 ?? address;
+    const type = v4 !== undefined || family === 4 ? 'ipv4' : 'ipv6';
+    if (this.#allowedNetworks.check(checked, type)) return true;
+    return !isInternalAddress(address);
+  }
+
+  /** Throws BlockedAddressError unless `permits` is true. */
+  assert(host: string, address: string): void {
+    if (!this.permits(host, address)) throw new BlockedAddressError(host, address);
+  }
+}

@@ -1,0 +1,3 @@
+export * from './address-guard.ts';
+export * from './status-errors.ts';
+export * from './client.ts';

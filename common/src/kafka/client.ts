@@ -1,0 +1,42 @@
+import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import type { Logger } from '../observability/logger.ts';
+
+export interface KafkaSettings {
+  brokers: string[];
+  clientId: string;
+  ssl: boolean;
+  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+// kafkajs logs retriable broker answers (CONCURRENT_TRANSACTIONS, NOT_COORDINATOR, leader
+// elections) at ERROR while it retries them itself; those are noise at debug level.
+const RETRIABLE_NOISE =
+  /CONCURRENT_TRANSACTIONS|NOT_COORDINATOR|COORDINATOR_LOAD_IN_PROGRESS|COORDINATOR_NOT_AVAILABLE|LEADER_NOT_AVAILABLE|NOT_LEADER|REBALANCE_IN_PROGRESS|rebalancing|coordinator is (not available|loading)|not the correct coordinator|no leader|another request is currently being processed|retriable|Restarting the consumer/i;
+
+export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
+  const config: KafkaConfig = {
+    clientId: settings.clientId,
+    brokers: settings.brokers,
+    ssl: settings.ssl,
+    connectionTimeout: settings.connectionTimeoutMs,
+    requestTimeout: settings.requestTimeoutMs,
+    logLevel: KafkaLogLevel.INFO,
+    logCreator: () => (entry) => {
+      const { message, ...fields } = entry.log;
+      const text = `kafka: ${String(message)}`;
+      const details = { namespace: entry.namespace, ...fields };
+      const retriable = RETRIABLE_NOISE.test(String(message)) || RETRIABLE_NOISE.test(String(fields.error ?? '')) || fields.retryCount !== undefined;
+      // Per-request protocol errors are retried by kafkajs itself; the operation's own failure,
+      // if it comes, is reported by the caller. Keep them out of the error level.
+      const perRequest = entry.namespace === 'Connection' && String(message).startsWith('Response ');
+      if (entry.level <= KafkaLogLevel.ERROR && !retriable && !perRequest) logger.error(text, details);
+      else if (entry.level <= KafkaLogLevel.ERROR && perRequest && !retriable) logger.warn(text, details);
+      else if (entry.level <= KafkaLogLevel.WARN && !retriable) logger.warn(text, details);
+      else logger.debug(text, details);
+    },
+  };
+  if (settings.sasl) config.sasl = settings.sasl as SASLOptions;
+  return new Kafka(config);
+}

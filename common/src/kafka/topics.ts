@@ -1,0 +1,58 @@
+/** The topics of the pipeline (DESIGN.md section 2), named under a configurable prefix. */
+export const TOPIC_KEYS = ['raw', 'events', 'dlq', 'config', 'commands', 'jobResults'] as const;
+export type TopicKey = (typeof TOPIC_KEYS)[number];
+export type TopicNames = Record<TopicKey, string>;
+
+const SUFFIX: Record<TopicKey, string> = {
+  raw: 'raw',
+  events: 'events',
+  dlq: 'dlq',
+  config: 'config',
+  commands: 'commands',
+  jobResults: 'job-results',
+};
+
+export function topicNames(prefix: string): TopicNames {
+  return Object.fromEntries(TOPIC_KEYS.map((key) => [key, `${prefix}${SUFFIX[key]}`])) as TopicNames;
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  replicationFactor: number;
+  configEntries: { name: string; value: string }[];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Partitions and retention of each topic. Data topics keep a week so a destination can be
+ * replayed; the DLQ keeps a month for people to look at; `config` is compacted so a service
+ * reading it from the start sees the latest effective configuration of every object.
+ */
+export function topicSpecs(names: TopicNames, options: { partitions: number; replicationFactor: number }): TopicSpec[] {
+  const data = (topic: string, retentionMs: number, extra: { name: string; value: string }[] = []): TopicSpec => ({
+    topic,
+    numPartitions: options.partitions,
+    replicationFactor: options.replicationFactor,
+    configEntries: [{ name: 'retention.ms', value: String(retentionMs) }, ...extra],
+  });
+  return [
+    // A raw record carries one whole ingest request (up to 1 MB of metrics plus its envelope).
+    data(names.raw, 7 * DAY_MS, [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }]),
+    data(names.events, 7 * DAY_MS),
+    data(names.dlq, 30 * DAY_MS, [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }]),
+    data(names.commands, 7 * DAY_MS),
+    data(names.jobResults, 7 * DAY_MS),
+    {
+      topic: names.config,
+      numPartitions: 1,
+      replicationFactor: options.replicationFactor,
+      configEntries: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'min.compaction.lag.ms', value: '0' },
+        { name: 'segment.ms', value: String(DAY_MS) },
+      ],
+    },
+  ];
+}

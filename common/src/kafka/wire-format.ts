@@ -1,0 +1,21 @@
+// The Confluent wire format: magic byte 0, the schema id as a 4-byte big-endian integer, then the
+// serialized value (here UTF-8 JSON). Any Confluent-compatible consumer can decode it.
+
+const MAGIC_BYTE = 0;
+const HEADER_LENGTH = 5;
+
+export function encodeWireFormat(schemaId: number, value: unknown): Buffer {
+  const body = Buffer.from(JSON.stringify(value), 'utf8');
+  const buffer = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
+  buffer.writeUInt8(MAGIC_BYTE, 0);
+  buffer.writeUInt32BE(schemaId, 1);
+  body.copy(buffer, HEADER_LENGTH);
+  return buffer;
+}
+
+export function decodeWireFormat(buffer: Buffer): { schemaId: number; value: unknown } {
+  if (buffer.length < HEADER_LENGTH || buffer.readUInt8(0) !== MAGIC_BYTE) {
+    throw new Error('not in the Confluent wire format (missing magic byte)');
+  }
+  return { schemaId: buffer.readUInt32BE(1), value: JSON.parse(buffer.subarray(HEADER_LENGTH).toString('utf8')) };
+}

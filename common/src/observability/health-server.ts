@@ -1,0 +1,102 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+/** A dependency check for /readyz: resolves when the dependency answers, throws otherwise. */
+export type ReadinessCheck = () => Promise<void>;
+
+export function createMetricsRegistry(service: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export interface HealthEndpoints {
+  registry: Registry;
+  readiness: Record<string, ReadinessCheck>;
+  /** False once shutdown begins, so load balancers stop sending work before the listener closes. */
+  isAlive?: () => boolean;
+}
+
+/**
+ * Answers /healthz (alive), /readyz (every dependency answers; 503 with the failing ones
+ * otherwise) and /metrics (Prometheus text). Returns undefined for other paths so a service can
+ * mount it in front of its own handler.
+ */
+export async function handleHealthRequest(request: IncomingMessage, response: ServerResponse, endpoints: HealthEndpoints): Promise<boolean> {
+  const path = (request.url ?? '/').split('?')[0];
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  if (path === '/healthz') {
+    const alive = endpoints.isAlive?.() ?? true;
+    sendJson(response, alive ? 200 : 503, { status: alive ? 'ok' : 'stopping' });
+    return true;
+  }
+  if (path === '/readyz') {
+    const results = await checkAll(endpoints.readiness);
+    const ready = Object.values(results).every((r) => r.status === 'ok');
+    sendJson(response, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: results });
+    return true;
+  }
+  if (path === '/metrics') {
+    const body = await endpoints.registry.metrics();
+    response.writeHead(200, { 'content-type': endpoints.registry.contentType });
+    response.end(body);
+    return true;
+  }
+  return false;
+}
+
+export async function checkAll(checks: Record<string, ReadinessCheck>, timeoutMs = 3_000): Promise<Record<string, { status: 'ok' | 'failing'; error?: string }>> {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+          }),
+        ]);
+        return [name, { status: 'ok' as const }] as const;
+      } catch (error) {
+        return [name, { status: 'failing' as const, error: (error as Error).message }] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' });
+  response.end(JSON.stringify(body));
+}
+
+/** A standalone server for services without an HTTP API of their own (transformer, router). */
+export async function startHealthServer(options: HealthEndpoints & { host: string; port: number }): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+  const server = createServer((request, response) => {
+    handleHealthRequest(request, response, options)
+      .then((handled) => {
+        if (!handled) {
+          response.writeHead(404, { 'content-type': 'application/problem+json' });
+          response.end(JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404 }));
+        }
+      })
+      .catch(() => {
+        response.writeHead(500);
+        response.end();
+      });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
