@@ -1,0 +1,94 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { parse as parseYaml } from 'yaml';
+import express, { type Express, type RequestHandler } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+import { handleHealthRequest, HttpProblem, type HealthEndpoints, type Logger } from '@muxly/common';
+import { presentedApiKey, type ApiKeyVerifier } from '../auth/api-keys.ts';
+import { createIngestMetrics } from './ingest.metrics.ts';
+import { BODY_BYTES, metricsHandler } from './metrics.handler.ts';
+import { problemHandler } from './problems.ts';
+import type { RateLimiter } from './rate-limiter.ts';
+import type { RawWriter } from './raw.writer.ts';
+
+const require = createRequire(import.meta.url);
+export const INGEST_OPENAPI_PATH = require.resolve('@muxly/schemas/openapi/ingest.yaml');
+
+/** Parsed once at start, so a broken document stops the service instead of failing requests. */
+export function loadIngestOpenApi(): Record<string, unknown> {
+  return parseYaml(readFileSync(INGEST_OPENAPI_PATH, 'utf8')) as Record<string, unknown>;
+}
+
+export interface IngestAppOptions {
+  writer: RawWriter;
+  apiKeys: ApiKeyVerifier;
+  rateLimiter: RateLimiter;
+  health: HealthEndpoints;
+  logger: Logger;
+  limits: { maxRequestBytes: number; maxMetricBytes: number; maxBatchSize: number };
+}
+
+export function createIngestApp(options: IngestAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const metrics = createIngestMetrics(options.health.registry);
+
+  // Health, readiness and metrics need no key: probes and scrapers do not hold one.
+  app.use((request, response, next) => {
+    handleHealthRequest(request, response, options.health).then((handled) => handled || next(), next);
+  });
+  app.get('/docs', (_request, response) => response.sendFile(INGEST_OPENAPI_PATH, { headers: { 'content-type': 'application/yaml' } }));
+
+  // Authenticate before reading a body, so an unknown caller cannot make us parse anything.
+  const authenticate: RequestHandler = (request, response, next) => {
+    const key = presentedApiKey(request.headers);
+    const keyId = key ? options.apiKeys.verify(key) : undefined;
+    if (!keyId) {
+      const [type, detail] = key ? ['api-key-invalid', 'The API key is not valid.'] : ['api-key-missing', 'Send an API key as "Authorization: Bearer <key>" or "X-API-Key".'];
+      next(new HttpProblem(401, detail, { type: `https://muxly.dev/problems/${type}` }, { 'www-authenticate': 'Bearer' }));
+      return;
+    }
+    response.locals.apiKeyId = keyId;
+    next();
+  };
+  // Rate-limited per key before the body is read: a throttled caller costs no parsing either.
+  const rateLimit: RequestHandler = (_request, response, next) => {
+    const waitMs = options.rateLimiter.take(String(response.locals.apiKeyId));
+    if (waitMs === 0) return next();
+    next(
+      new HttpProblem(429, 'This API key sends more requests than its rate limit allows; retry after the number of seconds in Retry-After.', {
+        type: 'https://muxly.dev/problems/rate-limited',
+      }, { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) }),
+    );
+  };
+  app.use('/v1', authenticate, rateLimit);
+
+  // NOTE: body-parser counts the DECOMPRESSED bytes while streaming and stops reading at the limit,
+  // so a gzip bomb costs at most `maxRequestBytes` of memory, never its inflated size.
+  app.use(
+    '/v1',
+    express.json({
+      limit: options.limits.maxRequestBytes,
+      inflate: true,
+      strict: true,
+      type: 'application/json',
+      verify: (request, _response, buffer) => {
+        (request as unknown as Record<symbol, number>)[BODY_BYTES] = buffer.length;
+      },
+    }),
+  );
+  app.use(
+    OpenApiValidator.middleware({
+      apiSpec: loadIngestOpenApi() as never,
+      validateRequests: { allErrors: true },
+      validateResponses: false,
+      validateSecurity: false,
+      ignoreUndocumented: false,
+      ignorePaths: /^\/(healthz|readyz|metrics|docs)$/,
+    }),
+  );
+  app.post('/v1/metrics', metricsHandler({ writer: options.writer, metrics, limits: options.limits }));
+  app.use(problemHandler(options.logger, (status, reason) => metrics.rejected.inc({ reason: `${status}_${reason.replaceAll('-', '_')}` })));
+  return app;
+}

@@ -1,0 +1,74 @@
+import type { ErrorRequestHandler, Response } from 'express';
+import { HttpProblem, problem, PROBLEM_CONTENT_TYPE, type FieldError, type Logger, type Problem } from '@muxly/common';
+
+export function sendProblem(response: Response, body: Problem, headers: Record<string, string> = {}): void {
+  response.status(body.status).set(headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+}
+
+interface ValidatorError {
+  status?: number;
+  message?: string;
+  errors?: { path?: string; message?: string; errorCode?: string }[];
+  type?: string;
+  expose?: boolean;
+}
+
+/** '/body/metrics/0/value' or '.body.metrics[0].value' → '/metrics/0/value' */
+function bodyPointer(path: string | undefined): string {
+  if (!path) return '';
+  const normalized = path.startsWith('.') ? path.replace(/\[(\d+)\]/g, '/$1').replaceAll('.', '/') : path;
+  return normalized.replace(/^\/body/, '') || '';
+}
+
+/**
+ * The validator's errors as field errors: the summary lines of the if/then/else that picks the
+ * batch or the single shape say nothing about a field, and duplicates are dropped.
+ */
+function fieldErrors(items: NonNullable<ValidatorError['errors']>): FieldError[] {
+  const seen = new Set<string>();
+  const errors: FieldError[] = [];
+  // A value that matches none of an anyOf's branches gets one error per branch plus a summary:
+  // keep only the summary for that field.
+  const anyOfFields = new Set(items.filter((item) => item.message === 'must match a schema in anyOf').map((item) => bodyPointer(item.path)));
+  for (const item of items) {
+    if (/^must match "(then|else)" schema$/.test(item.message ?? '')) continue;
+    const error = { pointer: bodyPointer(item.path), detail: item.message ?? 'is invalid' };
+    if (anyOfFields.has(error.pointer) && item.message !== 'must match a schema in anyOf') continue;
+    const key = `${error.pointer}\u0000${error.detail}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    errors.push(error);
+  }
+  return errors;
+}
+
+/**
+ * Renders every error as problem+json without stack traces: validation errors from the OpenAPI
+ * validator (body schema violations become 422 with every field by JSON pointer), body-parser
+ * errors (malformed JSON 400, too large 413, bad encoding 415), HttpProblem from handlers, and
+ * anything else as a 500 whose details stay in the log.
+ */
+export function problemHandler(logger: Logger, onRejected?: (status: number, reason: string) => void): ErrorRequestHandler {
+  return (error: unknown, request, response, _next) => {
+    const respond = (body: Problem, reason: string, headers: Record<string, string> = {}) => {
+      onRejected?.(body.status, reason);
+      sendProblem(response, body, headers);
+    };
+    if (error instanceof HttpProblem) return respond(error.problem, error.problem.type.split('/').pop() ?? 'problem', error.headers);
+    const e = error as ValidatorError;
+    if (e.type === 'entity.parse.failed') return respond(problem(400, `The body is not valid JSON: ${e.message ?? ''}`.trim()), 'malformed_json');
+    if (e.type === 'entity.too.large') return respond(problem(413, 'The request body is larger than the limit after decompression.'), 'too_large');
+    if (e.type === 'encoding.unsupported') return respond(problem(415, e.message ?? 'Unsupported content encoding.'), 'unsupported_encoding');
+    if (e.type === 'request.aborted') return respond(problem(400, 'The request was aborted by the client.'), 'aborted');
+    if (typeof e.status === 'number' && Array.isArray(e.errors)) {
+      const errors = fieldErrors(e.errors);
+      const inBody = e.errors.some((item) => (item.path ?? '').replace(/^\./, '/').startsWith('/body'));
+      if (e.status === 400 && inBody) return respond(problem(422, 'The request body does not match the schema.', { errors }), 'schema');
+      if (e.status === 415) return respond(problem(415, 'Send application/json (optionally with Content-Encoding: gzip).'), 'content_type');
+      if (e.status === 404 || e.status === 405) return respond(problem(e.status, e.message), 'route');
+      return respond(problem(e.status, e.message ?? 'Invalid request.', errors.length > 0 ? { errors } : {}), 'invalid_request');
+    }
+    logger.error('unhandled error', { error: (error as Error).message, path: request.path });
+    return respond(problem(500, 'An unexpected error occurred; it has been logged.'), 'internal');
+  };
+}

@@ -1,0 +1,25 @@
+import { Kind, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ConfigurationError, compileValidator } from '@muxly/common';
+
+const plainValidators = new WeakMap<object, (value: unknown) => string[]>();
+
+/**
+ * Applies the schema's defaults to a copy of `value` and checks it; every problem is reported
+ * with its path. Unknown fields are errors because the schemas say additionalProperties: false.
+ * Plugins may give a plain JSON Schema instead of TypeBox: it is checked (by ajv), without defaults.
+ */
+export function parseConfig<T>(schema: TSchema, value: unknown, what: string): T {
+  const copy = structuredClone(value ?? {});
+  if (!(Kind in schema)) {
+    let validate = plainValidators.get(schema);
+    if (!validate) plainValidators.set(schema, (validate = compileValidator(schema)));
+    const problems = validate(copy);
+    if (problems.length === 0) return copy as T;
+    throw new ConfigurationError(`invalid ${what}`, problems.slice(0, 20));
+  }
+  const withDefaults = Value.Default(schema, copy);
+  if (Value.Check(schema, withDefaults)) return withDefaults as T;
+  const problems = [...Value.Errors(schema, withDefaults)].map((error) => `${error.path || '/'}: ${error.message}`);
+  throw new ConfigurationError(`invalid ${what}`, problems.slice(0, 20));
+}

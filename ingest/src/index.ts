@@ -1,0 +1,2 @@
+export { startIngest, type IngestService } from './service.ts';
+export { hashApiKey } from './auth/api-keys.ts';

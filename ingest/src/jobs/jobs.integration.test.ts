@@ -1,0 +1,185 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import type { Consumer, Kafka } from 'kafkajs';
+import { createKafka, createLogger, ensureTopics, KafkaProducer, loadSettings, SecretKeyring, topicNames, topicSpecs, type TopicNames } from '@muxly/common';
+import type { JobCommand, JobResult, RawEnvelope, RunCommand } from '@muxly/schemas';
+import { startJobs, type RunningJobs } from './commands.consumer.ts';
+
+// The job runner through real Kafka: run and cancel commands in, connector.records.v1 envelopes
+// and job results out, against a local JSON API (loopback allowed by ingest.jobs.allowAddresses).
+
+const TOKEN = 'api-token-0123456789';
+const KEY = { id: 'k1', key: randomBytes(32).toString('base64') };
+const items = Array.from({ length: 7 }, (_, index) => ({ id: `i${index + 1}`, updated_at: `2026-02-0${index + 1}T00:00:00Z` }));
+const held: ServerResponse[] = [];
+const authorizations: string[] = [];
+
+function handle(request: IncomingMessage, response: ServerResponse): void {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  authorizations.push(request.headers.authorization ?? '');
+  const page = Number(url.searchParams.get('page') ?? 1);
+  // /stuck answers its first page, then never again (until the test ends).
+  if (url.pathname === '/stuck' && page > 1) return void held.push(response);
+  response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: items.slice((page - 1) * 3, page * 3) }));
+}
+
+let api: Server;
+let apiUrl: string;
+let kafka: Kafka;
+let topics: TopicNames;
+let producer: KafkaProducer;
+let jobs: RunningJobs;
+let reader: Consumer;
+const results: JobResult[] = [];
+const raw: RawEnvelope[] = [];
+
+beforeAll(async () => {
+  api = createServer(handle);
+  await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+  apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  const prefix = `test.jobs.${randomBytes(4).toString('hex')}.`;
+  const settings = loadSettings({
+    env: {},
+    overrides: {
+      topics: { prefix, partitions: 1 },
+      kafka: { connectionTimeoutMs: 2_000 },
+      ingest: { jobs: { allowAddresses: ['127.0.0.0/8'], recordsPerMessage: 2, progressIntervalMs: 0, httpTimeoutMs: 5_000 } },
+      controlPlane: { secrets: { keys: [KEY] } },
+    },
+  });
+  const logger = createLogger({ service: 'ingest-test', silent: true });
+  kafka = createKafka(settings.kafka, logger);
+  topics = topicNames(prefix);
+  try {
+    await ensureTopics(kafka, topicSpecs(topics, settings.topics));
+  } catch (error) {
+    throw new Error(`Kafka is not reachable (${(error as Error).message}); start the local stack: npm run stack:start`);
+  }
+  producer = new KafkaProducer(kafka);
+  await producer.connect();
+  jobs = await startJobs({ kafka, producer, settings, logger });
+  reader = kafka.consumer({ groupId: `${prefix}reader` });
+  await reader.connect();
+  await reader.subscribe({ topics: [topics.raw, topics.jobResults], fromBeginning: true });
+  await reader.run({
+    eachMessage: async ({ topic, message }) => {
+      const value = JSON.parse(message.value!.toString());
+      if (topic === topics.raw) raw.push(value as RawEnvelope);
+      else results.push(value as JobResult);
+    },
+  });
+});
+
+afterAll(async () => {
+  for (const response of held) response.destroy();
+  await reader?.disconnect();
+  await jobs?.stop();
+  await producer?.disconnect();
+  if (api) {
+    api.closeAllConnections();
+    await new Promise((resolve) => api.close(resolve));
+  }
+  if (!kafka) return;
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
+  await admin.disconnect();
+});
+
+const keyring = new SecretKeyring({ keys: [KEY] });
+const run = (executionId: string, path: string, overrides: Partial<RunCommand> = {}): RunCommand => ({
+  commandVersion: 1,
+  type: 'run',
+  executionId,
+  jobId: 'job-1',
+  attempt: 1,
+  action: 'sync',
+  params: {},
+  connector: {
+    id: 'api',
+    type: 'custom',
+    config: {
+      stream: 'items',
+      url: `${apiUrl}${path}`,
+      auth: { type: 'bearer' },
+      pagination: { type: 'page', param: 'page', startPage: 1, size: 3 },
+      recordSelector: '$.data[*]',
+      cursorPath: '$.updated_at',
+      mapping: { kind: 'record', name: 'item.updated', idPath: '$.id' },
+      retry: { maxAttempts: 1 },
+    },
+    credentials: keyring.encrypt({ token: TOKEN }, 'connector/api') as unknown as Record<string, unknown>,
+  },
+  cursor: null,
+  deadline: new Date(Date.now() + 60_000).toISOString(),
+  issuedAt: new Date().toISOString(),
+  ...overrides,
+});
+const send = (command: JobCommand) => producer.send([{ topic: topics.commands, key: command.jobId, value: JSON.stringify(command) }]);
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+const final = (executionId: string) => until(`the final result of ${executionId}`, () => results.find((result) => result.executionId === executionId && !['started', 'progress'].includes(result.type)));
+
+test('a run publishes connector.records.v1 envelopes, reports progress and the result with the cursor', async () => {
+  await send(run('exe-ok', '/items'));
+  const result = await final('exe-ok');
+  expect(result).toMatchObject({
+    type: 'succeeded',
+    jobId: 'job-1',
+    connectorId: 'api',
+    attempt: 1,
+    progress: { pages: 3, records: 7, cursor: { value: '2026-02-07T00:00:00Z' } },
+    counts: { recordsRead: 7, recordsPublished: 7, pages: 3, streams: { items: 7 } },
+  });
+  const mine = results.filter((item) => item.executionId === 'exe-ok').map((item) => item.type);
+  expect(mine).toEqual(['started', 'progress', 'progress', 'progress', 'succeeded']);
+  expect(authorizations).toContain(`Bearer ${TOKEN}`);
+  // 3 + 3 + 1 records at most 2 per message: 5 envelopes, awaited before the result.
+  const envelopes = raw.filter((envelope) => envelope.jobExecutionId === 'exe-ok');
+  expect(envelopes).toHaveLength(5);
+  expect(envelopes[0]).toMatchObject({ envelopeVersion: 1, format: 'connector.records.v1', source: { type: 'custom', id: 'api' }, connectorId: 'api', payload: { stream: 'items' } });
+  const records = envelopes.flatMap((envelope) => (envelope.payload as { records: { attributes: { id: string } }[] }).records);
+  expect(records).toHaveLength(7);
+});
+
+test('a cancel stops a sync mid-way; the result keeps the cursor of what was published', async () => {
+  await send(run('exe-stuck', '/stuck'));
+  await until('the first page', () => results.find((result) => result.executionId === 'exe-stuck' && result.type === 'progress'));
+  await send({ commandVersion: 1, type: 'cancel', executionId: 'exe-stuck', jobId: 'job-1', reason: 'cancelled', issuedAt: new Date().toISOString() });
+  const result = await final('exe-stuck');
+  expect(result).toMatchObject({
+    type: 'cancelled',
+    progress: { pages: 1, records: 3, cursor: { value: '2026-02-03T00:00:00Z' } },
+    counts: { recordsPublished: 3 },
+    error: { errorClass: 'Cancelled', retryable: false },
+  });
+});
+
+test('a sync still running at its deadline is stopped by ingest itself and reported timed out', async () => {
+  await send(run('exe-late', '/stuck', { deadline: new Date(Date.now() + 2_500).toISOString() }));
+  const result = await final('exe-late');
+  expect(result).toMatchObject({ type: 'timed_out', progress: { pages: 1, records: 3 }, error: { errorClass: 'Timeout', retryable: true } });
+});
+
+test('failures are reported with whether a retry can help; expired and repeated commands do not run', async () => {
+  await send(run('exe-expired', '/items', { deadline: new Date(Date.now() - 1_000).toISOString() }));
+  await send(run('exe-unknown', '/items', { connector: { ...run('x', '/items').connector, type: 'no-such-connector' } }));
+  await send(run('exe-bad-config', '/items', { connector: { ...run('x', '/items').connector, config: { url: 'not a url' } } }));
+  expect(await final('exe-unknown')).toMatchObject({ type: 'failed', error: { errorClass: 'ConfigurationError', retryable: false } });
+  expect((await final('exe-unknown')).error?.message).toContain('no-such-connector');
+  expect(await final('exe-bad-config')).toMatchObject({ type: 'failed', error: { retryable: false } });
+  // Sent again: already handled, nothing new.
+  await send(run('exe-ok', '/items'));
+  await send(run('exe-after', '/items'));
+  await final('exe-after');
+  expect(results.filter((result) => result.executionId === 'exe-expired')).toEqual([]);
+  expect(results.filter((result) => result.executionId === 'exe-ok' && result.type === 'succeeded')).toHaveLength(1);
+});

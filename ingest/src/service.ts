@@ -1,0 +1,98 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createKafka,
+  createLogger,
+  createMetricsRegistry,
+  ensureTopics,
+  KafkaProducer,
+  kafkaReadiness,
+  topicNames,
+  topicSpecs,
+  type Logger,
+  type MuxlySettings,
+  type RunningService,
+} from '@muxly/common';
+import { createIngestApp } from './api/app.ts';
+import { RateLimiter } from './api/rate-limiter.ts';
+import { RawWriter } from './api/raw.writer.ts';
+import { ApiKeyVerifier } from './auth/api-keys.ts';
+import { startApiKeySync } from './auth/key-sync.ts';
+import { startJobs } from './jobs/commands.consumer.ts';
+
+export interface IngestService extends RunningService {
+  port: number;
+}
+
+export async function startIngest(settings: MuxlySettings, logger: Logger = createLogger({ service: 'ingest', level: settings.log.level })): Promise<IngestService> {
+  const kafka = createKafka({ ...settings.kafka, clientId: `${settings.kafka.clientId}-ingest` }, logger);
+  const topics = topicNames(settings.topics.prefix);
+  const producer = new KafkaProducer(kafka, { sendTimeoutMs: settings.ingest.sendTimeoutMs });
+  // A broker that is restarting while ingest starts (deployments start everything at once) is
+  // waited for, up to a deadline, instead of failing the start.
+  await retryUntil(settings.ingest.kafkaStartTimeoutMs, logger, async () => {
+    if (settings.topics.create) await ensureTopics(kafka, topicSpecs(topics, settings.topics));
+    await producer.connect();
+  });
+
+  // Connector syncs on the scheduler's commands (docs/scheduling.md).
+  const jobs = settings.ingest.jobs.enabled ? await startJobs({ kafka, producer, settings, logger }) : null;
+
+  // API keys created through the control plane, when ingest has the service token to fetch them.
+  const apiKeys = new ApiKeyVerifier(settings.ingest.apiKeys);
+  const auth = settings.controlPlane.auth;
+  const keySync = auth.serviceToken
+    ? startApiKeySync({ ...auth.apiKeySync, serviceToken: auth.serviceToken, verifier: apiKeys, staticKeys: settings.ingest.apiKeys, logger })
+    : null;
+  await keySync?.ready;
+
+  let alive = true;
+  const registry = createMetricsRegistry('ingest');
+  const app = createIngestApp({
+    writer: new RawWriter(producer, { topic: topics.raw, sendTimeoutMs: settings.ingest.sendTimeoutMs, maxInFlight: settings.ingest.maxInFlightSends }),
+    apiKeys,
+    rateLimiter: new RateLimiter({ ratePerSecond: settings.ingest.rateLimit.requestsPerSecond, burst: settings.ingest.rateLimit.burst }),
+    health: { registry, readiness: { kafka: kafkaReadiness(kafka) }, isAlive: () => alive },
+    logger,
+    limits: settings.ingest.limits,
+  });
+
+  const server: Server = await new Promise((resolve, reject) => {
+    const listening = app.listen(settings.ingest.http.port, settings.ingest.http.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  });
+  // Slow clients must not hold connections forever.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  const port = (server.address() as AddressInfo).port;
+  logger.info('ingest API listening', { url: `http://${settings.ingest.http.host}:${port}`, topic: topics.raw });
+
+  return {
+    port,
+    async stop() {
+      alive = false;
+      keySync?.stop();
+      // Stop accepting connections, let in-flight requests finish (their Kafka acks included).
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      // Running syncs stop and report before the producer closes.
+      await jobs?.stop();
+      await producer.disconnect();
+    },
+  };
+}
+
+async function retryUntil(deadlineMs: number, logger: Logger, attempt: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 5_000)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() + delayMs > deadline) throw error;
+      logger.warn('Kafka is not reachable yet; retrying', { error: (error as Error).message, retryInMs: delayMs });
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { createHttpClient, createLogger } from '@muxly/common';
+import type { ConnectorContext, ConnectorPage } from '../../src/connectors/connector.ts';
+import type { SyncSink } from '../../src/connectors/sync.ts';
+
+/**
+ * A connector context for tests: the guarded HTTP client allowing loopback (where the fakes
+ * listen), a pinned clock, and a sleep that records the requested waits but waits only briefly,
+ * so retry tests check the delays (Retry-After honored) without spending them.
+ */
+export function testContext(options: { now?: string; allowLoopback?: boolean } = {}): ConnectorContext & { sleeps: number[] } {
+  const sleeps: number[] = [];
+  const controller = new AbortController();
+  return {
+    connectorId: 'test-connector',
+    log: createLogger({ service: 'ingest-test', silent: true }),
+    signal: controller.signal,
+    http: createHttpClient({ allow: options.allowLoopback === false ? [] : ['127.0.0.0/8'], timeoutMs: 5_000 }),
+    now: () => new Date(options.now ?? '2026-03-10T12:00:00Z'),
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(ms, 5)));
+    },
+    sleeps,
+  };
+}
+
+/** A sink that keeps pages in memory and can be told to fail on the Nth publish. */
+export function memorySink(options: { failOnPublish?: number } = {}): SyncSink & { pages: ConnectorPage[] } {
+  const pages: ConnectorPage[] = [];
+  let calls = 0;
+  return {
+    pages,
+    async publish(page) {
+      calls += 1;
+      if (options.failOnPublish === calls) throw new Error('kafka unavailable (injected)');
+      pages.push(page);
+    },
+  };
+}
+
+export const allRecords = (pages: ConnectorPage[]) => pages.flatMap((page) => page.records);

@@ -1,0 +1,142 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { ROOT, requireLocalStack, waitFor } from '../../test/support/services.ts';
+import { collectTopic, ingestSettings, post, startTestIngest } from './api-helpers.ts';
+
+// NOTE: this is the ONE test that stops the shared broker (every other test on this machine uses
+// it): the outage is kept to a few seconds, and Kafka and the schema registry (which keeps its
+// data in Kafka and goes down with it) are started again whatever happens.
+
+const run = promisify(execFile);
+const stack = (...args: string[]) => run('bash', [`${ROOT}/deploy/local/stack.sh`, ...args], { cwd: ROOT, timeout: 120_000 });
+let registryRestart: Promise<void> | undefined;
+
+beforeAll(async () => {
+  await requireLocalStack();
+});
+
+afterAll(async () => {
+  // Whatever failed above, leave the shared stack as it was.
+  await stack('start', 'kafka');
+  await (registryRestart ?? stack('start', 'registry'));
+  await stack('status', 'kafka', 'registry');
+}, 180_000);
+
+interface Outcome {
+  ids: string[];
+  status: number | 'connection error';
+  retryAfter: string | null;
+  type?: string;
+  ms: number;
+}
+
+/** Batches of 5 metrics with client ids, sent in a loop by `concurrency` workers. */
+function startLoad(url: string, concurrency: number) {
+  const outcomes: Outcome[] = [];
+  let running = true;
+  const worker = async () => {
+    while (running) {
+      const ids = Array.from({ length: 5 }, () => randomUUID());
+      const started = Date.now();
+      try {
+        const response = await post(url, JSON.stringify({ metrics: ids.map((id, index) => ({ id, name: 'outage.load', value: index })) }));
+        const body = (await response.json()) as { ids?: string[]; type?: string };
+        if (response.status === 202) expect(body.ids).toEqual(ids);
+        outcomes.push({ ids, status: response.status, retryAfter: response.headers.get('retry-after'), type: body.type, ms: Date.now() - started });
+      } catch {
+        outcomes.push({ ids, status: 'connection error', retryAfter: null, ms: Date.now() - started });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  };
+  const workers = Array.from({ length: concurrency }, worker);
+  return {
+    outcomes,
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+    },
+  };
+}
+
+test('with the broker stopped during a load, clients see 202 only for metrics that arrive and 503 with Retry-After otherwise; nothing acknowledged is lost', async () => {
+  // A small in-flight cap so the outage also shows the immediate 503 of a full backlog.
+  const settings = ingestSettings({ ingest: { sendTimeoutMs: 2_000, maxInFlightSends: 8 } });
+  const ingest = await startTestIngest(settings, { silent: true });
+  const load = startLoad(ingest.url, 4);
+  let lateIngest: Promise<Awaited<ReturnType<typeof startTestIngest>>> | undefined;
+  try {
+    await waitFor('accepted requests before the outage', async () => load.outcomes.filter((o) => o.status === 202).length >= 20, 15_000);
+
+    // The registry goes first (it would be stopped with Kafka anyway): ingest does not use it, and
+    // stopping it on its own keeps the broker's outage short.
+    await stack('stop', 'registry');
+    const stoppedAt = Date.now();
+    await stack('stop', 'kafka');
+    const stopMs = Date.now() - stoppedAt;
+    await waitFor('503 answers while Kafka is down', async () => load.outcomes.filter((o) => o.status === 503).length >= 8, 15_000);
+    // Beyond the in-flight cap a request is refused at once instead of waiting for the broker.
+    const burst = await Promise.all(Array.from({ length: 20 }, async () => {
+      const started = Date.now();
+      const response = await post(ingest.url, JSON.stringify({ name: 'outage.burst', value: 1 }));
+      return { status: response.status, type: ((await response.json()) as { type?: string }).type, ms: Date.now() - started };
+    }));
+    const refusedAtOnce = burst.filter((answer) => answer.type === 'https://muxly.dev/problems/kafka-backlog');
+    expect(refusedAtOnce.length).toBeGreaterThan(0);
+    for (const answer of refusedAtOnce) expect(answer.ms).toBeLessThan(1_000);
+    expect(new Set(burst.map((answer) => answer.status))).toEqual(new Set([503]));
+
+    // An ingest started while the broker is away waits for it instead of failing its start.
+    lateIngest = startTestIngest(ingestSettings({ ingest: { kafkaStartTimeoutMs: 60_000 } }), { silent: true });
+
+    const startingAt = Date.now();
+    await stack('start', 'kafka');
+    const outageMs = Date.now() - stoppedAt;
+    const startMs = Date.now() - startingAt;
+    // The registry needs ~25 s to replay its journal: start it now, wait for it at the end.
+    registryRestart = stack('start', 'registry').then(() => undefined);
+    await waitFor('202 answers after Kafka is back', async () => load.outcomes.slice(-4).every((o) => o.status === 202) && load.outcomes.slice(-4).length === 4, 60_000, 250);
+    await load.stop();
+    process.stderr.write(`kafka outage: ${outageMs} ms (stop ${stopMs} ms, start ${startMs} ms); answers: ${JSON.stringify(countBy(load.outcomes.map((o) => String(o.status))))}\n`);
+
+    const late = await lateIngest;
+    expect((await post(late.url, JSON.stringify({ name: 'late.start', value: 1 }))).status).toBe(202);
+    await late.stop();
+
+    // Only 202 and 503 (always with Retry-After); never a connection error or another status.
+    expect(new Set(load.outcomes.map((o) => o.status))).toEqual(new Set([202, 503]));
+    for (const outcome of load.outcomes.filter((o) => o.status === 503)) expect(outcome.retryAfter).toMatch(/^\d+$/);
+
+    // Every acknowledged metric is in the raw topic. (A 503'd one may be there too: a timed-out
+    // send can still complete; the client's retry with the same id is deduplicated downstream.)
+    const accepted = new Set(load.outcomes.filter((o) => o.status === 202).flatMap((o) => o.ids));
+    const raw = await collectTopic(`${settings.topics.prefix}raw`);
+    try {
+      const missing = await waitFor(
+        'every acknowledged metric in the raw topic',
+        async () => {
+          const seen = new Set(raw.values.flatMap((value) => (JSON.parse(value) as { payload: { metrics: { id: string }[] } }).payload.metrics.map((metric) => metric.id)));
+          const notYet = [...accepted].filter((id) => !seen.has(id));
+          return notYet.length === 0 ? notYet : undefined;
+        },
+        30_000,
+        500,
+      );
+      expect(missing).toEqual([]);
+    } finally {
+      await raw.stop();
+    }
+  } finally {
+    await load.stop();
+    await ingest.stop();
+    await lateIngest?.then((late) => late.stop()).catch(() => undefined);
+  }
+  await registryRestart;
+}, 180_000);
+
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
+}

@@ -1,0 +1,205 @@
+import { gzipSync } from 'node:zlib';
+import { createHash, randomUUID } from 'node:crypto';
+import { requireLocalStack, waitFor } from '../../test/support/services.ts';
+import { collectTopic, ingestSettings, post, rejectionCounts, startTestIngest, WRITER_KEY } from './api-helpers.ts';
+
+// Every answer of POST /v1/metrics against the real broker, on one ingest with its own topics.
+
+let ingest: Awaited<ReturnType<typeof startTestIngest>>;
+let raw: Awaited<ReturnType<typeof collectTopic>>;
+let rawTopic: string;
+const expectedRejections: Record<string, number> = {};
+const rejected = (reason: string) => (expectedRejections[reason] = (expectedRejections[reason] ?? 0) + 1);
+
+beforeAll(async () => {
+  await requireLocalStack();
+  const settings = ingestSettings();
+  rawTopic = `${settings.topics.prefix}raw`;
+  ingest = await startTestIngest(settings);
+  raw = await collectTopic(rawTopic);
+});
+
+afterAll(async () => {
+  await raw?.stop();
+  await ingest?.stop();
+});
+
+const json = (value: unknown) => JSON.stringify(value);
+const problemOf = async (response: Response) => {
+  expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+  return (await response.json()) as { type: string; title: string; status: number; detail?: string; errors?: { pointer: string; detail: string }[] };
+};
+/** Raw records are whole requests; the envelopes whose metrics carry one of the ids. */
+const envelopesWith = (id: string) => raw.values.map((value) => JSON.parse(value) as { payload: { metrics: { id: string }[] } }).filter((envelope) => envelope.payload.metrics.some((metric) => metric.id === id));
+
+test('202 answers the count and ids after the ack; client ids are kept, others generated; the raw record holds the request', async () => {
+  const clientId = `client-${randomUUID()}`;
+  const response = await post(ingest.url, json({ metrics: [{ id: clientId, name: 'checkout.latency', value: 12.5, unit: 'ms', timestamp: '2026-05-01T10:00:00Z', dimensions: { region: 'eu', canary: false }, attributes: { build: { sha: 'abc' } } }, { name: 'signups', value: 3 }] }));
+  expect(response.status).toBe(202);
+  const body = (await response.json()) as { accepted: number; ids: string[] };
+  expect(body.accepted).toBe(2);
+  expect(body.ids[0]).toBe(clientId);
+  expect(body.ids[1]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+  const [envelope] = await waitFor('the raw record', async () => envelopesWith(clientId).length > 0 && envelopesWith(clientId), 15_000);
+  expect(envelopesWith(clientId)).toHaveLength(1);
+  expect(envelope).toEqual({
+    envelopeVersion: 1,
+    format: 'api.metrics.v1',
+    source: { type: 'api', id: 'writer' },
+    receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+    payload: {
+      metrics: [
+        { id: clientId, name: 'checkout.latency', value: 12.5, unit: 'ms', timestamp: '2026-05-01T10:00:00Z', dimensions: { region: 'eu', canary: false }, attributes: { build: { sha: 'abc' } } },
+        // A missing timestamp becomes the time received.
+        { id: body.ids[1], name: 'signups', value: 3, timestamp: (envelope as unknown as { receivedAt: string }).receivedAt },
+      ],
+    },
+  });
+});
+
+test('a single metric (not a batch) and the X-API-Key header are accepted', async () => {
+  const response = await post(ingest.url, json({ name: 'single', value: 1 }), { authorization: '', 'x-api-key': WRITER_KEY });
+  expect(response.status).toBe(202);
+  expect(((await response.json()) as { accepted: number }).accepted).toBe(1);
+});
+
+test('a gzip-encoded body is accepted', async () => {
+  const id = `gz-${randomUUID()}`;
+  const response = await post(ingest.url, gzipSync(json({ metrics: [{ id, name: 'zipped', value: 7 }] })), { 'content-encoding': 'gzip' });
+  expect(response.status).toBe(202);
+  await waitFor('the gzip-sent metric in the raw topic', async () => envelopesWith(id).length === 1, 15_000);
+});
+
+test('malformed JSON is 400', async () => {
+  const response = await post(ingest.url, '{"name": "broken", ');
+  expect(response.status).toBe(400);
+  rejected('400_malformed_json');
+  expect(await problemOf(response)).toMatchObject({ status: 400, title: 'Bad Request', detail: expect.stringMatching(/not valid JSON/) });
+});
+
+test('a schema violation is 422 naming every invalid field of every item by JSON pointer; the batch is rejected whole', async () => {
+  const goodId = `good-but-rejected-${randomUUID()}`;
+  const response = await post(
+    ingest.url,
+    json({
+      metrics: [
+        { id: goodId, name: 'fine', value: 1 },
+        { name: '9starts-with-digit', value: 'high', extra: true },
+        { value: 2, timestamp: 'yesterday', dimensions: { nested: { no: 1 } } },
+      ],
+    }),
+  );
+  expect(response.status).toBe(422);
+  rejected('422_schema');
+  const body = await problemOf(response);
+  expect(body.status).toBe(422);
+  const pointers = body.errors!.map((error) => error.pointer).sort();
+  expect(pointers).toEqual(['/metrics/1/extra', '/metrics/1/name', '/metrics/1/value', '/metrics/2/dimensions/nested', '/metrics/2/name', '/metrics/2/timestamp']);
+  for (const error of body.errors!) expect(error.detail).toEqual(expect.any(String));
+
+  // A single metric names its fields from the root.
+  const single = await post(ingest.url, json({ name: 'x', value: 'NaN' }));
+  expect(single.status).toBe(422);
+  rejected('422_schema');
+  expect((await problemOf(single)).errors).toEqual([{ pointer: '/value', detail: 'must be number' }]);
+
+  // Nothing of the rejected batch reached Kafka: a later accepted request is there, it is not.
+  const marker = `marker-${randomUUID()}`;
+  expect((await post(ingest.url, json({ id: marker, name: 'marker', value: 0 }))).status).toBe(202);
+  await waitFor('the marker in the raw topic', async () => envelopesWith(marker).length === 1, 15_000);
+  expect(envelopesWith(goodId)).toEqual([]);
+});
+
+test('a wrong content type is 415', async () => {
+  const response = await post(ingest.url, 'name=x&value=1', { 'content-type': 'application/x-www-form-urlencoded' });
+  expect(response.status).toBe(415);
+  rejected('415_content_type');
+  expect((await problemOf(response)).status).toBe(415);
+});
+
+test.each([
+  ['missing', {}, '401_api_key_missing', /Send an API key/],
+  ['unknown', { authorization: 'Bearer mxk_not_a_key' }, '401_api_key_invalid', /not valid/],
+  ['non-bearer', { authorization: `Basic ${Buffer.from(`x:${WRITER_KEY}`).toString('base64')}` }, '401_api_key_missing', /Send an API key/],
+])('a %s API key is 401', async (_case, headers, reason, detail) => {
+  const response = await fetch(`${ingest.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: json({ name: 'x', value: 1 }) });
+  expect(response.status).toBe(401);
+  rejected(reason);
+  expect(response.headers.get('www-authenticate')).toBe('Bearer');
+  const body = await problemOf(response);
+  expect(body.detail).toMatch(detail);
+  // The presented key never comes back.
+  expect(JSON.stringify(body)).not.toContain('mxk_not_a_key');
+});
+
+describe('limits are 413', () => {
+  test('a metric over 32 KB, named by pointer', async () => {
+    const response = await post(ingest.url, json({ metrics: [{ name: 'small', value: 1 }, { name: 'big', value: 1, attributes: { blob: 'x'.repeat(33_000) } }] }));
+    expect(response.status).toBe(413);
+    rejected('413_metric_too_large');
+    expect((await problemOf(response)).errors).toEqual([{ pointer: '/metrics/1', detail: expect.stringMatching(/bytes; the limit is 32768$/) }]);
+  });
+
+  test('a request over 1 MB', async () => {
+    const metrics = Array.from({ length: 40 }, (_, index) => ({ name: 'filler', value: index, attributes: { blob: 'y'.repeat(30_000) } }));
+    const response = await post(ingest.url, json({ metrics }));
+    expect(response.status).toBe(413);
+    rejected('413_too_large');
+    expect((await problemOf(response)).detail).toMatch(/after decompression/);
+  });
+
+  test('a gzip bomb: 20 KB that inflates to 20 MB is refused without inflating it all', async () => {
+    const bomb = gzipSync(Buffer.concat([Buffer.from('{"metrics":['), Buffer.alloc(20 * 1024 * 1024, 0x20), Buffer.from(']}')]), { level: 9 });
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const rssBefore = process.memoryUsage().rss;
+    const started = Date.now();
+    const response = await post(ingest.url, bomb, { 'content-encoding': 'gzip' });
+    expect(response.status).toBe(413);
+    rejected('413_too_large');
+    await problemOf(response);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    // The service runs in this process: inflating the whole bomb would grow it by 20 MB or more.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(15 * 1024 * 1024);
+  });
+
+  test('a batch of more than 1,000 metrics', async () => {
+    const metrics = Array.from({ length: 1_001 }, (_, index) => ({ name: 'n', value: index }));
+    const response = await post(ingest.url, json({ metrics }));
+    expect(response.status).toBe(413);
+    rejected('413_batch_too_large');
+    expect((await problemOf(response)).detail).toMatch(/at most 1000 metrics; this one has 1001/);
+  });
+});
+
+test('the OpenAPI document is served at /docs', async () => {
+  const response = await fetch(`${ingest.url}/docs`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/yaml/);
+  expect(await response.text()).toMatch(/^openapi: 3\.1\.0/);
+});
+
+test('over the per-key rate limit is 429 with Retry-After, per key, and counted', async () => {
+  const limited = await startTestIngest(
+    ingestSettings({ ingest: { rateLimit: { requestsPerSecond: 0.5, burst: 2 }, apiKeys: [WRITER_KEY, 'mxk_other'].map((key, index) => ({ id: ['writer', 'other'][index], hash: `sha256:${createHash('sha256').update(key).digest('hex')}` })) } }),
+  );
+  try {
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await post(limited.url, json({ name: 'r', value: i }))).status);
+    expect(statuses).toEqual([202, 202, 429]);
+    const response = await post(limited.url, json({ name: 'r', value: 9 }));
+    expect(response.status).toBe(429);
+    // One token every 2 s: the wait is announced in whole seconds.
+    expect(response.headers.get('retry-after')).toMatch(/^[12]$/);
+    expect((await problemOf(response)).type).toBe('https://muxly.dev/problems/rate-limited');
+    // Another key has its own bucket.
+    expect((await post(limited.url, json({ name: 'r', value: 1 }), { authorization: 'Bearer mxk_other' })).status).toBe(202);
+    expect((await rejectionCounts(limited.url))['429_rate_limited']).toBe(2);
+  } finally {
+    await limited.stop();
+  }
+});
+
+test('every rejection is counted in /metrics by reason', async () => {
+  expect(await rejectionCounts(ingest.url)).toEqual(expectedRejections);
+});
