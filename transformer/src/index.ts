@@ -1,0 +1,1 @@
+export { startTransformer, type TransformerService } from './service.ts';
