@@ -1,0 +1,52 @@
+import type { TSchema } from '@sinclair/typebox';
+import type { Registry } from 'prom-client';
+import type { Logger } from '@muxly/common';
+import type { UnifiedEvent } from '@muxly/schemas';
+
+/** One event to deliver, with where it came from (S3 keys and idempotency derive from this). */
+export interface DeliveryItem {
+  /** The event after the matching rule's transformations. */
+  event: UnifiedEvent | Record<string, unknown>;
+  /** The event id, stable across redeliveries. */
+  id: string;
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/**
+ * What a destination answers for a batch. Throwing a RetryableError (or ThrottledError with
+ * retryAfterMs) retries the whole batch; throwing a PermanentError dead-letters the whole batch;
+ * a result with `failures` reports partial success: the listed items are retried or dead-lettered
+ * according to their error's class, every other item counts as delivered.
+ */
+export interface SendResult {
+  failures?: { index: number; error: Error }[];
+}
+
+export interface DestinationContext {
+  destinationId: string;
+  log: Logger;
+  /** Register destination-specific metrics here (bounded labels only). */
+  metrics: Registry;
+  /** Aborted when the router stops or the destination is removed. */
+  signal: AbortSignal;
+}
+
+export interface DestinationInstance {
+  send(batch: DeliveryItem[]): Promise<SendResult | void>;
+  /** Resolves when the peer answers (used by /readyz and the control plane's connection test). */
+  healthcheck(): Promise<void>;
+  /** Flush and release resources; called once on shutdown or reconfiguration. */
+  close(): Promise<void>;
+}
+
+/** The contract every destination type implements (CONVENTIONS.md "Plugins have one contract"). */
+export interface DestinationPlugin<Config = unknown> {
+  type: string;
+  /** JSON Schema of `config`; unknown fields are errors. Defaults apply when the config is loaded. */
+  configSchema: TSchema;
+  /** Most events one send() receives. */
+  maxBatchSize?: number;
+  create(config: Config, context: DestinationContext): Promise<DestinationInstance>;
+}

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import { ConfigurationError, errorMessage, PermanentError, RetryableError } from '@muxly/common';
+import { compileTemplate, RuleCompileError, type Template } from '@muxly/schemas';
+import type { DeliveryItem, DestinationPlugin, SendResult } from '../destination.ts';
+import { resolveConfig } from '../plugin-config.ts';
+import { EmailDestinationConfig } from './config.ts';
+
+/**
+ * nodemailer/SMTP failures mapped to the router's error classes: 4xx replies are transient by
+ * RFC 5321, 5xx are not; authentication failures are the configuration's; connection problems pass.
+ */
+export function classifySmtpError(error: unknown): Error {
+  const { code, responseCode } = error as { code?: string; responseCode?: number };
+  const message = `SMTP: ${errorMessage(error)}`;
+  if (code === 'EAUTH' || responseCode === 530 || responseCode === 535) return new ConfigurationError(`${message} (check the SMTP user and password)`);
+  if (typeof responseCode === 'number' && responseCode >= 400 && responseCode < 500) return new RetryableError(message, { cause: error });
+  if (typeof responseCode === 'number' && responseCode >= 500) return new PermanentError(message, { cause: error });
+  if (code === 'EENVELOPE' || code === 'EMESSAGE') return new PermanentError(message, { cause: error });
+  return new RetryableError(message, { cause: error });
+}
+
+function compile(text: string, place: string): Template {
+  try {
+    return compileTemplate(text, place);
+  } catch (error) {
+    throw error instanceof RuleCompileError ? new ConfigurationError(error.message) : error;
+  }
+}
+
+/** A Message-ID derived from the event ids, so a redelivered email can be recognised by the receiver. */
+const messageId = (ids: readonly string[]): string => `<${createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32)}@muxly>`;
+
+export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
+  type: 'email',
+  configSchema: EmailDestinationConfig,
+  maxBatchSize: 100,
+  async create(rawConfig, context) {
+    const config = resolveConfig(EmailDestinationConfig, rawConfig, 'email');
+    const subject = compile(config.subject, 'config.subject');
+    const text = compile(config.text, 'config.text');
+    const digestSubject = config.digest ? compile(config.digest.subject, 'config.digest.subject') : undefined;
+    const { smtp } = config;
+    if ((smtp.user === undefined) !== (smtp.password === undefined)) throw new ConfigurationError('config.smtp: set both user and password, or neither');
+
+    const transport = nodemailer.createTransport({
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.secure,
+      requireTLS: smtp.requireTLS,
+      ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password! } } : {}),
+      connectionTimeout: smtp.timeoutMs,
+      greetingTimeout: smtp.timeoutMs,
+      socketTimeout: smtp.timeoutMs,
+      // One reused connection per destination: a batch of messages does not reconnect per message.
+      pool: true,
+      maxConnections: 1,
+    });
+
+    const deliver = async (items: readonly DeliveryItem[], mailSubject: string, body: string): Promise<void> => {
+      try {
+        await transport.sendMail({ from: config.from, to: config.to, subject: mailSubject, text: body, messageId: messageId(items.map((item) => item.id)) });
+      } catch (error) {
+        throw classifySmtpError(error);
+      }
+    };
+
+    return {
+      async send(batch): Promise<SendResult | void> {
+        if (digestSubject) {
+          const summary = { count: batch.length, first: batch[0]?.event, last: batch[batch.length - 1]?.event };
+          await deliver(batch, digestSubject(summary), batch.map((item) => text(item.event)).join(config.digest!.separator));
+          return;
+        }
+        // One email per event, in order. NOTE: emails already sent count as delivered; only the
+        // rest is reported on a transient failure, so a retry does not send anyone a duplicate.
+        const failures: { index: number; error: Error }[] = [];
+        for (let index = 0; index < batch.length; index++) {
+          if (context.signal.aborted) throw new RetryableError('SMTP: stopping');
+          try {
+            await deliver([batch[index]!], subject(batch[index]!.event), text(batch[index]!.event));
+          } catch (error) {
+            const classified = error as Error;
+            if (classified instanceof PermanentError) {
+              failures.push({ index, error: classified });
+              continue;
+            }
+            if (index === 0) throw classified;
+            for (let rest = index; rest < batch.length; rest++) failures.push({ index: rest, error: classified });
+            break;
+          }
+        }
+        return failures.length > 0 ? { failures } : undefined;
+      },
+      async healthcheck() {
+        try {
+          await transport.verify();
+        } catch (error) {
+          throw classifySmtpError(error);
+        }
+      },
+      async close() {
+        transport.close();
+      },
+    };
+  },
+};

@@ -1,0 +1,25 @@
+import type { DestinationPlugin } from './destination.ts';
+import { fileDestination } from './file/file.destination.ts';
+import { webhookDestination } from './webhook/webhook.destination.ts';
+import { databaseDestination } from './database/database.destination.ts';
+import { s3Destination } from './s3/s3.destination.ts';
+import { prometheusDestination } from './prometheus/prometheus.destination.ts';
+import { slackDestination } from './slack/slack.destination.ts';
+import { emailDestination } from './email/email.destination.ts';
+
+/** Every destination type Muxly ships. A new destination is a folder and one line here. */
+export const destinationRegistry = {
+  file: fileDestination,
+  webhook: webhookDestination,
+  database: databaseDestination,
+  s3: s3Destination,
+  prometheus: prometheusDestination,
+  slack: slackDestination,
+  email: emailDestination,
+} satisfies Record<string, DestinationPlugin<never>>;
+
+export type DestinationType = keyof typeof destinationRegistry;
+
+export function destinationPlugin(type: string): DestinationPlugin<unknown> | undefined {
+  return Object.hasOwn(destinationRegistry, type) ? (destinationRegistry[type as DestinationType] as DestinationPlugin<unknown>) : undefined;
+}

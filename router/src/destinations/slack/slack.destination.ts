@@ -1,0 +1,103 @@
+import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
+import { ConfigurationError, errorMessage, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
+import { compileTemplate, RuleCompileError } from '@muxly/schemas';
+import type { DestinationPlugin, SendResult } from '../destination.ts';
+import { resolveConfig } from '../plugin-config.ts';
+import { SlackDestinationConfig } from './config.ts';
+
+// Slack `error` strings (https://api.slack.com/methods/chat.postMessage#errors) grouped by what the
+// router should do: the configuration is wrong, this message can never be posted, or wait and retry.
+const CONFIGURATION_ERRORS = new Set([
+  'invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'no_permission', 'missing_scope',
+  'channel_not_found', 'not_in_channel', 'is_archived', 'org_login_required', 'ekm_access_denied', 'team_access_not_granted',
+]);
+const RETRYABLE_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited', 'rate_limited']);
+
+/** The one place where Slack Web API failures become the router's error classes. */
+export function classifySlackError(error: unknown): Error {
+  const slack = error as Partial<WebAPICallError> & { data?: { error?: string }; statusCode?: number; retryAfter?: number };
+  switch (slack.code) {
+    case ErrorCode.RateLimitedError:
+      return new ThrottledError('Slack: rate limited', { retryAfterMs: typeof slack.retryAfter === 'number' ? slack.retryAfter * 1000 : undefined });
+    case ErrorCode.PlatformError: {
+      const code = slack.data?.error ?? 'unknown_error';
+      if (CONFIGURATION_ERRORS.has(code)) return new ConfigurationError(`Slack: ${code} (check the token, its scopes and the channel)`);
+      if (RETRYABLE_ERRORS.has(code)) return new RetryableError(`Slack: ${code}`);
+      return new PermanentError(`Slack: ${code}`);
+    }
+    case ErrorCode.HTTPError: {
+      const status = slack.statusCode ?? 0;
+      if (status === 408 || status >= 500) return new RetryableError(`Slack: HTTP ${status}`);
+      return new PermanentError(`Slack: HTTP ${status}`, { status });
+    }
+    default:
+      // Request errors (connection refused, reset, timeout) and anything unexpected: try again later.
+      return new RetryableError(`Slack: ${errorMessage(error)}`, { cause: error });
+  }
+}
+
+export const slackDestination: DestinationPlugin<SlackDestinationConfig> = {
+  type: 'slack',
+  configSchema: SlackDestinationConfig,
+  maxBatchSize: 50,
+  async create(rawConfig, context) {
+    const config = resolveConfig(SlackDestinationConfig, rawConfig, 'slack');
+    let render: (event: unknown) => string;
+    try {
+      render = compileTemplate(config.text, 'config.text');
+    } catch (error) {
+      throw error instanceof RuleCompileError ? new ConfigurationError(error.message) : error;
+    }
+    const client = new WebClient(config.token, {
+      slackApiUrl: config.slackApiUrl,
+      timeout: config.timeoutMs,
+      // NOTE: the router's retry policy (backoff, jitter, Retry-After, DLQ) owns retries; the
+      // client's own would wait invisibly while holding a Kafka batch, and retry past a shutdown.
+      retryConfig: { retries: 0 },
+      rejectRateLimitedCalls: true,
+      allowAbsoluteUrls: false,
+      logLevel: LogLevel.ERROR,
+    });
+
+    return {
+      async send(batch): Promise<SendResult | void> {
+        // One message per event, in order. NOTE: on a failure the messages already posted count
+        // as delivered and only the others are reported, so a retry does not post them twice.
+        const failures: { index: number; error: Error }[] = [];
+        for (let index = 0; index < batch.length; index++) {
+          if (context.signal.aborted) throw new RetryableError('Slack: stopping');
+          try {
+            await client.chat.postMessage({
+              channel: config.channel,
+              text: render(batch[index]!.event),
+              unfurl_links: config.unfurlLinks,
+              ...(config.username ? { username: config.username } : {}),
+              ...(config.iconEmoji ? { icon_emoji: config.iconEmoji } : {}),
+            });
+          } catch (error) {
+            const classified = classifySlackError(error);
+            // A message Slack refuses (e.g. msg_too_long) is dead-lettered alone; go on with the rest.
+            if (classified instanceof PermanentError) {
+              failures.push({ index, error: classified });
+              continue;
+            }
+            // A rate limit, an outage or a configuration problem holds for the rest too: report them
+            // with the same cause, untried (the whole batch when nothing was posted yet).
+            if (index === 0) throw classified;
+            for (let rest = index; rest < batch.length; rest++) failures.push({ index: rest, error: classified });
+            break;
+          }
+        }
+        return failures.length > 0 ? { failures } : undefined;
+      },
+      async healthcheck() {
+        try {
+          await client.auth.test();
+        } catch (error) {
+          throw classifySlackError(error);
+        }
+      },
+      async close() {},
+    };
+  },
+};

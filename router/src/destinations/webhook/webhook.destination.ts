@@ -1,0 +1,73 @@
+import { createHttpClient, PermanentError } from '@muxly/common';
+import type { DestinationPlugin, SendResult } from '../destination.ts';
+import { resolveConfig } from '../plugin-config.ts';
+import { WebhookDestinationConfig } from './config.ts';
+import { sign, signingKey, webhookId } from './signature.ts';
+
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'host']);
+
+export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
+  type: 'webhook',
+  configSchema: WebhookDestinationConfig,
+  maxBatchSize: 1000,
+  async create(rawConfig, context) {
+    const config = resolveConfig(WebhookDestinationConfig, rawConfig, 'webhook');
+    const key = config.secret ? signingKey(config.secret) : undefined;
+    const extraHeaders = Object.fromEntries(Object.entries(config.headers).filter(([name]) => !RESERVED_HEADERS.has(name.toLowerCase())));
+    // The guarded client checks every address at connect time (no DNS-rebinding window) and
+    // maps statuses: 408/429/5xx → retryable (429 throttled, Retry-After parsed), other 4xx → permanent.
+    const http = createHttpClient({ allow: config.allow, timeoutMs: config.timeoutMs, userAgent: 'Muxly-Webhook/1' });
+
+    const post = async (events: unknown[], ids: string[]): Promise<void> => {
+      const body = JSON.stringify(config.batchSize === 1 ? events[0] : events);
+      const id = webhookId(ids);
+      const timestamp = Math.floor(Date.now() / 1000);
+      await http.request({
+        method: 'POST',
+        url: config.url,
+        body,
+        signal: context.signal,
+        headers: {
+          ...extraHeaders,
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(timestamp),
+          ...(key ? { 'webhook-signature': sign(key, id, timestamp, body) } : {}),
+        },
+      });
+    };
+
+    return {
+      async send(batch): Promise<SendResult | void> {
+        const failures: { index: number; error: Error }[] = [];
+        for (let start = 0; start < batch.length; start += config.batchSize) {
+          const chunk = batch.slice(start, start + config.batchSize);
+          try {
+            await post(chunk.map((item) => item.event), chunk.map((item) => item.id));
+          } catch (error) {
+            const failure = error instanceof Error ? error : new Error(String(error));
+            const indexes = chunk.map((_, offset) => start + offset);
+            // A refused request (4xx) is dead-lettered alone; the next requests are still sent.
+            if (failure instanceof PermanentError) {
+              for (const index of indexes) failures.push({ index, error: failure });
+              continue;
+            }
+            // NOTE: requests already answered 2xx count as delivered; the rest share the cause.
+            if (start === 0) throw failure;
+            for (let index = start; index < batch.length; index++) failures.push({ index, error: failure });
+            break;
+          }
+        }
+        return failures.length > 0 ? { failures } : undefined;
+      },
+      async healthcheck() {
+        // Reaching the receiver (through the address guard) is the check; any HTTP answer will do,
+        // since receivers often refuse HEAD and a test event would be delivered for real.
+        await http.request({ method: 'HEAD', url: config.url, headers: extraHeaders, acceptStatus: () => true, signal: context.signal });
+      },
+      async close() {
+        http.close();
+      },
+    };
+  },
+};

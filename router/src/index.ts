@@ -1,0 +1,1 @@
+export { startRouter, type RouterService } from './service.ts';
