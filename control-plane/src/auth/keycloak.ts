@@ -1,0 +1,64 @@
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+
+// Keycloak access tokens, verified against the realm's JWKS. jose's remote key set caches the
+// keys and fetches them again when a token names a key id it does not know (rate-limited by its
+// cooldown), so a realm key rotation is picked up without a restart.
+
+export interface KeycloakSettings {
+  issuer: string;
+  audience: string;
+  jwksUrl?: string | undefined;
+  algorithms: string[];
+  roleSource: 'realm' | 'client';
+  clientId?: string | undefined;
+  roleMapping: Record<string, string>;
+}
+
+export interface KeycloakIdentity {
+  subject: string;
+  username: string;
+  /** Muxly role names the token's roles map to. */
+  roles: string[];
+}
+
+export class KeycloakVerifier {
+  readonly issuer: string;
+  readonly #settings: KeycloakSettings;
+  readonly #keys: ReturnType<typeof createRemoteJWKSet>;
+
+  /** `cooldownMs`: least time between two JWKS fetches (a token with an unknown key id triggers one). */
+  constructor(settings: KeycloakSettings, jwks: { cooldownMs?: number } = {}) {
+    if (settings.roleSource === 'client' && !settings.clientId) {
+      throw new Error('controlPlane.auth.keycloak.clientId is required when roleSource is "client"');
+    }
+    this.#settings = settings;
+    this.issuer = settings.issuer.replace(/\/+$/, '');
+    const jwksUrl = settings.jwksUrl ?? `${this.issuer}/protocol/openid-connect/certs`;
+    this.#keys = createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 5_000, cooldownDuration: jwks.cooldownMs ?? 30_000, cacheMaxAge: 10 * 60_000 });
+  }
+
+  async verify(token: string): Promise<KeycloakIdentity> {
+    const { payload } = await jwtVerify(token, this.#keys, {
+      algorithms: this.#settings.algorithms,
+      issuer: this.issuer,
+      audience: this.#settings.audience,
+      requiredClaims: ['exp', 'sub'],
+      clockTolerance: 5,
+    });
+    return {
+      subject: String(payload.sub),
+      username: typeof payload.preferred_username === 'string' ? payload.preferred_username : String(payload.sub),
+      roles: this.#mappedRoles(payload),
+    };
+  }
+
+  #mappedRoles(payload: JWTPayload): string[] {
+    const source =
+      this.#settings.roleSource === 'realm'
+        ? (payload.realm_access as { roles?: unknown } | undefined)?.roles
+        : (payload.resource_access as Record<string, { roles?: unknown }> | undefined)?.[this.#settings.clientId!]?.roles;
+    const tokenRoles = Array.isArray(source) ? source.filter((role): role is string => typeof role === 'string') : [];
+    const mapped = tokenRoles.map((role) => this.#settings.roleMapping[role]).filter((role): role is string => typeof role === 'string');
+    return [...new Set(mapped)];
+  }
+}

@@ -1,0 +1,119 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { Request } from 'express';
+import type { MikroORM } from '@mikro-orm/postgresql';
+import { decodeJwt } from 'jose';
+import type { Logger } from '@muxly/common';
+import { ApiProblem } from '../http/problem.ts';
+import type { KeycloakVerifier } from './keycloak.ts';
+import { ACCOUNT_PERMISSIONS, API_KEYS_SYNC } from './permissions.ts';
+import type { Sessions } from './sessions.ts';
+import { findApiKey, findUser, permissionsOfRoles } from './store.ts';
+import type { LocalTokens } from './tokens.ts';
+import { hashApiKey } from './api-key-format.ts';
+
+// Who is calling: a local user (our access token), a Keycloak user (the realm's access token),
+// an API key (`mxk_…`), or ingest's service token. Permissions are resolved on every request
+// from the database, so a role change or a disabled user takes effect at once.
+
+export interface Principal {
+  kind: 'user' | 'sso' | 'api-key' | 'service';
+  id: string;
+  name: string;
+  roles: string[];
+  permissions: Set<string>;
+  /** The login session of a local user's access token. */
+  sessionId?: string;
+}
+
+export function may(principal: Principal, permission: string): boolean {
+  if (ACCOUNT_PERMISSIONS.includes(permission)) return principal.kind === 'user' || principal.kind === 'sso';
+  return principal.permissions.has(permission);
+}
+
+export const unauthorized = (detail: string) => new ApiProblem(401, 'unauthorized', detail);
+
+export interface PrincipalResolverOptions {
+  orm: MikroORM;
+  tokens: LocalTokens;
+  sessions: Sessions;
+  keycloak: KeycloakVerifier | null;
+  serviceToken: string | undefined;
+  logger: Logger;
+}
+
+/** Reads `Authorization: Bearer …` (or `X-API-Key`); null when the request carries no credentials. */
+export function presentedCredential(request: Request): string | null {
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) {
+    const match = /^Bearer[ ]+([^\s]+)\s*$/i.exec(authorization);
+    if (!match) throw unauthorized('the Authorization header must be "Bearer <token>"');
+    return match[1]!;
+  }
+  const apiKey = request.headers['x-api-key'];
+  return typeof apiKey === 'string' && apiKey.trim() ? apiKey.trim() : null;
+}
+
+export class PrincipalResolver {
+  readonly #options: PrincipalResolverOptions;
+  readonly #serviceTokenDigest: Buffer | null;
+
+  constructor(options: PrincipalResolverOptions) {
+    this.#options = options;
+    this.#serviceTokenDigest = options.serviceToken ? createHash('sha256').update(options.serviceToken).digest() : null;
+  }
+
+  /** The caller, or null without credentials; throws 401 for credentials that are not valid. */
+  async resolve(request: Request): Promise<Principal | null> {
+    const credential = presentedCredential(request);
+    if (credential === null) return null;
+    if (credential.startsWith('mxk_')) return this.#apiKey(credential);
+    if (this.#isServiceToken(credential)) return { kind: 'service', id: 'ingest', name: 'ingest service token', roles: [], permissions: new Set([API_KEYS_SYNC]) };
+    return this.#jwt(credential);
+  }
+
+  #isServiceToken(credential: string): boolean {
+    if (!this.#serviceTokenDigest) return false;
+    // Compare digests: constant time whatever the lengths.
+    return timingSafeEqual(createHash('sha256').update(credential).digest(), this.#serviceTokenDigest);
+  }
+
+  async #apiKey(key: string): Promise<Principal> {
+    const row = await findApiKey(this.#options.orm.em.fork(), { hash: hashApiKey(key) });
+    if (!row) throw unauthorized('the API key is unknown, revoked or expired');
+    return { kind: 'api-key', id: row.id, name: row.name, roles: [], permissions: new Set(row.scopes) };
+  }
+
+  async #jwt(token: string): Promise<Principal> {
+    let issuer: unknown;
+    try {
+      issuer = decodeJwt(token).iss;
+    } catch {
+      throw unauthorized('the bearer token is not a valid JWT or API key');
+    }
+    const { tokens, keycloak } = this.#options;
+    try {
+      if (issuer === tokens.issuer) return await this.#localUser(token);
+      if (keycloak && issuer === keycloak.issuer) return await this.#ssoUser(token, keycloak);
+    } catch (error) {
+      if (error instanceof ApiProblem) throw error;
+      // jose's message says which check failed (expired, audience, signature…): safe to show.
+      throw unauthorized(`the access token was refused: ${(error as Error).message}`);
+    }
+    throw unauthorized('the access token comes from an issuer this control plane does not trust');
+  }
+
+  async #localUser(token: string): Promise<Principal> {
+    const claims = await this.#options.tokens.verify(token);
+    const em = this.#options.orm.em.fork();
+    const [user, active] = await Promise.all([findUser(em, { id: claims.userId }), this.#options.sessions.isActive(em, claims.sessionId, claims.userId)]);
+    if (!user || user.disabled) throw unauthorized('the user no longer exists or is disabled');
+    if (!active) throw unauthorized('the session has ended (logged out or revoked); sign in again');
+    return { kind: 'user', id: user.id, name: user.username, roles: user.roles, permissions: await permissionsOfRoles(em, user.roles), sessionId: claims.sessionId };
+  }
+
+  async #ssoUser(token: string, keycloak: KeycloakVerifier): Promise<Principal> {
+    const identity = await keycloak.verify(token);
+    const permissions = await permissionsOfRoles(this.#options.orm.em.fork(), identity.roles);
+    return { kind: 'sso', id: `keycloak:${identity.subject}`, name: identity.username, roles: identity.roles, permissions };
+  }
+}

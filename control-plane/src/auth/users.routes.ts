@@ -1,0 +1,123 @@
+import { Router } from 'express';
+import { ApiProblem, conflict, notFound, unprocessable } from '../http/problem.ts';
+import { iso, newId, param } from '../resources/common.ts';
+import { principalOf } from './authorization.ts';
+import type { AuthContext } from './context.ts';
+import { hashPassword, passwordProblem } from './passwords.ts';
+import { findUser, listUsers, roleIds, setUserRoles, type Sql, type UserRow } from './store.ts';
+
+// Local users (admins manage them). The password hash never leaves this file: views list the
+// fields a client may see, and the request schemas (additionalProperties: false) refuse the
+// fields only the server sets (id, createdAt, passwordHash…).
+
+export function userView(user: UserRow) {
+  return {
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    displayName: user.display_name,
+    disabled: user.disabled,
+    roles: user.roles,
+    hasPassword: user.password_hash !== null,
+    version: user.version,
+    createdAt: iso(user.created_at)!,
+    updatedAt: iso(user.updated_at)!,
+  };
+}
+
+async function resolveRoles(em: Sql, names: readonly string[]): Promise<string[]> {
+  const { ids, missing } = await roleIds(em, names);
+  if (missing.length > 0) throw unprocessable(`no such role: ${missing.join(', ')}`, [{ pointer: '/body/roles', detail: `unknown role(s): ${missing.join(', ')}` }]);
+  return ids;
+}
+
+function checkPassword(password: string, username: string): void {
+  const problem = passwordProblem(password, username);
+  if (problem) throw unprocessable(problem, [{ pointer: '/body/password', detail: problem }]);
+}
+
+export interface NewUser {
+  username: string;
+  email?: string | null;
+  displayName?: string | null;
+  password: string;
+  roles: string[];
+  disabled?: boolean;
+}
+
+/** Creates a local user (API, first admin, CLI); the password policy applies. */
+export async function createUser(em: Sql, user: NewUser): Promise<UserRow> {
+  checkPassword(user.password, user.username);
+  const roles = await resolveRoles(em, user.roles);
+  const id = newId('usr');
+  await em.execute(`insert into users (id, username, email, display_name, password_hash, disabled) values (?, ?, ?, ?, ?, ?)`, [
+    id,
+    user.username,
+    user.email ?? null,
+    user.displayName ?? null,
+    await hashPassword(user.password),
+    user.disabled ?? false,
+  ]);
+  await setUserRoles(em, id, roles);
+  return (await findUser(em, { id }))!;
+}
+
+export function userRoutes(auth: AuthContext): Router {
+  const router = Router();
+
+  router.get('/api/v1/users', async (_request, response) => {
+    response.json({ items: (await listUsers(auth.orm.em.fork())).map(userView) });
+  });
+
+  router.post('/api/v1/users', async (request, response) => {
+    const body = request.body as NewUser;
+    const user = await auth.orm.em.fork().transactional(async (em) => {
+      if (await findUser(em, { login: body.username })) throw conflict('duplicate', `a user named "${body.username}" already exists`);
+      return createUser(em, body);
+    });
+    auth.logger.info('user created', { userId: user.id, by: principalOf(response)?.name });
+    response.status(201).setHeader('Location', `/api/v1/users/${user.id}`).json(userView(user));
+  });
+
+  router.get('/api/v1/users/:id', async (request, response) => {
+    const user = await findUser(auth.orm.em.fork(), { id: param(request, 'id') });
+    if (!user) throw notFound('user', param(request, 'id'));
+    response.json(userView(user));
+  });
+
+  router.patch('/api/v1/users/:id', async (request, response) => {
+    const id = param(request, 'id');
+    const body = request.body as { email?: string | null; displayName?: string | null; disabled?: boolean; roles?: string[]; password?: string };
+    const principal = principalOf(response);
+    const updated = await auth.orm.em.fork().transactional(async (em) => {
+      const user = await findUser(em, { id });
+      if (!user) throw notFound('user', id);
+      if (principal?.id === id && (body.disabled === true || (body.roles && !body.roles.includes('admin') && user.roles.includes('admin')))) {
+        throw new ApiProblem(409, 'self-lockout', 'you cannot disable yourself or remove your own admin role; ask another admin');
+      }
+      if (body.password !== undefined) checkPassword(body.password, user.username);
+      await em.execute(`update users set email = ?, display_name = ?, disabled = ?, password_hash = ?, version = version + 1, updated_at = now() where id = ?`, [
+        body.email === undefined ? user.email : body.email,
+        body.displayName === undefined ? user.display_name : body.displayName,
+        body.disabled ?? user.disabled,
+        body.password === undefined ? user.password_hash : await hashPassword(body.password),
+        id,
+      ]);
+      if (body.roles) await setUserRoles(em, id, await resolveRoles(em, body.roles));
+      // A disabled user or a reset password ends every session at once.
+      if (body.disabled === true || body.password !== undefined) await auth.sessions.revokeAllOf(em, id);
+      return (await findUser(em, { id }))!;
+    });
+    response.json(userView(updated));
+  });
+
+  router.delete('/api/v1/users/:id', async (request, response) => {
+    const id = param(request, 'id');
+    if (principalOf(response)?.id === id) throw new ApiProblem(409, 'self-lockout', 'you cannot delete yourself; ask another admin');
+    const deleted = await auth.orm.em.fork().execute(`delete from users where id = ? returning id`, [id], 'all');
+    if (deleted.length === 0) throw notFound('user', id);
+    response.status(204).end();
+  });
+
+  return router;
+}

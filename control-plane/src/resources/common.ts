@@ -1,0 +1,43 @@
+import { randomBytes } from 'node:crypto';
+import type { Request } from 'express';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ControlPlaneContext } from '../context.ts';
+import { ApiProblem } from '../http/problem.ts';
+import type { PageQuery } from '../http/pagination.ts';
+
+/** A new opaque id: a readable prefix and 16 random hex characters (e.g. "dst_9f2c…"). */
+export const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
+
+/** Runs `work` in one database transaction on a fresh entity manager (one per request). */
+export function inTransaction<T>(context: ControlPlaneContext, work: (em: EntityManager) => Promise<T>): Promise<T> {
+  return context.orm.em.fork().transactional(work);
+}
+
+export function pageQuery(request: Request, context: ControlPlaneContext, defaultSort: string): PageQuery {
+  const query = request.query as Record<string, unknown>;
+  const limit = Number(query.limit ?? 50);
+  if (limit > context.maxPageSize) {
+    throw new ApiProblem(400, 'invalid-request', `limit may be at most ${context.maxPageSize}`, { errors: [{ pointer: '/query/limit', detail: `must be <= ${context.maxPageSize}` }] });
+  }
+  return { limit, cursor: typeof query.cursor === 'string' ? query.cursor : undefined, sort: typeof query.sort === 'string' ? query.sort : defaultSort };
+}
+
+export const queryString = (request: Request, name: string): string | undefined => {
+  const value = (request.query as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+};
+
+export const queryBoolean = (request: Request, name: string): boolean | undefined => {
+  const value = (request.query as Record<string, unknown>)[name];
+  if (typeof value === 'boolean') return value;
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return undefined;
+};
+
+/** Escapes LIKE wildcards so a user's text is matched literally. */
+export const likeContains = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+export const iso = (value: Date | null | undefined) => (value ? value.toISOString() : null);
+
+export const param = (request: Request, name: string): string => String(request.params[name]);

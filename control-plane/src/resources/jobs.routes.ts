@@ -1,0 +1,229 @@
+import { Router, type Request } from 'express';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FilterQuery } from '@mikro-orm/core';
+import cronParser from 'cron-parser';
+import type { ControlPlaneContext } from '../context.ts';
+import { jobNextRuns } from '../scheduler/cron.ts';
+import { ConnectorEntity, JobExecutionEntity, SchedulerJobEntity, WebhookTriggerEntity, type JobExecution, type SchedulerJob } from '../db/entities.ts';
+import { checkIfMatch, setEtag } from '../http/concurrency.ts';
+import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
+import { conflict, notFound, unprocessable, type FieldProblem } from '../http/problem.ts';
+import { iso, inTransaction, likeContains, newId, pageQuery, param, queryBoolean, queryString } from './common.ts';
+
+// Scheduled jobs (a connector action on a cron schedule) and the history of their executions.
+
+const PATH = '/api/v1/jobs';
+const DEFAULT_BACKOFF = { initialSeconds: 30, maxSeconds: 3600, multiplier: 2 };
+
+interface JobBody {
+  id?: string;
+  name?: string;
+  connectorId?: string;
+  action?: string;
+  params?: Record<string, unknown>;
+  schedule?: string | null;
+  timezone?: string;
+  enabled?: boolean;
+  maxRetries?: number;
+  backoff?: Record<string, unknown>;
+  timeoutSeconds?: number;
+}
+
+export function toConfigObject(job: SchedulerJob) {
+  return {
+    id: job.id,
+    name: job.name,
+    connectorId: job.connectorId,
+    action: job.action,
+    params: job.params,
+    schedule: job.schedule ?? null,
+    timezone: job.timezone,
+    enabled: job.enabled,
+    maxRetries: job.maxRetries,
+    backoff: { ...DEFAULT_BACKOFF, ...job.backoff },
+    timeoutSeconds: job.timeoutSeconds,
+  };
+}
+
+const toDto = (job: SchedulerJob) => ({ ...toConfigObject(job), ...jobNextRuns(job), version: job.version, createdAt: job.createdAt.toISOString(), updatedAt: job.updatedAt.toISOString() });
+
+export const executionDto = (execution: JobExecution) => ({
+  id: execution.id,
+  jobId: execution.jobId,
+  status: execution.status,
+  attempt: execution.attempt,
+  triggeredBy: execution.triggeredBy,
+  startedAt: iso(execution.startedAt),
+  endedAt: iso(execution.endedAt),
+  counts: execution.counts,
+  error: execution.error ?? null,
+  progress: execution.progress ?? null,
+  createdAt: execution.createdAt.toISOString(),
+});
+
+function checkSchedule(schedule: string | null | undefined, timezone: string): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: timezone });
+  } catch {
+    problems.push({ pointer: '/timezone', detail: `"${timezone}" is not an IANA time zone (e.g. UTC, Europe/Paris)` });
+    return problems;
+  }
+  if (schedule) {
+    const fields = schedule.trim().split(/\s+/).length;
+    if (fields < 5 || fields > 6) problems.push({ pointer: '/schedule', detail: 'a cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first)' });
+    else {
+      try {
+        cronParser.parseExpression(schedule, { tz: timezone });
+      } catch (error) {
+        problems.push({ pointer: '/schedule', detail: `not a valid cron expression: ${(error as Error).message}` });
+      }
+    }
+  }
+  return problems;
+}
+
+async function checkConnector(em: EntityManager, connectorId: string): Promise<void> {
+  if (!(await em.findOne(ConnectorEntity, { id: connectorId }, { fields: ['id'] }))) {
+    throw unprocessable(`connector "${connectorId}" does not exist`, [{ pointer: '/connectorId', detail: `connector "${connectorId}" does not exist` }]);
+  }
+}
+
+function executionFilters(request: Request): FilterQuery<object>[] {
+  const where: FilterQuery<object>[] = [];
+  const status = queryString(request, 'status');
+  const triggeredBy = queryString(request, 'triggeredBy');
+  const after = queryString(request, 'createdAfter');
+  const before = queryString(request, 'createdBefore');
+  if (status) where.push({ status });
+  if (triggeredBy) where.push({ triggeredBy });
+  if (after) where.push({ createdAt: { $gte: new Date(after) } });
+  if (before) where.push({ createdAt: { $lt: new Date(before) } });
+  return where;
+}
+
+export function jobRoutes(context: ControlPlaneContext): Router {
+  const router = Router();
+  const load = async (em: EntityManager, id: string) => {
+    const job = await em.findOne(SchedulerJobEntity, { id });
+    if (!job) throw notFound('job', id);
+    return job;
+  };
+
+  const listExecutions = async (request: Request, where: FilterQuery<object>[]) => {
+    const page = pageQuery(request, context, '-createdAt');
+    const cursor = afterCursor(page, 'id', ['createdAt']);
+    if (cursor) where.push(cursor);
+    const rows = await context.orm.em.fork().find(JobExecutionEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
+    return pageOf(rows as unknown as (JobExecution & Record<string, unknown>)[], page, 'id', executionDto);
+  };
+
+  router.get(PATH, async (request, response) => {
+    const page = pageQuery(request, context, 'name');
+    const where: FilterQuery<object>[] = [];
+    const enabled = queryBoolean(request, 'enabled');
+    const name = queryString(request, 'nameContains');
+    const connectorId = queryString(request, 'connectorId');
+    if (enabled !== undefined) where.push({ enabled });
+    if (name) where.push({ name: { $ilike: likeContains(name) } });
+    if (connectorId) where.push({ connectorId });
+    const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
+    if (cursor) where.push(cursor);
+    const rows = await context.orm.em.fork().find(SchedulerJobEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
+    response.json(pageOf(rows as unknown as (SchedulerJob & Record<string, unknown>)[], page, 'id', toDto));
+  });
+
+  router.post(PATH, async (request, response) => {
+    const body = request.body as JobBody & { name: string; connectorId: string };
+    const id = body.id ?? newId('job');
+    const timezone = body.timezone ?? 'UTC';
+    const problems = checkSchedule(body.schedule, timezone);
+    if (problems.length > 0) throw unprocessable('the schedule is not valid', problems);
+    const job = await inTransaction(context, async (em) => {
+      if (await em.findOne(SchedulerJobEntity, { id })) throw conflict('duplicate', `job "${id}" already exists`);
+      if (await em.findOne(SchedulerJobEntity, { name: body.name })) throw conflict('duplicate', `a job named "${body.name}" already exists`);
+      await checkConnector(em, body.connectorId);
+      const created = em.create(SchedulerJobEntity, {
+        id,
+        name: body.name,
+        connectorId: body.connectorId,
+        action: body.action ?? 'sync',
+        params: body.params ?? {},
+        schedule: body.schedule ?? null,
+        timezone,
+        enabled: body.enabled ?? true,
+        maxRetries: body.maxRetries ?? 3,
+        backoff: { ...DEFAULT_BACKOFF, ...body.backoff },
+        timeoutSeconds: body.timeoutSeconds ?? 3600,
+      });
+      await em.flush();
+      return created;
+    });
+    await context.publisher.notify('job', id);
+    setEtag(response, job.version);
+    response.status(201).location(`${PATH}/${id}`).json(toDto(job));
+  });
+
+  router.get(`${PATH}/:id`, async (request, response) => {
+    const job = await load(context.orm.em.fork(), param(request, 'id'));
+    setEtag(response, job.version);
+    response.json(toDto(job));
+  });
+
+  router.patch(`${PATH}/:id`, async (request, response) => {
+    const id = param(request, 'id');
+    const patch = request.body as JobBody;
+    const job = await inTransaction(context, async (em) => {
+      const current = await load(em, id);
+      checkIfMatch(request, current.version, true);
+      const problems = checkSchedule(patch.schedule !== undefined ? patch.schedule : current.schedule, patch.timezone ?? current.timezone);
+      if (problems.length > 0) throw unprocessable('the schedule is not valid', problems);
+      if (patch.name !== undefined && patch.name !== current.name && (await em.findOne(SchedulerJobEntity, { name: patch.name }))) {
+        throw conflict('duplicate', `a job named "${patch.name}" already exists`);
+      }
+      const { id: _ignored, connectorId: _fixed, backoff, ...fields } = patch;
+      Object.assign(current, fields);
+      if (backoff) current.backoff = { ...DEFAULT_BACKOFF, ...backoff };
+      await em.flush();
+      return current;
+    });
+    await context.publisher.notify('job', id);
+    setEtag(response, job.version);
+    response.json(toDto(job));
+  });
+
+  router.delete(`${PATH}/:id`, async (request, response) => {
+    const id = param(request, 'id');
+    await inTransaction(context, async (em) => {
+      const job = await load(em, id);
+      checkIfMatch(request, job.version, false);
+      const triggers = await em.find(WebhookTriggerEntity, { jobId: id }, { fields: ['id'], limit: 20 });
+      if (triggers.length > 0) {
+        const usedBy = triggers.map((trigger) => ({ kind: 'webhook-trigger', id: trigger.id }));
+        throw conflict('in-use', `job "${id}" is used by ${usedBy.map((u) => `webhook trigger "${u.id}"`).join(', ')}; delete those first`, { usedBy });
+      }
+      em.remove(job);
+      await em.flush();
+    });
+    await context.publisher.notify('job', id);
+    response.status(204).end();
+  });
+
+  router.get(`${PATH}/:id/executions`, async (request, response) => {
+    const id = param(request, 'id');
+    await load(context.orm.em.fork(), id);
+    response.json(await listExecutions(request, [{ jobId: id }, ...executionFilters(request)]));
+  });
+
+  router.get('/api/v1/executions', async (request, response) => {
+    const jobId = queryString(request, 'jobId');
+    response.json(await listExecutions(request, [...(jobId ? [{ jobId }] : []), ...executionFilters(request)]));
+  });
+
+  router.get('/api/v1/executions/:id', async (request, response) => {
+    const execution = await context.orm.em.fork().findOne(JobExecutionEntity, { id: param(request, 'id') });
+    if (!execution) throw notFound('execution', param(request, 'id'));
+    response.json(executionDto(execution));
+  });
+  return router;
+}

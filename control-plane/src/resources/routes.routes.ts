@@ -1,0 +1,168 @@
+import { Router } from 'express';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FilterQuery } from '@mikro-orm/core';
+import type { ControlPlaneContext } from '../context.ts';
+import { ConnectorEntity, RouteEntity, RouteRuleEntity, RoutingRuleEntity, type Route } from '../db/entities.ts';
+import { checkIfMatch, setEtag } from '../http/concurrency.ts';
+import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
+import { conflict, notFound, unprocessable } from '../http/problem.ts';
+import { inTransaction, likeContains, newId, pageQuery, param, queryBoolean, queryString } from './common.ts';
+
+// Routes: which rules apply to the events of one source (a connector, or the ingest API when
+// connectorId is null). The rule order is kept (route_rules.position).
+
+const PATH = '/api/v1/routes';
+
+interface RouteBody {
+  id?: string;
+  name?: string;
+  connectorId?: string | null;
+  ruleIds?: string[];
+  enabled?: boolean;
+  errorHandling?: Record<string, unknown>;
+}
+
+export async function loadRuleIds(em: EntityManager, routeId: string): Promise<string[]> {
+  return (await loadRuleIdsOf(em, [routeId])).get(routeId) ?? [];
+}
+
+/** The rule ids of many routes in one query (a list page), each in its order. */
+async function loadRuleIdsOf(em: EntityManager, routeIds: string[]): Promise<Map<string, string[]>> {
+  const links = await em.find(RouteRuleEntity, { routeId: { $in: routeIds } }, { orderBy: { routeId: 'asc', position: 'asc' } });
+  const result = new Map<string, string[]>(routeIds.map((id) => [id, []]));
+  for (const link of links) result.get(link.routeId)?.push(link.ruleId);
+  return result;
+}
+
+export function toConfigObject(route: Route, ruleIds: string[]) {
+  return {
+    id: route.id,
+    name: route.name,
+    connectorId: route.connectorId ?? null,
+    ruleIds,
+    enabled: route.enabled,
+    errorHandling: { onFailure: 'dead-letter', ...route.errorHandling },
+  };
+}
+
+const toDto = (route: Route, ruleIds: string[]) => ({
+  ...toConfigObject(route, ruleIds),
+  version: route.version,
+  createdAt: route.createdAt.toISOString(),
+  updatedAt: route.updatedAt.toISOString(),
+});
+
+async function checkReferences(em: EntityManager, body: RouteBody): Promise<void> {
+  const errors = [];
+  if (body.connectorId && !(await em.findOne(ConnectorEntity, { id: body.connectorId }, { fields: ['id'] }))) {
+    errors.push({ pointer: '/connectorId', detail: `connector "${body.connectorId}" does not exist` });
+  }
+  if (body.ruleIds) {
+    const found = new Set((await em.find(RoutingRuleEntity, { id: { $in: body.ruleIds } }, { fields: ['id'] })).map((r) => r.id));
+    body.ruleIds.forEach((id, index) => {
+      if (!found.has(id)) errors.push({ pointer: `/ruleIds/${index}`, detail: `routing rule "${id}" does not exist` });
+    });
+  }
+  if (errors.length > 0) throw unprocessable(`the route refers to objects that do not exist: ${errors.map((e) => e.detail).join('; ')}`, errors);
+}
+
+async function replaceRuleIds(em: EntityManager, routeId: string, ruleIds: string[]): Promise<void> {
+  // Native statements, for the reason given in rules.routes.ts (replaceChildren).
+  await em.nativeDelete(RouteRuleEntity, { routeId });
+  await em.insertMany(RouteRuleEntity, ruleIds.map((ruleId, position) => ({ routeId, ruleId, position })));
+}
+
+export function routeRoutes(context: ControlPlaneContext): Router {
+  const router = Router();
+  const load = async (em: EntityManager, id: string) => {
+    const route = await em.findOne(RouteEntity, { id });
+    if (!route) throw notFound('route', id);
+    return route;
+  };
+
+  router.get(PATH, async (request, response) => {
+    const page = pageQuery(request, context, 'name');
+    const where: FilterQuery<object>[] = [];
+    const enabled = queryBoolean(request, 'enabled');
+    const name = queryString(request, 'nameContains');
+    const connectorId = queryString(request, 'connectorId');
+    if (enabled !== undefined) where.push({ enabled });
+    if (name) where.push({ name: { $ilike: likeContains(name) } });
+    if (connectorId) where.push({ connectorId: connectorId === 'api' ? null : connectorId });
+    const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
+    if (cursor) where.push(cursor);
+    const em = context.orm.em.fork();
+    const rows = await em.find(RouteEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
+    const ruleIds = await loadRuleIdsOf(em, rows.slice(0, page.limit).map((row) => row.id));
+    response.json(pageOf(rows as unknown as (Route & Record<string, unknown>)[], page, 'id', (row) => toDto(row, ruleIds.get(row.id)!)));
+  });
+
+  router.post(PATH, async (request, response) => {
+    const body = request.body as RouteBody & { name: string; ruleIds: string[] };
+    const id = body.id ?? newId('rte');
+    const route = await inTransaction(context, async (em) => {
+      if (await em.findOne(RouteEntity, { id })) throw conflict('duplicate', `route "${id}" already exists`);
+      if (await em.findOne(RouteEntity, { name: body.name })) throw conflict('duplicate', `a route named "${body.name}" already exists`);
+      await checkReferences(em, body);
+      const created = em.create(RouteEntity, {
+        id,
+        name: body.name,
+        connectorId: body.connectorId ?? null,
+        enabled: body.enabled ?? true,
+        errorHandling: body.errorHandling ?? {},
+      });
+      await em.flush();
+      await replaceRuleIds(em, id, body.ruleIds);
+      return created;
+    });
+    await context.publisher.notify('route', id);
+    setEtag(response, route.version);
+    response.status(201).location(`${PATH}/${id}`).json(toDto(route, body.ruleIds));
+  });
+
+  router.get(`${PATH}/:id`, async (request, response) => {
+    const em = context.orm.em.fork();
+    const route = await load(em, param(request, 'id'));
+    setEtag(response, route.version);
+    response.json(toDto(route, await loadRuleIds(em, route.id)));
+  });
+
+  router.patch(`${PATH}/:id`, async (request, response) => {
+    const id = param(request, 'id');
+    const patch = request.body as RouteBody;
+    const [route, ruleIds] = await inTransaction(context, async (em) => {
+      const current = await load(em, id);
+      checkIfMatch(request, current.version, true);
+      if (patch.name !== undefined && patch.name !== current.name && (await em.findOne(RouteEntity, { name: patch.name }))) {
+        throw conflict('duplicate', `a route named "${patch.name}" already exists`);
+      }
+      await checkReferences(em, patch);
+      if (patch.name !== undefined) current.name = patch.name;
+      if (patch.connectorId !== undefined) current.connectorId = patch.connectorId;
+      if (patch.enabled !== undefined) current.enabled = patch.enabled;
+      if (patch.errorHandling !== undefined) current.errorHandling = patch.errorHandling;
+      if (patch.ruleIds) {
+        await replaceRuleIds(em, id, patch.ruleIds);
+        current.updatedAt = new Date();
+      }
+      await em.flush();
+      return [current, patch.ruleIds ?? (await loadRuleIds(em, id))] as const;
+    });
+    await context.publisher.notify('route', id);
+    setEtag(response, route.version);
+    response.json(toDto(route, ruleIds));
+  });
+
+  router.delete(`${PATH}/:id`, async (request, response) => {
+    const id = param(request, 'id');
+    await inTransaction(context, async (em) => {
+      const route = await load(em, id);
+      checkIfMatch(request, route.version, false);
+      em.remove(route);
+      await em.flush();
+    });
+    await context.publisher.notify('route', id);
+    response.status(204).end();
+  });
+  return router;
+}

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { Router } from 'express';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FilterQuery } from '@mikro-orm/core';
+import type { EncryptedValue } from '@muxly/common';
+import type { ControlPlaneContext } from '../context.ts';
+import { SchedulerJobEntity, WebhookTriggerEntity, type WebhookTrigger } from '../db/entities.ts';
+import { checkIfMatch, setEtag } from '../http/concurrency.ts';
+import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
+import { conflict, notFound, unprocessable } from '../http/problem.ts';
+import { inTransaction, newId, pageQuery, param, queryBoolean, queryString } from './common.ts';
+
+// Webhook triggers: a public path that starts a job when a correctly signed request arrives.
+// The HMAC secret is encrypted at rest like credentials and never returned, except once when
+// the server generated it (the caller has no other way to learn it).
+
+const PATH = '/api/v1/webhook-triggers';
+
+export const webhookSecretContext = (id: string) => `webhook-trigger/${id}`;
+
+export function toConfigObject(trigger: WebhookTrigger) {
+  return { id: trigger.id, jobId: trigger.jobId, path: trigger.path, enabled: trigger.enabled, secret: trigger.secret ?? null };
+}
+
+const toDto = (trigger: WebhookTrigger) => ({
+  id: trigger.id,
+  jobId: trigger.jobId,
+  path: trigger.path,
+  enabled: trigger.enabled,
+  secretSet: trigger.secret !== null && trigger.secret !== undefined,
+  version: trigger.version,
+  createdAt: trigger.createdAt.toISOString(),
+  updatedAt: trigger.updatedAt.toISOString(),
+});
+
+export function webhookTriggerRoutes(context: ControlPlaneContext): Router {
+  const router = Router();
+  const load = async (em: EntityManager, id: string) => {
+    const trigger = await em.findOne(WebhookTriggerEntity, { id });
+    if (!trigger) throw notFound('webhook trigger', id);
+    return trigger;
+  };
+  const pathTaken = async (em: EntityManager, path: string) => {
+    if (await em.findOne(WebhookTriggerEntity, { path }, { fields: ['id'] })) throw conflict('duplicate', `another webhook trigger already uses the path "${path}"`);
+  };
+
+  router.get(PATH, async (request, response) => {
+    const page = pageQuery(request, context, 'path');
+    const where: FilterQuery<object>[] = [];
+    const enabled = queryBoolean(request, 'enabled');
+    const jobId = queryString(request, 'jobId');
+    if (enabled !== undefined) where.push({ enabled });
+    if (jobId) where.push({ jobId });
+    const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
+    if (cursor) where.push(cursor);
+    const rows = await context.orm.em.fork().find(WebhookTriggerEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
+    response.json(pageOf(rows as unknown as (WebhookTrigger & Record<string, unknown>)[], page, 'id', toDto));
+  });
+
+  router.post(PATH, async (request, response) => {
+    const body = request.body as { id?: string; jobId: string; path: string; secret?: string; enabled?: boolean };
+    const id = body.id ?? newId('whk');
+    const generatedSecret = body.secret === undefined ? randomBytes(32).toString('base64url') : undefined;
+    const trigger = await inTransaction(context, async (em) => {
+      if (await em.findOne(WebhookTriggerEntity, { id })) throw conflict('duplicate', `webhook trigger "${id}" already exists`);
+      await pathTaken(em, body.path);
+      if (!(await em.findOne(SchedulerJobEntity, { id: body.jobId }, { fields: ['id'] }))) {
+        throw unprocessable(`job "${body.jobId}" does not exist`, [{ pointer: '/jobId', detail: `job "${body.jobId}" does not exist` }]);
+      }
+      const created = em.create(WebhookTriggerEntity, {
+        id,
+        jobId: body.jobId,
+        path: body.path,
+        enabled: body.enabled ?? true,
+        secret: context.keyring.encrypt(body.secret ?? generatedSecret, webhookSecretContext(id)),
+      });
+      await em.flush();
+      return created;
+    });
+    await context.publisher.notify('webhook-trigger', id);
+    setEtag(response, trigger.version);
+    response.status(201).location(`${PATH}/${id}`).json({ ...toDto(trigger), ...(generatedSecret ? { generatedSecret } : {}) });
+  });
+
+  router.get(`${PATH}/:id`, async (request, response) => {
+    const trigger = await load(context.orm.em.fork(), param(request, 'id'));
+    setEtag(response, trigger.version);
+    response.json(toDto(trigger));
+  });
+
+  router.patch(`${PATH}/:id`, async (request, response) => {
+    const id = param(request, 'id');
+    const patch = request.body as { path?: string; secret?: string; enabled?: boolean };
+    const trigger = await inTransaction(context, async (em) => {
+      const current = await load(em, id);
+      checkIfMatch(request, current.version, true);
+      if (patch.path !== undefined && patch.path !== current.path) await pathTaken(em, patch.path);
+      if (patch.path !== undefined) current.path = patch.path;
+      if (patch.enabled !== undefined) current.enabled = patch.enabled;
+      if (patch.secret !== undefined) current.secret = context.keyring.encrypt(patch.secret, webhookSecretContext(id)) as EncryptedValue & null;
+      await em.flush();
+      return current;
+    });
+    await context.publisher.notify('webhook-trigger', id);
+    setEtag(response, trigger.version);
+    response.json(toDto(trigger));
+  });
+
+  router.delete(`${PATH}/:id`, async (request, response) => {
+    const id = param(request, 'id');
+    await inTransaction(context, async (em) => {
+      const trigger = await load(em, id);
+      checkIfMatch(request, trigger.version, false);
+      em.remove(trigger);
+      await em.flush();
+    });
+    await context.publisher.notify('webhook-trigger', id);
+    response.status(204).end();
+  });
+  return router;
+}

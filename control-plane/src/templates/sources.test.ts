@@ -1,0 +1,37 @@
+import { createLogger } from '@muxly/common';
+import { TemplateCatalog } from './catalog.ts';
+import { loadTemplates, normalizeTemplate } from './sources.ts';
+
+const logger = createLogger({ service: 'test', silent: true });
+
+describe('templates from the router and ingest', () => {
+  it('lists every shipped destination and connector type and compiles their schemas', async () => {
+    const templates = await loadTemplates(logger);
+    const catalog = new TemplateCatalog(templates);
+    const keys = catalog.list().map((t) => `${t.kind}/${t.type}`);
+    expect(keys).toEqual(expect.arrayContaining(['destination/file', 'destination/webhook', 'destination/database', 'connector/hubspot', 'connector/custom']));
+  });
+
+  it('keeps secret fields out of the stored config, even when nested', async () => {
+    const catalog = new TemplateCatalog(await loadTemplates(logger));
+    expect(catalog.get('destination', 'database')?.secrets).toContain('connectionString');
+    expect(catalog.get('destination', 'email')?.secrets).toContain('smtp');
+    // A database destination from its required fields: the connection string travels as a credential.
+    const config = catalog.validate('destination', 'database', { table: 'events', columns: { name: '$.name' } }, { connectionString: 'postgres://u:p@h/db' });
+    expect(config).not.toHaveProperty('connectionString');
+    expect(config).toMatchObject({ schema: 'public', table: 'events' });
+    expect(() => catalog.validate('destination', 'database', { table: 'events', columns: { name: '$.name' }, connectionString: 'postgres://x' }, null)).toThrow(/not valid/);
+  });
+
+  it('fills defaults, required and secrets a package left out', () => {
+    const template = normalizeTemplate(
+      {
+        type: 'thing',
+        configSchema: { type: 'object', required: ['url'], properties: { url: { type: 'string' }, retries: { type: 'integer', default: 3 }, apiKey: { type: 'string' }, key: { type: 'string', writeOnly: true } } },
+      },
+      'destination',
+    );
+    expect(template).toMatchObject({ kind: 'destination', defaults: { retries: 3 }, required: ['url'] });
+    expect(template.secrets?.sort()).toEqual(['apiKey', 'key']);
+  });
+});

@@ -1,0 +1,134 @@
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { Kafka, logLevel } from 'kafkajs';
+import { loadSettings, redact, type Logger, type MuxlySettings } from '@muxly/common';
+import { startControlPlane, type RunningControlPlane } from '../../src/service.ts';
+import { createTestDatabase, type TestDatabase } from '../database.ts';
+import { testTemplates, type ApiAnswer } from '../harness.ts';
+
+// A control plane with authentication enforced (no authorize override), a fresh database, and
+// every log line captured the way the service logger writes it (redacted JSON), so tests can
+// assert that no secret reaches a log.
+
+export const ADMIN = { email: 'admin@example.test', password: 'first-admin-password-1' };
+export const KEYCLOAK_URL = 'http://127.0.0.1:8180';
+
+export function ed25519Pem(): { privatePem: string; publicPem: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), publicPem: publicKey.export({ format: 'pem', type: 'spki' }).toString() };
+}
+
+export function capturingLogger(lines: string[], fields: Record<string, unknown> = {}): Logger {
+  const write = (level: string) => (message: string, extra?: Record<string, unknown>) => {
+    lines.push(JSON.stringify({ level, message, ...(redact({ ...fields, ...extra }) as object) }));
+  };
+  return { error: write('error'), warn: write('warn'), info: write('info'), debug: write('debug'), child: (more) => capturingLogger(lines, { ...fields, ...more }) };
+}
+
+export interface AuthHarness {
+  service: RunningControlPlane;
+  settings: MuxlySettings;
+  database: TestDatabase;
+  baseUrl: string;
+  logs: string[];
+  signingKey: { privatePem: string; publicPem: string };
+  api(method: string, path: string, options?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
+  close(): Promise<void>;
+}
+
+export async function startAuthHarness(auth: Record<string, unknown> = {}): Promise<AuthHarness> {
+  const database = await createTestDatabase();
+  const prefix = `test.auth.${randomBytes(4).toString('hex')}.`;
+  const signingKey = ed25519Pem();
+  const settings = loadSettings({
+    env: {},
+    overrides: {
+      log: { level: 'debug' },
+      topics: { prefix, partitions: 1 },
+      kafka: { connectionTimeoutMs: 2000 },
+      controlPlane: {
+        http: { port: 0 },
+        database: { url: database.url, poolMax: 4 },
+        publishConfig: false,
+        scheduler: { enabled: false },
+        auth: { signingKey: signingKey.privatePem, bootstrapAdmin: ADMIN, ...auth },
+      },
+    },
+  });
+  const logs: string[] = [];
+  let service: RunningControlPlane;
+  try {
+    service = await startControlPlane({ settings, logger: capturingLogger(logs), templates: testTemplates, validateResponses: true });
+  } catch (error) {
+    await database.drop();
+    throw new Error(`the control plane did not start: ${(error as Error).message}\n(if Kafka or PostgreSQL is not running, start the stack with: npm run stack:start)`);
+  }
+  const baseUrl = `http://127.0.0.1:${service.port}`;
+  const api: AuthHarness['api'] = async (method, path, options = {}) => {
+    const headers: Record<string, string> = { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers };
+    const response = await fetch(`${baseUrl}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      // not JSON
+    }
+    return { status: response.status, headers: response.headers, body };
+  };
+  return {
+    service,
+    settings,
+    database,
+    baseUrl,
+    logs,
+    signingKey,
+    api,
+    async login(username, password) {
+      const answer = await api('POST', '/api/v1/auth/login', { body: { username, password } });
+      if (answer.status !== 200) throw new Error(`login of ${username} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+      return answer.body;
+    },
+    async close() {
+      await service.stop();
+      await deleteTopics(prefix, settings.kafka.brokers).catch(() => undefined);
+      await database.drop();
+    },
+  };
+}
+
+async function deleteTopics(prefix: string, brokers: string[]): Promise<void> {
+  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** A Keycloak access token by the direct-access grant of the test realms' public client. */
+export async function keycloakToken(realm: string, username: string, password: string): Promise<string> {
+  let response: Response;
+  try {
+    response = await fetch(`${KEYCLOAK_URL}/realms/${realm}/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'password', client_id: 'muxly-cli', username, password, scope: 'openid' }),
+    });
+  } catch (error) {
+    throw new Error(`Keycloak does not answer at ${KEYCLOAK_URL} (${(error as Error).message}); start it with: bash deploy/local/stack.sh start keycloak`);
+  }
+  const body = (await response.json()) as { access_token?: string };
+  if (!response.ok || !body.access_token) throw new Error(`Keycloak refused the token request for ${username}@${realm}: ${response.status} ${JSON.stringify(body)}`);
+  return body.access_token;
+}
+
+/** Fails (with how to start it) when Keycloak's test realms do not answer. */
+export async function requireKeycloak(): Promise<void> {
+  for (const realm of ['muxly', 'other']) {
+    const answer = await fetch(`${KEYCLOAK_URL}/realms/${realm}`).catch(() => null);
+    if (!answer?.ok) throw new Error(`Keycloak's "${realm}" realm does not answer at ${KEYCLOAK_URL}; start it with: bash deploy/local/stack.sh start keycloak`);
+  }
+}
