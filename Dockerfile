@@ -1,0 +1,28 @@
+# One image for every Muxly service; the compose file picks the service by its command.
+# Node 24 runs the TypeScript sources directly (type stripping), so there is no build stage.
+FROM node:24-bookworm-slim AS base
+WORKDIR /app
+ENV NODE_ENV=production
+
+COPY package.json package-lock.json ./
+COPY schemas/package.json schemas/
+COPY common/package.json common/
+COPY ingest/package.json ingest/
+COPY transformer/package.json transformer/
+COPY router/package.json router/
+COPY control-plane/package.json control-plane/
+RUN npm ci --omit=dev --no-fund --no-audit && npm cache clean --force
+
+COPY schemas schemas
+COPY common common
+COPY ingest ingest
+COPY transformer transformer
+COPY router router
+COPY control-plane control-plane
+COPY migrations migrations
+COPY config config
+
+USER node
+# Services stop gracefully on SIGTERM (docker stop) within their shutdown timeout.
+STOPSIGNAL SIGTERM
+CMD ["node", "ingest/src/main.ts"]

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { freePort, KAFKA_BROKER, REGISTRY_URL, requireLocalStack, ServiceProcess, stopAllStartedProcesses, uniqueName, waitFor } from '../support/services.ts';
+
+// Issue 5, "done when": the router is killed (SIGKILL, no graceful stop) in the middle of a
+// stream; afterwards every accepted event is in the database destination exactly once (upsert on
+// the event id) and in the file destination at least once.
+
+const API_KEY = 'mxk_e2e_router_kill_0123456789';
+const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const databaseName = uniqueName('muxly_e2e_kill_');
+const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${databaseName}` }).toString();
+let admin: pg.Client;
+const began = Date.now();
+const step = (what: string) => process.stderr.write(`[router-kill +${((Date.now() - began) / 1000).toFixed(1)}s] ${what}\n`);
+
+afterAll(async () => {
+  await stopAllStartedProcesses();
+  await admin?.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`).catch(() => undefined);
+  await admin?.end();
+});
+
+test('SIGKILL of the router mid-stream: database exactly once, file at least once', async () => {
+  await requireLocalStack();
+  admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
+  await admin.connect().catch((error: Error) => {
+    throw new Error(`PostgreSQL is not reachable at ${adminUrl} (${error.message}); start it (npm run stack:start) or set DATABASE_URL`);
+  });
+  await admin.query(`CREATE DATABASE ${databaseName}`);
+  const database = new pg.Client({ connectionString: databaseUrl });
+  await database.connect();
+  await database.query('CREATE TABLE events (id text PRIMARY KEY, name text NOT NULL, value double precision, worker text)');
+
+  const dir = mkdtempSync(join(tmpdir(), 'muxly-e2e-kill-'));
+  const prefix = `${uniqueName('e2e-kill-')}.`;
+  const ports = { ingest: await freePort(), transformer: await freePort(), router: await freePort() };
+  const eventsFile = join(dir, 'events.jsonl');
+  const configFile = join(dir, 'muxly.json');
+  writeFileSync(
+    configFile,
+    JSON.stringify({
+      log: { level: 'warn' },
+      kafka: { brokers: [KAFKA_BROKER] },
+      schemaRegistry: { url: REGISTRY_URL },
+      topics: { prefix, partitions: 3 },
+      ingest: { http: { port: ports.ingest }, apiKeys: [{ id: 'e2e', hash: `sha256:${createHash('sha256').update(API_KEY).digest('hex')}` }] },
+      transformer: { health: { port: ports.transformer }, groupId: `${prefix}transformer`, instanceId: 'e2e-kill-1' },
+      router: { health: { port: ports.router }, groupIdPrefix: `${prefix}router.`, retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 } },
+      pipeline: {
+        destinations: [
+          { id: 'file', type: 'file', config: { path: eventsFile } },
+          { id: 'warehouse', type: 'database', config: { connectionString: databaseUrl, table: 'events', columns: { name: '$.name', value: '$.value', worker: '$.dimensions.worker' } } },
+        ],
+        rules: [{ id: 'all', destinationIds: ['file', 'warehouse'] }],
+      },
+    }),
+  );
+  const env = { MUXLY_CONFIG: configFile };
+  const ready = (name: keyof typeof ports) => `http://127.0.0.1:${ports[name]}/readyz`;
+  const start = async (name: keyof typeof ports) => {
+    const service = new ServiceProcess(name, env).start();
+    await service.waitUntilReady(ready(name));
+    return service;
+  };
+  step('services starting');
+  await Promise.all([start('ingest'), start('transformer')]);
+  let router = await start('router');
+
+  // Load: small batches; only ids answered 202 are tracked (the promise covers accepted metrics).
+  const accepted = new Set<string>();
+  let running = true;
+  let sequence = 0;
+  const load = (async () => {
+    while (running) {
+      const metrics = Array.from({ length: 5 }, () => ({ name: 'kill_test', value: sequence++, dimensions: { worker: String(sequence % 3) } }));
+      try {
+        const response = await fetch(`http://127.0.0.1:${ports.ingest}/v1/metrics`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ metrics }),
+          signal: AbortSignal.timeout(15_000),
+        });
+        if (response.status === 202) for (const id of ((await response.json()) as { ids: string[] }).ids) accepted.add(id);
+        else await response.arrayBuffer();
+      } catch {
+        // Not accepted: not tracked.
+      }
+      await new Promise((resolve) => setTimeout(resolve, 15));
+    }
+  })();
+
+  step('router ready; load running');
+  const rows = async () => (await database.query<{ count: number }>('SELECT count(*)::int AS count FROM events')).rows[0]!.count;
+  await waitFor('the router to deliver part of the stream', async () => (await rows()) > 50, 60_000);
+  // NOTE: SIGKILL, not SIGTERM: nothing is flushed or committed; in-flight batches are redelivered.
+  step('killing the router');
+  router.child!.kill('SIGKILL');
+  expect(await router.exit).toEqual({ code: null, signal: 'SIGKILL' });
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  router = await start('router');
+  step('router restarted');
+  const countAtRestart = accepted.size;
+  await waitFor('more metrics accepted after the restart', async () => accepted.size > countAtRestart + 50, 60_000);
+  step('load stopping');
+  running = false;
+  await load;
+  expect(accepted.size).toBeGreaterThan(100);
+
+  const fileIds = () => {
+    const counts = new Map<string, number>();
+    if (!existsSync(eventsFile)) return counts;
+    for (const line of readFileSync(eventsFile, 'utf8').split('\n')) {
+      if (!line) continue;
+      const { id } = JSON.parse(line) as { id: string };
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+    }
+    return counts;
+  };
+  await waitFor('every accepted metric in the database', async () => (await rows()) >= accepted.size, 90_000, 500);
+  step('database complete');
+  await waitFor('every accepted metric in the file', async () => {
+    const inFile = fileIds();
+    return [...accepted].every((id) => inFile.has(id));
+  }, 60_000, 1_000);
+
+  // Exactly once in the database: every accepted id, nothing else, no id twice (primary key).
+  const stored = (await database.query<{ id: string }>('SELECT id FROM events')).rows.map((row) => row.id);
+  expect(stored.length).toBe(accepted.size);
+  expect(new Set(stored)).toEqual(accepted);
+  // At least once in the file: every accepted id, and nothing that was not accepted.
+  const inFile = fileIds();
+  expect([...accepted].filter((id) => !inFile.has(id))).toEqual([]);
+  expect([...inFile.keys()].filter((id) => !accepted.has(id))).toEqual([]);
+  await database.end();
+}, 180_000);

@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const KAFKA_BROKER = process.env.MUXLY_KAFKA__BROKERS ?? '127.0.0.1:9092';
+export const REGISTRY_URL = process.env.MUXLY_SCHEMA_REGISTRY__URL ?? 'http://127.0.0.1:8085/apis/ccompat/v7';
+
+/** A short random suffix for topic names, group ids and files, so tests never share state. */
+export const uniqueName = (prefix: string) => `${prefix}${randomBytes(4).toString('hex')}`;
+
+/** Fails (never skips) with the command that starts what is missing. */
+export async function requireLocalStack(): Promise<void> {
+  const kafka = new Kafka({ brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING, connectionTimeout: 2_000, retry: { retries: 1 } });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.describeCluster();
+  } catch (error) {
+    throw new Error(`Kafka is not reachable at ${KAFKA_BROKER} (${(error as Error).message}). Start the local stack: npm run stack:start`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  try {
+    const response = await fetch(`${REGISTRY_URL}/subjects`, { signal: AbortSignal.timeout(3_000) });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  } catch (error) {
+    throw new Error(`The schema registry is not reachable at ${REGISTRY_URL} (${(error as Error).message}). Start the local stack: npm run stack:start`);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+}
+
+export type ServiceName = 'ingest' | 'transformer' | 'router' | 'control-plane';
+
+const startedProcesses = new Set<ServiceProcess>();
+
+/** Stops every service process this test file started, even those whose start timed out. */
+export async function stopAllStartedProcesses(): Promise<void> {
+  await Promise.all([...startedProcesses].map((service) => service.stop()));
+  startedProcesses.clear();
+}
+
+/** A service running as its own process, exactly as `npm start` runs it. */
+export class ServiceProcess {
+  readonly name: ServiceName;
+  readonly env: NodeJS.ProcessEnv;
+  readonly output: string[] = [];
+  child: ChildProcess | undefined;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> | undefined;
+
+  constructor(name: ServiceName, env: Record<string, string>) {
+    this.name = name;
+    // Only the given settings: nothing from the developer's own MUXLY_ variables leaks in.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MUXLY_') && key !== 'NODE_OPTIONS'));
+    this.env = { ...inherited, ...env };
+  }
+
+  start(): this {
+    const child = spawn(process.execPath, [`${ROOT}/${this.name}/src/main.ts`], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    startedProcesses.add(this);
+    const collect = (chunk: Buffer) => {
+      this.output.push(chunk.toString('utf8'));
+      if (this.output.length > 2_000) this.output.splice(0, 1_000);
+    };
+    child.stdout?.on('data', collect);
+    child.stderr?.on('data', collect);
+    this.exit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    return this;
+  }
+
+  async waitUntilReady(url: string, timeoutMs = 60_000): Promise<void> {
+    let exited = false;
+    void this.exit?.then(() => (exited = true));
+    await waitFor(
+      `${this.name} to be ready at ${url}`,
+      async () => {
+        if (exited) throw new Error(`${this.name} exited during start:\n${this.logs().slice(-3_000)}`);
+        const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+        return response.ok;
+      },
+      timeoutMs,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}\n--- ${this.name} output ---\n${this.logs().slice(-3_000)}`);
+    });
+  }
+
+  /** SIGTERM and wait for a graceful exit. */
+  async stop(timeoutMs = 40_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return (await this.exit) ?? { code: null, signal: null };
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
+    const result = await this.exit!;
+    clearTimeout(timer);
+    return result;
+  }
+
+  logs(): string {
+    return this.output.join('');
+  }
+}
