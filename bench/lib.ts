@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+export const BENCH_API_KEY = 'mxk_bench_key_0123456789abcdef';
+export const benchDir = mkdtempSync(join(tmpdir(), 'muxly-bench-'));
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A 300-byte metric (serialized), like a typical service's gauge with a few labels. */
+export function metric300(index = 0, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const base = { name: 'http.server.duration', value: 12.5 + (index % 100), unit: 'ms', dimensions: { service: 'checkout', region: 'eu-west-1', route: '/api/orders/{id}', method: 'POST', status: 200 }, attributes: { ...extra, pad: '' } };
+  const size = Buffer.byteLength(JSON.stringify(base));
+  base.attributes.pad = 'x'.repeat(Math.max(0, 300 - size));
+  return base;
+}
+
+export function writeSettings(name: string, document: object): string {
+  const file = join(benchDir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(document, null, 2));
+  return file;
+}
+
+export const apiKeyHash = () => `sha256:${createHash('sha256').update(BENCH_API_KEY).digest('hex')}`;
+
+/** Peak resident set size (VmHWM) of a process, in MB. */
+export function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+export interface WrkResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  socketErrors: string;
+  requests: number;
+}
+
+/** Runs wrk with a POST body and parses requests/s, latency percentiles and errors. */
+export async function wrk(url: string, body: string, options: { connections: number; threads: number; seconds: number }): Promise<WrkResult> {
+  const script = join(benchDir, `post-${Math.random().toString(16).slice(2)}.lua`);
+  // A long bracket of level 3 cannot be closed by anything in JSON.
+  writeFileSync(
+    script,
+    `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${BENCH_API_KEY}"\nwrk.body = [===[${body}]===]\n`,
+  );
+  const { stdout } = await run('wrk', ['-t', String(options.threads), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency', '-s', script, url], {
+    timeout: (options.seconds + 30) * 1000,
+  });
+  const number = (pattern: RegExp) => Number(pattern.exec(stdout)?.[1] ?? NaN);
+  const millis = (label: string) => {
+    const match = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(stdout);
+    if (!match) return NaN;
+    const value = Number(match[1]);
+    return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+  };
+  return {
+    requestsPerSecond: number(/Requests\/sec:\s+([\d.]+)/),
+    p50Ms: millis('50'),
+    p99Ms: millis('99'),
+    non2xx: number(/Non-2xx or 3xx responses:\s+(\d+)/) || 0,
+    socketErrors: /Socket errors:[^\n]*/.exec(stdout)?.[0] ?? '',
+    requests: number(/(\d+) requests in/),
+  };
+}
+
+/** Percentile of an ascending array. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}

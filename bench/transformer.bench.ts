@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import { createKafka, createLogger, ensureTopics, topicNames, topicSpecs } from '@muxly/common';
+import { freePort, ServiceProcess } from '../test/support/services.ts';
+import { metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
+
+export const quietLogger = createLogger({ service: 'bench', level: 'error', silent: true });
+
+export interface TransformerFigures {
+  shape: string;
+  events: number;
+  eventsPerSecond: number;
+  peakRssMb: number;
+}
+
+/**
+ * The transformer alone: a raw topic is filled first (`records` envelopes of `perRecord` metrics),
+ * then a transformer process starts and drains it; the rate is measured from its first committed
+ * events to its last, from its own counter (transactions commit, so the counter counts committed work).
+ */
+export async function benchTransformer(base: Record<string, unknown>, records: number, perRecord: number): Promise<TransformerFigures> {
+  const prefix = `bench-${randomUUID().slice(0, 8)}.`;
+  const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'bench-filler', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, quietLogger);
+  const topics = topicNames(prefix);
+  // NOTE: right after another topic's deletion the broker may briefly answer metadata requests
+  // with UNKNOWN_TOPIC_OR_PARTITION; retry instead of failing the whole run.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureTopics(kafka, topicSpecs(topics, { partitions: 3, replicationFactor: 1 }));
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await sleep(1_000);
+    }
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const receivedAt = new Date().toISOString();
+  for (let sent = 0; sent < records; ) {
+    const messages = [];
+    for (let index = 0; index < 100 && sent < records; index++, sent++) {
+      const metrics = Array.from({ length: perRecord }, (_, item) => ({ ...metric300(item), id: randomUUID(), timestamp: receivedAt }));
+      messages.push({ value: JSON.stringify({ envelopeVersion: 1, format: 'api.metrics.v1', source: { type: 'api', id: 'bench' }, receivedAt, payload: { metrics } }) });
+    }
+    await producer.send({ topic: topics.raw, messages, acks: -1 });
+  }
+  await producer.disconnect();
+
+  const port = await freePort();
+  const file = writeSettings(`transformer-${prefix}`, { ...base, topics: { prefix, partitions: 3 }, transformer: { health: { port }, groupId: `${prefix}transformer`, instanceId: 'bench' } });
+  const service = new ServiceProcess('transformer', { MUXLY_CONFIG: file }).start();
+  const total = records * perRecord;
+  // The rate comes from the events themselves: each carries the time the transformer produced it
+  // (CreateTime), so the first to the last event is the transformer's working time, start-up and
+  // this reader excluded.
+  const consumer = kafka.consumer({ groupId: `${prefix}bench-reader`, readUncommitted: false });
+  let count = 0;
+  let firstAt = Number.POSITIVE_INFINITY;
+  let lastAt = 0;
+  await consumer.connect();
+  await consumer.subscribe({ topic: topics.events, fromBeginning: true });
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) {
+        const at = Number(message.timestamp);
+        if (at < firstAt) firstAt = at;
+        if (at > lastAt) lastAt = at;
+      }
+      count += batch.messages.length;
+    },
+  });
+  try {
+    await service.waitUntilReady(`http://127.0.0.1:${port}/readyz`);
+    const deadline = Date.now() + 120_000;
+    while (count < total && Date.now() < deadline) await sleep(200);
+    const seconds = (lastAt - firstAt) / 1000;
+    return {
+      shape: `${records.toLocaleString('en')} raw records x ${perRecord} metrics`,
+      events: count,
+      eventsPerSecond: Math.round(count / seconds),
+      peakRssMb: peakRssMb(service.child!.pid!),
+    };
+  } finally {
+    await consumer.disconnect();
+    await service.stop();
+    await deleteTopics(prefix);
+  }
+}
+
+export async function deleteTopics(prefix: string): Promise<void> {
+  const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'bench-cleanup', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, quietLogger);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
+    if (topics.length > 0) await admin.deleteTopics({ topics });
+  } finally {
+    await admin.disconnect();
+  }
+}
