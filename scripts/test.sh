@@ -30,8 +30,8 @@ if [ ${#started[@]} -gt 0 ]; then
 fi
 
 # The Prometheus destination is tested against a real Prometheus server (Debian's package).
-if ! command -v prometheus >/dev/null 2>&1; then
-  echo "note: 'prometheus' is not installed; its integration test will fail saying how to install it" >&2
+if ! command -v prometheus >/dev/null 2>&1 || ! command -v prometheus-pushgateway >/dev/null 2>&1; then
+  echo "note: 'prometheus' or 'prometheus-pushgateway' is not installed; the Prometheus destination's test will fail saying how to install them" >&2
 fi
 
 results="$MUXLY_LOCAL_DIR/test-results.json"
