@@ -6,7 +6,7 @@ import type { AuthContext } from './context.ts';
 import { dummyPasswordHash, hashPassword, needsRehash, passwordProblem, verifyPassword } from './passwords.ts';
 import { unauthorized, type Principal } from './principal.ts';
 import { findUser, type UserRow } from './store.ts';
-import { userView } from './users.routes.ts';
+import { checkLoginsFree, userView } from './users.routes.ts';
 
 // Sign-in for local users: login, refresh (rotating), logout, one's own profile and password.
 
@@ -34,21 +34,22 @@ export function authRoutes(auth: AuthContext): Router {
   router.post('/api/v1/auth/login', async (request, response) => {
     const { username, password } = request.body as { username: string; password: string };
     const address = clientAddress(request);
-    const wait = auth.lockout.retryAfterSeconds(username, address);
+    const em = auth.orm.em.fork();
+    const user = await findUser(em, { login: username });
+    // Failures count per account (by id, so its user name and email share one count) and per address.
+    const account = user ? `user:${user.id}` : `login:${username}`;
+    const wait = auth.lockout.begin(account, address);
     if (wait > 0) {
       response.setHeader('Retry-After', String(wait));
       throw new ApiProblem(429, 'too-many-attempts', `too many failed sign-ins; try again in ${wait} s`);
     }
-    const em = auth.orm.em.fork();
-    const user = await findUser(em, { login: username });
     // NOTE: an unknown user still costs one argon2 verification, so timing does not reveal which names exist.
     const valid = await verifyPassword(user?.password_hash ?? (await dummyPasswordHash()), password);
     if (!user || !valid || user.disabled || !user.password_hash) {
-      auth.lockout.recordFailure(username, address);
       auth.logger.info('sign-in refused', { login: username, address });
       throw unauthorized('wrong user name or password');
     }
-    auth.lockout.recordSuccess(username);
+    auth.lockout.recordSuccess(account, address);
     if (needsRehash(user.password_hash)) {
       await em.execute(`update users set password_hash = ?, updated_at = now() where id = ?`, [await hashPassword(password), user.id]);
     }
@@ -87,7 +88,9 @@ export function authRoutes(auth: AuthContext): Router {
     const principal = currentPrincipal(response);
     const user = await localUser(auth, principal);
     const body = request.body as { email?: string | null; displayName?: string | null };
-    await auth.orm.em.fork().execute(`update users set email = ?, display_name = ?, version = version + 1, updated_at = now() where id = ?`, [
+    const em = auth.orm.em.fork();
+    await checkLoginsFree(em, { email: body.email }, user.id);
+    await em.execute(`update users set email = ?, display_name = ?, version = version + 1, updated_at = now() where id = ?`, [
       body.email === undefined ? user.email : body.email,
       body.displayName === undefined ? user.display_name : body.displayName,
       user.id,

@@ -1,6 +1,5 @@
 import type { RequestHandler, Router } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Logger, MuxlySettings } from '@muxly/common';
 import type { Authorizer } from '../app.ts';
 import { readOpenApi } from '../http/docs.ts';
@@ -10,13 +9,12 @@ import { authenticationMiddleware, authorizer } from './authorization.ts';
 import type { AuthContext } from './context.ts';
 import { KeycloakVerifier } from './keycloak.ts';
 import { LoginLockout } from './lockout.ts';
-import { BUILTIN_ROLES, builtinPermissions, permissionCatalogue, type BuiltinRole } from './permissions.ts';
+import { bootstrapAdmin, syncRoles } from './first-admin.ts';
 import { PrincipalResolver } from './principal.ts';
 import { roleRoutes } from './roles.routes.ts';
 import { Sessions } from './sessions.ts';
-import { countUsers, syncCatalogue } from './store.ts';
 import { LocalTokens } from './tokens.ts';
-import { createUser, userRoutes } from './users.routes.ts';
+import { userRoutes } from './users.routes.ts';
 
 export interface Auth {
   /** Runs before request validation: authenticates and checks the operation's permission. */
@@ -33,15 +31,7 @@ export interface Auth {
 export async function createAuth(options: { settings: MuxlySettings; orm: MikroORM; logger: Logger }): Promise<Auth> {
   const { orm, logger } = options;
   const settings = options.settings.controlPlane.auth;
-  const { document } = readOpenApi();
-  const catalogue = permissionCatalogue(document);
-  await orm.em.fork().transactional((em) =>
-    syncCatalogue(
-      em,
-      catalogue,
-      Object.fromEntries(Object.entries(BUILTIN_ROLES).map(([name, role]) => [name, { description: role.description, permissions: builtinPermissions(name as BuiltinRole, catalogue) }])),
-    ),
-  );
+  const catalogue = await syncRoles(orm);
   await bootstrapAdmin(orm, settings.bootstrapAdmin, logger);
 
   const tokens = new LocalTokens(settings, logger);
@@ -59,25 +49,8 @@ export async function createAuth(options: { settings: MuxlySettings; orm: MikroO
     apiKeyRefreshIntervalSeconds: settings.apiKeySync.refreshIntervalSeconds,
   };
   return {
-    authenticate: authenticationMiddleware(document, resolver, logger),
+    authenticate: authenticationMiddleware(readOpenApi().document, resolver, logger),
     authorize: authorizer,
     routes: [authRoutes(context), userRoutes(context), roleRoutes(context), apiKeyRoutes(context)],
   };
-}
-
-async function bootstrapAdmin(orm: MikroORM, admin: { email: string; password: string } | undefined, logger: Logger): Promise<void> {
-  const em = orm.em.fork();
-  if ((await countUsers(em)) > 0) return;
-  if (!admin) {
-    logger.warn('no user exists yet: set controlPlane.auth.bootstrapAdmin, or run `npm run -w control-plane users:create-admin -- <email>`', { setting: 'controlPlane.auth.bootstrapAdmin' });
-    return;
-  }
-  try {
-    const user = await em.transactional((tx) => createUser(tx, { username: admin.email, email: admin.email, password: admin.password, roles: ['admin'] }));
-    logger.info('first admin created from settings', { userId: user.id, username: user.username });
-  } catch (error) {
-    // Another instance starting at the same moment created it.
-    if (error instanceof UniqueConstraintViolationException) return;
-    throw error;
-  }
 }

@@ -19,25 +19,36 @@ export class LoginLockout {
     this.#now = now;
   }
 
-  /** Seconds until a login for this account from this address may be tried again; 0 when it may now. */
-  retryAfterSeconds(account: string, address: string): number {
-    const account_ = this.#waitFor(`account:${account.toLowerCase()}`, this.#settings.maxFailuresPerAccount);
-    const address_ = this.#waitFor(`address:${address}`, this.#settings.maxFailuresPerAddress);
-    return Math.max(account_, address_);
-  }
-
-  recordFailure(account: string, address: string): void {
-    for (const key of [`account:${account.toLowerCase()}`, `address:${address}`]) {
-      const times = this.#recent(key);
-      times.push(this.#now());
-      this.#failures.set(key, times);
-    }
+  /**
+   * Seconds until a login for this account from this address may be tried again. When it may be
+   * tried now (0), the try is counted as a failure at once and stops counting only when
+   * `recordSuccess` follows.
+   * NOTE: counting before the password check (which takes tens of milliseconds) is what stops a
+   * burst of parallel guesses: checking first and counting after the verification would let every
+   * request of the burst pass the check before the first failure was recorded.
+   */
+  begin(account: string, address: string): number {
+    const accountKey = `account:${account.toLowerCase()}`;
+    const addressKey = `address:${address}`;
+    const wait = Math.max(this.#waitFor(accountKey, this.#settings.maxFailuresPerAccount), this.#waitFor(addressKey, this.#settings.maxFailuresPerAddress));
+    if (wait > 0) return wait;
+    const now = this.#now();
+    for (const key of [accountKey, addressKey]) this.#failures.set(key, [...this.#recent(key), now]);
     this.#prune();
+    return 0;
   }
 
-  /** A successful login clears the account's failures (not the address's: one good password must not unlock guessing others). */
-  recordSuccess(account: string): void {
+  /**
+   * The login succeeded: the account's failures are forgotten and this try stops counting against
+   * the address (its earlier failures still count: one good password must not unlock guessing others).
+   */
+  recordSuccess(account: string, address: string): void {
     this.#failures.delete(`account:${account.toLowerCase()}`);
+    const addressKey = `address:${address}`;
+    const times = this.#recent(addressKey);
+    times.pop();
+    if (times.length > 0) this.#failures.set(addressKey, times);
+    else this.#failures.delete(addressKey);
   }
 
   #recent(key: string): number[] {

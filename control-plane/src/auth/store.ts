@@ -38,8 +38,20 @@ export async function findUser(em: Sql, where: { id: string } | { login: string 
   const [row] =
     'id' in where
       ? await rows<UserRow>(em, `select ${USER_COLUMNS} from users u where u.id = ?`, [where.id])
-      : await rows<UserRow>(em, `select ${USER_COLUMNS} from users u where lower(u.username) = lower(?) or lower(u.email) = lower(?)`, [where.login, where.login]);
+      : // A user name wins over another user's email (the API refuses such overlaps; older rows may have them).
+        await rows<UserRow>(
+          em,
+          `select ${USER_COLUMNS} from users u where lower(u.username) = lower(?) or lower(u.email) = lower(?)
+           order by (lower(u.username) = lower(?)) desc, u.created_at limit 1`,
+          [where.login, where.login, where.login],
+        );
   return row ?? null;
+}
+
+/** True when another user already signs in with this name (as user name or email). */
+export async function loginTaken(em: Sql, login: string, exceptUserId?: string): Promise<boolean> {
+  const found = await rows<{ id: string }>(em, `select id from users where (lower(username) = lower(?) or lower(email) = lower(?)) and id <> ?`, [login, login, exceptUserId ?? '']);
+  return found.length > 0;
 }
 
 export const listUsers = (em: Sql) => rows<UserRow>(em, `select ${USER_COLUMNS} from users u order by u.username`);

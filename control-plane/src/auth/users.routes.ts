@@ -4,7 +4,7 @@ import { iso, newId, param } from '../resources/common.ts';
 import { principalOf } from './authorization.ts';
 import type { AuthContext } from './context.ts';
 import { hashPassword, passwordProblem } from './passwords.ts';
-import { findUser, listUsers, roleIds, setUserRoles, type Sql, type UserRow } from './store.ts';
+import { findUser, listUsers, loginTaken, roleIds, setUserRoles, type Sql, type UserRow } from './store.ts';
 
 // Local users (admins manage them). The password hash never leaves this file: views list the
 // fields a client may see, and the request schemas (additionalProperties: false) refuse the
@@ -45,9 +45,23 @@ export interface NewUser {
   disabled?: boolean;
 }
 
+/**
+ * Refuses a user name or email another user already signs in with: login accepts either, so an
+ * overlap would let one account shadow another.
+ */
+export async function checkLoginsFree(em: Sql, logins: { username?: string | undefined; email?: string | null | undefined }, exceptUserId?: string): Promise<void> {
+  if (logins.username !== undefined && (await loginTaken(em, logins.username, exceptUserId))) {
+    throw conflict('duplicate', `a user named "${logins.username}" already exists (as a user name or an email)`);
+  }
+  if (logins.email && (await loginTaken(em, logins.email, exceptUserId))) {
+    throw conflict('duplicate', `another user already signs in with "${logins.email}" (as a user name or an email)`);
+  }
+}
+
 /** Creates a local user (API, first admin, CLI); the password policy applies. */
 export async function createUser(em: Sql, user: NewUser): Promise<UserRow> {
   checkPassword(user.password, user.username);
+  await checkLoginsFree(em, user);
   const roles = await resolveRoles(em, user.roles);
   const id = newId('usr');
   await em.execute(`insert into users (id, username, email, display_name, password_hash, disabled) values (?, ?, ?, ?, ?, ?)`, [
@@ -72,7 +86,6 @@ export function userRoutes(auth: AuthContext): Router {
   router.post('/api/v1/users', async (request, response) => {
     const body = request.body as NewUser;
     const user = await auth.orm.em.fork().transactional(async (em) => {
-      if (await findUser(em, { login: body.username })) throw conflict('duplicate', `a user named "${body.username}" already exists`);
       return createUser(em, body);
     });
     auth.logger.info('user created', { userId: user.id, by: principalOf(response)?.name });
@@ -96,6 +109,7 @@ export function userRoutes(auth: AuthContext): Router {
         throw new ApiProblem(409, 'self-lockout', 'you cannot disable yourself or remove your own admin role; ask another admin');
       }
       if (body.password !== undefined) checkPassword(body.password, user.username);
+      await checkLoginsFree(em, { email: body.email }, id);
       await em.execute(`update users set email = ?, display_name = ?, disabled = ?, password_hash = ?, version = version + 1, updated_at = now() where id = ?`, [
         body.email === undefined ? user.email : body.email,
         body.displayName === undefined ? user.display_name : body.displayName,

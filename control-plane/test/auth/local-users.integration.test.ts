@@ -128,3 +128,29 @@ test('repeated failed logins lock the account: 429 with Retry-After, even with t
   // Other accounts are not affected.
   await harness.login(ADMIN.email, ADMIN.password);
 });
+
+test('a burst of parallel guesses is cut at the limit: the rest are 429 before any password is checked', async () => {
+  const admin = await harness.login(ADMIN.email, ADMIN.password);
+  await harness.api('POST', '/api/v1/users', { token: admin.accessToken, body: { username: 'erin', email: 'erin@example.test', password: 'erin-password-12', roles: ['viewer'] } });
+  // Guesses under the user name and under the email count for the same account.
+  const answers = await Promise.all(
+    Array.from({ length: 12 }, (_, attempt) => harness.api('POST', '/api/v1/auth/login', { body: { username: attempt % 2 ? 'erin' : 'ERIN@example.test', password: `guess-${attempt}-xxxxxx` } })),
+  );
+  const statuses = answers.map((answer) => answer.status).sort();
+  expect(statuses).toEqual([...Array(3).fill(401), ...Array(9).fill(429)]);
+});
+
+test('a user name or email another user signs in with cannot be taken (login accepts either)', async () => {
+  const admin = await harness.login(ADMIN.email, ADMIN.password);
+  const frank = await harness.api('POST', '/api/v1/users', { token: admin.accessToken, body: { username: 'frank', email: 'frank@example.test', password: 'frank-password-12', roles: ['viewer'] } });
+  expect(frank.status).toBe(201);
+  expectProblem(await harness.api('POST', '/api/v1/users', { token: admin.accessToken, body: { username: 'frank@example.test', password: 'grace-password-12', roles: [] } }), 409);
+  const grace = await harness.api('POST', '/api/v1/users', { token: admin.accessToken, body: { username: 'grace', password: 'grace-password-12', roles: [] } });
+  expect(grace.status).toBe(201);
+  const graceToken = (await harness.login('grace', 'grace-password-12')).accessToken;
+  expectProblem(await harness.api('PATCH', '/api/v1/auth/me', { token: graceToken, body: { email: 'FRANK@example.test' } }), 409);
+  expectProblem(await harness.api('PATCH', `/api/v1/users/${grace.body.id}`, { token: admin.accessToken, body: { email: 'frank@example.test' } }), 409);
+  expect((await harness.api('PATCH', '/api/v1/auth/me', { token: graceToken, body: { email: 'grace@example.test' } })).status).toBe(200);
+  await harness.login('grace@example.test', 'grace-password-12');
+  await harness.login('frank@example.test', 'frank-password-12');
+});

@@ -33,11 +33,20 @@ export interface AuthHarness {
   signingKey: { privatePem: string; publicPem: string };
   api(method: string, path: string, options?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<ApiAnswer>;
   login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
+  /** Stops the control plane only (an outage); `close` then drops the database. */
+  stopService(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startAuthHarness(auth: Record<string, unknown> = {}): Promise<AuthHarness> {
-  const database = await createTestDatabase();
+export interface AuthHarnessOptions {
+  /** An existing database (dropped by close); default a new one. */
+  database?: TestDatabase;
+  /** Create ADMIN from settings at start (default true). */
+  bootstrapAdmin?: boolean;
+}
+
+export async function startAuthHarness(auth: Record<string, unknown> = {}, options: AuthHarnessOptions = {}): Promise<AuthHarness> {
+  const database = options.database ?? (await createTestDatabase());
   const prefix = `test.auth.${randomBytes(4).toString('hex')}.`;
   const signingKey = ed25519Pem();
   const settings = loadSettings({
@@ -51,7 +60,7 @@ export async function startAuthHarness(auth: Record<string, unknown> = {}): Prom
         database: { url: database.url, poolMax: 4 },
         publishConfig: false,
         scheduler: { enabled: false },
-        auth: { signingKey: signingKey.privatePem, bootstrapAdmin: ADMIN, ...auth },
+        auth: { signingKey: signingKey.privatePem, ...(options.bootstrapAdmin === false ? {} : { bootstrapAdmin: ADMIN }), ...auth },
       },
     },
   });
@@ -76,6 +85,8 @@ export async function startAuthHarness(auth: Record<string, unknown> = {}): Prom
     }
     return { status: response.status, headers: response.headers, body };
   };
+  let stopped: Promise<void> | null = null;
+  const stopService = () => (stopped ??= service.stop());
   return {
     service,
     settings,
@@ -89,8 +100,9 @@ export async function startAuthHarness(auth: Record<string, unknown> = {}): Prom
       if (answer.status !== 200) throw new Error(`login of ${username} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
       return answer.body;
     },
+    stopService,
     async close() {
-      await service.stop();
+      await stopService();
       await deleteTopics(prefix, settings.kafka.brokers).catch(() => undefined);
       await database.drop();
     },
