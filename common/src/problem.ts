@@ -35,11 +35,16 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** The standard reason phrase of an HTTP status, the `title` of its problem. */
+export function problemTitle(status: number): string {
+  return TITLES[status] ?? 'Error';
+}
+
 /** Builds a problem; `type` is a stable URI per kind of problem that the docs explain. */
 export function problem(status: number, detail?: string, extra: Partial<Problem> = {}): Problem {
   return {
     type: extra.type ?? `https://muxly.dev/problems/${status}`,
-    title: extra.title ?? TITLES[status] ?? 'Error',
+    title: extra.title ?? problemTitle(status),
     status,
     ...(detail ? { detail } : {}),
     ...extra,
@@ -51,7 +56,7 @@ export class HttpProblem extends Error {
   readonly problem: Problem;
   readonly headers: Record<string, string>;
   constructor(status: number, detail?: string, extra: Partial<Problem> = {}, headers: Record<string, string> = {}) {
-    super(detail ?? TITLES[status] ?? 'Error');
+    super(detail ?? problemTitle(status));
     this.problem = problem(status, detail, extra);
     this.headers = headers;
   }

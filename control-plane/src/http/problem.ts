@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { OptimisticLockError, ForeignKeyConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
-import { SecretDecryptionError, type Logger } from '@muxly/common';
+import { problemTitle, SecretDecryptionError, type Logger } from '@muxly/common';
 
 // RFC 9457 problem details: the only error shape of the API. Handlers throw ApiProblem; the one
 // error middleware below renders it, and maps validator and database errors into the same shape
@@ -12,22 +12,6 @@ export interface FieldProblem {
   pointer: string;
   detail: string;
 }
-
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  412: 'Precondition Failed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  428: 'Precondition Required',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
-};
 
 export class ApiProblem extends Error {
   readonly status: number;
@@ -53,7 +37,7 @@ export function sendProblem(response: Response, status: number, type: string, de
   response
     .status(status)
     .type('application/problem+json')
-    .json({ type: `${PROBLEM_TYPE_BASE}${type}`, title: TITLES[status] ?? 'Error', status, detail, ...extra });
+    .json({ type: `${PROBLEM_TYPE_BASE}${type}`, title: problemTitle(status), status, detail, ...extra });
 }
 
 interface ValidatorError {
