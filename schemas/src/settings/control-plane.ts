@@ -61,7 +61,15 @@ export const AuthSettings = Section(
     apiKeySync: Section(
       {
         controlPlaneUrl: Type.String({ pattern: '^https?://', default: 'http://127.0.0.1:8081', description: 'Where ingest fetches the API key hashes.' }),
-        refreshIntervalSeconds: Type.Integer({ minimum: 1, maximum: 3_600, default: 30, description: 'How often ingest refreshes them: a revoked key stops working within this time (plus one request timeout).' }),
+        refreshIntervalSeconds: Type.Integer({
+          minimum: 1,
+          maximum: 3_600,
+          default: 30,
+          description: 'How often ingest refreshes them: a revoked key stops working at ingest within this time plus one request timeout (at most 5 s).',
+        }),
+        cacheFile: Type.Optional(
+          Type.String({ minLength: 1, description: 'File where ingest keeps the last fetched key hashes, so a restart during a control-plane outage still accepts them. Unset: memory only.' }),
+        ),
       },
       'Ingest keeps the last fetched keys while the control plane is unreachable.',
     ),
