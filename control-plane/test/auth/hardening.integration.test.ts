@@ -1,7 +1,8 @@
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { decodeJwt, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload } from 'jose';
+import { readOpenApi } from '../../src/http/docs.ts';
 import { expectProblem } from '../harness.ts';
-import { ADMIN, keycloakToken, requireKeycloak, startAuthHarness, type AuthHarness } from './support.ts';
+import { ADMIN, KEYCLOAK_URL, keycloakToken, requireKeycloak, startAuthHarness, type AuthHarness } from './support.ts';
 
 // Forged and broken tokens are refused; fields only the server sets cannot be set through the
 // API; no password, token, key or password hash appears in any answer or log line.
@@ -10,6 +11,13 @@ let harness: AuthHarness;
 let real: { accessToken: string; refreshToken: string };
 let claims: JWTPayload;
 const answers: string[] = [];
+/** Genuine Keycloak access tokens presented during the tests: they must not reach a log line either. */
+const keycloakTokens: string[] = [];
+const realmToken = async (realm: string, user: string, password: string) => {
+  const token = await keycloakToken(realm, user, password);
+  keycloakTokens.push(token);
+  return token;
+};
 
 beforeAll(async () => {
   await requireKeycloak();
@@ -19,7 +27,7 @@ beforeAll(async () => {
 });
 afterAll(async () => harness?.close());
 
-async function call(method: string, path: string, options: { body?: unknown; token?: string } = {}) {
+async function call(method: string, path: string, options: { body?: unknown; token?: string; headers?: Record<string, string> } = {}) {
   const answer = await harness.api(method, path, options);
   answers.push(JSON.stringify({ headers: Object.fromEntries(answer.headers), body: answer.body }));
   return answer;
@@ -51,7 +59,7 @@ test.each([
     return `${header}.${base64url({ ...claims, sub: 'usr_someone_else', exp: now() + 3600 })}.${signature}`;
   }],
   ['signed by another Ed25519 key', async () => sign(valid(), generateKeyPairSync('ed25519').privateKey)],
-  ['a realm this control plane does not trust', () => keycloakToken('other', 'mallory', 'mallory-password')],
+  ['a realm this control plane does not trust', () => realmToken('other', 'mallory', 'mallory-password')],
   ['garbage', async () => 'not.a.token'],
 ])('a token with %s is refused with 401', async (_name, forge) => {
   const answer = await call('GET', '/api/v1/connectors', { token: await forge() });
@@ -59,8 +67,32 @@ test.each([
   expect(answer.headers.get('www-authenticate')).toMatch(/^Bearer/);
 });
 
+// Forgeries that claim the trusted Keycloak realm as issuer, so they take the JWKS path.
+async function realmForgery(kind: 'none' | 'hs256' | 'foreign-key'): Promise<string> {
+  const token = await realmToken('muxly', 'victor', 'victor-password');
+  const payload = { ...decodeJwt(token), realm_access: { roles: ['muxly-admin'] } };
+  const { kid } = decodeProtectedHeader(token);
+  if (kind === 'none') return `${base64url({ alg: 'none', typ: 'JWT', kid })}.${base64url(payload)}.`;
+  if (kind === 'hs256') {
+    // The classic confusion: the realm's public key material used as an HMAC secret.
+    const jwks = (await (await fetch(`${KEYCLOAK_URL}/realms/muxly/protocol/openid-connect/certs`)).json()) as { keys: { kid: string; n?: string }[] };
+    const secret = new TextEncoder().encode(JSON.stringify(jwks.keys.find((key) => key.kid === kid)));
+    return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid }).sign(secret);
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(privateKey);
+}
+
+test.each([
+  ['alg none', () => realmForgery('none')],
+  ['HS256 keyed with the realm public key', () => realmForgery('hs256')],
+  ['RS256 signed by a foreign key under the realm key id', () => realmForgery('foreign-key')],
+])('a token claiming the trusted realm with %s is refused with 401', async (_name, forge) => {
+  expectProblem(await call('GET', '/api/v1/users', { token: await forge() }), 401);
+});
+
 test('a Keycloak token from the trusted realm with a forged signature is refused', async () => {
-  const token = await keycloakToken('muxly', 'victor', 'victor-password');
+  const token = await realmToken('muxly', 'victor', 'victor-password');
   expect((await call('GET', '/api/v1/connectors', { token })).status).toBe(200);
   const [header, payload] = token.split('.');
   const forged = `${header}.${base64url({ ...decodeJwt(token), realm_access: { roles: ['muxly-admin'] } })}.${token.split('.')[2]}`;
@@ -80,6 +112,44 @@ test.each([
 ])('%s %s refuses a field only the server sets', async (method, path, body) => {
   const admin = (await harness.login(ADMIN.email, ADMIN.password)).accessToken;
   expectProblem(await call(method, path, { token: admin, body }), 400);
+});
+
+// Generated from the OpenAPI document: for every operation with a JSON body, each field its
+// answer carries but its request does not accept (ids chosen by the server, timestamps,
+// versions, flags such as builtin, hasPassword, credentialsSet, revokedAt, a key's secret) is
+// refused with 400 naming the field, before anything runs.
+const { document } = readOpenApi();
+type Schema = { $ref?: string; properties?: Record<string, unknown>; required?: string[]; additionalProperties?: unknown; content?: Record<string, { schema?: Schema }> };
+const resolve = (schema: Schema | undefined): Schema | undefined => {
+  let current = schema;
+  while (current?.$ref) current = current.$ref.split('/').slice(1).reduce<Record<string, unknown>>((node, key) => node[key] as Record<string, unknown>, document as unknown as Record<string, unknown>) as Schema;
+  return current;
+};
+const bodyOperations = Object.entries(document.paths).flatMap(([path, item]) =>
+  (['post', 'put', 'patch'] as const).flatMap((method) => {
+    const operation = item[method] as { requestBody?: Schema; responses: Record<string, Schema> } | undefined;
+    const request = resolve(resolve(operation?.requestBody)?.content?.['application/json']?.schema);
+    if (!operation || !request) return [];
+    const success = Object.entries(operation.responses).find(([code]) => code.startsWith('2'))?.[1];
+    const answer = resolve(resolve(success)?.content?.['application/json']?.schema);
+    const serverOnly = Object.keys(answer?.properties ?? {}).filter((field) => !(field in (request.properties ?? {})));
+    return [{ method: method.toUpperCase(), path, request, serverOnly }];
+  }),
+);
+const serverOnlyCases = bodyOperations.flatMap((operation) => operation.serverOnly.map((field) => [`${operation.method} ${operation.path}`, field, operation] as const));
+
+test('every request body refuses unknown fields, and the generated cases cover the server-set fields', () => {
+  expect(bodyOperations.filter((operation) => operation.request.additionalProperties !== false).map((operation) => `${operation.method} ${operation.path}`)).toEqual([]);
+  const fields = new Set(serverOnlyCases.map(([, field]) => field));
+  for (const field of ['createdAt', 'updatedAt', 'version', 'builtin', 'hasPassword', 'credentialsSet', 'secretSet', 'revokedAt', 'createdBy', 'key', 'prefix']) expect(fields).toContain(field);
+});
+
+test.each(serverOnlyCases)('%s refuses the server-set field %s', async (_name, field, operation) => {
+  // The required fields are present (whatever their values), so the unknown field is the first problem the validator meets.
+  const body = { ...Object.fromEntries((operation.request.required ?? []).map((name) => [name, 'x'])), [field]: '2000-01-01T00:00:00Z' };
+  const answer = await call(operation.method, operation.path.replace(/\{[^}]+\}/g, 'server-only'), { token: real.accessToken, body, headers: { 'if-match': '"1"' } });
+  const problem = expectProblem(answer, 400);
+  expect(problem.errors?.map((error: { pointer: string }) => error.pointer)).toContain(`/body/${field}`);
 });
 
 test('a self-update cannot grant roles; a viewer cannot escalate through users or API keys', async () => {
@@ -118,6 +188,8 @@ test('no password, token, API key or password hash appears in any answer or log 
     harness.signingKey.privatePem.split('\n')[1]!,
     '$argon2',
   ];
+  expect(keycloakTokens.length).toBeGreaterThan(3);
+  for (const token of keycloakTokens) expect(harness.logs.filter((line) => line.includes(token.split('.')[2]!))).toEqual([]);
   expect(harness.logs.length).toBeGreaterThan(10);
   for (const secret of secrets) {
     expect(harness.logs.filter((line) => line.includes(secret))).toEqual([]);

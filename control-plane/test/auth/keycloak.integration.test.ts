@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { decodeProtectedHeader } from 'jose';
 import { KeycloakVerifier } from '../../src/auth/keycloak.ts';
+import { waitFor } from '../../../test/support/services.ts';
 import { expectProblem } from '../harness.ts';
 import { KEYCLOAK_URL, keycloakToken, requireKeycloak, startAuthHarness, type AuthHarness } from './support.ts';
 
@@ -39,6 +40,25 @@ test('realm roles map to Muxly roles: admin, editor and viewer each get their pe
 test('a token of another realm is refused, even for a user with the same role names', async () => {
   const mallory = await keycloakToken('other', 'mallory', 'mallory-password');
   expectProblem(await harness.api('GET', '/api/v1/connectors', { token: mallory }), 401);
+});
+
+test('the verifier checks audience, issuer and algorithm of a genuine realm token', async () => {
+  const token = await keycloakToken('muxly', 'alice', 'alice-password');
+  const settings = { issuer: ISSUER, audience: 'muxly-api', algorithms: ['RS256'], roleSource: 'realm' as const, roleMapping: { 'muxly-admin': 'admin' } };
+  expect((await new KeycloakVerifier(settings).verify(token)).roles).toEqual(['admin']);
+  await expect(new KeycloakVerifier({ ...settings, audience: 'another-api' }).verify(token)).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'aud' });
+  await expect(new KeycloakVerifier({ ...settings, algorithms: ['ES256'] }).verify(token)).rejects.toMatchObject({ code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+  // The realm's keys but another issuer name: refused on `iss`.
+  await expect(new KeycloakVerifier({ ...settings, issuer: `${KEYCLOAK_URL}/realms/other`, jwksUrl: `${ISSUER}/protocol/openid-connect/certs` }).verify(token)).rejects.toMatchObject({ claim: 'iss' });
+  // Another realm's keys under this issuer name: no key matches the token's.
+  await expect(new KeycloakVerifier({ ...settings, jwksUrl: `${KEYCLOAK_URL}/realms/other/protocol/openid-connect/certs` }).verify(token)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  // Through the API: a control plane expecting another audience refuses the same token.
+  const strict = await startAuthHarness({ keycloak: { issuer: ISSUER, audience: 'another-api' } });
+  try {
+    expectProblem(await strict.api('GET', '/api/v1/connectors', { token }), 401);
+  } finally {
+    await strict.close();
+  }
 });
 
 describe('in a throw-away realm', () => {
@@ -95,5 +115,15 @@ describe('in a throw-away realm', () => {
     expect((await verifier.verify(after)).roles).toEqual(['editor']);
     // The old key is still published (not removed), so earlier tokens stay valid until they expire.
     expect((await verifier.verify(before)).username).toBe('olga');
+  });
+
+  test('a realm token is refused once it expires', async () => {
+    const verifier = new KeycloakVerifier({ issuer: `${KEYCLOAK_URL}/realms/${realm}`, audience: 'muxly-api', algorithms: ['RS256'], roleSource: 'realm', roleMapping: {} });
+    await adminApi('PUT', `/${realm}`, { accessTokenLifespan: 1 });
+    const token = await keycloakToken(realm, 'olga', 'olga-password');
+    expect((await verifier.verify(token)).username).toBe('olga');
+    // exp is one second away; the verifier's clock tolerance is 5 s.
+    const refusal = await waitFor('the token to expire', async () => verifier.verify(token).then(() => undefined, (error: unknown) => error), 60_000, 500);
+    expect(refusal).toMatchObject({ code: 'ERR_JWT_EXPIRED' });
   });
 });
