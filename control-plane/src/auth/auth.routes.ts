@@ -102,7 +102,16 @@ export function authRoutes(auth: AuthContext): Router {
     const principal = currentPrincipal(response);
     const user = await localUser(auth, principal);
     const { currentPassword, newPassword } = request.body as { currentPassword: string; newPassword: string };
+    // Guessing the current password with a stolen access token counts like guessing at login.
+    const account = `user:${user.id}`;
+    const address = clientAddress(request);
+    const wait = auth.lockout.begin(account, address);
+    if (wait > 0) {
+      response.setHeader('Retry-After', String(wait));
+      throw new ApiProblem(429, 'too-many-attempts', `too many wrong passwords; try again in ${wait} s`);
+    }
     if (!user.password_hash || !(await verifyPassword(user.password_hash, currentPassword))) throw new ApiProblem(403, 'wrong-password', 'the current password is wrong');
+    auth.lockout.recordSuccess(account, address);
     const problem = passwordProblem(newPassword, user.username);
     if (problem) throw new ApiProblem(422, 'weak-password', problem, { errors: [{ pointer: '/body/newPassword', detail: problem }] });
     const em = auth.orm.em.fork();

@@ -154,3 +154,16 @@ test('a user name or email another user signs in with cannot be taken (login acc
   await harness.login('grace@example.test', 'grace-password-12');
   await harness.login('frank@example.test', 'frank-password-12');
 });
+
+test('guessing the current password with a stolen access token is locked like guessing at login', async () => {
+  const admin = await harness.login(ADMIN.email, ADMIN.password);
+  await harness.api('POST', '/api/v1/users', { token: admin.accessToken, body: { username: 'heidi', password: 'heidi-password-12', roles: ['viewer'] } });
+  const stolen = (await harness.login('heidi', 'heidi-password-12')).accessToken;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    expectProblem(await harness.api('POST', '/api/v1/auth/password', { token: stolen, body: { currentPassword: `guess-${attempt}-xxxxxx`, newPassword: 'taken-over-password' } }), 403);
+  }
+  const locked = await harness.api('POST', '/api/v1/auth/password', { token: stolen, body: { currentPassword: 'heidi-password-12', newPassword: 'taken-over-password' } });
+  expectProblem(locked, 429);
+  expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(0);
+  expectProblem(await harness.api('POST', '/api/v1/auth/login', { body: { username: 'heidi', password: 'heidi-password-12' } }), 429);
+});
