@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 
 // Keycloak access tokens, verified against the realm's JWKS. jose's remote key set caches the
 // keys and fetches them again when a token names a key id it does not know (rate-limited by its
@@ -45,6 +45,9 @@ export class KeycloakVerifier {
       requiredClaims: ['exp', 'sub'],
       clockTolerance: 5,
     });
+    // Keycloak marks access tokens `typ: Bearer`; its ID tokens (`ID`) are signed by the same
+    // keys and, with the client id as audience, would otherwise pass as access tokens.
+    if (payload.typ !== 'Bearer') throw new errors.JWTClaimValidationFailed('not an access token', payload, 'typ', 'check_failed');
     return {
       subject: String(payload.sub),
       username: typeof payload.preferred_username === 'string' ? payload.preferred_username : String(payload.sub),

@@ -52,6 +52,14 @@ test('the verifier checks audience, issuer and algorithm of a genuine realm toke
   await expect(new KeycloakVerifier({ ...settings, issuer: `${KEYCLOAK_URL}/realms/other`, jwksUrl: `${ISSUER}/protocol/openid-connect/certs` }).verify(token)).rejects.toMatchObject({ claim: 'iss' });
   // Another realm's keys under this issuer name: no key matches the token's.
   await expect(new KeycloakVerifier({ ...settings, jwksUrl: `${KEYCLOAK_URL}/realms/other/protocol/openid-connect/certs` }).verify(token)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  // An ID token is signed by the same keys; even with its audience (the client id) configured, it is not an access token.
+  const tokens = await fetch(`${ISSUER}/protocol/openid-connect/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', client_id: 'muxly-cli', username: 'alice', password: 'alice-password', scope: 'openid' }),
+  });
+  const { id_token: idToken } = (await tokens.json()) as { id_token: string };
+  await expect(new KeycloakVerifier({ ...settings, audience: 'muxly-cli' }).verify(idToken)).rejects.toMatchObject({ claim: 'typ' });
   // Through the API: a control plane expecting another audience refuses the same token.
   const strict = await startAuthHarness({ keycloak: { issuer: ISSUER, audience: 'another-api' } });
   try {
