@@ -45,8 +45,8 @@ export class LocalTokens {
     } else {
       this.#privateKey = generateKeyPairSync('ed25519').privateKey;
       logger.warn(
-        '!!! NO TOKEN SIGNING KEY CONFIGURED: access tokens are signed with an EPHEMERAL key; every login ends when this process stops, ' +
-          'and several instances cannot accept each other\'s tokens. Set controlPlane.auth.signingKey (openssl genpkey -algorithm ed25519). !!!',
+        '!!! NO TOKEN SIGNING KEY CONFIGURED: access tokens are signed with an EPHEMERAL key; they stop working when this process stops ' +
+          '(clients must refresh), and several instances cannot accept each other\'s tokens. Set controlPlane.auth.signingKey (openssl genpkey -algorithm ed25519). !!!',
         { setting: 'controlPlane.auth.signingKey' },
       );
     }
