@@ -48,7 +48,8 @@ class FileDestination implements DestinationInstance {
     this.#handle = await open(this.#config.path, 'a');
     const info = await this.#handle.stat();
     this.#size = info.size;
-    this.#openedAt = Date.now();
+    // An existing file's age counts from its creation, so restarts do not postpone rotation.
+    this.#openedAt = info.size > 0 && info.birthtimeMs > 0 ? Math.min(info.birthtimeMs, Date.now()) : Date.now();
     if (this.#config.format === 'csv' && info.size === 0) {
       const header = `${(this.#config.csvColumns ?? []).map(csvField).join(',')}\n`;
       await this.#handle.write(header);
@@ -60,7 +61,11 @@ class FileDestination implements DestinationInstance {
     await this.#handle?.close();
     this.#handle = undefined;
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    await rename(this.#config.path, `${this.#config.path}.${stamp}`);
+    // NOTE: two rotations within one millisecond would get one name, and rename would replace
+    // the first rotated file: a counter keeps every name unique.
+    let target = `${this.#config.path}.${stamp}`;
+    for (let counter = 1; await exists(target); counter++) target = `${this.#config.path}.${stamp}-${counter}`;
+    await rename(this.#config.path, target);
   }
 
   async healthcheck(): Promise<void> {
@@ -73,6 +78,12 @@ class FileDestination implements DestinationInstance {
     this.#handle = undefined;
   }
 }
+
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 function valueAt(root: unknown, dotted: string): unknown {
   let current = root;
