@@ -74,7 +74,7 @@ export async function startRouter(settings: MuxlySettings, logger: Logger = crea
     const next = applying.then(async () => {
       const enabled = pipeline.destinations.filter((destination) => destination.enabled);
       // Compile first: an invalid rule set is refused whole and the running one stays.
-      const table = RoutingTable.compile(pipeline.rules, new Set(pipeline.destinations.map((destination) => destination.id)));
+      const table = RoutingTable.compile(pipeline.rules, new Set(pipeline.destinations.map((destination) => destination.id)), pipeline.routes ?? []);
       const wanted = new Map(enabled.map((destination) => [destination.id, destination]));
       for (const [id, current] of running) {
         const definition = wanted.get(id);
@@ -88,7 +88,11 @@ export async function startRouter(settings: MuxlySettings, logger: Logger = crea
         if (running.has(definition.id)) continue;
         running.set(definition.id, await startDestination(definition, parts, () => routing));
       }
-      logger.info('pipeline applied', { destinations: [...running.keys()], rules: pipeline.rules.filter((rule) => rule.enabled).length });
+      logger.info('pipeline applied', {
+        destinations: [...running.keys()],
+        rules: pipeline.rules.filter((rule) => rule.enabled).length,
+        routes: (pipeline.routes ?? []).filter((route) => route.enabled).length,
+      });
     });
     applying = next.catch(() => undefined);
     return next;

@@ -15,7 +15,7 @@ const record = (kind: string, id: string, version: number, object: Record<string
 describe('PipelineState', () => {
   test('starts from the settings file and merges destinations (credentials decrypted) and rules by id', () => {
     const state = new PipelineState({ base, keyring, logger });
-    expect(state.snapshot()).toEqual(base);
+    expect(state.snapshot()).toEqual({ ...base, routes: [] });
     const credentials = keyring.encrypt({ token: 'xoxb-secret' }, 'destination/alerts');
     expect(state.apply(record('destination', 'alerts', 1, { id: 'alerts', name: 'Alerts', type: 'slack', enabled: true, config: { channel: 'C1', text: 'hi' }, credentials }))).toBe(true);
     expect(state.apply(record('rule', 'r1', 2, { id: 'r1', name: 'R1', priority: 5, enabled: true, condition: null, transformations: [], destinationIds: ['alerts'], stopOnMatch: true }))).toBe(true);
@@ -35,7 +35,7 @@ describe('PipelineState', () => {
     expect(state.snapshot().rules[0]!.priority).toBe(1);
     expect(state.apply({ key: 'rule/all', value: null })).toBe(true);
     expect(state.apply({ key: 'destination/file-out', value: null })).toBe(true);
-    expect(state.snapshot()).toEqual({ destinations: [], rules: [] });
+    expect(state.snapshot()).toEqual({ destinations: [], rules: [], routes: [] });
     // Re-created after deletion: back.
     state.apply(record('rule', 'all', 1, { destinationIds: ['x'] }));
     expect(state.snapshot().rules.map((rule) => rule.id)).toEqual(['all']);
@@ -50,6 +50,24 @@ describe('PipelineState', () => {
     state.apply(record('destination', 'e', 1, { type: 'slack', config: {}, credentials: moved }));
     expect(state.apply({ key: 'rule/bad', value: '{not json' })).toBe(false);
     expect(state.apply({ key: 'rule/bad', value: '{"id":"bad"}' })).toBe(false);
-    expect(state.snapshot()).toEqual({ destinations: [], rules: [] });
+    expect(state.snapshot()).toEqual({ destinations: [], rules: [], routes: [] });
+  });
+
+  test('routes merge by id like rules: the control plane\'s record shape, defaults, tombstones', () => {
+    const fileRoute = { id: 'api', connectorId: null, ruleIds: ['all'], enabled: true, errorHandling: { onFailure: 'continue' as const } };
+    const state = new PipelineState({ base: { ...base, routes: [fileRoute] }, keyring, logger });
+    expect(state.snapshot().routes).toEqual([fileRoute]);
+    expect(
+      state.apply(record('route', 'hubspot', 1, { id: 'hubspot', name: 'HubSpot', connectorId: 'hs', ruleIds: ['all'], enabled: true, errorHandling: { onFailure: 'stop' } })),
+    ).toBe(true);
+    state.apply(record('route', 'bare', 1, { ruleIds: ['all'] }));
+    expect(state.snapshot().routes).toEqual([
+      fileRoute,
+      { id: 'hubspot', name: 'HubSpot', connectorId: 'hs', ruleIds: ['all'], enabled: true, errorHandling: { onFailure: 'stop' } },
+      { id: 'bare', connectorId: null, ruleIds: ['all'], enabled: true, errorHandling: { onFailure: 'dead-letter' } },
+    ]);
+    state.apply({ key: 'route/api', value: null });
+    state.apply({ key: 'route/bare', value: null });
+    expect(state.snapshot().routes?.map((route) => route.id)).toEqual(['hubspot']);
   });
 });

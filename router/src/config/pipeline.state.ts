@@ -1,9 +1,9 @@
 import { errorMessage, isEncryptedValue, type Logger, type SecretKeyring } from '@muxly/common';
-import type { DestinationDefinition, PipelineDefinition, RoutingRuleDefinition } from '../pipeline/pipeline.ts';
+import type { DestinationDefinition, FailurePolicy, PipelineDefinition, RouteDefinition, RoutingRuleDefinition } from '../pipeline/pipeline.ts';
 
 // The router's view of the live configuration topic (docs/control-plane-api.md, "Live
 // configuration"): the latest record per key `<kind>/<id>`, value {kind, id, version, object} or
-// null (deleted). Only destinations and rules concern the router; other kinds are ignored.
+// null (deleted). Only destinations, rules and routes concern the router; other kinds are ignored.
 
 interface Entry {
   version: number;
@@ -21,6 +21,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => value !==
 export class PipelineState {
   readonly #destinations = new Map<string, Entry>();
   readonly #rules = new Map<string, Entry>();
+  readonly #routes = new Map<string, Entry>();
   /** Ids deleted on the topic: they also hide an object of the same id from the settings file. */
   readonly #deleted = new Set<string>();
   readonly #base: PipelineDefinition;
@@ -38,7 +39,7 @@ export class PipelineState {
     const slash = record.key.indexOf('/');
     const kind = record.key.slice(0, slash);
     const id = record.key.slice(slash + 1);
-    const table = kind === 'destination' ? this.#destinations : kind === 'rule' ? this.#rules : undefined;
+    const table = kind === 'destination' ? this.#destinations : kind === 'rule' ? this.#rules : kind === 'route' ? this.#routes : undefined;
     if (!table || slash <= 0 || id === '') return false;
     if (record.value === null) {
       // Always a change: besides the topic's object, it may hide the settings file's one.
@@ -75,7 +76,9 @@ export class PipelineState {
     }
     const rules = new Map(this.#base.rules.filter((r) => !this.#deleted.has(`rule/${r.id}`)).map((r) => [r.id, r]));
     for (const [id, { object }] of this.#rules) rules.set(id, ruleDefinition(id, object));
-    return { destinations: [...destinations.values()], rules: [...rules.values()] };
+    const routes = new Map((this.#base.routes ?? []).filter((r) => !this.#deleted.has(`route/${r.id}`)).map((r) => [r.id, r]));
+    for (const [id, { object }] of this.#routes) routes.set(id, routeDefinition(id, object));
+    return { destinations: [...destinations.values()], rules: [...rules.values()], routes: [...routes.values()] };
   }
 
   #destination(id: string, object: Record<string, unknown>): DestinationDefinition | undefined {
@@ -111,5 +114,18 @@ function ruleDefinition(id: string, object: Record<string, unknown>): RoutingRul
     transformations: Array.isArray(object.transformations) ? object.transformations : [],
     destinationIds: Array.isArray(object.destinationIds) ? object.destinationIds.map(String) : [],
     stopOnMatch: object.stopOnMatch === true,
+  };
+}
+
+function routeDefinition(id: string, object: Record<string, unknown>): RouteDefinition {
+  const errorHandling = isObject(object.errorHandling) ? object.errorHandling : {};
+  return {
+    id,
+    ...(typeof object.name === 'string' ? { name: object.name } : {}),
+    connectorId: typeof object.connectorId === 'string' ? object.connectorId : null,
+    ruleIds: Array.isArray(object.ruleIds) ? object.ruleIds.map(String) : [],
+    enabled: object.enabled !== false,
+    // An unknown policy is kept as it is: RoutingTable.compile refuses it with its place.
+    errorHandling: { onFailure: (typeof errorHandling.onFailure === 'string' ? errorHandling.onFailure : 'dead-letter') as FailurePolicy },
   };
 }

@@ -1,7 +1,7 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { BatchConsumer, ConfigurationError, decodeWireFormat, errorMessage, InvalidEventError, PermanentError, type BatchContext, type Logger } from '@muxly/common';
 import type { DeliveryItem, DestinationInstance } from '../destinations/destination.ts';
-import type { RoutingTable } from '../pipeline/pipeline.ts';
+import type { FailurePolicy, RouteDecision, RoutingTable } from '../pipeline/pipeline.ts';
 import { retryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { DeadLetter, DeadLetterWriter } from './dead-letters.ts';
 import type { RouterMetrics } from './router.metrics.ts';
@@ -21,8 +21,9 @@ export interface DestinationWorkerOptions {
 }
 
 /**
- * Only errors that say a retry cannot help go to the DLQ at once; anything else (a RetryableError,
- * but also an unexpected error such as a full disk) is retried with backoff up to maxAttempts.
+ * Only errors that say a retry cannot help are given up at once (dead-lettered, or skipped or held
+ * as the route's onFailure says); anything else (a RetryableError, but also an unexpected error
+ * such as a full disk) is retried with backoff up to maxAttempts.
  */
 const isPermanent = (error: Error): boolean =>
   error instanceof PermanentError || error instanceof InvalidEventError || error instanceof ConfigurationError;
@@ -30,6 +31,8 @@ const isPermanent = (error: Error): boolean =>
 interface Pending {
   item: DeliveryItem;
   message: KafkaMessage;
+  /** The route's errorHandling.onFailure for the rule that routed this event. */
+  onFailure: FailurePolicy;
   attempts: number;
   firstFailedAt?: Date;
   lastError?: Error;
@@ -67,7 +70,6 @@ export class DestinationWorker {
 
   async #deliver(messages: KafkaMessage[], context: BatchContext): Promise<void> {
     const { metrics, destinationId } = this.#options;
-    const routing = this.#options.routing();
     const pending: Pending[] = [];
     const letters: DeadLetter[] = [];
     for (const message of messages) {
@@ -78,20 +80,27 @@ export class DestinationWorker {
         letters.push({ message, partition: context.partition, error: new InvalidEventError(errorMessage(error)), attempts: 1, firstFailedAt: new Date() });
         continue;
       }
-      let decision;
-      try {
-        decision = routing.decide(event, destinationId);
-      } catch (error) {
+      // Read per event: a live reload applies from the next event on.
+      let decision = this.#options.routing().decide(event, destinationId);
+      if (decision.routed === 'error') {
         // A transformation that throws on this event (e.g. a value it cannot convert).
-        letters.push({ message, partition: context.partition, error: new InvalidEventError(`rule evaluation failed: ${errorMessage(error)}`), attempts: 1, firstFailedAt: new Date() });
-        continue;
+        const error = new InvalidEventError(`rule ${decision.ruleId} failed on this event: ${errorMessage(decision.error)}`);
+        if (decision.onFailure === 'dead-letter') {
+          letters.push({ message, partition: context.partition, error, attempts: 1, firstFailedAt: new Date() });
+          continue;
+        }
+        if (decision.onFailure === 'continue') {
+          this.#skip(message, context, error);
+          continue;
+        }
+        decision = await this.#holdUntilDecided(event, message, context, error);
       }
       if (!decision.routed) {
         metrics.filtered.inc(this.#labels);
         continue;
       }
       const id = typeof event.id === 'string' ? event.id : `${context.topic}-${context.partition}-${message.offset}`;
-      pending.push({ item: { event: decision.event, id, topic: context.topic, partition: context.partition, offset: message.offset }, message, attempts: 0 });
+      pending.push({ item: { event: decision.event, id, topic: context.topic, partition: context.partition, offset: message.offset }, message, onFailure: decision.onFailure, attempts: 0 });
     }
 
     for (let start = 0; start < pending.length; start += this.#options.maxBatchSize) {
@@ -109,6 +118,36 @@ export class DestinationWorker {
     }
   }
 
+  /** onFailure "continue": the event is given up on purpose, counted and logged, not dead-lettered. */
+  #skip(message: KafkaMessage, context: BatchContext, error: Error): void {
+    this.#options.metrics.skipped.inc(this.#labels);
+    this.#options.logger.warn('event skipped (route onFailure: continue)', {
+      destination: this.#options.destinationId,
+      partition: context.partition,
+      offset: message.offset,
+      error: error.message,
+    });
+  }
+
+  /**
+   * onFailure "stop" for a rule that throws: the destination holds at this event and evaluates it
+   * again with the current rules after each backoff, so a corrected rule (live reload) releases it.
+   */
+  async #holdUntilDecided(event: Record<string, unknown>, message: KafkaMessage, context: BatchContext, error: Error): Promise<Exclude<RouteDecision, { routed: 'error' }>> {
+    const { metrics, backoff, logger, destinationId } = this.#options;
+    metrics.stopped.set(this.#labels, 1);
+    try {
+      for (let round = 1; ; round += 1) {
+        logger.error('destination stopped at an event its rule cannot process (route onFailure: stop)', { destination: destinationId, partition: context.partition, offset: message.offset, error: error.message });
+        await this.#wait(retryDelayMs(backoff, round), context);
+        const decision = this.#options.routing().decide(event, destinationId);
+        if (decision.routed !== 'error') return decision;
+      }
+    } finally {
+      metrics.stopped.set(this.#labels, 0);
+    }
+  }
+
   /** Sends until every item is delivered or dead-lettered; returns the dead letters. */
   async #sendWithRetries(batch: Pending[], context: BatchContext): Promise<DeadLetter[]> {
     const { instance, metrics, backoff, logger, destinationId } = this.#options;
@@ -116,10 +155,12 @@ export class DestinationWorker {
     let remaining = batch;
     for (let round = 1; remaining.length > 0; round += 1) {
       const failures = new Map<number, Error>();
+      const notSent = new Set<number>();
       const timer = metrics.sendSeconds.startTimer(this.#labels);
       try {
         const result = await instance.send(remaining.map((entry) => entry.item));
         for (const failure of result?.failures ?? []) failures.set(failure.index, failure.error);
+        for (const index of result?.notSent ?? []) if (!failures.has(index)) notSent.add(index);
       } catch (error) {
         const failure = error instanceof Error ? error : new Error(String(error));
         remaining.forEach((_, index) => failures.set(index, failure));
@@ -128,27 +169,49 @@ export class DestinationWorker {
       }
       const next: Pending[] = [];
       let retryAfterMs: number | undefined;
+      let held = 0;
+      let again = 0;
       remaining.forEach((entry, index) => {
+        if (notSent.has(index)) {
+          next.push(entry);
+          return;
+        }
         entry.attempts += 1;
         const error = failures.get(index);
         if (!error) return;
         entry.firstFailedAt ??= new Date();
         entry.lastError = error;
-        if (!isPermanent(error) && entry.attempts < backoff.maxAttempts) {
+        const givenUp = isPermanent(error) || entry.attempts >= backoff.maxAttempts;
+        if (!givenUp || entry.onFailure === 'stop') {
+          // NOTE (stop): retried without an attempt limit; the chunk, hence the commit, waits for it.
+          if (givenUp) held += 1;
+          again += 1;
           next.push(entry);
           const wait = (error as { retryAfterMs?: number }).retryAfterMs;
           if (wait !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, wait);
+        } else if (entry.onFailure === 'continue') {
+          this.#skip(entry.message, context, error);
         } else {
           letters.push({ message: entry.message, partition: context.partition, error, attempts: entry.attempts, firstFailedAt: entry.firstFailedAt });
         }
       });
-      metrics.delivered.inc(this.#labels, remaining.length - failures.size);
+      metrics.delivered.inc(this.#labels, remaining.length - failures.size - notSent.size);
       if (failures.size > 0) metrics.failed.inc(this.#labels, failures.size);
+      metrics.stopped.set(this.#labels, held > 0 ? 1 : 0);
       if (next.length === 0) break;
       const delay = retryDelayMs(backoff, round, retryAfterMs);
-      logger.warn('delivery failed; retrying', { destination: destinationId, events: next.length, attempt: round, delayMs: delay, error: next[0]?.lastError?.message });
-      await this.#wait(delay, context);
-      metrics.retried.inc(this.#labels, next.length);
+      if (held > 0) {
+        logger.error('destination stopped at events it cannot deliver (route onFailure: stop); retrying', { destination: destinationId, events: held, attempt: round, delayMs: delay, error: next[0]?.lastError?.message });
+      } else {
+        logger.warn('delivery failed; retrying', { destination: destinationId, events: next.length, attempt: round, delayMs: delay, error: next[0]?.lastError?.message });
+      }
+      try {
+        await this.#wait(delay, context);
+      } catch (error) {
+        metrics.stopped.set(this.#labels, 0);
+        throw error;
+      }
+      metrics.retried.inc(this.#labels, again);
       remaining = next;
     }
     return letters;

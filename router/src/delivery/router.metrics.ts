@@ -9,7 +9,14 @@ export function createRouterMetrics(registry: Registry) {
     failed: counter('muxly_router_failed_attempts_total', 'Failed delivery attempts (each retry counts).'),
     retried: counter('muxly_router_retried_total', 'Events sent again after a retryable failure.'),
     deadLettered: counter('muxly_router_dead_lettered_total', 'Events written to the DLQ.'),
-    lag: new Gauge({ name: 'muxly_router_consumer_lag', help: 'Events behind the head of the events topic, per partition sum.', labelNames: ['destination', 'partition'], registers: [registry] }),
+    skipped: counter('muxly_router_skipped_total', 'Events given up without dead-lettering, as their route says (onFailure: continue).'),
+    stopped: new Gauge({
+      name: 'muxly_router_stopped',
+      help: '1 while the destination holds at an event it cannot deliver (route onFailure: stop), else 0.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
+    lag: new Gauge({ name: 'muxly_router_consumer_lag', help: 'Events behind the head of the events topic, per partition, after the last delivered chunk.', labelNames: ['destination', 'partition'], registers: [registry] }),
     sendSeconds: new Histogram({
       name: 'muxly_router_send_seconds',
       help: 'Duration of one send() of a batch to the destination.',

@@ -17,11 +17,30 @@ export interface DeliveryItem {
 /**
  * What a destination answers for a batch. Throwing a RetryableError (or ThrottledError with
  * retryAfterMs) retries the whole batch; throwing a PermanentError dead-letters the whole batch;
- * a result with `failures` reports partial success: the listed items are retried or dead-lettered
- * according to their error's class, every other item counts as delivered.
+ * a result reports partial success: the `failures` are retried or given up according to their
+ * error's class, the `notSent` items are sent again with them, every other item counts as delivered.
  */
 export interface SendResult {
   failures?: { index: number; error: Error }[];
+  /**
+   * Items not tried because an earlier one failed transiently (a destination that sends in order
+   * stops at an outage or a rate limit): retried without counting an attempt, so an event is never
+   * dead-lettered or skipped without having been tried.
+   */
+  notSent?: number[];
+}
+
+/**
+ * The answer of an in-order sender that stopped at the `failed` items (indexes) on a transient
+ * error: those failed, the later ones were not sent. Throws the error when that is the whole batch.
+ */
+export function stoppedAt(failed: number[], error: Error, batchLength: number, earlier: { index: number; error: Error }[] = []): SendResult {
+  const next = failed.length === 0 ? batchLength : failed[failed.length - 1]! + 1;
+  if (earlier.length === 0 && failed.length === batchLength) throw error;
+  return {
+    failures: [...earlier, ...failed.map((index) => ({ index, error }))],
+    notSent: Array.from({ length: batchLength - next }, (_, offset) => next + offset),
+  };
 }
 
 export interface DestinationContext {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { ConfigurationError, errorMessage, PermanentError, RetryableError } from '@muxly/common';
 import { compileTemplate, RuleCompileError, type Template } from '@muxly/schemas';
-import type { DeliveryItem, DestinationPlugin, SendResult } from '../destination.ts';
+import { stoppedAt, type DeliveryItem, type DestinationPlugin, type SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { EmailDestinationConfig } from './config.ts';
 
@@ -85,9 +85,7 @@ export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
               failures.push({ index, error: classified });
               continue;
             }
-            if (index === 0) throw classified;
-            for (let rest = index; rest < batch.length; rest++) failures.push({ index: rest, error: classified });
-            break;
+            return stoppedAt([index], classified, batch.length, failures);
           }
         }
         return failures.length > 0 ? { failures } : undefined;

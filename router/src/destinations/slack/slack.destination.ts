@@ -1,7 +1,7 @@
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
 import { ConfigurationError, errorMessage, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
 import { compileTemplate, RuleCompileError } from '@muxly/schemas';
-import type { DestinationPlugin, SendResult } from '../destination.ts';
+import { stoppedAt, type DestinationPlugin, type SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { SlackDestinationConfig } from './config.ts';
 
@@ -81,11 +81,9 @@ export const slackDestination: DestinationPlugin<SlackDestinationConfig> = {
               failures.push({ index, error: classified });
               continue;
             }
-            // A rate limit, an outage or a configuration problem holds for the rest too: report them
-            // with the same cause, untried (the whole batch when nothing was posted yet).
-            if (index === 0) throw classified;
-            for (let rest = index; rest < batch.length; rest++) failures.push({ index: rest, error: classified });
-            break;
+            // A rate limit, an outage or a configuration problem holds for the rest too: they are
+            // not posted now and go again with this one.
+            return stoppedAt([index], classified, batch.length, failures);
           }
         }
         return failures.length > 0 ? { failures } : undefined;

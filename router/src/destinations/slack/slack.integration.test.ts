@@ -68,7 +68,8 @@ test('HTTP 429 becomes a ThrottledError with Retry-After, reported only for mess
   const destination = await createForTest(slackDestination, config());
   const result = await destination.send(testItems(3));
   expect(posted).toHaveLength(1);
-  expect(result?.failures?.map((failure) => failure.index)).toEqual([1, 2]);
+  expect(result?.failures?.map((failure) => failure.index)).toEqual([1]);
+  expect(result?.notSent).toEqual([2]);
   const error = result?.failures?.[0]?.error as ThrottledError;
   expect(error).toBeInstanceOf(ThrottledError);
   expect(error.retryAfterMs).toBe(7000);

@@ -1,5 +1,5 @@
 import { createHttpClient, PermanentError } from '@muxly/common';
-import type { DestinationPlugin, SendResult } from '../destination.ts';
+import { stoppedAt, type DestinationPlugin, type SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { WebhookDestinationConfig } from './config.ts';
 import { sign, signingKey, webhookId } from './signature.ts';
@@ -52,10 +52,9 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
               for (const index of indexes) failures.push({ index, error: failure });
               continue;
             }
-            // NOTE: requests already answered 2xx count as delivered; the rest share the cause.
-            if (start === 0) throw failure;
-            for (let index = start; index < batch.length; index++) failures.push({ index, error: failure });
-            break;
+            // NOTE: requests already answered 2xx count as delivered; the later ones are not sent
+            // now (the peer is failing) and go again with this one, without counting an attempt.
+            return stoppedAt(indexes, failure, batch.length, failures);
           }
         }
         return failures.length > 0 ? { failures } : undefined;
