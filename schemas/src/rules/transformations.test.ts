@@ -50,6 +50,10 @@ describe('transformations', () => {
     ],
     ['flatten with separator', [{ type: 'flatten', path: '$.attributes', separator: '_' }], (e) => ({ ...e, attributes: { user_id: 'u1', user_plan: 'pro', tags: ['x'] } })],
     ['flatten missing is a no-op', [{ type: 'flatten', path: '$.nothing' }], (e) => e],
+    ['unflatten missing is a no-op', [{ type: 'unflatten', path: '$.nothing' }], (e) => e],
+    ['unflatten of a non-object is a no-op', [{ type: 'unflatten', path: '$.name' }], (e) => e],
+    ['keep with every path missing leaves an empty event', [{ type: 'keep', paths: ['$.nothing', '$.attributes.none'] }], () => ({})],
+    ['template over a missing parent creates it', [{ type: 'template', path: '$.meta.title', template: '{{ $.name }}' }], (e) => ({ ...e, meta: { title: 'page_view' } })],
     [
       'flatten then unflatten round-trips',
       [{ type: 'flatten', path: '$.attributes' }, { type: 'unflatten', path: '$.attributes' }],
