@@ -11,6 +11,23 @@ export class ConfigurationError extends Error {
   }
 }
 
+/** The step of a connection test that a refusal belongs to (docs/control-plane-api.md). */
+export type RefusedStep = 'authenticate' | 'permission' | 'check';
+
+/**
+ * The peer answered and refused: the credentials (`authenticate`), the access to what the config
+ * names (`permission`), or the request itself (`check`: unknown table, invalid query). A
+ * configuration error like any other (its name stays ConfigurationError), which also tells a
+ * connection test where the connection broke. Mappers raise it where the wire error says which.
+ */
+export class RefusedError extends ConfigurationError {
+  readonly step: RefusedStep;
+  constructor(step: RefusedStep, message: string) {
+    super(message);
+    this.step = step;
+  }
+}
+
 /** The record can never be processed as it is: dead-letter it, do not retry. */
 export class InvalidEventError extends Error {
   override name = 'InvalidEventError';

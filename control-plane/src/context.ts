@@ -11,4 +11,6 @@ export interface ControlPlaneContext {
   publisher: ConfigPublisher;
   logger: Logger;
   maxPageSize: number;
+  /** The connectors' outbound allow-list (`ingest.jobs.allowAddresses`), for connection tests. */
+  connectorAllowAddresses: readonly string[];
 }

@@ -84,7 +84,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     }
     const publisher = new ConfigPublisher({ orm, producer, topic: topics.config, sources: configSources, logger });
     cleanups.push(() => publisher.stop());
-    const context: ControlPlaneContext = { orm, keyring, templates, publisher, logger, maxPageSize: cp.maxPageSize };
+    const context: ControlPlaneContext = {
+      orm,
+      keyring,
+      templates,
+      publisher,
+      logger,
+      maxPageSize: cp.maxPageSize,
+      connectorAllowAddresses: settings.ingest.jobs.allowAddresses,
+    };
 
     const seeded = await reconcilePipeline(context, settings.pipeline);
     if (seeded.changed > 0) logger.info('pipeline seed reconciled', { ...seeded });

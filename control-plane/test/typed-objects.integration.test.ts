@@ -4,7 +4,8 @@ import { expectProblem, startHarness, type Harness } from './harness.ts';
 describe('connectors and destinations API', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    // Loopback is allowed for connectors, so the connection test reaches the local endpoints.
+    h = await startHarness({ settings: { ingest: { jobs: { allowAddresses: ['127.0.0.0/8'] } } } });
   });
   afterAll(async () => {
     await h?.close();
@@ -132,15 +133,39 @@ describe('connectors and destinations API', () => {
     expect(test.status).toBe(200);
     // 127.0.0.1:1 resolves but refuses the connection; the type's own check is then skipped.
     expect(test.body.ok).toBe(false);
-    expect(test.body.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual(['resolve:ok', 'connect:failed', 'authenticate:skipped']);
+    expect(test.body.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
+      'config:ok',
+      'resolve:ok',
+      'connect:failed',
+      'authenticate:skipped',
+      'permission:skipped',
+      'check:skipped',
+    ]);
 
     const reachable = await h.api('POST', '/api/v1/connectors', { id: 'api-2', name: 'API two', type: 'custom', config: { baseUrl: h.baseUrl }, credentials: { token: 'good' } });
     expect(reachable.status).toBe(201);
     const good = await h.api('POST', '/api/v1/connectors/api-2/test');
     expect(good.body).toMatchObject({ ok: true });
-    expect(good.body.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual(['resolve:ok', 'connect:ok', 'authenticate:ok']);
+    // The test type's check proves only authenticate; what it does not test is skipped, with the reason.
+    expect(good.body.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
+      'config:ok',
+      'resolve:ok',
+      'connect:ok',
+      'authenticate:ok',
+      'permission:skipped',
+      'check:skipped',
+    ]);
+    expect(good.body.steps[4].detail).toBe('not tested by the custom check');
     const file = await h.api('POST', '/api/v1/destinations/file-a/test');
-    expect(file.body.steps[0]).toMatchObject({ name: 'resolve', status: 'skipped' });
+    expect(file.body.steps.map((s: { name: string; status: string }) => `${s.name}:${s.status}`)).toEqual([
+      'config:ok',
+      'resolve:skipped',
+      'connect:skipped',
+      'authenticate:skipped',
+      'permission:skipped',
+      'check:skipped',
+    ]);
+    expect(file.body.steps[5].detail).toBe('the file type has no check of its own');
     expectProblem(await h.api('POST', '/api/v1/destinations/nope/test'), 404);
   });
 

@@ -1,18 +1,40 @@
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
-import { errorMessage } from '@muxly/common';
-import type { CheckStep, PluginTemplate } from '../templates/catalog.ts';
+import { AddressGuard, errorMessage } from '@muxly/common';
+import { ApiProblem } from '../http/problem.ts';
+import type { CheckStep, OwnCheckStep, PluginTemplate, TemplateCatalog, TemplateKind } from '../templates/catalog.ts';
 
-// Self-diagnosis of a saved connector or destination. When the type ships its own check (the
-// real client: authenticate, permission), that runs; before it, and for every type with a URL
-// or host in its config, the generic steps show where a connection breaks: resolve the name,
-// then open a TCP connection. Each step has a verdict; a failed step skips the ones after it.
+// Self-diagnosis of a saved connector or destination (POST /api/v1/{connectors,destinations}/{id}/test).
+// The answer always lists the same six steps, in order, each with a verdict:
+//   config        the stored config and credentials still match the type's schema;
+//   resolve       the endpoint's host name resolves;
+//   connect       the outbound address guard permits the address, and a TCP connection opens;
+//   authenticate  the peer accepts the credentials   } the type's own check, with the real client
+//   permission    the credentials may do what the    } (a connector's `check`, a destination's
+//                 config asks                        } health check), which says which step failed
+//   check         the request itself works (the query is valid, the table exists, records are selected).
+// A failed step skips the ones after it; a step the type cannot test is skipped with the reason.
 
 const STEP_TIMEOUT_MS = 5_000;
+const OWN_CHECK_TIMEOUT_MS = 20_000;
+const ORDER: readonly CheckStep['name'][] = ['config', 'resolve', 'connect', 'authenticate', 'permission', 'check'];
 
 export interface ConnectionTestResult {
   ok: boolean;
   steps: CheckStep[];
+}
+
+export interface ConnectionTestInput {
+  kind: TemplateKind;
+  type: string;
+  catalog: TemplateCatalog;
+  config: Record<string, unknown>;
+  credentials: Record<string, unknown> | null;
+  /**
+   * The connectors' outbound allow-list (`ingest.jobs.allowAddresses`): a connector's endpoint is
+   * judged as a sync would judge it. Destinations use their own `allow` field where they have one.
+   */
+  connectorAllowAddresses: readonly string[];
 }
 
 interface Endpoint {
@@ -21,21 +43,34 @@ interface Endpoint {
   field: string;
 }
 
-/** Finds the network endpoint in a config: a URL-like field, or host (+port), or brokers. */
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'postgres:': 5432, 'postgresql:': 5432, 'smtp:': 25, 'smtps:': 465 };
+
+function endpointOfUrl(value: string, field: string): Endpoint | undefined {
+  try {
+    const url = new URL(value);
+    const port = url.port ? Number(url.port) : DEFAULT_PORTS[url.protocol];
+    if (url.hostname && port) return { host: url.hostname.replace(/^\[|\]$/g, ''), port, field };
+  } catch {
+    // not a URL
+  }
+  return undefined;
+}
+
+/** Finds the network endpoint in a config: a URL-like field, host (+port) at the top or one level down, or brokers. */
 export function findEndpoint(config: Record<string, unknown>): Endpoint | undefined {
-  for (const field of ['url', 'endpoint', 'baseUrl', 'webhookUrl', 'apiEndpoint', 'basePath', 'connectionString']) {
+  for (const field of ['url', 'endpoint', 'baseUrl', 'apiBaseUrl', 'webhookUrl', 'apiEndpoint', 'basePath', 'connectionString']) {
     const value = config[field];
     if (typeof value !== 'string') continue;
-    try {
-      const url = new URL(value);
-      const defaultPort = { 'http:': 80, 'https:': 443, 'postgres:': 5432, 'postgresql:': 5432, 'smtp:': 25, 'smtps:': 465 }[url.protocol];
-      const port = url.port ? Number(url.port) : defaultPort;
-      if (url.hostname && port) return { host: url.hostname.replace(/^\[|\]$/g, ''), port, field };
-    } catch {
-      // not a URL: try the next field
-    }
+    const found = endpointOfUrl(value, field);
+    if (found) return found;
   }
   if (typeof config.host === 'string' && typeof config.port === 'number') return { host: config.host, port: config.port, field: 'host' };
+  for (const [field, value] of Object.entries(config)) {
+    const nested = value as { host?: unknown; port?: unknown } | null;
+    if (nested && typeof nested === 'object' && typeof nested.host === 'string' && typeof nested.port === 'number') {
+      return { host: nested.host, port: nested.port, field: `${field}.host` };
+    }
+  }
   const brokers = config.brokers;
   if (Array.isArray(brokers) && typeof brokers[0] === 'string') {
     const [host, port] = brokers[0].split(':');
@@ -69,49 +104,143 @@ function tcpConnect(host: string, port: number): Promise<void> {
   });
 }
 
-export async function runConnectionTest(
-  template: PluginTemplate | undefined,
-  storedConfig: Record<string, unknown>,
-  credentials: Record<string, unknown> | null,
-): Promise<ConnectionTestResult> {
-  const merged = { ...storedConfig, ...(credentials ?? {}) };
-  const config = template?.credentialsSchema ? storedConfig : merged;
-  const steps: CheckStep[] = [];
-  const skip = (name: CheckStep['name'], detail: string) => steps.push({ name, status: 'skipped', detail, durationMs: 0 });
-  if (!template) {
-    steps.push({ name: 'config', status: 'failed', detail: 'the type has no template any more; the services cannot run it', durationMs: 0 });
-    return { ok: false, steps };
+function withTimeout<T>(work: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+function describeProblem(error: unknown): string {
+  if (error instanceof ApiProblem) {
+    const fields = (error.errors ?? []).map((problem) => `${problem.pointer} ${problem.detail}`);
+    return fields.length > 0 ? `${error.message}: ${fields.join('; ')}` : error.message;
   }
-  const endpoint = findEndpoint(merged);
-  if (endpoint) {
-    const resolved = await timed('resolve', async () => {
-      const addresses = await lookup(endpoint.host, { all: true });
-      return `${endpoint.host} (from ${endpoint.field}) resolves to ${addresses.map((a) => a.address).join(', ')}`;
+  return errorMessage(error);
+}
+
+const STANDARD = new Set<string>(ORDER);
+
+/** Where the type's own check steps go: standard names as they are; a plugin's own names fold into `check`. */
+function ownStepName(name: string): CheckStep['name'] {
+  return STANDARD.has(name) ? (name as CheckStep['name']) : 'check';
+}
+
+export async function runConnectionTest(input: ConnectionTestInput): Promise<ConnectionTestResult> {
+  const { kind, type, catalog, credentials } = input;
+  const template: PluginTemplate | undefined = catalog.get(kind, type);
+  const steps = new Map<CheckStep['name'], CheckStep>();
+  const set = (step: CheckStep) => steps.set(step.name, step);
+  const finish = (): ConnectionTestResult => {
+    let failedEarlier = false;
+    const ordered = ORDER.map((name) => {
+      const step = steps.get(name) ?? { name, status: 'skipped' as const, detail: failedEarlier ? 'an earlier step failed' : 'not tested', durationMs: 0 };
+      if (step.status === 'failed') failedEarlier = true;
+      return step;
     });
-    steps.push(resolved);
+    return { ok: ordered.every((step) => step.status !== 'failed'), steps: ordered };
+  };
+
+  // config
+  if (!template) {
+    set({ name: 'config', status: 'failed', detail: `the ${kind} type "${type}" has no template any more (a removed plugin?); the services cannot run it`, durationMs: 0 });
+    return finish();
+  }
+  try {
+    // The schema may have changed since the object was saved (an upgrade, a new plugin version).
+    catalog.validate(kind, type, input.config, credentials);
+    set({ name: 'config', status: 'ok', detail: `the config${credentials ? ' and credentials' : ''} match the ${type} schema`, durationMs: 0 });
+  } catch (error) {
+    set({ name: 'config', status: 'failed', detail: describeProblem(error), durationMs: 0 });
+    return finish();
+  }
+
+  // The effective config: destinations keep their secrets inside it, connectors apart.
+  const merged = { ...input.config, ...(credentials ?? {}) };
+  const config = template.credentialsSchema ? input.config : merged;
+
+  // resolve, connect
+  const endpointUrl = template.endpoint?.(merged);
+  const endpoint = endpointUrl ? endpointOfUrl(endpointUrl, 'the connector endpoint') : findEndpoint(merged);
+  const allow = kind === 'connector' ? input.connectorAllowAddresses : Array.isArray(merged.allow) ? (merged.allow as string[]) : undefined;
+  let reachable = true;
+  if (endpoint) {
+    let addresses: string[] = [];
+    const resolved = await timed('resolve', async () => {
+      addresses = (await lookup(endpoint.host, { all: true })).map((entry) => entry.address);
+      return `${endpoint.host} (from ${endpoint.field}) resolves to ${addresses.join(', ')}`;
+    });
+    set(resolved);
     if (resolved.status === 'ok') {
-      steps.push(await timed('connect', async () => {
-        await tcpConnect(endpoint.host, endpoint.port);
-        return `TCP connection to ${endpoint.host}:${endpoint.port} opened`;
-      }));
-    } else skip('connect', 'the name did not resolve');
-  } else {
-    skip('resolve', 'the config names no network endpoint');
-    skip('connect', 'the config names no network endpoint');
-  }
-  const reachable = steps.every((step) => step.status !== 'failed');
-  if (template.check && reachable) {
-    const started = Date.now();
-    try {
-      const own = await template.check(config, { signal: AbortSignal.timeout(STEP_TIMEOUT_MS * 3), credentials });
-      steps.push(...own);
-    } catch (error) {
-      steps.push({ name: 'check', status: 'failed', detail: errorMessage(error), durationMs: Date.now() - started });
+      set(
+        await timed('connect', async () => {
+          if (allow) {
+            // NOTE: the guard runs before the TCP connection: a test must not become a way to
+            // probe internal ports that a sync or a delivery would never be allowed to reach.
+            const guard = new AddressGuard({ allow });
+            const refused = addresses.find((address) => !guard.permits(endpoint.host, address));
+            if (refused) {
+              const setting = kind === 'connector' ? 'ingest.jobs.allowAddresses' : 'the destination\'s "allow" field';
+              throw new Error(`${endpoint.host} (${refused}) is an internal address and ${setting} does not name it: the outbound address guard refuses it`);
+            }
+          }
+          await tcpConnect(endpoint.host, endpoint.port);
+          return `TCP connection to ${endpoint.host}:${endpoint.port} opened${allow ? ' (the outbound address guard permits it)' : ''}`;
+        }),
+      );
     }
-  } else if (template.check) {
-    skip('authenticate', 'the endpoint is not reachable');
+    reachable = steps.get('connect')?.status === 'ok';
   } else {
-    skip('authenticate', `the ${template.type} type does not provide its own check yet`);
+    set({ name: 'resolve', status: 'skipped', detail: 'the config names no network endpoint', durationMs: 0 });
+    set({ name: 'connect', status: 'skipped', detail: 'the config names no network endpoint', durationMs: 0 });
   }
-  return { ok: steps.every((step) => step.status !== 'failed'), steps };
+  if (!reachable) return finish();
+
+  // authenticate, permission, check: the type's own check with its real client.
+  if (!template.check) {
+    for (const name of ['authenticate', 'permission', 'check'] as const) set({ name, status: 'skipped', detail: `the ${type} type has no check of its own`, durationMs: 0 });
+    return finish();
+  }
+  const started = Date.now();
+  let own: OwnCheckStep[];
+  try {
+    const controller = new AbortController();
+    own = await withTimeout(
+      template.check(config, { signal: controller.signal, credentials, allowAddresses: input.connectorAllowAddresses }).finally(() => controller.abort()),
+      OWN_CHECK_TIMEOUT_MS,
+      `the ${type} check`,
+    );
+  } catch (error) {
+    set({ name: 'authenticate', status: 'failed', detail: errorMessage(error), durationMs: Date.now() - started });
+    return finish();
+  }
+  const folded: CheckStep[] = [];
+  for (const step of own) {
+    const name = ownStepName(step.name);
+    if (name === 'config') {
+      // The type found a problem the schema cannot express (e.g. a mapped id column).
+      if (step.status === 'failed') {
+        set({ ...step, name: 'config' });
+        for (const later of ['resolve', 'connect'] as const) steps.delete(later);
+        return finish();
+      }
+    } else if (name === step.name) set({ ...step, name });
+    else folded.push({ ...step, name, detail: `${step.name}: ${step.detail}` });
+  }
+  if (folded.length > 0) {
+    // A plugin's own steps are shown together as the check step.
+    set({
+      name: 'check',
+      status: folded.some((step) => step.status === 'failed') ? 'failed' : folded.every((step) => step.status === 'skipped') ? 'skipped' : 'ok',
+      detail: folded.map((step) => step.detail).join('; '),
+      durationMs: folded.reduce((sum, step) => sum + step.durationMs, 0),
+    });
+  }
+  for (const name of ['authenticate', 'permission', 'check'] as const) {
+    if (!steps.has(name) && own.every((step) => step.status !== 'failed')) {
+      set({ name, status: 'skipped', detail: `not tested by the ${type} check`, durationMs: 0 });
+    }
+  }
+  return finish();
 }

@@ -179,7 +179,16 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
 
   router.post(`${spec.path}/:id/test`, async (request, response) => {
     const object = await load(context.orm.em.fork(), param(request, 'id'));
-    response.json(await runConnectionTest(templates.get(kind, object.type), object.config, decryptCredentials(object)));
+    response.json(
+      await runConnectionTest({
+        kind,
+        type: object.type,
+        catalog: templates,
+        config: object.config,
+        credentials: decryptCredentials(object),
+        connectorAllowAddresses: context.connectorAllowAddresses,
+      }),
+    );
   });
 
   if (kind === 'connector') {

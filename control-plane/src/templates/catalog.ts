@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import { unprocessable, type FieldProblem } from '../http/problem.ts';
@@ -15,9 +16,19 @@ export interface CheckStep {
   durationMs: number;
 }
 
+/** A step as a type's own check reports it: standard names, or a plugin's own (shown under `check`). */
+export interface OwnCheckStep {
+  name: string;
+  status: CheckStep['status'];
+  detail: string;
+  durationMs: number;
+}
+
 export interface CheckOptions {
   signal: AbortSignal;
   credentials: Record<string, unknown> | null;
+  /** The connectors' outbound allow-list (`ingest.jobs.allowAddresses`); destinations ignore it. */
+  allowAddresses: readonly string[];
 }
 
 /**
@@ -39,7 +50,9 @@ export interface PluginTemplate {
    * The type's own connection check. `config` has the credentials merged in when the template
    * lists `secrets`; with a `credentialsSchema` they arrive apart, in `options.credentials`.
    */
-  check?: (config: Record<string, unknown>, options: CheckOptions) => Promise<CheckStep[]>;
+  check?: (config: Record<string, unknown>, options: CheckOptions) => Promise<OwnCheckStep[]>;
+  /** The URL the type talks to for a config (defaults included), for the resolve and connect steps. */
+  endpoint?: (config: Record<string, unknown>) => string | undefined;
 }
 
 interface Compiled {
@@ -96,8 +109,12 @@ export class TemplateCatalog {
       }
     } else {
       const secrets = new Set(entry.template.secrets ?? []);
-      for (const key of Object.keys(config)) {
-        if (secrets.has(key)) problems.push({ pointer: `/config/${key}`, detail: 'is a secret: send it in credentials, which are encrypted and never returned' });
+      for (const [key, value] of Object.entries(config)) {
+        // NOTE: a secret field left at its template default (webhook headers: {}) carries no
+        // secret; configs stored before secrets were stripped (below) still hold it.
+        if (secrets.has(key) && !isDeepStrictEqual(value, entry.template.defaults[key])) {
+          problems.push({ pointer: `/config/${key}`, detail: 'is a secret: send it in credentials, which are encrypted and never returned' });
+        }
       }
       for (const key of Object.keys(credentials ?? {})) {
         if (!secrets.has(key)) problems.push({ pointer: `/credentials/${key}`, detail: `is not a secret field of ${type} (secret fields: ${[...secrets].join(', ') || 'none'})` });
@@ -111,7 +128,10 @@ export class TemplateCatalog {
       }
     }
     if (problems.length > 0) throw unprocessable(`the ${kind} config is not valid for type "${type}"`, problems);
-    return { ...entry.template.defaults, ...config };
+    const stored: Record<string, unknown> = { ...entry.template.defaults, ...config };
+    // Secret fields live in the encrypted credentials only (their defaults apply where the services load them).
+    if (!entry.validateCredentials) for (const secret of entry.template.secrets ?? []) delete stored[secret];
+    return stored;
   }
 }
 

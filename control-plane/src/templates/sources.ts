@@ -46,6 +46,7 @@ export function normalizeTemplate(raw: Raw, fallbackKind: TemplateKind): PluginT
   };
   if (raw.credentialsSchema) template.credentialsSchema = raw.credentialsSchema as object;
   if (typeof raw.check === 'function') template.check = raw.check as PluginTemplate['check'];
+  if (typeof raw.endpoint === 'function') template.endpoint = raw.endpoint as PluginTemplate['endpoint'];
   return template;
 }
 

@@ -29,10 +29,16 @@ export interface ConnectorContext {
   sleep(ms: number): Promise<void>;
 }
 
+/**
+ * One step of a connection check. Built-in connectors name their steps `authenticate`,
+ * `permission` and `check` (shared/check.ts); a plugin may name its own, which the control plane
+ * shows as part of `check`. A step not reported was not reached (an earlier one failed).
+ */
 export interface CheckStep {
   name: string;
   ok: boolean;
   message?: string;
+  durationMs?: number;
 }
 
 export interface CheckResult {

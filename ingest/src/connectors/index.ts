@@ -5,4 +5,4 @@ export { builtInConnectors, createConnectorRegistry, isBuiltInConnectorType, typ
 export { checkConnector, runSync, SyncFailedError, type RunSyncOptions, type SyncProgress, type SyncResult, type SyncSink } from './sync.ts';
 export { createConnectorContext } from './shared/context.ts';
 export { loadPlugins, type LoadedPlugins, type PluginFailure } from './plugins/loader.ts';
-export { connectorTemplates, type ConnectorTemplate } from './templates.ts';
+export { connectorTemplate, connectorTemplates, pluginTemplate, type ConnectionCheckOptions, type ConnectionCheckStep, type ConnectorTemplate } from './templates.ts';

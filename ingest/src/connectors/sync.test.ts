@@ -89,7 +89,7 @@ describe('checkConnector', () => {
   it('reports config validation as the first step', async () => {
     await expect(checkConnector(fakeConnector(1), {}, undefined, context())).resolves.toEqual({
       ok: true,
-      steps: [{ name: 'validate configuration', ok: true }, { name: 'ping', ok: true }],
+      steps: [{ name: 'config', ok: true }, { name: 'ping', ok: true }],
     });
     const bad = await checkConnector(fakeConnector(1), { unknown: 1 }, undefined, context());
     expect(bad.ok).toBe(false);

@@ -91,13 +91,13 @@ export async function checkConnector(connector: ConnectorPlugin, config: unknown
     parsedConfig = parseConfig(connector.configSchema, config, `${connector.type} connector config`);
     if (connector.credentialsSchema) parsedCredentials = parseConfig(connector.credentialsSchema, credentials, `${connector.type} connector credentials`);
   } catch (error) {
-    return { ok: false, steps: [{ name: 'validate configuration', ok: false, message: errorMessage(error) }] };
+    return { ok: false, steps: [{ name: 'config', ok: false, message: errorMessage(error) }] };
   }
   try {
     const result = await connector.check(parsedConfig, parsedCredentials, context);
-    return { ok: result.ok, steps: [{ name: 'validate configuration', ok: true }, ...result.steps] };
+    return { ok: result.ok, steps: [{ name: 'config', ok: true }, ...result.steps] };
   } catch (error) {
     // A plugin's check that throws is reported, not propagated.
-    return { ok: false, steps: [{ name: 'validate configuration', ok: true }, { name: 'check', ok: false, message: errorMessage(error) }] };
+    return { ok: false, steps: [{ name: 'config', ok: true }, { name: 'check', ok: false, message: errorMessage(error) }] };
   }
 }

@@ -3,7 +3,7 @@ import { bigqueryConnector } from '../../src/connectors/bigquery/connector.ts';
 import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
 import { startFakeBigQuery, type FakeBigQuery } from '../fakes/bigquery.ts';
 import { GOOGLE_TOKEN, googleError } from '../fakes/google-errors.ts';
-import { allRecords, memorySink, testContext } from './helpers.ts';
+import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
 
 // @google-cloud/bigquery (the code production runs) against a local server speaking the
 // documented BigQuery REST v2 wire format.
@@ -134,11 +134,30 @@ describe('BigQuery connector with @google-cloud/bigquery against a local REST v2
     expect(insertRequests()).toHaveLength(3);
   });
 
-  it('connection check dry-runs the query', async () => {
+  it('connection check dry-runs the query and says which step failed', async () => {
     const good = await checkConnector(bigqueryConnector, config(), credentials, testContext());
     expect(good).toMatchObject({ ok: true });
+    expect(verdicts(good)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:ok']);
     expect(good.steps.at(-1)!.message).toMatch(/would process 1024 bytes/);
-    const bad = await checkConnector(bigqueryConnector, config(), { accessToken: 'ya29.bad' }, testContext());
-    expect(bad.ok).toBe(false);
+    const dryRuns = bigquery.requests.filter((request) => request.path.endsWith('/jobs')).map((request) => JSON.parse(request.body));
+    expect(dryRuns).toEqual([expect.objectContaining({ configuration: expect.objectContaining({ dryRun: true }) })]);
+
+    const badToken = await checkConnector(bigqueryConnector, config(), { accessToken: 'ya29.bad' }, testContext());
+    expect(verdicts(badToken)).toEqual(['config:ok', 'authenticate:failed']);
+    expect(badToken.steps.at(-1)!.message).toMatch(/refused the credentials \(401\)/);
+
+    const otherProject = await checkConnector(bigqueryConnector, config({ projectId: 'someone-elses' }), credentials, testContext());
+    expect(verdicts(otherProject)).toEqual(['config:ok', 'authenticate:ok', 'permission:failed']);
+    expect(otherProject.steps.at(-1)!.message).toMatch(/denied access \(403 accessDenied\).*bigquery\.jobs\.create/);
+
+    const missingTable = await checkConnector(bigqueryConnector, config({ query: 'SELECT * FROM `muxly-test.product.missing_table` WHERE event_time > @cursor' }), credentials, testContext());
+    expect(verdicts(missingTable)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:failed']);
+    expect(missingTable.steps.at(-1)!.message).toMatch(/404 notFound.*missing_table/);
+
+    // Unreachable: nothing was learned, so the first step fails.
+    bigquery.fail({ path: /\/jobs$/, status: 503, body: googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.', 'backendError') });
+    const down = await checkConnector(bigqueryConnector, config(), credentials, testContext());
+    expect(verdicts(down)).toEqual(['config:ok', 'authenticate:failed']);
+    expect(down.steps.at(-1)!.message).toMatch(/503/);
   });
 });

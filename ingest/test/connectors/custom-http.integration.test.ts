@@ -2,7 +2,7 @@ import { BlockedAddressError, ConfigurationError, RetryableError } from '@muxly/
 import { customHttpConnector } from '../../src/connectors/custom-http/connector.ts';
 import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
 import { CUSTOM_TOKEN, OAUTH_CLIENT, startFakeCustomApi, type FakeCustomApi, type Item } from '../fakes/custom-api.ts';
-import { allRecords, memorySink, testContext } from './helpers.ts';
+import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
 
 const ITEMS: Item[] = [
   { id: 'a', updated_at: '2026-03-01T10:00:00Z', plan: 'pro', seats: 3 },
@@ -128,13 +128,35 @@ describe('custom HTTP connector against a local JSON API', () => {
     expect(api.requests).toHaveLength(0);
   });
 
-  it('connection check reports steps, and a bad config as a failed step', async () => {
+  it('connection check reports each step, and a bad config as a failed first step', async () => {
     const good = await checkConnector(customHttpConnector, baseConfig(), credentials, testContext());
     expect(good).toMatchObject({ ok: true });
+    expect(verdicts(good)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:ok']);
+    expect(good.steps.at(-1)!.message).toMatch(/found 2 records/);
+    // One request: the check reads the first page only.
+    expect(api.requests).toHaveLength(1);
+
     const bad = await checkConnector(customHttpConnector, { ...baseConfig(), surprise: 1 }, credentials, testContext());
-    expect(bad.ok).toBe(false);
+    expect(verdicts(bad)).toEqual(['config:failed']);
     expect(bad.steps[0]!.message).toMatch(/invalid custom connector config/);
     const denied = await checkConnector(customHttpConnector, baseConfig(), { token: 'nope' }, testContext());
-    expect(denied.steps.at(-1)).toMatchObject({ ok: false, message: expect.stringMatching(/refused the credentials/) });
+    expect(verdicts(denied)).toEqual(['config:ok', 'authenticate:failed']);
+    expect(denied.steps.at(-1)!.message).toMatch(/refused the credentials \(HTTP 401\)/);
+    const forbidden = await checkConnector(customHttpConnector, baseConfig({ url: `${api.url}/v1/admin/items` }), credentials, testContext());
+    expect(verdicts(forbidden)).toEqual(['config:ok', 'authenticate:ok', 'permission:failed']);
+    expect(forbidden.steps.at(-1)!.message).toMatch(/denied access \(HTTP 403\)/);
+    const blocked = await checkConnector(customHttpConnector, baseConfig(), credentials, testContext({ allowLoopback: false }));
+    expect(verdicts(blocked)).toEqual(['config:ok', 'connect:failed']);
+    expect(blocked.steps.at(-1)!.message).toMatch(/refused: private, loopback/);
+  });
+
+  it('connection check with OAuth2 client credentials proves the token endpoint first', async () => {
+    const oauth = baseConfig({ auth: { type: 'oauth2ClientCredentials', tokenUrl: `${api.url}/oauth/token`, clientId: OAUTH_CLIENT.id } });
+    const good = await checkConnector(customHttpConnector, oauth, { clientSecret: OAUTH_CLIENT.secret }, testContext());
+    expect(verdicts(good)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:ok']);
+    expect(good.steps[1]!.message).toMatch(/token endpoint 127\.0\.0\.1:\d+ issued an access token/);
+    const wrongSecret = await checkConnector(customHttpConnector, oauth, { clientSecret: 'wrong' }, testContext());
+    expect(verdicts(wrongSecret)).toEqual(['config:ok', 'authenticate:failed']);
+    expect(wrongSecret.steps.at(-1)!.message).toMatch(/OAuth2 token request refused \(HTTP 401\)/);
   });
 });

@@ -3,7 +3,7 @@ import { ga4Connector } from '../../src/connectors/ga4/connector.ts';
 import { checkConnector, runSync, type SyncFailedError } from '../../src/connectors/sync.ts';
 import { ga4QuotaExhausted, startFakeGa4, type FakeGa4, type Ga4Row } from '../fakes/ga4.ts';
 import { GOOGLE_TOKEN, googleError } from '../fakes/google-errors.ts';
-import { allRecords, memorySink, testContext } from './helpers.ts';
+import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
 
 // @google-analytics/data (the code production runs, REST fallback) against a local server
 // speaking the documented GA4 Data API v1beta runReport wire format.
@@ -113,10 +113,20 @@ describe('GA4 connector with @google-analytics/data against a local Data API v1b
     expect(ga4.requests).toHaveLength(3);
   });
 
-  it('connection check runs a one-row report', async () => {
+  it('connection check runs a one-row report and says which step failed', async () => {
     const good = await checkConnector(ga4Connector, config(), credentials, testContext());
     expect(good.ok).toBe(true);
-    const bad = await checkConnector(ga4Connector, config(), { accessToken: 'nope' }, testContext());
-    expect(bad).toMatchObject({ ok: false });
+    expect(verdicts(good)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:ok']);
+    expect(ga4.reports.at(-1)!.body).toMatchObject({ dateRanges: [{ startDate: '2026-03-10', endDate: '2026-03-10' }] });
+    expect(Number(ga4.reports.at(-1)!.body.limit)).toBe(1);
+
+    const badToken = await checkConnector(ga4Connector, config(), { accessToken: 'nope' }, testContext());
+    expect(verdicts(badToken)).toEqual(['config:ok', 'authenticate:failed']);
+    const otherProperty = await checkConnector(ga4Connector, config({ propertyId: '999' }), credentials, testContext());
+    expect(verdicts(otherProperty)).toEqual(['config:ok', 'authenticate:ok', 'permission:failed']);
+    expect(otherProperty.steps.at(-1)!.message).toMatch(/sufficient permissions/);
+    const unknownMetric = await checkConnector(ga4Connector, config({ metrics: ['activeUsers', 'bounceRateTypo'] }), credentials, testContext());
+    expect(verdicts(unknownMetric)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:failed']);
+    expect(unknownMetric.steps.at(-1)!.message).toMatch(/bounceRateTypo is not a valid dimension or metric/);
   });
 });

@@ -39,3 +39,6 @@ export function memorySink(options: { failOnPublish?: number } = {}): SyncSink &
 }
 
 export const allRecords = (pages: ConnectorPage[]) => pages.flatMap((page) => page.records);
+
+/** A check result as `name:verdict` strings, the shape the connection-test assertions compare. */
+export const verdicts = (result: { steps: { name: string; ok: boolean }[] }): string[] => result.steps.map((step) => `${step.name}:${step.ok ? 'ok' : 'failed'}`);

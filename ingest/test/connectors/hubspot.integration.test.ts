@@ -1,8 +1,8 @@
 import { ConfigurationError, RetryableError } from '@muxly/common';
 import { hubspotConnector } from '../../src/connectors/hubspot/connector.ts';
 import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
-import { contact, HUBSPOT_TOKEN, hubspotError, hubspotRateLimited, startFakeHubSpot, type FakeHubSpot } from '../fakes/hubspot.ts';
-import { allRecords, memorySink, testContext } from './helpers.ts';
+import { contact, HUBSPOT_TOKEN, HUBSPOT_TOKEN_WITHOUT_SCOPES, hubspotError, hubspotRateLimited, startFakeHubSpot, type FakeHubSpot } from '../fakes/hubspot.ts';
+import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
 
 // @hubspot/api-client (the code production runs) against a local server speaking HubSpot's
 // documented CRM v3 search wire format.
@@ -133,12 +133,21 @@ describe('HubSpot connector with @hubspot/api-client against a local CRM v3 sear
     expect(error.progress.records).toBe(0);
   });
 
-  it('connection check passes with a good token and explains a bad one', async () => {
+  it('connection check passes with a good token and says which step failed otherwise', async () => {
     const good = await checkConnector(hubspotConnector, config(), credentials, testContext());
     expect(good.ok).toBe(true);
+    expect(verdicts(good)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:ok']);
     expect(good.steps.at(-1)!.message).toBe('5 objects visible');
+    expect(hubspot.searches.at(-1)!.body).toMatchObject({ limit: 1 });
+
     const bad = await checkConnector(hubspotConnector, config(), { accessToken: 'nope' }, testContext());
-    expect(bad.ok).toBe(false);
+    expect(verdicts(bad)).toEqual(['config:ok', 'authenticate:failed']);
     expect(bad.steps.at(-1)!.message).toMatch(/refused the access token/);
+    const unscoped = await checkConnector(hubspotConnector, config(), { accessToken: HUBSPOT_TOKEN_WITHOUT_SCOPES }, testContext());
+    expect(verdicts(unscoped)).toEqual(['config:ok', 'authenticate:ok', 'permission:failed']);
+    expect(unscoped.steps.at(-1)!.message).toMatch(/403 MISSING_SCOPES/);
+    const unknownType = await checkConnector(hubspotConnector, config({ objectType: 'p_widgets' }), credentials, testContext());
+    expect(verdicts(unknownType)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:failed']);
+    expect(unknownType.steps.at(-1)!.message).toMatch(/Unable to infer object type from: p_widgets/);
   });
 });

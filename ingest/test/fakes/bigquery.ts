@@ -7,7 +7,8 @@ import { GOOGLE_TOKEN, googleError, unauthenticated } from './google-errors.ts';
 // jobComplete:false while the job runs. All cell values are strings; TIMESTAMP as microseconds
 // since the epoch when formatOptions.useInt64Timestamp=true (what the client asks).
 // The fake does not parse SQL: it filters its table on `cursorColumn` against the @cursor
-// parameter (> or >= as the query says) and orders by that column.
+// parameter (> or >= as the query says) and orders by that column. A table named missing_* does
+// not exist (404 notFound); jobs in another project than `projectId` are denied (403 accessDenied).
 
 export interface Field {
   name: string;
@@ -50,6 +51,17 @@ export async function startFakeBigQuery(options: {
         configuration: { dryRun?: boolean; query: { query: string; queryParameters?: unknown[] } };
       };
       const reference = { projectId: insert[1]!, jobId: body.jobReference?.jobId ?? `job_${jobs.size + 1}`, location: body.jobReference?.location ?? 'US' };
+      // The token belongs to a principal with jobUser on options.projectId only.
+      if (reference.projectId !== options.projectId) {
+        return {
+          status: 403,
+          body: googleError(403, 'PERMISSION_DENIED', `Access Denied: Project ${reference.projectId}: User does not have bigquery.jobs.create permission in project ${reference.projectId}.`, 'accessDenied'),
+        };
+      }
+      const missing = /`?([\w-]+\.[\w-]+\.missing_\w+)`?/.exec(body.configuration.query.query);
+      if (missing) {
+        return { status: 404, body: googleError(404, 'NOT_FOUND', `Not found: Table ${missing[1]!.replace('.', ':')} was not found in location US`, 'notFound') };
+      }
       if (/SELEC\b|FORM\b/.test(body.configuration.query.query)) {
         return { status: 400, body: googleError(400, 'INVALID_ARGUMENT', 'Syntax error: Unexpected identifier at [1:1]', 'invalidQuery') };
       }

@@ -35,6 +35,7 @@ export async function startFakeCustomApi(items: Item[]): Promise<FakeCustomApi> 
     if (auth !== `Bearer ${CUSTOM_TOKEN}` && !auth.startsWith('Bearer oauth-token-') && request.query.get('api_key') !== CUSTOM_TOKEN) {
       return { status: 401, body: { error: 'unauthorized' } };
     }
+    if (request.path === '/v1/admin/items') return { status: 403, body: { error: 'forbidden', message: 'this token may not read admin items' } };
     const since = request.query.get('since') ?? '';
     const matching = state.items.filter((item) => item.updated_at >= since).sort((a, b) => a.updated_at.localeCompare(b.updated_at));
     if (request.path === '/v1/items') {

@@ -35,6 +35,8 @@ interface SearchBody {
 }
 
 export const HUBSPOT_TOKEN = 'pat-na1-11111111-2222-3333-4444-555555555555';
+/** A private app token without the CRM read scopes: accepted, then every object is refused (403). */
+export const HUBSPOT_TOKEN_WITHOUT_SCOPES = 'pat-na1-99999999-8888-7777-6666-555555555555';
 
 export const hubspotError = (category: string, message: string, extra: Record<string, unknown> = {}) => ({
   status: 'error',
@@ -78,6 +80,16 @@ function matches(object: HubSpotObject, filter: Filter): boolean {
 export async function startFakeHubSpot(objects: Record<string, HubSpotObject[]>): Promise<FakeHubSpot> {
   const searches: FakeHubSpot['searches'] = [];
   const server = await startFakeServer((request) => {
+    if (request.headers.authorization === `Bearer ${HUBSPOT_TOKEN_WITHOUT_SCOPES}`) {
+      const objectType = /^\/crm\/v3\/objects\/([^/]+)/.exec(request.path)?.[1] ?? 'objects';
+      return {
+        status: 403,
+        body: hubspotError('MISSING_SCOPES', "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.", {
+          errors: [{ message: 'One or more of the following scopes are required.', context: { requiredGranularScopes: [`crm.objects.${objectType}.read`] } }],
+          links: { scopes: 'https://developers.hubspot.com/scopes' },
+        }),
+      };
+    }
     if (request.headers.authorization !== `Bearer ${HUBSPOT_TOKEN}`) {
       return {
         status: 401,

@@ -37,7 +37,7 @@ describe('template secrets and checks', () => {
 
   test('the check runs the destination\'s health check (the webhook address guard refuses loopback)', async () => {
     const steps = await byType('webhook').check!({ url: 'http://127.0.0.1:9/hook' }, { signal: AbortSignal.timeout(5000) });
-    expect(steps.map((step) => [step.name, step.status])).toEqual([['config', 'ok'], ['check', 'failed']]);
+    expect(steps.map((step) => [step.name, step.status])).toEqual([['config', 'ok'], ['connect', 'failed'], ['authenticate', 'skipped'], ['permission', 'skipped'], ['check', 'skipped']]);
     expect(steps[1]!.detail).toContain('refused');
   });
 

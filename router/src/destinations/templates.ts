@@ -27,7 +27,7 @@ export interface DestinationTemplate {
 }
 
 export interface CheckStep {
-  name: 'config' | 'check';
+  name: 'config' | 'connect' | 'authenticate' | 'permission' | 'check';
   status: 'ok' | 'failed' | 'skipped';
   detail: string;
   durationMs: number;
@@ -45,14 +45,53 @@ const SECRETS: Record<DestinationType, string[]> = {
   email: ['smtp'],
 };
 
+type AccessStep = 'authenticate' | 'permission' | 'check';
+type Checked = Exclude<DestinationType, 'prometheus'>;
+
+// What a passed health check of each type proves, step by step; a step a type cannot prove
+// without delivering an event is skipped with the reason.
+const PROVES: Record<Checked, Partial<Record<AccessStep, string>> & { check: string }> = {
+  file: { check: 'the folder of the file exists (it is created when missing)' },
+  webhook: { check: 'the receiver answered a HEAD request; no event was sent' },
+  database: {
+    authenticate: 'PostgreSQL accepted the user',
+    permission: 'the user may INSERT into the table (and UPDATE it, for upserts)',
+    check: 'the table and every mapped column exist',
+  },
+  s3: {
+    authenticate: 'S3 accepted the access key',
+    permission: 'the key may access the bucket (HeadBucket; no object is written by the test)',
+    check: 'the bucket exists',
+  },
+  slack: { authenticate: 'Slack accepted the token (auth.test)', check: 'the Slack Web API answered' },
+  email: { authenticate: 'the SMTP server accepted the connection and, when configured, the login', check: 'the SMTP server answered' },
+};
+const NOT_PROVEN: Record<Checked, Partial<Record<AccessStep, string>>> = {
+  file: { authenticate: 'a file has no credentials', permission: 'writing is tried on the first delivery' },
+  webhook: { authenticate: 'the receiver checks the signature and headers on delivery; the test sends no event', permission: 'the receiver decides on delivery' },
+  database: {},
+  s3: {},
+  slack: { permission: "the chat:write scope and the channel are checked when the first message is posted" },
+  email: { permission: 'the sender and recipients are checked when the first message is sent' },
+};
+const ORDER: readonly AccessStep[] = ['authenticate', 'permission', 'check'];
+
+/** Which step a failed health check fails: the one a refusal names, else the first the type proves. */
+function failedStep(type: Checked, error: unknown, RefusedError: new (...args: never[]) => { step: AccessStep }): AccessStep {
+  if (error instanceof RefusedError) return error.step;
+  const code = (error as { code?: unknown }).code;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission';
+  return ORDER.find((step) => PROVES[type][step] !== undefined) ?? 'check';
+}
+
 /** Creates the destination from the effective config, asks its peer, and releases it. */
-async function checkDestination(type: DestinationType, config: Record<string, unknown>, signal: AbortSignal): Promise<CheckStep[]> {
-  const [{ destinationRegistry }, { createLogger, errorMessage }, { Registry }] = await Promise.all([
+async function checkDestination(type: Checked, config: Record<string, unknown>, signal: AbortSignal): Promise<CheckStep[]> {
+  const [{ destinationRegistry }, { BlockedAddressError, createLogger, errorMessage, RefusedError }, { Registry }] = await Promise.all([
     import('./registry.ts'),
     import('@muxly/common'),
     import('prom-client'),
   ]);
-  const started = Date.now();
+  let started = Date.now();
   const step = (name: CheckStep['name'], status: CheckStep['status'], detail: string): CheckStep => ({ name, status, detail, durationMs: Date.now() - started });
   let instance;
   try {
@@ -60,14 +99,35 @@ async function checkDestination(type: DestinationType, config: Record<string, un
   } catch (error) {
     return [step('config', 'failed', errorMessage(error))];
   }
+  const steps: CheckStep[] = [step('config', 'ok', 'the configuration is valid')];
+  started = Date.now();
   try {
     await instance.healthcheck();
-    return [step('config', 'ok', 'the configuration is valid'), step('check', 'ok', `the ${type} destination answered its health check`)];
+    for (const name of ORDER) {
+      const proven = PROVES[type][name];
+      steps.push(proven ? step(name, 'ok', proven) : step(name, 'skipped', NOT_PROVEN[type][name] ?? `the ${type} check does not test this`));
+    }
   } catch (error) {
-    return [step('config', 'ok', 'the configuration is valid'), step('check', 'failed', errorMessage(error))];
+    if (error instanceof BlockedAddressError) {
+      // The outbound address guard refused the peer's address: nothing left the host.
+      steps.push(step('connect', 'failed', errorMessage(error)));
+      for (const name of ORDER) steps.push(step(name, 'skipped', 'an earlier step failed'));
+      return steps;
+    }
+    const failed = failedStep(type, error, RefusedError);
+    // A peer that answered with a refusal of a later step has accepted the credentials first.
+    const authenticated = error instanceof RefusedError && failed !== 'authenticate' ? PROVES[type].authenticate : undefined;
+    for (const name of ORDER) {
+      const position = ORDER.indexOf(name) - ORDER.indexOf(failed);
+      if (position === 0) steps.push(step(name, 'failed', errorMessage(error)));
+      else if (position > 0) steps.push(step(name, 'skipped', 'an earlier step failed'));
+      else if (name === 'authenticate' && authenticated) steps.push(step(name, 'ok', authenticated));
+      else steps.push(step(name, 'skipped', NOT_PROVEN[type][name] ?? 'not tested before the failure'));
+    }
   } finally {
     await instance.close().catch(() => undefined);
   }
+  return steps;
 }
 
 const byType = {

@@ -1,7 +1,7 @@
 import { BigQuery, type Job } from '@google-cloud/bigquery';
 import { ConfigurationError } from '@muxly/common';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
-import { runCheckSteps } from '../shared/check.ts';
+import { CHECK_RETRY, runProbes } from '../shared/check.ts';
 import { googleAuthOptions } from '../shared/google-auth.ts';
 import { withRetry } from '../shared/retry.ts';
 import { BigQueryConfig, GoogleCredentials } from './config.ts';
@@ -136,14 +136,17 @@ export const bigqueryConnector = {
   description: 'A BigQuery SQL query with an @cursor parameter; rows become metrics, events or records.',
   configSchema: BigQueryConfig,
   credentialsSchema: GoogleCredentials,
+  // One dry run proves everything a sync needs before it reads: the credentials (401), the right
+  // to run query jobs in the project and to read the tables the query names (403 accessDenied),
+  // and the query itself (400 invalidQuery, 404 notFound). A dry run reads no data and costs nothing.
   check: (config, credentials, context) =>
-    runCheckSteps([
-      [
-        'dry-run the query',
-        async () => {
+    runProbes('BigQuery', [
+      {
+        step: 'check',
+        run: async () => {
           if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
           const client = createClient(config, credentials);
-          const [job] = await call('dry run', config, context, () =>
+          const [job] = await call('dry run', { ...config, retry: CHECK_RETRY }, context, () =>
             client.createQueryJob({
               query: config.query,
               params: { cursor: cursorParameter(client, config, resumeValue(config, null)) },
@@ -153,9 +156,12 @@ export const bigqueryConnector = {
             }),
           );
           const bytes = job.metadata?.statistics?.totalBytesProcessed;
-          return bytes === undefined ? 'query is valid' : `query is valid, would process ${bytes} bytes`;
+          return {
+            permission: `may run query jobs in project ${config.projectId} and read the tables the query names`,
+            check: bytes === undefined ? 'the query is valid (dry run)' : `the query is valid (dry run), it would process ${bytes} bytes`,
+          };
         },
-      ],
+      },
     ]),
   read,
 } satisfies ConnectorPlugin<BigQueryConfig, GoogleCredentials>;

@@ -1,4 +1,4 @@
-import { ConfigurationError, PermanentError, RetryableError, ThrottledError, parseRetryAfter } from '@muxly/common';
+import { PermanentError, RefusedError, RetryableError, ThrottledError, parseRetryAfter } from '@muxly/common';
 import { googleErrorReasons } from '../shared/google-auth.ts';
 
 // The one place where @google-cloud/bigquery failures become Muxly's error classes. The client
@@ -18,12 +18,12 @@ export function mapBigQueryError(error: unknown): Error {
     if (code === 429 || reasons.some((reason) => THROTTLE_REASONS.has(reason))) {
       return new ThrottledError(`BigQuery quota or rate limit (${code} ${reasons.join(',')}): ${message}`, { retryAfterMs });
     }
-    if (code === 401) return new ConfigurationError(`BigQuery refused the credentials (401): ${message}`);
-    if (code === 403) return new ConfigurationError(`BigQuery denied access (403 ${reasons.join(',')}): ${message}`);
+    if (code === 401) return new RefusedError('authenticate', `BigQuery refused the credentials (401): ${message}`);
+    if (code === 403) return new RefusedError('permission', `BigQuery denied access (403 ${reasons.join(',')}): ${message}`);
     if (code === 408 || code >= 500 || reasons.some((reason) => RETRY_REASONS.has(reason))) {
       return new RetryableError(`BigQuery answered ${code}: ${message}`, { retryAfterMs });
     }
-    if (code === 400 || code === 404) return new ConfigurationError(`BigQuery rejected the query (${code} ${reasons.join(',')}): ${message}`);
+    if (code === 400 || code === 404) return new RefusedError('check', `BigQuery rejected the query (${code} ${reasons.join(',')}): ${message}`);
     return new PermanentError(`BigQuery answered ${code}: ${message}`, { status: code });
   }
   // Socket and DNS failures surface as plain errors with a system code.

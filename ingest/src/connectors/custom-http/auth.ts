@@ -1,4 +1,4 @@
-import { ConfigurationError, PermanentError, type HttpClient } from '@muxly/common';
+import { ConfigurationError, PermanentError, RefusedError, type HttpClient } from '@muxly/common';
 import type { CustomHttpConfig, CustomHttpCredentials } from './config.ts';
 
 // Applies the configured authentication to a request. Secrets come from the credentials object
@@ -74,7 +74,7 @@ async function fetchToken(auth: OAuthConfig, secret: string, http: HttpClient, s
     return { value: body.access_token, expiresAt: Date.now() + Math.max(0, lifetimeSeconds - 30) * 1000 };
   } catch (error) {
     if (error instanceof PermanentError) {
-      throw new ConfigurationError(`OAuth2 token request refused (HTTP ${error.status ?? '?'}): check clientId, clientSecret and scope`);
+      throw new RefusedError('authenticate', `OAuth2 token request refused (HTTP ${error.status ?? '?'}): check clientId, clientSecret and scope`);
     }
     throw error;
   }

@@ -1,6 +1,6 @@
-import { ConfigurationError, PermanentError, type HttpResponse } from '@muxly/common';
+import { PermanentError, RefusedError, type HttpResponse } from '@muxly/common';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
-import { runCheckSteps } from '../shared/check.ts';
+import { CHECK_RETRY, runProbes, type Probe } from '../shared/check.ts';
 import { compilePath } from '../shared/json-path.ts';
 import { withRetry } from '../shared/retry.ts';
 import { createAuth, type AuthApplier } from './auth.ts';
@@ -45,8 +45,11 @@ async function fetchPage(
       try {
         return await context.http.request({ method: config.method, url, headers: requestHeaders, body, signal: context.signal });
       } catch (error) {
-        if (error instanceof PermanentError && (error.status === 401 || error.status === 403)) {
-          throw new ConfigurationError(`${url.host} refused the credentials (HTTP ${error.status}): check the connector's auth settings`);
+        if (error instanceof PermanentError && error.status === 401) {
+          throw new RefusedError('authenticate', `${url.host} refused the credentials (HTTP 401): check the connector's auth settings`);
+        }
+        if (error instanceof PermanentError && error.status === 403) {
+          throw new RefusedError('permission', `${url.host} denied access (HTTP 403): the credentials lack the rights this request needs`);
         }
         throw error;
       }
@@ -89,20 +92,50 @@ async function* read(config: CustomHttpConfig, credentials: CustomHttpCredential
   }
 }
 
+/** The host of a URL template, for messages (a template may not parse before rendering). */
+function hostOf(template: string): string {
+  try {
+    return new URL(template).host;
+  } catch {
+    return 'the configured URL';
+  }
+}
+
 export const customHttpConnector = {
   type: SOURCE,
   description: 'Any JSON HTTP API: URL template, auth, pagination, a record selector and a cursor field.',
   configSchema: CustomHttpConfig,
   credentialsSchema: CustomHttpCredentials,
-  check: (config, credentials, context) =>
-    runCheckSteps([
-      [
-        'fetch first page',
-        async () => {
-          const first = await read({ ...config, pagination: { type: 'none' } }, credentials, null, context)[Symbol.asyncIterator]().next();
-          return `selected ${first.done ? 0 : first.value.records.length} records`;
+  // The first page, fetched as a sync fetches it, proves the credentials (401), the access
+  // (403) and the request (the record selector finds records). OAuth2 client credentials get
+  // their own probe first: the token endpoint is where those credentials are checked.
+  check: (config, credentials, context) => {
+    const auth = config.auth;
+    const authenticate: Probe[] =
+      auth.type === 'oauth2ClientCredentials'
+        ? [
+            {
+              step: 'authenticate',
+              run: async () => {
+                await createAuth(config, credentials, context.http, context.signal).apply(new URL(config.url), {});
+                return `the token endpoint ${new URL(auth.tokenUrl).host} issued an access token`;
+              },
+            },
+          ]
+        : auth.type === 'none'
+          ? [{ step: 'authenticate', run: async () => 'auth type none: requests carry no credentials' }]
+          : [];
+    return runProbes(`the API at ${hostOf(config.url)}`, [
+      ...authenticate,
+      {
+        step: 'check',
+        run: async () => {
+          const checkConfig = { ...config, pagination: { type: 'none' as const }, retry: CHECK_RETRY };
+          const first = await read(checkConfig, credentials, null, context)[Symbol.asyncIterator]().next();
+          return { check: `the first page answered; the record selector found ${first.done ? 0 : first.value.records.length} records` };
         },
-      ],
-    ]),
+      },
+    ]);
+  },
   read,
 } satisfies ConnectorPlugin<CustomHttpConfig, CustomHttpCredentials>;

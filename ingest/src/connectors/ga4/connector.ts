@@ -2,7 +2,7 @@ import { BetaAnalyticsDataClient, type protos } from '@google-analytics/data';
 import type { ConnectorRecord } from '@muxly/schemas';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
 import { GoogleCredentials } from '../bigquery/config.ts';
-import { runCheckSteps } from '../shared/check.ts';
+import { CHECK_RETRY, runProbes } from '../shared/check.ts';
 import { googleAuthOptions } from '../shared/google-auth.ts';
 import { metricName, recordId } from '../shared/records.ts';
 import { withRetry } from '../shared/retry.ts';
@@ -141,22 +141,28 @@ export const ga4Connector = {
   description: 'Google Analytics 4 reports (Data API runReport); rows become metric events.',
   configSchema: Ga4Config,
   credentialsSchema: GoogleCredentials,
+  // A one-row report of today with the configured dimensions and metrics proves the credentials
+  // (UNAUTHENTICATED), the access to the property (PERMISSION_DENIED) and the report itself
+  // (INVALID_ARGUMENT: an unknown dimension or metric).
   check: (config, credentials, context) =>
-    runCheckSteps([
-      [
-        `run a one-row report on property ${config.propertyId}`,
-        async () => {
+    runProbes('GA4', [
+      {
+        step: 'check',
+        run: async () => {
           if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
           const client = createClient(config, credentials);
           try {
             const today = isoDate(context.now().getTime());
-            const report = await runReport(client, config, { startDate: today, endDate: today }, 0, 1, context);
-            return `report answered (${Number(report.rowCount ?? 0)} rows today)`;
+            const report = await runReport(client, { ...config, retry: CHECK_RETRY }, { startDate: today, endDate: today }, 0, 1, context);
+            return {
+              permission: `may read reports of property ${config.propertyId}`,
+              check: `a one-row report with the configured dimensions and metrics answered (${Number(report.rowCount ?? 0)} rows today)`,
+            };
           } finally {
             await client.close().catch(() => {});
           }
         },
-      ],
+      },
     ]),
   read,
 } satisfies ConnectorPlugin<Ga4Config, GoogleCredentials>;

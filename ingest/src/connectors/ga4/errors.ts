@@ -1,4 +1,4 @@
-import { ConfigurationError, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
+import { PermanentError, RefusedError, RetryableError, ThrottledError } from '@muxly/common';
 
 // The one place where @google-analytics/data failures become Muxly's error classes. google-gax
 // reports gRPC status codes even over REST fallback: 429 arrives as 8 RESOURCE_EXHAUSTED,
@@ -18,12 +18,12 @@ export function mapGa4Error(error: unknown): Error {
     case GRPC.ABORTED:
       return new RetryableError(`GA4 temporarily failed (gRPC ${code}): ${message}`);
     case GRPC.UNAUTHENTICATED:
-      return new ConfigurationError(`GA4 refused the credentials: ${message}`);
+      return new RefusedError('authenticate', `GA4 refused the credentials: ${message}`);
     case GRPC.PERMISSION_DENIED:
-      return new ConfigurationError(`GA4 denied access to the property (grant the service account Viewer on it): ${message}`);
+      return new RefusedError('permission', `GA4 denied access to the property (grant the service account Viewer on it): ${message}`);
     case GRPC.INVALID_ARGUMENT:
     case GRPC.NOT_FOUND:
-      return new ConfigurationError(`GA4 rejected the report request: ${message}`);
+      return new RefusedError('check', `GA4 rejected the report request: ${message}`);
     default:
       if (typeof code === 'string' && /^E[A-Z]+/.test(code)) return new RetryableError(`GA4 unreachable: ${message}`, { cause: error });
       if (typeof code === 'number') return new PermanentError(`GA4 failed (gRPC ${code}): ${message}`);

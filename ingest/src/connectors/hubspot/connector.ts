@@ -2,7 +2,7 @@ import { Client } from '@hubspot/api-client';
 import { ConfigurationError } from '@muxly/common';
 import type { ConnectorRecord } from '@muxly/schemas';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
-import { runCheckSteps } from '../shared/check.ts';
+import { CHECK_RETRY, runProbes } from '../shared/check.ts';
 import { recordId, toLabel, toTimestamp } from '../shared/records.ts';
 import { withRetry } from '../shared/retry.ts';
 import { HubSpotConfig, HubSpotCredentials, defaultCursorProperty } from './config.ts';
@@ -116,16 +116,18 @@ export const hubspotConnector = {
   description: 'HubSpot CRM objects (contacts, companies, deals, any object type) through the search API.',
   configSchema: HubSpotConfig,
   credentialsSchema: HubSpotCredentials,
+  // One search with limit 1, as a sync makes it, proves the token (401), its CRM read scope for the
+  // object type (403 MISSING_SCOPES) and the search itself (400: unknown object type or property).
   check: (config, credentials, context) =>
-    runCheckSteps([
-      [
-        `search ${config.objectType}`,
-        async () => {
+    runProbes('HubSpot', [
+      {
+        step: 'check',
+        run: async () => {
           await context.http.assertAllowed(config.apiBaseUrl);
-          const response = await search(createClient(config, credentials), { ...config, pageSize: 1 }, 0, undefined, context);
-          return `${response.total} objects visible`;
+          const response = await search(createClient(config, credentials), { ...config, pageSize: 1, retry: CHECK_RETRY }, 0, undefined, context);
+          return { permission: `the token may search ${config.objectType}`, check: `${response.total} objects visible` };
         },
-      ],
+      },
     ]),
   read,
 } satisfies ConnectorPlugin<HubSpotConfig, HubSpotCredentials>;

@@ -1,4 +1,4 @@
-import { ConfigurationError, PermanentError, RetryableError, ThrottledError, parseRetryAfter } from '@muxly/common';
+import { PermanentError, RefusedError, RetryableError, ThrottledError, parseRetryAfter } from '@muxly/common';
 
 // The one place where @hubspot/api-client failures become Muxly's error classes. The client throws
 // ApiException { code, body, headers } for HTTP errors and node-fetch errors for network failures.
@@ -31,12 +31,12 @@ export function mapHubSpotError(error: unknown): Error {
   if (isApiException(error)) {
     const detail = hubspotMessage(error.body);
     const retryAfterMs = parseRetryAfter(error.headers?.['retry-after']);
-    if (error.code === 401) return new ConfigurationError(`HubSpot refused the access token (401 ${detail}): check the private app token`);
-    if (error.code === 403) return new ConfigurationError(`HubSpot denied access (403 ${detail}): the private app needs the CRM read scope for this object`);
+    if (error.code === 401) return new RefusedError('authenticate', `HubSpot refused the access token (401 ${detail}): check the private app token`);
+    if (error.code === 403) return new RefusedError('permission', `HubSpot denied access (403 ${detail}): the private app needs the CRM read scope for this object`);
     if (error.code === 429) return new ThrottledError(`HubSpot rate limit (429 ${detail})`, { retryAfterMs });
     if (error.code === 408 || error.code >= 500) return new RetryableError(`HubSpot answered ${error.code} ${detail}`, { retryAfterMs });
     // 400 on search is a bad object type, property or filter: the configuration must change.
-    if (error.code === 400 || error.code === 404) return new ConfigurationError(`HubSpot rejected the search (${error.code} ${detail})`);
+    if (error.code === 400 || error.code === 404) return new RefusedError('check', `HubSpot rejected the search (${error.code} ${detail})`);
     return new PermanentError(`HubSpot answered ${error.code} ${detail}`, { status: error.code });
   }
   // node-fetch FetchError (connection refused, reset, DNS): transient.

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { ConfigurationError, errorMessage, PermanentError, RetryableError } from '@muxly/common';
+import { ConfigurationError, errorMessage, PermanentError, RefusedError, RetryableError } from '@muxly/common';
 import { compileGetter, parsePath } from '@muxly/schemas';
 import type { DeliveryItem, DestinationInstance, DestinationPlugin, SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
@@ -28,7 +28,10 @@ export function classifyDatabaseError(error: unknown): Error {
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return new RetryableError(message, { cause: error });
   const sqlClass = code.slice(0, 2);
   if (['08', '53', '57', '58', '40', '55'].includes(sqlClass)) return new RetryableError(message, { cause: error });
-  if (sqlClass === '42' || sqlClass === '28' || sqlClass === '3D' || sqlClass === '3F') return new ConfigurationError(`${message} (check the table, columns and credentials)`);
+  // 28: invalid authorization (wrong password, unknown role); 42501: insufficient privilege.
+  if (sqlClass === '28') return new RefusedError('authenticate', `${message} (check the user and password of the connection string)`);
+  if (code === '42501') return new RefusedError('permission', `${message} (grant the user the rights on the table)`);
+  if (sqlClass === '42' || sqlClass === '3D' || sqlClass === '3F') return new RefusedError('check', `${message} (check the database, table and columns)`);
   if (sqlClass === '22' || sqlClass === '23') return new PermanentError(message, { cause: error });
   return new RetryableError(message, { cause: error });
 }
@@ -114,11 +117,22 @@ export const databaseDestination: DestinationPlugin<DatabaseDestinationConfig> =
         return failures.length > 0 ? { failures } : undefined;
       },
       async healthcheck() {
+        let rights: { can_insert: boolean; can_update: boolean } | undefined;
         try {
-          // Checks the connection, the table and every mapped column without reading a row.
+          // Checks the connection, the table and every mapped column without reading a row, then
+          // the rights a delivery needs (an upsert also updates).
           await pool.query(`SELECT ${columnList} FROM ${table} LIMIT 0`);
+          const answer = await pool.query<{ can_insert: boolean; can_update: boolean }>(
+            "SELECT has_table_privilege($1, 'INSERT') AS can_insert, has_table_privilege($1, 'UPDATE') AS can_update",
+            [table],
+          );
+          rights = answer.rows[0];
         } catch (error) {
           throw classifyDatabaseError(error);
+        }
+        if (!rights?.can_insert) throw new RefusedError('permission', `PostgreSQL: the user may not INSERT into ${table} (grant it INSERT)`);
+        if (config.onConflict === 'update' && !rights.can_update) {
+          throw new RefusedError('permission', `PostgreSQL: the user may not UPDATE ${table}, which onConflict: update needs (grant it UPDATE)`);
         }
       },
       async close() {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { ConfigurationError, errorMessage, PermanentError, RetryableError } from '@muxly/common';
+import { ConfigurationError, errorMessage, PermanentError, RefusedError, RetryableError } from '@muxly/common';
 import { compileTemplate, RuleCompileError, type Template } from '@muxly/schemas';
 import { stoppedAt, type DeliveryItem, type DestinationPlugin, type SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
@@ -13,7 +13,7 @@ import { EmailDestinationConfig } from './config.ts';
 export function classifySmtpError(error: unknown): Error {
   const { code, responseCode } = error as { code?: string; responseCode?: number };
   const message = `SMTP: ${errorMessage(error)}`;
-  if (code === 'EAUTH' || responseCode === 530 || responseCode === 535) return new ConfigurationError(`${message} (check the SMTP user and password)`);
+  if (code === 'EAUTH' || responseCode === 530 || responseCode === 535) return new RefusedError('authenticate', `${message} (check the SMTP user and password)`);
   if (typeof responseCode === 'number' && responseCode >= 400 && responseCode < 500) return new RetryableError(message, { cause: error });
   if (typeof responseCode === 'number' && responseCode >= 500) return new PermanentError(message, { cause: error });
   if (code === 'EENVELOPE' || code === 'EMESSAGE') return new PermanentError(message, { cause: error });

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { ConfigurationError, errorMessage, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
+import { errorMessage, PermanentError, RefusedError, RetryableError, ThrottledError } from '@muxly/common';
 import type { DeliveryItem, DestinationPlugin } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { S3DestinationConfig } from './config.ts';
@@ -49,15 +49,22 @@ export function classifyS3Error(error: unknown): Error {
   const details = error as { name?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
   const status = details.$metadata?.httpStatusCode;
   const message = `S3: ${details.name ?? 'error'}: ${errorMessage(error)}`;
-  if (['NoSuchBucket', 'AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'PermanentRedirect', 'AuthorizationHeaderMalformed'].includes(details.name ?? '')) {
-    return new ConfigurationError(`${message} (check bucket, region, endpoint and credentials)`);
+  // HEAD answers carry no body: the SDK names their errors after the status (Forbidden, NotFound).
+  const name = details.name ?? '';
+  if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken'].includes(name)) {
+    return new RefusedError('authenticate', `${message} (check the access key id and secret access key)`);
+  }
+  if (['AccessDenied', 'Forbidden', 'AllAccessDisabled'].includes(name)) return new RefusedError('permission', `${message} (grant the key access to the bucket)`);
+  if (['NoSuchBucket', 'NotFound', 'PermanentRedirect', 'AuthorizationHeaderMalformed'].includes(name)) {
+    return new RefusedError('check', `${message} (check bucket, region and endpoint)`);
   }
   if (status === 429 || status === 503 || details.name === 'SlowDown') {
     const retryAfter = Number(details.$response?.headers?.['retry-after']);
     return new ThrottledError(message, { retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined, cause: error });
   }
   if (status === undefined || status === 408 || status >= 500) return new RetryableError(message, { cause: error });
-  if (status === 403 || status === 404 || status === 301) return new ConfigurationError(`${message} (check bucket, region, endpoint and credentials)`);
+  if (status === 403) return new RefusedError('permission', `${message} (check the credentials and the key's access to the bucket)`);
+  if (status === 404 || status === 301) return new RefusedError('check', `${message} (check bucket, region and endpoint)`);
   return new PermanentError(message, { status, cause: error });
 }
 
