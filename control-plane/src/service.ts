@@ -59,7 +59,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       { setting: 'controlPlane.secrets.keys' },
     );
   }
-  const templates = new TemplateCatalog(options.templates ?? (await loadTemplates(logger)));
+  const templates = new TemplateCatalog(options.templates ?? (await loadTemplates(logger, { connectorPlugins: settings.ingest.jobs.plugins })));
 
   const orm = await openDatabase(cp.database, logger);
   const cleanups: (() => Promise<void>)[] = [() => orm.close()];

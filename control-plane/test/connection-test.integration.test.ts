@@ -54,7 +54,8 @@ describe('connection tests run each type\'s real check', () => {
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/muxly`;
     // Loopback is where the fakes listen: the connectors' allow-list names it, as an operator would for a local API.
-    h = await startHarness({ templates: await loadTemplates(logger), settings: { ingest: { jobs: { allowAddresses: ['127.0.0.0/8'] } } } });
+    const templates = await loadTemplates(logger, { connectorPlugins: ['./ingest/plugins/example-connector'] });
+    h = await startHarness({ templates, settings: { ingest: { jobs: { allowAddresses: ['127.0.0.0/8'] } } } });
   });
   afterAll(async () => {
     await h?.close();
@@ -104,7 +105,7 @@ describe('connection tests run each type\'s real check', () => {
       expect(detailOf(unscoped, 'permission')).toMatch(/MISSING_SCOPES/);
     });
 
-    it('custom HTTP: the first page; a wrong token fails authenticate; missing credentials fail config', async () => {
+    it('custom HTTP: the first page; a wrong token or missing credentials fail authenticate', async () => {
       const config = { stream: 'items', url: `${custom.url}/v1/items?since={{cursor}}`, auth: { type: 'bearer' }, recordSelector: '$.data[*]', mapping: { name: 'item', idPath: '$.id' } };
       const good = await test('connectors', await create('connectors', { type: 'custom', config, credentials: { token: CUSTOM_TOKEN } }));
       expect(verdicts(good)).toEqual(ALL_OK);
@@ -117,6 +118,13 @@ describe('connection tests run each type\'s real check', () => {
       const none = await test('connectors', await create('connectors', { type: 'custom', config }));
       expect(verdicts(none)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:failed', 'permission:skipped', 'check:skipped']);
       expect(detailOf(none, 'authenticate')).toMatch(/needs credentials\.token/);
+    });
+
+    it('a plugin connector (ingest.jobs.plugins): the plugin\'s own check, its steps shown under check', async () => {
+      const answer = await test('connectors', await create('connectors', { type: 'example-heartbeat', config: { intervalSeconds: 3600 } }));
+      expect(verdicts(answer)).toEqual(['config:ok', 'resolve:skipped', 'connect:skipped', 'authenticate:skipped', 'permission:skipped', 'check:ok']);
+      expect(detailOf(answer, 'check')).toBe('configuration: one example.heartbeat every 3600s');
+      expect(detailOf(answer, 'authenticate')).toBe('not tested by the example-heartbeat check');
     });
 
     it('an endpoint that refuses connections fails connect, and the type\'s check does not run', async () => {

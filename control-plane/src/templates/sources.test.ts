@@ -23,6 +23,24 @@ describe('templates from the router and ingest', () => {
     expect(() => catalog.validate('destination', 'database', { table: 'events', columns: { name: '$.name' }, connectionString: 'postgres://x' }, null)).toThrow(/not valid/);
   });
 
+  it('adds the configured connector plugins, without the ones that fail to load', async () => {
+    const catalog = new TemplateCatalog(
+      await loadTemplates(logger, { connectorPlugins: ['./ingest/plugins/example-connector', './ingest/test/fakes/plugins/wrong-shape'], baseDirectory: process.cwd() }),
+    );
+    const plugin = catalog.get('connector', 'example-heartbeat')!;
+    expect(plugin).toMatchObject({ kind: 'connector', defaults: { intervalSeconds: 60, name: 'example.heartbeat' }, required: [] });
+    expect(catalog.list('connector').map((template) => template.type)).toEqual(['bigquery', 'ga4', 'hubspot', 'custom', 'example-heartbeat']);
+    // The API validates a plugin connector's config like a built-in's: unknown fields are errors.
+    expect(catalog.validate('connector', 'example-heartbeat', { intervalSeconds: 3600 }, null)).toMatchObject({ intervalSeconds: 3600, service: 'example' });
+    expect(() => catalog.validate('connector', 'example-heartbeat', { colour: 'red' }, null)).toThrow(/not valid/);
+    // Its connection test is the plugin's own check.
+    const steps = await plugin.check!({ intervalSeconds: 3600 }, { signal: AbortSignal.timeout(5_000), credentials: null, allowAddresses: [] });
+    expect(steps).toEqual([
+      expect.objectContaining({ name: 'config', status: 'ok' }),
+      expect.objectContaining({ name: 'configuration', status: 'ok', detail: 'one example.heartbeat every 3600s' }),
+    ]);
+  });
+
   it('fills defaults, required and secrets a package left out', () => {
     const template = normalizeTemplate(
       {

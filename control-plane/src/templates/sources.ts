@@ -69,10 +69,32 @@ async function importTemplates(specifier: string, kind: TemplateKind, logger: Lo
   return list.map((raw) => normalizeTemplate(raw, kind));
 }
 
-/** Every template the deployment ships: destinations from the router, connectors from ingest. */
-export async function loadTemplates(logger: Logger): Promise<PluginTemplate[]> {
+export interface TemplateSources {
+  /**
+   * Connector plugin locations (`ingest.jobs.plugins`, the same list ingest loads), so the API
+   * accepts connectors of the plugins' types and tests them with the plugins' own checks.
+   */
+  connectorPlugins?: readonly string[];
+  /** Where relative plugin locations start (the working directory, as for ingest). */
+  baseDirectory?: string;
+}
+
+/**
+ * The templates of the configured connector plugins. A plugin that fails to load is logged by the
+ * loader and left out: the control plane starts without it, as ingest does.
+ */
+async function pluginTemplates(sources: TemplateSources, logger: Logger): Promise<PluginTemplate[]> {
+  if (!sources.connectorPlugins || sources.connectorPlugins.length === 0) return [];
+  const [{ loadPlugins }, { pluginTemplate }] = await Promise.all([import('@muxly/ingest/connectors'), import('@muxly/ingest/templates')]);
+  const { plugins } = await loadPlugins(sources.connectorPlugins, { baseDirectory: sources.baseDirectory ?? process.cwd(), log: logger });
+  return plugins.map((plugin) => normalizeTemplate(pluginTemplate(plugin) as unknown as Raw, 'connector'));
+}
+
+/** Every template the deployment ships: destinations from the router, connectors from ingest and its plugins. */
+export async function loadTemplates(logger: Logger, sources: TemplateSources = {}): Promise<PluginTemplate[]> {
   return [
     ...(await importTemplates('@muxly/ingest/templates', 'connector', logger)),
+    ...(await pluginTemplates(sources, logger)),
     ...(await importTemplates('@muxly/router/templates', 'destination', logger)),
   ];
 }

@@ -27,9 +27,11 @@ export async function startJobs(options: { kafka: Kafka; producer: KafkaProducer
   const topics = topicNames(settings.topics.prefix);
   let registry = options.registry;
   if (!registry) {
+    // NOTE: each plugin is loaded and validated on its own; one that fails is logged by the
+    // loader (with its location and why) and left out, and ingest runs without it.
     const loaded = await loadPlugins(jobs.plugins, { baseDirectory: process.cwd(), log: logger });
-    for (const failure of loaded.failures) logger.error('connector plugin not loaded', { ...failure });
     registry = createConnectorRegistry(loaded.plugins);
+    logger.info('connector types available', { connectorTypes: registry.types(), pluginFailures: loaded.failures.length });
   }
   const http = createHttpClient({ allow: jobs.allowAddresses, timeoutMs: jobs.httpTimeoutMs });
   const runner = new JobRunner({

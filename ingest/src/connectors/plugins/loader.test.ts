@@ -62,6 +62,12 @@ describe('loadPlugins', () => {
     expect(error.message).toMatch(/invalid record at index 0/);
   });
 
+  it('gives up on a plugin whose import never finishes, and loads the others', async () => {
+    const { plugins, failures } = await loadPlugins(['./test/fakes/plugins/hangs-at-import', './plugins/example-connector'], { baseDirectory: ingestDirectory, log, importTimeoutMs: 300 });
+    expect(plugins.map((plugin) => plugin.type)).toEqual(['example-heartbeat']);
+    expect(failures).toEqual([{ location: './test/fakes/plugins/hangs-at-import', error: 'its import did not finish within 300 ms' }]);
+  });
+
   it('does not let a plugin take a built-in type', () => {
     expect(validatePluginShape({ type: 'hubspot', description: '', configSchema: { type: 'object', additionalProperties: false }, check() {}, read() {} })).toEqual([
       'type "hubspot" is a built-in connector type',

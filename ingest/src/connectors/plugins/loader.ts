@@ -77,14 +77,31 @@ export function validatePluginShape(candidate: unknown): string[] {
   return problems;
 }
 
+const IMPORT_TIMEOUT_MS = 10_000;
+
+/** Imports a plugin's entry, giving up when its import (top-level await) does not settle in time. */
+async function importWithin(entry: string, timeoutMs: number): Promise<{ default?: unknown; connector?: unknown }> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      import(pathToFileURL(entry).href) as Promise<{ default?: unknown; connector?: unknown }>,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`its import did not finish within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Imports and validates every location; never throws. Duplicated types keep the first. */
-export async function loadPlugins(locations: readonly string[], options: { baseDirectory: string; log: Logger }): Promise<LoadedPlugins> {
+export async function loadPlugins(locations: readonly string[], options: { baseDirectory: string; log: Logger; importTimeoutMs?: number }): Promise<LoadedPlugins> {
   const plugins: ConnectorPlugin[] = [];
   const failures: PluginFailure[] = [];
   for (const location of locations) {
     try {
       const entry = resolvePluginEntry(location, options.baseDirectory);
-      const module = (await import(pathToFileURL(entry).href)) as { default?: unknown; connector?: unknown };
+      const module = await importWithin(entry, options.importTimeoutMs ?? IMPORT_TIMEOUT_MS);
       const candidate = module.default ?? module.connector;
       const problems = validatePluginShape(candidate);
       if (problems.length > 0) throw new Error(`not a connector plugin: ${problems.join('; ')}`);
