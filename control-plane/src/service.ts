@@ -120,7 +120,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         registry: settings.schemaRegistry,
         services: { ingest: cp.services.ingestUrl, transformer: cp.services.transformerUrl, router: cp.services.routerUrl },
         eventsTopic: topics.events,
+        rawTopic: topics.raw,
         routerGroupPrefix: settings.router.groupIdPrefix,
+        transformerGroupId: settings.transformer.groupId,
       }),
     });
     const server: Server = await new Promise((resolve, reject) => {

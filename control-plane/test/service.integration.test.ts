@@ -8,18 +8,32 @@ import { expectProblem, startHarness, type Harness } from './harness.ts';
 describe('control-plane service: templates, docs, health, permissions', () => {
   let h: Harness;
   let fakeRouter: Server;
+  let fakeTransformer: Server;
   const groupPrefix = `test-router-${randomBytes(4).toString('hex')}.`;
+  const transformerGroup = `test-transformer-${randomBytes(4).toString('hex')}`;
+  let ingestUrl: string;
   const seenPermissions: string[] = [];
 
   beforeAll(async () => {
-    // A stand-in for the router's health endpoint, so one service answers ready.
+    // Stand-ins for the services' health endpoints, answering as Muxly's /readyz does: the router
+    // ready, the transformer not ready (its Kafka check failing); ingest is not listening at all.
     fakeRouter = createServer((request, response) => {
-      response.writeHead(request.url === '/readyz' ? 200 : 404, { 'content-type': 'application/json' }).end('{"status":"ready"}');
+      response.writeHead(request.url === '/readyz' ? 200 : 404, { 'content-type': 'application/json' }).end('{"status":"ready","checks":{"kafka":{"status":"ok"}}}');
+    });
+    fakeTransformer = createServer((_request, response) => {
+      response.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"not ready","checks":{"kafka":{"status":"failing","error":"broker down"},"registry":{"status":"ok"}}}');
     });
     await new Promise<void>((resolve) => fakeRouter.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => fakeTransformer.listen(0, '127.0.0.1', resolve));
+    const port = (server: Server) => (server.address() as AddressInfo).port;
+    // A port nothing listens on (taken, then released).
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    ingestUrl = `http://127.0.0.1:${port(closed)}`;
+    await new Promise((resolve) => closed.close(resolve));
     h = await startHarness({
-      controlPlane: { services: { routerUrl: `http://127.0.0.1:${(fakeRouter.address() as AddressInfo).port}`, ingestUrl: 'http://127.0.0.1:1', transformerUrl: 'http://127.0.0.1:1' } },
-      settings: { router: { groupIdPrefix: groupPrefix } },
+      controlPlane: { services: { routerUrl: `http://127.0.0.1:${port(fakeRouter)}`, ingestUrl, transformerUrl: `http://127.0.0.1:${port(fakeTransformer)}` } },
+      settings: { router: { groupIdPrefix: groupPrefix }, transformer: { groupId: transformerGroup } },
       authorize: (request, _response, permission) => {
         seenPermissions.push(permission);
         if (request.get('x-test-deny') === permission) throw new ApiProblem(403, 'forbidden', `missing permission ${permission}`);
@@ -29,6 +43,7 @@ describe('control-plane service: templates, docs, health, permissions', () => {
   afterAll(async () => {
     await h?.close();
     await new Promise((resolve) => fakeRouter?.close(resolve));
+    await new Promise((resolve) => fakeTransformer?.close(resolve));
   });
 
   it('lists templates with schema, defaults, required and secret fields', async () => {
@@ -63,16 +78,24 @@ describe('control-plane service: templates, docs, health, permissions', () => {
     expect(await metrics.text()).toContain('process_cpu_seconds_total');
   });
 
-  it('reports every dependency and the router lag per destination', async () => {
+  it('reports every dependency, each service\'s readiness, and the lag of every destination and of the transformer', async () => {
+    // Two destinations: one consumed part-way, one (disabled) never; and a group left by a deleted destination.
+    expect((await h.api('POST', '/api/v1/destinations', { id: 'orders-file', name: 'Orders', type: 'file', config: { path: '/tmp/orders.jsonl' } })).status).toBe(201);
+    expect((await h.api('POST', '/api/v1/destinations', { id: 'audit-file', name: 'Audit', type: 'file', enabled: false, config: { path: '/tmp/audit.jsonl' } })).status).toBe(201);
     const topics = topicNames(h.settings.topics.prefix);
     const admin = h.service.kafka.admin();
     await admin.connect();
     const producer = h.service.kafka.producer();
     try {
-      await admin.createTopics({ topics: [{ topic: topics.events, numPartitions: 1 }], waitForLeaders: true });
+      await admin.createTopics({ topics: [{ topic: topics.events, numPartitions: 1 }, { topic: topics.raw, numPartitions: 1 }], waitForLeaders: true });
       await producer.connect();
       await producer.send({ topic: topics.events, messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
-      await admin.setOffsets({ groupId: `${groupPrefix}orders-s3`, topic: topics.events, partitions: [{ partition: 0, offset: '1' }] });
+      await producer.send({ topic: topics.raw, messages: [{ value: 'x' }, { value: 'y' }] });
+      await Promise.all([
+        admin.setOffsets({ groupId: `${groupPrefix}orders-file`, topic: topics.events, partitions: [{ partition: 0, offset: '1' }] }),
+        admin.setOffsets({ groupId: `${groupPrefix}deleted-destination`, topic: topics.events, partitions: [{ partition: 0, offset: '3' }] }),
+        admin.setOffsets({ groupId: transformerGroup, topic: topics.raw, partitions: [{ partition: 0, offset: '1' }] }),
+      ]);
     } finally {
       await producer.disconnect();
       await admin.disconnect();
@@ -80,16 +103,25 @@ describe('control-plane service: templates, docs, health, permissions', () => {
     const health = await h.api('GET', '/api/v1/health');
     expect(health.status).toBe(200);
     expect(health.body.status).toBe('degraded');
-    expect(health.body.checks).toMatchObject({
+    expect(health.body.checks).toEqual({
       postgresql: { status: 'ok' },
       kafka: { status: 'ok' },
       schemaRegistry: { status: 'ok' },
-      router: { status: 'ok' },
-      ingest: { status: 'failing' },
-      transformer: { status: 'failing' },
+      router: { status: 'ok', details: { checks: { kafka: { status: 'ok' } } } },
+      ingest: { status: 'failing', error: `cannot reach ${ingestUrl}/readyz: ECONNREFUSED` },
+      transformer: {
+        status: 'failing',
+        error: 'readyz answered 503 (kafka: broker down)',
+        details: { checks: { kafka: { status: 'failing', error: 'broker down' }, registry: { status: 'ok' } } },
+      },
       consumerLag: { status: 'ok' },
     });
-    expect(health.body.consumerLag).toEqual([{ groupId: `${groupPrefix}orders-s3`, destinationId: 'orders-s3', lag: 2 }]);
+    expect(health.body.consumerLag).toEqual([
+      { groupId: `${groupPrefix}audit-file`, destinationId: 'audit-file', destinationName: 'Audit', enabled: false, lag: 3 },
+      { groupId: `${groupPrefix}orders-file`, destinationId: 'orders-file', destinationName: 'Orders', enabled: true, lag: 2 },
+      { groupId: `${groupPrefix}deleted-destination`, destinationId: 'deleted-destination', lag: 0 },
+    ]);
+    expect(health.body.transformerLag).toEqual({ groupId: transformerGroup, lag: 1 });
   });
 
   it('hands every operation its declared permission, in one place', async () => {
