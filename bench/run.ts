@@ -1,6 +1,7 @@
 // `npm run bench` (scripts/bench.sh): ingest and transformer figures on this machine, compared
 // with the targets of issue 4 and with a bare node:http + Kafka "speed of light" reference
-// measured in the same run. Prints a table; writes .local/bench-results.json.
+// measured in the same run, then the router's (issue 5, bench/router.bench.ts). Prints a table;
+// writes .local/bench-results.json. `npm run bench -- router` runs only the router's.
 //   BENCH_SECONDS (default 10) sets each wrk run's length.
 import { spawn } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -8,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { freePort, ROOT, ServiceProcess, waitFor } from '../test/support/services.ts';
 import { benchLatency } from './latency.bench.ts';
+import { benchRouter, printRows } from './router.bench.ts';
 import { apiKeyHash, metric300, peakRssMb, sleep, wrk, writeSettings, type WrkResult } from './lib.ts';
 import { benchTransformer, deleteTopics } from './transformer.bench.ts';
 
@@ -69,6 +71,11 @@ async function benchHttp() {
 
 const started = Date.now();
 log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GB; Node ${process.version}; ${seconds} s per wrk run, 64 connections`);
+if (process.argv[2] === 'router') {
+  printRows((await benchRouter(base)).rows);
+  console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);
+  process.exit(0);
+}
 const http = await benchHttp();
 const transformerBatched = await benchTransformer(base, 4_000, 50);
 log(`transformer (${transformerBatched.shape}): ${transformerBatched.eventsPerSecond} events/s, peak RSS ${transformerBatched.peakRssMb} MB`);
@@ -76,6 +83,7 @@ const transformerSingle = await benchTransformer(base, 30_000, 1);
 log(`transformer (${transformerSingle.shape}): ${transformerSingle.eventsPerSecond} events/s, peak RSS ${transformerSingle.peakRssMb} MB`);
 const latency = await benchLatency(base, { metricsPerSecond: 5_000, perRequest: 10, seconds: 15 });
 log(`ingest -> events at ${latency.requestShape}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.measured} events, lost ${latency.lost}, non-202 ${latency.non202})`);
+const router = await benchRouter(base);
 
 const r = http.results;
 const batchedMetrics = (name: string) => Math.round(r[name]!.requestsPerSecond * 50);
@@ -86,13 +94,14 @@ const rows: [string, string, string, boolean][] = [
   ['ingest -> muxly.events at 5,000 metrics/s', `p99 ${latency.p99Ms} ms (p50 ${latency.p50Ms})`, 'p99 <= 50 ms', latency.p99Ms <= 50],
   ['peak RSS ingest', `${Math.max(http.ingestPeakRssMb, latency.ingestPeakRssMb)} MB (wrk load ${http.ingestPeakRssMb}, 5k/s ${latency.ingestPeakRssMb})`, '<= 200 MB', Math.max(http.ingestPeakRssMb, latency.ingestPeakRssMb) <= 200],
   ['peak RSS transformer', `${Math.max(transformerBatched.peakRssMb, transformerSingle.peakRssMb, latency.transformerPeakRssMb)} MB (drain ${transformerBatched.peakRssMb}/${transformerSingle.peakRssMb}, 5k/s ${latency.transformerPeakRssMb})`, '<= 200 MB', Math.max(transformerBatched.peakRssMb, transformerSingle.peakRssMb, latency.transformerPeakRssMb) <= 200],
+  ...router.rows,
 ];
 console.log('\n| measure | measured | target | met |\n| --- | --- | --- | --- |');
 for (const [measure, measured, target, met] of rows) console.log(`| ${measure} | ${measured} | ${target} | ${met ? 'yes' : 'NO'} |`);
 console.log(`\nreference peak RSS ${http.referencePeakRssMb} MB; whole run ${Math.round((Date.now() - started) / 1000)} s`);
 
 mkdirSync(`${ROOT}/.local`, { recursive: true });
-writeFileSync(`${ROOT}/.local/bench-results.json`, JSON.stringify({ at: new Date().toISOString(), seconds, http, transformerBatched, transformerSingle, latency }, null, 2));
+writeFileSync(`${ROOT}/.local/bench-results.json`, JSON.stringify({ at: new Date().toISOString(), seconds, http, transformerBatched, transformerSingle, latency, router }, null, 2));
 process.exit(0);
 
 function pct(value: number, of: number): string {

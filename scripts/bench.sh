@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm run bench`: the ingest and transformer benchmark (bench/run.ts). Not a test: it prints
-# figures and compares them with the targets of docs/performance.md. Takes about 3-4 minutes.
+# `npm run bench`: the ingest, transformer and router benchmark (bench/run.ts). Not a test: it
+# prints figures and compares them with the targets of docs/performance.md. Takes about 4-5
+# minutes; `npm run bench -- router` runs only the router's part (about 1 minute, no wrk).
 # It needs wrk (Debian's package; installed here when missing and running as root) and the
 # local stack's Kafka and schema registry (started when not running, stopped again after).
 source "$(dirname "$0")/env.sh"
@@ -8,7 +9,7 @@ ensure_node
 ensure_deps
 cd "$MUXLY_ROOT"
 
-if ! command -v wrk >/dev/null 2>&1; then
+if [ "${1:-}" != router ] && ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bench: installing wrk (apt-get install -y wrk)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }

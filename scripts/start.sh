@@ -35,8 +35,11 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 for name in "${services[@]}"; do
+  # The router's V8 heap bounds keep its RSS in its budget (docs/performance.md, Router).
+  node_args=()
+  [ "$name" = router ] && node_args=(--max-old-space-size=512 --max-semi-space-size=16)
   # Each service logs JSON lines; they are kept under .local/logs and echoed with a prefix.
-  node "$name/src/main.ts" > >(tee -a "$logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
+  node "${node_args[@]}" "$name/src/main.ts" > >(tee -a "$logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
   pids[$name]=$!
 done
 

@@ -59,6 +59,12 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 export type ServiceName = 'ingest' | 'transformer' | 'router' | 'control-plane';
 
+/** Node options a service runs with, as scripts/start.sh and docker-compose.yml start it. */
+const NODE_ARGS: Partial<Record<ServiceName, string[]>> = {
+  // V8 heap bounds keep the router's RSS in its budget (docs/performance.md, Router).
+  router: ['--max-old-space-size=512', '--max-semi-space-size=16'],
+};
+
 const startedProcesses = new Set<ServiceProcess>();
 
 /** Stops every service process this test file started, even those whose start timed out. */
@@ -83,7 +89,7 @@ export class ServiceProcess {
   }
 
   start(): this {
-    const child = spawn(process.execPath, [`${ROOT}/${this.name}/src/main.ts`], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(NODE_ARGS[this.name] ?? []), `${ROOT}/${this.name}/src/main.ts`], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     startedProcesses.add(this);
     const collect = (chunk: Buffer) => {
