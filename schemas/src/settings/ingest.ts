@@ -36,9 +36,13 @@ export const IngestSettings = Section({
       maxConcurrentSyncs: Type.Integer({ minimum: 1, maximum: 100, default: 4, description: 'Syncs this instance runs at once; further run commands wait.' }),
       allowAddresses: Type.Array(Type.String(), {
         default: [],
-        description: 'Internal addresses (CIDRs, addresses or host names) connectors may reach, e.g. 127.0.0.0/8 for a local API; everything else internal is refused.',
+        description:
+          'Internal addresses (CIDRs, addresses, host names or *.suffixes) connectors may reach, e.g. 127.0.0.0/8 for a local API; everything else internal is refused, by syncs and by connection tests.',
       }),
-      plugins: Type.Array(Type.String(), { default: [], description: 'Connector plugins to load at start: npm package names or folders (relative to the working directory).' }),
+      plugins: Type.Array(Type.String(), {
+        default: [],
+        description: 'Connector plugins ingest and the control plane load at start: npm package names or folders (relative to the working directory). One that fails to load is logged and left out.',
+      }),
       httpTimeoutMs: Type.Integer({ minimum: 100, default: 30_000, description: 'Longest single HTTP exchange of a connector.' }),
       recordsPerMessage: Type.Integer({ minimum: 1, maximum: 5_000, default: 500, description: 'Records per connector.records.v1 raw message.' }),
       progressIntervalMs: Type.Integer({ minimum: 0, default: 1_000, description: 'Least time between two progress reports of a sync.' }),
