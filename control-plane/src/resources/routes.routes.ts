@@ -52,7 +52,7 @@ const toDto = (route: Route, ruleIds: string[]) => ({
   updatedAt: route.updatedAt.toISOString(),
 });
 
-async function checkReferences(em: EntityManager, body: RouteBody): Promise<void> {
+export async function checkReferences(em: EntityManager, body: RouteBody): Promise<void> {
   const errors = [];
   if (body.connectorId && !(await em.findOne(ConnectorEntity, { id: body.connectorId }, { fields: ['id'] }))) {
     errors.push({ pointer: '/connectorId', detail: `connector "${body.connectorId}" does not exist` });
@@ -66,7 +66,7 @@ async function checkReferences(em: EntityManager, body: RouteBody): Promise<void
   if (errors.length > 0) throw unprocessable(`the route refers to objects that do not exist: ${errors.map((e) => e.detail).join('; ')}`, errors);
 }
 
-async function replaceRuleIds(em: EntityManager, routeId: string, ruleIds: string[]): Promise<void> {
+export async function replaceRuleIds(em: EntityManager, routeId: string, ruleIds: string[]): Promise<void> {
   // Native statements, for the reason given in rules.routes.ts (replaceChildren).
   await em.nativeDelete(RouteRuleEntity, { routeId });
   await em.insertMany(RouteRuleEntity, ruleIds.map((ruleId, position) => ({ routeId, ruleId, position })));

@@ -3,14 +3,15 @@ import type { Static } from '@sinclair/typebox';
 import { ConfigurationError, type MuxlySettings } from '@muxly/common';
 import type { DestinationDefinition as DestinationDefinitionSchema } from '@muxly/schemas';
 import type { ControlPlaneContext } from '../context.ts';
-import { DestinationEntity, RoutingRuleEntity } from '../db/entities.ts';
+import { DestinationEntity, RouteEntity, RoutingRuleEntity } from '../db/entities.ts';
 import { ApiProblem } from '../http/problem.ts';
 import { checkDestinations, checkLogic, loadRuleView, replaceChildren } from '../resources/rules.routes.ts';
+import { checkReferences, loadRuleIds, replaceRuleIds } from '../resources/routes.routes.ts';
 import { secretContext } from '../resources/typed-objects.routes.ts';
 import type { ConfigKind } from '../config/publisher.ts';
 
 // The declarative seed: the `pipeline` section of the settings document (YAML/JSON/TOML, the
-// shared loader) lists destinations and rules by id. At start-up each listed object is created
+// shared loader) lists destinations, rules and routes by id. At start-up each listed object is created
 // or brought up to date with the same validation as the API; objects the file does not list
 // are left alone (they may have been made through the API). A wrong object stops the start with
 // a message naming it, like any other bad setting.
@@ -114,6 +115,40 @@ export async function reconcilePipeline(context: ControlPlaneContext, pipeline: 
       await replaceChildren(em, definition.id, definition.transformations, definition.destinationIds);
       await em.flush();
       touched.push(['rule', definition.id]);
+    });
+  }
+  for (const [index, definition] of (pipeline.routes ?? []).entries()) {
+    const place = `pipeline.routes[${index}]`;
+    await context.orm.em.fork().transactional(async (em) => {
+      try {
+        await checkReferences(em, definition);
+      } catch (error) {
+        asConfigurationError(place, error);
+      }
+      const fields = {
+        name: definition.name ?? definition.id,
+        connectorId: definition.connectorId ?? null,
+        enabled: definition.enabled,
+        errorHandling: { ...definition.errorHandling },
+      };
+      const existing = await em.findOne(RouteEntity, { id: definition.id });
+      if (!existing) {
+        em.create(RouteEntity, { id: definition.id, ...fields });
+        await em.flush();
+        result.created++;
+      } else {
+        const same = Object.entries(fields).every(([key, value]) => isDeepStrictEqual((existing as Record<string, unknown>)[key] ?? null, value)) &&
+          isDeepStrictEqual(await loadRuleIds(em, definition.id), definition.ruleIds);
+        if (same) {
+          result.unchanged++;
+          return;
+        }
+        Object.assign(existing, fields, { updatedAt: new Date() });
+        result.updated++;
+      }
+      await replaceRuleIds(em, definition.id, definition.ruleIds);
+      await em.flush();
+      touched.push(['route', definition.id]);
     });
   }
   result.changed = result.created + result.updated;
