@@ -155,6 +155,10 @@ afterAll(async () => {
   await dlqReader?.disconnect();
   await router?.stop();
   await producer?.disconnect();
+  const admin = createKafka(settings.kafka, logger).admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: (await admin.listTopics()).filter((topic) => topic.startsWith(prefix)) }).catch(() => undefined);
+  await admin.disconnect();
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
   await rm(directory, { recursive: true, force: true });
