@@ -29,14 +29,16 @@ export async function startIngest(settings: MuxlySettings, logger: Logger = crea
   const topics = topicNames(settings.topics.prefix);
   const producer = new KafkaProducer(kafka, { sendTimeoutMs: settings.ingest.sendTimeoutMs });
   // A broker that is restarting while ingest starts (deployments start everything at once) is
-  // waited for, up to a deadline, instead of failing the start.
-  await retryUntil(settings.ingest.kafkaStartTimeoutMs, logger, async () => {
+  // waited for, up to a deadline, instead of failing the start. The commands consumer is part of
+  // it: right after a broker start its metadata may not list the topics or their leaders yet.
+  const kafkaDeadline = Date.now() + settings.ingest.kafkaStartTimeoutMs;
+  await retryUntil(kafkaDeadline, logger, async () => {
     if (settings.topics.create) await ensureTopics(kafka, topicSpecs(topics, settings.topics));
-    await producer.connect();
+    if (!producer.connected) await producer.connect();
   });
 
   // Connector syncs on the scheduler's commands (docs/scheduling.md).
-  const jobs = settings.ingest.jobs.enabled ? await startJobs({ kafka, producer, settings, logger }) : null;
+  const jobs = settings.ingest.jobs.enabled ? await retryUntil(kafkaDeadline, logger, () => startJobs({ kafka, producer, settings, logger })) : null;
 
   // API keys created through the control plane, when ingest has the service token to fetch them.
   const apiKeys = new ApiKeyVerifier(settings.ingest.apiKeys);
@@ -84,8 +86,7 @@ export async function startIngest(settings: MuxlySettings, logger: Logger = crea
   };
 }
 
-async function retryUntil(deadlineMs: number, logger: Logger, attempt: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + deadlineMs;
+async function retryUntil<T>(deadline: number, logger: Logger, attempt: () => Promise<T>): Promise<T> {
   for (let delayMs = 500; ; delayMs = Math.min(delayMs * 2, 5_000)) {
     try {
       return await attempt();

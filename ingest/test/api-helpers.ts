@@ -47,13 +47,37 @@ export async function rejectionCounts(url: string): Promise<Record<string, numbe
   return counts;
 }
 
+export interface TopicCollector {
+  values: string[];
+  /** Per partition, the offset after the last record read (compare with the high watermarks). */
+  positions: Map<number, bigint>;
+  /** What the reader itself went through: joins, crashes, kafkajs warnings. For failure reports. */
+  events: string[];
+  consumer: Consumer;
+  stop: () => Promise<void>;
+}
+
 /** Collects every record of a topic (read_committed) from the beginning. */
-export async function collectTopic(topic: string): Promise<{ values: string[]; stop: () => Promise<void>; consumer: Consumer }> {
-  const kafka = new Kafka({ brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING });
+export async function collectTopic(topic: string): Promise<TopicCollector> {
+  const events: string[] = [];
+  const at = () => new Date().toISOString().slice(11, 23);
+  const kafka = new Kafka({
+    brokers: [KAFKA_BROKER],
+    logLevel: logLevel.WARN,
+    logCreator: () => (entry) => void events.push(`${at()} kafkajs ${entry.namespace}: ${String(entry.log.message)}${entry.log.error ? ` (${String(entry.log.error)})` : ''}`),
+  });
   const consumer = kafka.consumer({ groupId: uniqueName('it-reader-'), readUncommitted: false });
+  consumer.on(consumer.events.GROUP_JOIN, (event) => void events.push(`${at()} joined, assigned ${JSON.stringify(event.payload.memberAssignment)}`));
+  consumer.on(consumer.events.CRASH, (event) => void events.push(`${at()} crashed: ${String(event.payload.error)} (restart: ${String(event.payload.restart)})`));
   const values: string[] = [];
+  const positions = new Map<number, bigint>();
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void values.push(message.value?.toString('utf8') ?? '') });
-  return { values, consumer, stop: () => consumer.disconnect() };
+  await consumer.run({
+    eachMessage: async ({ partition, message }) => {
+      values.push(message.value?.toString('utf8') ?? '');
+      positions.set(partition, BigInt(message.offset) + 1n);
+    },
+  });
+  return { values, positions, events, consumer, stop: () => consumer.disconnect() };
 }

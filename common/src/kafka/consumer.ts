@@ -61,14 +61,22 @@ export class BatchConsumer {
   async start(handler: ChunkHandler): Promise<void> {
     const { topics, fromBeginning = true } = this.#options;
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics, fromBeginning });
-    this.#running = true;
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.#eachBatch(payload, handler),
-    });
+    try {
+      await this.consumer.subscribe({ topics, fromBeginning });
+      this.#running = true;
+      await this.consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: (payload) => this.#eachBatch(payload, handler),
+      });
+    } catch (error) {
+      // A start that failed (e.g. topics not in the metadata yet) leaves no connection behind,
+      // so the caller can simply try again.
+      this.#running = false;
+      await this.consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
   }
 
   async #eachBatch(payload: EachBatchPayload, handler: ChunkHandler): Promise<void> {

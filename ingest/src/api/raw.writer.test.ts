@@ -5,10 +5,8 @@ import { BacklogFullError, RawWriter } from './raw.writer.ts';
 function manualProducer() {
   const sends: { messages: { value: string }[]; settle: (error?: Error) => void }[] = [];
   const producer = {
-    producer: {
-      send: ({ messages }: { messages: { value: string }[] }) =>
-        new Promise<void>((resolve, reject) => sends.push({ messages, settle: (error) => (error ? reject(error) : resolve()) })),
-    },
+    sendAndWait: (messages: { value: string }[]) =>
+      new Promise<void>((resolve, reject) => sends.push({ messages, settle: (error) => (error ? reject(error) : resolve()) })),
   } as unknown as KafkaProducer;
   return { producer, sends };
 }

@@ -32,6 +32,10 @@ interface Pending {
  * turns N round trips into one without adding a wait when the writer is idle. Each request is
  * still one record: it is acknowledged, or refused, whole.
  *
+ * The producer wrapper keeps each record's partition across kafkajs's retries and takes a new
+ * producer id after a failed send, so an acknowledgement always means the record was written
+ * (see KafkaProducer).
+ *
  * NOTE: a record already handed to kafkajs whose request timed out is still retried by kafkajs in
  * the background (a 503 may turn out written: at-least-once, never a false 202). A record still
  * queued when its request times out is dropped, never sent. The in-flight count follows the
@@ -107,8 +111,8 @@ export class RawWriter {
     }
     if (batch.length === 0) return;
     this.#sending = true;
-    this.#producer.producer
-      .send({ topic: this.#options.topic, messages: batch.map((entry) => ({ key: null, value: entry.value })), acks: -1 })
+    this.#producer
+      .sendAndWait(batch.map((entry) => ({ topic: this.#options.topic, key: null, value: entry.value })))
       .then(
         () => batch.forEach((entry) => entry.resolve()),
         (error: unknown) => batch.forEach((entry) => entry.reject(error)),

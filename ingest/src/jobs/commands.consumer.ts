@@ -46,30 +46,35 @@ export async function startJobs(options: { kafka: Kafka; producer: KafkaProducer
     logger,
   });
   const consumer = new BatchConsumer(options.kafka, { groupId: `${topics.commands}.ingest`, topics: [topics.commands], fromBeginning: true, chunkSize: 50, logger });
-  await consumer.start(async (messages, context) => {
-    for (const [index, message] of messages.entries()) {
-      let command: unknown;
-      try {
-        command = JSON.parse(message.value?.toString('utf8') ?? '');
-      } catch (error) {
-        logger.warn('command is not JSON; skipped', { offset: message.offset, error: errorMessage(error) });
-        continue;
+  try {
+    await consumer.start(async (messages, context) => {
+      for (const [index, message] of messages.entries()) {
+        let command: unknown;
+        try {
+          command = JSON.parse(message.value?.toString('utf8') ?? '');
+        } catch (error) {
+          logger.warn('command is not JSON; skipped', { offset: message.offset, error: errorMessage(error) });
+          continue;
+        }
+        const problems = validateCommand(command);
+        if (problems.length > 0) {
+          logger.warn('command does not match the command format; skipped', { offset: message.offset, problems });
+          continue;
+        }
+        const typed = command as JobCommand;
+        if (typed.type === 'cancel') {
+          runner.cancel(typed);
+          continue;
+        }
+        // Commit what is done so far and stop when the partition is being taken away mid-wait.
+        if (!(await runner.waitForSlot(context.shouldContinue, context.heartbeat))) return index;
+        runner.start(typed);
       }
-      const problems = validateCommand(command);
-      if (problems.length > 0) {
-        logger.warn('command does not match the command format; skipped', { offset: message.offset, problems });
-        continue;
-      }
-      const typed = command as JobCommand;
-      if (typed.type === 'cancel') {
-        runner.cancel(typed);
-        continue;
-      }
-      // Commit what is done so far and stop when the partition is being taken away mid-wait.
-      if (!(await runner.waitForSlot(context.shouldContinue, context.heartbeat))) return index;
-      runner.start(typed);
-    }
-  });
+    });
+  } catch (error) {
+    http.close();
+    throw error;
+  }
   logger.info('job runner consuming commands', { topic: topics.commands, maxConcurrentSyncs: jobs.maxConcurrentSyncs });
   return {
     runner,
