@@ -55,6 +55,13 @@ export class BatchConsumer {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       allowAutoTopicCreation: false,
+      retry: {
+        retries: 5,
+        // NOTE: kafkajs restarts a crashed consumer on a timer. A start still retrying when stop()
+        // runs (the broker was away) crashes after it and would schedule one more restart, which
+        // then runs on in a stopped service: once stopped, never restart.
+        restartOnFailure: async () => this.#running,
+      },
     });
   }
 
