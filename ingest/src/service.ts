@@ -1,6 +1,6 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  ConfigurationError,
   createKafka,
   createLogger,
   createMetricsRegistry,
@@ -13,7 +13,7 @@ import {
   type MuxlySettings,
   type RunningService,
 } from '@muxly/common';
-import { createIngestApp } from './api/app.ts';
+import { createIngestServer } from './api/app.ts';
 import { RateLimiter } from './api/rate-limiter.ts';
 import { RawWriter } from './api/raw.writer.ts';
 import { ApiKeyVerifier } from './auth/api-keys.ts';
@@ -25,6 +25,10 @@ export interface IngestService extends RunningService {
 }
 
 export async function startIngest(settings: MuxlySettings, logger: Logger = createLogger({ service: 'ingest', level: settings.log.level })): Promise<IngestService> {
+  const { headersMs, requestMs } = settings.ingest.clientTimeouts;
+  if (headersMs > requestMs) {
+    throw new ConfigurationError(`ingest.clientTimeouts.headersMs (${headersMs}) must not be larger than ingest.clientTimeouts.requestMs (${requestMs})`);
+  }
   const kafka = createKafka({ ...settings.kafka, clientId: `${settings.kafka.clientId}-ingest` }, logger);
   const topics = topicNames(settings.topics.prefix);
   const producer = new KafkaProducer(kafka, { sendTimeoutMs: settings.ingest.sendTimeoutMs });
@@ -50,22 +54,22 @@ export async function startIngest(settings: MuxlySettings, logger: Logger = crea
 
   let alive = true;
   const registry = createMetricsRegistry('ingest');
-  const app = createIngestApp({
+  const server = createIngestServer({
     writer: new RawWriter(producer, { topic: topics.raw, sendTimeoutMs: settings.ingest.sendTimeoutMs, maxInFlight: settings.ingest.maxInFlightSends }),
     apiKeys,
     rateLimiter: new RateLimiter({ ratePerSecond: settings.ingest.rateLimit.requestsPerSecond, burst: settings.ingest.rateLimit.burst }),
     health: { registry, readiness: { kafka: kafkaReadiness(kafka) }, isAlive: () => alive },
     logger,
     limits: settings.ingest.limits,
+    clientTimeouts: settings.ingest.clientTimeouts,
   });
-
-  const server: Server = await new Promise((resolve, reject) => {
-    const listening = app.listen(settings.ingest.http.port, settings.ingest.http.host, (error?: Error) => (error ? reject(error) : resolve(listening)));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.ingest.http.port, settings.ingest.http.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
-  // Slow clients must not hold connections forever.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
   const port = (server.address() as AddressInfo).port;
   logger.info('ingest API listening', { url: `http://${settings.ingest.http.host}:${port}`, topic: topics.raw });
 

@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { createHash, randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
 import { requireLocalStack, waitFor } from '../../test/support/services.ts';
 import { collectTopic, ingestSettings, post, rejectionCounts, startTestIngest, WRITER_KEY } from './api-helpers.ts';
 
@@ -198,6 +199,73 @@ test('over the per-key rate limit is 429 with Retry-After, per key, and counted'
   } finally {
     await limited.stop();
   }
+});
+
+/**
+ * Writes `chunks` on a raw connection (a pause of `pauseMs` before each later one) and returns all
+ * the server answered before it closed the connection.
+ */
+function rawExchange(url: string, chunks: string[], pauseMs = 0): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.on('data', (data) => (received += data.toString('utf8')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(received));
+    socket.setTimeout(30_000, () => socket.destroy(new Error(`no close within 30 s; received: ${received}`)));
+    void (async () => {
+      for (const [index, chunk] of chunks.entries()) {
+        if (index > 0) await new Promise((wait) => setTimeout(wait, pauseMs));
+        if (socket.destroyed) return;
+        socket.write(chunk);
+      }
+    })();
+  });
+}
+const problemIn = (answer: string) => {
+  const [head, body] = answer.split('\r\n\r\n');
+  expect(head).toMatch(/^content-type: application\/problem\+json$/im);
+  expect(head).toMatch(/^connection: close$/im);
+  return JSON.parse(body!) as { status: number; title: string; detail: string };
+};
+
+describe('slow clients', () => {
+  let slow: Awaited<ReturnType<typeof startTestIngest>>;
+  beforeAll(async () => {
+    slow = await startTestIngest(ingestSettings({ ingest: { clientTimeouts: { headersMs: 500, requestMs: 1_500, keepAliveMs: 1_000 } } }));
+  });
+  afterAll(async () => {
+    await slow?.stop();
+  });
+
+  test('headers not complete within ingest.clientTimeouts.headersMs: 408 problem+json, connection closed', async () => {
+    // The headers never end; the connection is answered and closed by the server, not by us.
+    const answer = await rawExchange(slow.url, ['POST /v1/metrics HTTP/1.1\r\nHost: ingest\r\n', 'Content-Type: application/json\r\n'], 200);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(problemIn(answer)).toMatchObject({ status: 408, title: 'Request Timeout' });
+  });
+
+  test('a body not complete within ingest.clientTimeouts.requestMs: 408 problem+json, and nothing reaches Kafka', async () => {
+    const id = `slow-${randomUUID()}`;
+    const body = JSON.stringify({ id, name: 'slow', value: 1 });
+    const head = `POST /v1/metrics HTTP/1.1\r\nHost: ingest\r\nAuthorization: Bearer ${WRITER_KEY}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    // Half the body, then silence past the deadline.
+    const answer = await rawExchange(slow.url, [head, body.slice(0, 10)], 100);
+    expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
+    expect(problemIn(answer).status).toBe(408);
+    expect(envelopesWith(id)).toEqual([]);
+  });
+
+  test('headers over Node\'s size limit: 431 problem+json', async () => {
+    const answer = await rawExchange(slow.url, [`POST /v1/metrics HTTP/1.1\r\nHost: ingest\r\nX-Filler: ${'f'.repeat(20_000)}\r\n\r\n`]);
+    expect(answer).toMatch(/^HTTP\/1\.1 431 /);
+    expect(problemIn(answer).status).toBe(431);
+  });
+
+  test('the slow and oversized clients are counted by reason, once each', async () => {
+    expect(await rejectionCounts(slow.url)).toEqual({ '408_request_timeout': 2, '431_headers_too_large': 1 });
+  });
 });
 
 test('every rejection is counted in /metrics by reason', async () => {

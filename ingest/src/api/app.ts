@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { parse as parseYaml } from 'yaml';
 import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { handleHealthRequest, HttpProblem, type HealthEndpoints, type Logger } from '@muxly/common';
 import { presentedApiKey, type ApiKeyVerifier } from '../auth/api-keys.ts';
-import { createIngestMetrics } from './ingest.metrics.ts';
+import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
+import { answerClientErrors } from './client-errors.ts';
 import { BODY_BYTES, metricsHandler } from './metrics.handler.ts';
 import { problemHandler } from './problems.ts';
 import type { RateLimiter } from './rate-limiter.ts';
@@ -26,13 +28,32 @@ export interface IngestAppOptions {
   health: HealthEndpoints;
   logger: Logger;
   limits: { maxRequestBytes: number; maxMetricBytes: number; maxBatchSize: number };
+  clientTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
 }
 
-export function createIngestApp(options: IngestAppOptions): Express {
+/** The ingest HTTP server (not yet listening): the API below, with slow and broken clients answered too. */
+export function createIngestServer(options: IngestAppOptions): Server {
+  const metrics = createIngestMetrics(options.health.registry);
+  const rejected = (status: number, reason: string) => metrics.rejected.inc({ reason: `${status}_${reason.replaceAll('-', '_')}` });
+  const { headersMs, requestMs, keepAliveMs } = options.clientTimeouts;
+  const server = createServer(
+    {
+      headersTimeout: headersMs,
+      requestTimeout: requestMs,
+      keepAliveTimeout: keepAliveMs,
+      // How often Node looks for connections over those deadlines (its default is every 30 s).
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(headersMs / 4))),
+    },
+    createIngestApp(options, metrics, rejected),
+  );
+  answerClientErrors(server, rejected);
+  return server;
+}
+
+function createIngestApp(options: IngestAppOptions, metrics: IngestMetrics, rejected: (status: number, reason: string) => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  const metrics = createIngestMetrics(options.health.registry);
 
   // Health, readiness and metrics need no key: probes and scrapers do not hold one.
   app.use((request, response, next) => {
@@ -89,6 +110,6 @@ export function createIngestApp(options: IngestAppOptions): Express {
     }),
   );
   app.post('/v1/metrics', metricsHandler({ writer: options.writer, metrics, limits: options.limits }));
-  app.use(problemHandler(options.logger, (status, reason) => metrics.rejected.inc({ reason: `${status}_${reason.replaceAll('-', '_')}` })));
+  app.use(problemHandler(options.logger, rejected));
   return app;
 }

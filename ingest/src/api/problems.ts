@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import { HttpProblem, problem, PROBLEM_CONTENT_TYPE, type FieldError, type Logger, type Problem } from '@muxly/common';
+import { answeredByServer } from './client-errors.ts';
 
 export function sendProblem(response: Response, body: Problem, headers: Record<string, string> = {}): void {
   response.status(body.status).set(headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
@@ -50,6 +51,9 @@ function fieldErrors(items: NonNullable<ValidatorError['errors']>): FieldError[]
  */
 export function problemHandler(logger: Logger, onRejected?: (status: number, reason: string) => void): ErrorRequestHandler {
   return (error: unknown, request, response, _next) => {
+    // The server already answered this connection (a client too slow with its body: 408) and
+    // closed it; the body parser's "aborted" that follows is the same rejection.
+    if (answeredByServer(request)) return;
     const respond = (body: Problem, reason: string, headers: Record<string, string> = {}) => {
       onRejected?.(body.status, reason);
       sendProblem(response, body, headers);

@@ -17,6 +17,18 @@ export const IngestSettings = Section({
     maxMetricBytes: Type.Integer({ minimum: 256, default: 32_768, description: 'Largest single metric (serialized JSON).' }),
     maxBatchSize: Type.Integer({ minimum: 1, default: 1_000, description: 'Most metrics in one request.' }),
   }),
+  clientTimeouts: Section(
+    {
+      headersMs: Type.Integer({ minimum: 100, default: 10_000, description: 'Longest time a client may take to send the request headers; then 408 and the connection is closed.' }),
+      requestMs: Type.Integer({
+        minimum: 100,
+        default: 30_000,
+        description: 'Longest time a client may take to send the whole request, headers and body (at least headersMs); then 408 and the connection is closed.',
+      }),
+      keepAliveMs: Type.Integer({ minimum: 100, default: 5_000, description: 'How long an idle keep-alive connection stays open.' }),
+    },
+    'Guards against slow clients holding connections.',
+  ),
   rateLimit: Section(
     {
       requestsPerSecond: Type.Number({ minimum: 0, default: 1_000, description: 'Requests per second each API key may send on average; 0 turns the limit off.' }),
