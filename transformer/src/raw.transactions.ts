@@ -23,7 +23,22 @@ export interface RawTransactionsOptions {
   logger: Logger;
 }
 
-const recordBytes = (record: OutgoingRecord) => (typeof record.value === 'string' ? Buffer.byteLength(record.value) : record.value.length) + 64;
+const bytesOf = (data: string | Buffer | null | undefined) => (data === null || data === undefined ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+
+/**
+ * An upper bound of a record's size inside a Kafka record batch: value, key and headers, plus the
+ * record's own framing (length, attributes, timestamp and offset deltas, key and value lengths,
+ * header count: at most 40 bytes of varints) and each header's two lengths.
+ * NOTE: the key and the headers count. Events of one series share a key, hence a partition, so a
+ * piece can be one partition's batch; with ~150 bytes of key and id header per event, counting
+ * the value alone let a 900 KB piece reach 1.1 MB and the broker refused it (MESSAGE_TOO_LARGE)
+ * on every retry of the chunk.
+ */
+export function recordBytes(record: OutgoingRecord): number {
+  let bytes = bytesOf(record.value) + bytesOf(record.key) + 40;
+  for (const [name, value] of Object.entries(record.headers ?? {})) bytes += Buffer.byteLength(name) + bytesOf(value) + 10;
+  return bytes;
+}
 
 /**
  * The transformer's chunk handler: events, dead letters and the consumed offsets of a run of raw

@@ -65,3 +65,27 @@ test('invalid raw records and items are dead-lettered with their bytes and heade
     await letters.stop();
   }
 });
+
+test('a burst of one series (one key, so one partition) larger than a produce request is written whole', async () => {
+  // 12 raw records x 1,000 metrics with the same name and dimensions: about 5 MB of events for one
+  // partition, several times the topic's 1 MB record batch limit. Long labels make a long key,
+  // which is sent with every event (a size estimate without it once made batches the broker refused).
+  const rawTopic = `${document.topics.prefix}raw`;
+  const producer = await connectedProducer();
+  const pad = 'p'.repeat(100);
+  const records = Array.from({ length: 12 }, (_, record) => ({
+    partition: 0,
+    value: JSON.stringify(apiEnvelope(Array.from({ length: 1_000 }, (_, item) => ({ id: `burst-${record}-${item}-${'0'.repeat(24)}`, name: 'checkout.requests', value: item, timestamp: '2026-05-01T10:00:00Z', dimensions: { region: 'eu-west-1', service: 'checkout', route: '/api/orders/{id}', customer: 'c'.repeat(60) }, attributes: { pad } })))),
+  }));
+  for (const record of records) await producer.send({ topic: rawTopic, acks: -1, messages: [record] });
+  await producer.disconnect();
+
+  const events = await collect(`${document.topics.prefix}events`);
+  try {
+    await waitFor('12,000 events', async () => events.records.filter((record) => record.headers['muxly.event.id']?.startsWith('burst-')).length >= 12_000, 60_000, 500);
+    const ids = new Set(events.records.map((record) => record.headers['muxly.event.id']).filter((id) => id?.startsWith('burst-')));
+    expect(ids.size).toBe(12_000);
+  } finally {
+    await events.stop();
+  }
+});
