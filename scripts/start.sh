@@ -35,9 +35,10 @@ stop_all() {
 trap stop_all INT TERM EXIT
 
 for name in "${services[@]}"; do
-  # The router's V8 heap bounds keep its RSS in its budget (docs/performance.md, Router).
+  # V8 heap bounds keep the RSS of the router, ingest and the transformer in their budgets
+  # (docs/performance.md).
   node_args=()
-  [ "$name" = router ] && node_args=(--max-old-space-size=512 --max-semi-space-size=16)
+  case "$name" in router | ingest | transformer) node_args=(--max-old-space-size=512 --max-semi-space-size=16) ;; esac
   # Each service logs JSON lines; they are kept under .local/logs and echoed with a prefix.
   node "${node_args[@]}" "$name/src/main.ts" > >(tee -a "$logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
   pids[$name]=$!

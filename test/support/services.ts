@@ -63,6 +63,9 @@ export type ServiceName = 'ingest' | 'transformer' | 'router' | 'control-plane';
 const NODE_ARGS: Partial<Record<ServiceName, string[]>> = {
   // V8 heap bounds keep the router's RSS in its budget (docs/performance.md, Router).
   router: ['--max-old-space-size=512', '--max-semi-space-size=16'],
+  // The same bounds for ingest and the transformer (docs/performance.md, Ingest and transformer).
+  ingest: ['--max-old-space-size=512', '--max-semi-space-size=16'],
+  transformer: ['--max-old-space-size=512', '--max-semi-space-size=16'],
 };
 
 const startedProcesses = new Set<ServiceProcess>();
