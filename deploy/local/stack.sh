@@ -19,16 +19,18 @@ usage() {
 usage: $0 start|stop|restart|status|answers [kafka|registry|s3|keycloak|all ...]
   no component: kafka registry (status: all four)
   env: MUXLY_LOCAL_DIR (default $REPO_ROOT/.local), MUXLY_START_TIMEOUT (seconds),
-       MUXLY_MAVEN_ARGS (extra mvn arguments for downloads), JAVA_HOME
+       MUXLY_MAVEN_ARGS (extra mvn arguments for downloads), JAVA_HOME,
+       MUXLY_KAFKA_PORT / MUXLY_KAFKA_CONTROLLER_PORT (default 9092 / 9093)
 EOF
   exit 2
 }
 
 command -v curl >/dev/null 2>&1 || die "curl is required (apt-get install curl)"
 
-# Fixed ports (the rest of the repo's defaults and tests assume them).
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+# Fixed ports (the rest of the repo's defaults and tests assume them). Kafka's can be moved for a
+# second, private broker (with its own MUXLY_LOCAL_DIR), as the broker-outage test does.
+KAFKA_PORT="${MUXLY_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${MUXLY_KAFKA_CONTROLLER_PORT:-9093}"
 REGISTRY_PORT=8085
 REGISTRY_MGMT_PORT=9001
 S3_PORT=9090

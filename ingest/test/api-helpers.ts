@@ -8,12 +8,12 @@ export const WRITER_KEY = `mxk_test_${randomBytes(12).toString('hex')}`;
 const sha256 = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
 
 /** Settings for an isolated ingest: own topic prefix, port 0, one known writer key. */
-export function ingestSettings(overrides: { ingest?: Record<string, unknown> } = {}): MuxlySettings {
+export function ingestSettings(overrides: { ingest?: Record<string, unknown>; brokers?: string[] } = {}): MuxlySettings {
   return loadSettings({
     env: {},
     overrides: {
       log: { level: 'error' },
-      kafka: { brokers: [KAFKA_BROKER] },
+      kafka: { brokers: overrides.brokers ?? [KAFKA_BROKER] },
       schemaRegistry: { url: REGISTRY_URL },
       topics: { prefix: `${uniqueName('it-ingest-')}.`, partitions: 3 },
       ingest: { http: { port: 0 }, apiKeys: [{ id: 'writer', hash: sha256(WRITER_KEY) }], ...overrides.ingest },
@@ -58,11 +58,11 @@ export interface TopicCollector {
 }
 
 /** Collects every record of a topic (read_committed) from the beginning. */
-export async function collectTopic(topic: string): Promise<TopicCollector> {
+export async function collectTopic(topic: string, broker = KAFKA_BROKER): Promise<TopicCollector> {
   const events: string[] = [];
   const at = () => new Date().toISOString().slice(11, 23);
   const kafka = new Kafka({
-    brokers: [KAFKA_BROKER],
+    brokers: [broker],
     logLevel: logLevel.WARN,
     logCreator: () => (entry) => void events.push(`${at()} kafkajs ${entry.namespace}: ${String(entry.log.message)}${entry.log.error ? ` (${String(entry.log.error)})` : ''}`),
   });
