@@ -112,6 +112,18 @@ test('a schema violation is 422 naming every invalid field of every item by JSON
   expect(envelopesWith(goodId)).toEqual([]);
 });
 
+test('a body that does not decompress is 400; an unknown content encoding is 415', async () => {
+  const corrupt = await post(ingest.url, Buffer.from('{"name":"x","value":1}'), { 'content-encoding': 'gzip' });
+  expect(corrupt.status).toBe(400);
+  rejected('400_unreadable_body');
+  expect((await problemOf(corrupt)).detail).toMatch(/^The request body could not be read: /);
+
+  const unknown = await post(ingest.url, '{"name":"x","value":1}', { 'content-encoding': 'compress' });
+  expect(unknown.status).toBe(415);
+  rejected('415_unsupported_encoding');
+  expect((await problemOf(unknown)).detail).toMatch(/unsupported content encoding "compress"/);
+});
+
 test('a wrong content type is 415', async () => {
   const response = await post(ingest.url, 'name=x&value=1', { 'content-type': 'application/x-www-form-urlencoded' });
   expect(response.status).toBe(415);

@@ -72,6 +72,11 @@ export function problemHandler(logger: Logger, onRejected?: (status: number, rea
       if (e.status === 404 || e.status === 405) return respond(problem(e.status, e.message), 'route');
       return respond(problem(e.status, e.message ?? 'Invalid request.', errors.length > 0 ? { errors } : {}), 'invalid_request');
     }
+    // The body parser's other refusals (a body that does not decompress, a bad charset) are the
+    // client's: answer their status instead of a 500.
+    if (e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return respond(problem(e.status, `The request body could not be read: ${e.message ?? 'invalid body'}`), 'unreadable_body');
+    }
     logger.error('unhandled error', { error: (error as Error).message, path: request.path });
     return respond(problem(500, 'An unexpected error occurred; it has been logged.'), 'internal');
   };
