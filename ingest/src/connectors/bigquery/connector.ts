@@ -1,4 +1,4 @@
-import { BigQuery, type Job } from '@google-cloud/bigquery';
+import type { BigQuery, Job } from '@google-cloud/bigquery';
 import { ConfigurationError } from '@muxly/common';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
 import { CHECK_RETRY, runProbes } from '../shared/check.ts';
@@ -22,12 +22,15 @@ interface PendingJob {
   highest?: string;
 }
 
-function createClient(config: BigQueryConfig, credentials: GoogleCredentials): BigQuery {
+// NOTE: the SDK is imported when a sync or check first needs it, not at start: the Google and
+// HubSpot clients cost ingest about 80 MB of memory, kept only by the processes that use them.
+async function createClient(config: BigQueryConfig, credentials: GoogleCredentials): Promise<BigQuery> {
+  const { BigQuery } = await import('@google-cloud/bigquery');
   return new BigQuery({
     projectId: config.projectId,
     ...(config.location ? { location: config.location } : {}),
     ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
-    ...googleAuthOptions(credentials),
+    ...(await googleAuthOptions(credentials)),
     // NOTE: the client would retry 429/5xx itself with its own backoff, ignoring Retry-After and
     // multiplying with ours; the connector's withRetry is the only retry layer.
     retryOptions: { autoRetry: false, maxRetries: 0 },
@@ -67,7 +70,7 @@ async function* read(config: BigQueryConfig, credentials: GoogleCredentials, cur
   // NOTE: the client opens its own sockets; an endpoint override is checked against the outbound
   // address guard here (at resolve time) before any request.
   if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
-  const client = createClient(config, credentials);
+  const client = await createClient(config, credentials);
   const committedValue = typeof cursor?.value === 'string' ? cursor.value : undefined;
   const pending = cursor?.pending as PendingJob | undefined;
   let job: Job;
@@ -145,7 +148,7 @@ export const bigqueryConnector = {
         step: 'check',
         run: async () => {
           if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
-          const client = createClient(config, credentials);
+          const client = await createClient(config, credentials);
           const [job] = await call('dry run', { ...config, retry: CHECK_RETRY }, context, () =>
             client.createQueryJob({
               query: config.query,

@@ -1,4 +1,4 @@
-import { BetaAnalyticsDataClient, type protos } from '@google-analytics/data';
+import type { BetaAnalyticsDataClient, protos } from '@google-analytics/data';
 import type { ConnectorRecord } from '@muxly/schemas';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
 import { GoogleCredentials } from '../bigquery/config.ts';
@@ -18,10 +18,13 @@ const DAY_MS = 86_400_000;
 
 type Report = protos.google.analytics.data.v1beta.IRunReportResponse;
 
-function createClient(config: Ga4Config, credentials: GoogleCredentials): BetaAnalyticsDataClient {
+// NOTE: the SDK is imported when a sync or check first needs it, not at start: the Google and
+// HubSpot clients cost ingest about 80 MB of memory, kept only by the processes that use them.
+async function createClient(config: Ga4Config, credentials: GoogleCredentials): Promise<BetaAnalyticsDataClient> {
+  const { BetaAnalyticsDataClient } = await import('@google-analytics/data');
   const endpoint = config.apiEndpoint ? new URL(config.apiEndpoint) : undefined;
   return new BetaAnalyticsDataClient({
-    ...googleAuthOptions(credentials),
+    ...(await googleAuthOptions(credentials)),
     // NOTE: REST (fallback) in production too, so the transport the tests exercise is the one
     // that runs. A port inside apiEndpoint is ignored by the client: it takes `port` separately.
     fallback: true,
@@ -112,7 +115,7 @@ async function* read(config: Ga4Config, credentials: GoogleCredentials, cursor: 
   // NOTE: the client opens its own sockets; an endpoint override is checked against the outbound
   // address guard here (at resolve time) before any request.
   if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
-  const client = createClient(config, credentials);
+  const client = await createClient(config, credentials);
   try {
     const window = reportWindow(config, cursor, context.now());
     const stream = `properties/${config.propertyId}`;
@@ -150,7 +153,7 @@ export const ga4Connector = {
         step: 'check',
         run: async () => {
           if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
-          const client = createClient(config, credentials);
+          const client = await createClient(config, credentials);
           try {
             const today = isoDate(context.now().getTime());
             const report = await runReport(client, { ...config, retry: CHECK_RETRY }, { startDate: today, endDate: today }, 0, 1, context);

@@ -1,4 +1,4 @@
-import { Client } from '@hubspot/api-client';
+import type { Client } from '@hubspot/api-client';
 import { ConfigurationError } from '@muxly/common';
 import type { ConnectorRecord } from '@muxly/schemas';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
@@ -18,7 +18,10 @@ const SEARCH_RESULT_CAP = 10_000;
 type SearchResponse = Awaited<ReturnType<Client['crm']['objects']['searchApi']['doSearch']>>;
 type SimpleObject = SearchResponse['results'][number];
 
-function createClient(config: HubSpotConfig, credentials: HubSpotCredentials): Client {
+// NOTE: the SDK is imported when a sync or check first needs it, not at start: the Google and
+// HubSpot clients cost ingest about 80 MB of memory, kept only by the processes that use them.
+async function createClient(config: HubSpotConfig, credentials: HubSpotCredentials): Promise<Client> {
+  const { Client } = await import('@hubspot/api-client');
   // NOTE: numberOfApiCallRetries is 0: the client's retry ignores Retry-After, retries only two
   // named 429 bodies, and its setting is process-wide. The connector's withRetry owns retries.
   return new Client({ accessToken: credentials.accessToken, basePath: config.apiBaseUrl, numberOfApiCallRetries: 0 });
@@ -85,7 +88,7 @@ async function* read(config: HubSpotConfig, credentials: HubSpotCredentials, cur
   // NOTE: the official client opens its own sockets, so a user-set endpoint is checked against the
   // outbound address guard here (at resolve time, not connect time) before any request.
   await context.http.assertAllowed(config.apiBaseUrl);
-  const client = createClient(config, credentials);
+  const client = await createClient(config, credentials);
   let since = startTime(config, cursor);
   let highest = typeof cursor?.lastModified === 'string' ? cursor.lastModified : undefined;
   let after: string | undefined;
@@ -124,7 +127,7 @@ export const hubspotConnector = {
         step: 'check',
         run: async () => {
           await context.http.assertAllowed(config.apiBaseUrl);
-          const response = await search(createClient(config, credentials), { ...config, pageSize: 1, retry: CHECK_RETRY }, 0, undefined, context);
+          const response = await search(await createClient(config, credentials), { ...config, pageSize: 1, retry: CHECK_RETRY }, 0, undefined, context);
           return { permission: `the token may search ${config.objectType}`, check: `${response.total} objects visible` };
         },
       },

@@ -1,4 +1,3 @@
-import { OAuth2Client } from 'google-auth-library';
 
 // How the Google clients authenticate. NOTE: always hand the client explicit credentials: without
 // them the libraries probe the GCE metadata server and the environment (DESIGN.md section 8).
@@ -6,8 +5,10 @@ import { OAuth2Client } from 'google-auth-library';
 export type GoogleCredentialInput = { serviceAccountKey: { client_email: string; private_key: string } } | { accessToken: string };
 
 /** Client options for @google-cloud/bigquery and @google-analytics/data. */
-export function googleAuthOptions(credentials: GoogleCredentialInput): Record<string, unknown> {
+export async function googleAuthOptions(credentials: GoogleCredentialInput): Promise<Record<string, unknown>> {
   if ('accessToken' in credentials) {
+    // Imported on first use, with the Google SDKs that need it (see the connectors' createClient).
+    const { OAuth2Client } = await import('google-auth-library');
     const authClient = new OAuth2Client();
     // The token's real lifetime is unknown here; an expired one is answered 401 by Google, which
     // stops the sync with a ConfigurationError. (Wall clock on purpose: the library compares it.)
