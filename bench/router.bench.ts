@@ -7,11 +7,11 @@ import { createServer, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
-import { createKafka, encodeWireFormat, ensureTopics, topicNames, topicSpecs } from '@muxly/common';
+import { createKafka, encodeWireFormat, topicNames } from '@muxly/common';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
 import { benchRules, type RuleFigures } from '../router/bench/rules.bench.ts';
 import { benchDir, metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
-import { deleteTopics, quietLogger } from './transformer.bench.ts';
+import { createBenchTopics, deleteTopics, quietLogger } from './transformer.bench.ts';
 
 export type BenchRow = [measure: string, measured: string, target: string, met: boolean];
 
@@ -47,17 +47,7 @@ function wireEvent(index: number, receivedAt: string): Buffer {
 
 async function fillEventsTopic(prefix: string, events: number): Promise<void> {
   const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'bench-router-filler', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, quietLogger);
-  // NOTE: right after another topic's deletion the broker may briefly answer metadata requests
-  // with UNKNOWN_TOPIC_OR_PARTITION; retry instead of failing the whole run.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await ensureTopics(kafka, topicSpecs(topicNames(prefix), { partitions: 3, replicationFactor: 1 }));
-      break;
-    } catch (error) {
-      if (attempt >= 5) throw error;
-      await sleep(1_000);
-    }
-  }
+  await createBenchTopics(kafka, prefix);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const receivedAt = new Date().toISOString();

@@ -5,6 +5,21 @@ import { metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
 
 export const quietLogger = createLogger({ service: 'bench', level: 'error', silent: true });
 
+/** The pipeline's topics under `prefix`, 3 partitions each. */
+export async function createBenchTopics(kafka: ReturnType<typeof createKafka>, prefix: string): Promise<void> {
+  // NOTE: right after another topic's deletion the broker may briefly answer metadata requests
+  // with UNKNOWN_TOPIC_OR_PARTITION; retry instead of failing the whole run.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureTopics(kafka, topicSpecs(topicNames(prefix), { partitions: 3, replicationFactor: 1 }));
+      break;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await sleep(1_000);
+    }
+  }
+}
+
 export interface TransformerFigures {
   shape: string;
   events: number;
@@ -21,17 +36,7 @@ export async function benchTransformer(base: Record<string, unknown>, records: n
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
   const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'bench-filler', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, quietLogger);
   const topics = topicNames(prefix);
-  // NOTE: right after another topic's deletion the broker may briefly answer metadata requests
-  // with UNKNOWN_TOPIC_OR_PARTITION; retry instead of failing the whole run.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await ensureTopics(kafka, topicSpecs(topics, { partitions: 3, replicationFactor: 1 }));
-      break;
-    } catch (error) {
-      if (attempt >= 5) throw error;
-      await sleep(1_000);
-    }
-  }
+  await createBenchTopics(kafka, prefix);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const receivedAt = new Date().toISOString();

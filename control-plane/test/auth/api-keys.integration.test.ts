@@ -2,12 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { loadSettings } from '@muxly/common';
 import { startIngest, type IngestService } from '@muxly/ingest';
 import { waitFor } from '../../../test/support/services.ts';
 import { expectProblem } from '../harness.ts';
-import { ADMIN, capturingLogger, startAuthHarness, type AuthHarness } from './support.ts';
+import { ADMIN, queryRows, capturingLogger, startAuthHarness, type AuthHarness } from './support.ts';
 
 // API keys end to end: created and revoked through the control plane, checked by the control
 // plane itself (scopes) and by a real ingest that syncs the hashes with the service token,
@@ -67,15 +66,7 @@ async function createKey(body: Record<string, unknown>, token = admin) {
   return answer.body as { id: string; key: string; prefix: string; scopes: string[] };
 }
 
-async function sql<T>(query: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: harness.database.url });
-  await client.connect();
-  try {
-    return (await client.query(query, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T>(query: string, params: unknown[] = []) => queryRows<T>(harness.database, query, params);
 
 test('the key is shown once, stored only as its hash; lists and reads never show it; scopes are checked', async () => {
   const created = await harness.api('POST', '/api/v1/api-keys', { token: admin, body: { name: 'writer', scopes: ['metrics:write'] } });

@@ -1,6 +1,5 @@
-import pg from 'pg';
 import { expectProblem } from '../harness.ts';
-import { ADMIN, startAuthHarness, type AuthHarness } from './support.ts';
+import { ADMIN, queryRows, startAuthHarness, type AuthHarness } from './support.ts';
 
 // Local users against a real control plane and PostgreSQL: first admin from settings, login,
 // rotating refresh tokens with reuse detection, logout, password change, lockout, user admin.
@@ -11,15 +10,7 @@ beforeAll(async () => {
 });
 afterAll(async () => harness?.close());
 
-async function sql<T>(query: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: harness.database.url });
-  await client.connect();
-  try {
-    return (await client.query(query, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
+const sql = <T>(query: string, params: unknown[] = []) => queryRows<T>(harness.database, query, params);
 
 test('the first admin comes from settings, with an argon2id hash at or above OWASP parameters', async () => {
   const [row] = await sql<{ password_hash: string; roles: string[] }>(

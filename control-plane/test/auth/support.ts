@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
+import pg from 'pg';
 import { loadSettings, redact, type Logger, type MuxlySettings } from '@muxly/common';
 import { startControlPlane, type RunningControlPlane } from '../../src/service.ts';
 import { createTestDatabase, type TestDatabase } from '../database.ts';
@@ -22,6 +23,17 @@ export function capturingLogger(lines: string[], fields: Record<string, unknown>
     lines.push(JSON.stringify({ level, message, ...(redact({ ...fields, ...extra }) as object) }));
   };
   return { error: write('error'), warn: write('warn'), info: write('info'), debug: write('debug'), child: (more) => capturingLogger(lines, { ...fields, ...more }) };
+}
+
+/** Runs one query on a test database with its own connection (to look at what the API stored). */
+export async function queryRows<T>(database: TestDatabase, query: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    return (await client.query(query, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
 }
 
 export interface AuthHarness {
