@@ -13,7 +13,7 @@ import {
   type MuxlySettings,
   type RunningService,
 } from '@muxly/common';
-import { createIngestServer } from './api/app.ts';
+import { closeGracefully, createIngestServer } from './api/app.ts';
 import { RateLimiter } from './api/rate-limiter.ts';
 import { RawWriter } from './api/raw.writer.ts';
 import { ApiKeyVerifier } from './auth/api-keys.ts';
@@ -79,10 +79,7 @@ export async function startIngest(settings: MuxlySettings, logger: Logger = crea
       alive = false;
       keySync?.stop();
       // Stop accepting connections, let in-flight requests finish (their Kafka acks included).
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-      });
+      await closeGracefully(server);
       // Running syncs stop and report before the producer closes.
       await jobs?.stop();
       await producer.disconnect();

@@ -52,8 +52,11 @@ test('SIGTERM to each service in turn while metrics flow loses no accepted metri
   await pause(1_500);
   for (const name of ['transformer', 'router', 'ingest'] as const) {
     const countBefore = load.accepted.size;
-    const exit = await pipeline.services[name].stop();
-    // A graceful stop exits 0 (not killed by the signal or the shutdown timeout).
+    const service = pipeline.services[name];
+    const exit = await service.stop();
+    // A graceful stop exits 0 (not killed by the signal or the shutdown timeout); when it does not,
+    // the service's own last log lines say why.
+    if (exit.code !== 0) process.stderr.write(`--- ${name} exited ${exit.code} ---\n${service.logs().slice(-4_000)}\n`);
     expect({ service: name, ...exit }).toEqual({ service: name, code: 0, signal: null });
     await pause(1_000);
     await pipeline.restart(name);

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { parse as parseYaml } from 'yaml';
 import express, { type Express, type RequestHandler } from 'express';
@@ -48,6 +48,31 @@ export function createIngestServer(options: IngestAppOptions): Server {
   );
   answerClientErrors(server, rejected);
   return server;
+}
+
+/**
+ * Stops accepting connections and resolves once every request in progress was answered.
+ *
+ * NOTE: `server.close()` alone closes only the connections idle at that instant; a keep-alive
+ * connection busy with a request keeps being reused by its client (a steady writer always has
+ * one), so the close would never complete. While closing, every response says `Connection: close`
+ * and Node ends its connection after it; idle connections are closed as they appear.
+ */
+export function closeGracefully(server: Server): Promise<void> {
+  // Before the API's own listener, so that even a response sent at once closes its connection.
+  const onRequest = (_request: IncomingMessage, response: ServerResponse) => {
+    response.shouldKeepAlive = false;
+  };
+  server.prependListener('request', onRequest);
+  return new Promise<void>((resolve) => {
+    const sweep = setInterval(() => server.closeIdleConnections(), 50);
+    server.close(() => {
+      clearInterval(sweep);
+      server.off('request', onRequest);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
 }
 
 function createIngestApp(options: IngestAppOptions, metrics: IngestMetrics, rejected: (status: number, reason: string) => void): Express {
