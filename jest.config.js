@@ -26,7 +26,11 @@ export default {
     {
       ...shared,
       displayName: 'unit',
-      testMatch: ['<rootDir>/*/src/**/*.test.ts', '<rootDir>/*/plugins/**/*.test.ts', '<rootDir>/test/deployment/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/*/src/**/*.test.ts',
+        '<rootDir>/*/plugins/**/*.test.ts',
+        '<rootDir>/test/deployment/**/*.test.ts',
+      ],
       testPathIgnorePatterns: ['\\.integration\\.test\\.ts$', '\\.e2e\\.test\\.ts$', '/node_modules/'],
     },
     {

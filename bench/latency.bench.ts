@@ -22,7 +22,10 @@ export interface LatencyFigures {
  * a fixed schedule (open loop: a slow answer does not slow the sender), each metric carrying its
  * send time; a read_committed consumer of the events topic measures when each one arrives.
  */
-export async function benchLatency(base: Record<string, unknown>, options: { metricsPerSecond: number; perRequest: number; seconds: number }): Promise<LatencyFigures> {
+export async function benchLatency(
+  base: Record<string, unknown>,
+  options: { metricsPerSecond: number; perRequest: number; seconds: number },
+): Promise<LatencyFigures> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
   const ports = { ingest: await freePort(), transformer: await freePort() };
   const file = writeSettings(`latency-${prefix}`, {
@@ -36,7 +39,16 @@ export async function benchLatency(base: Record<string, unknown>, options: { met
   const transformer = new ServiceProcess('transformer', { MUXLY_CONFIG: file }).start();
   await transformer.waitUntilReady(`http://127.0.0.1:${ports.transformer}/readyz`);
 
-  const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'bench-latency', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, quietLogger);
+  const kafka = createKafka(
+    {
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'bench-latency',
+      ssl: false,
+      connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 30_000,
+    },
+    quietLogger,
+  );
   const consumer = kafka.consumer({ groupId: `${prefix}reader`, readUncommitted: false, maxWaitTimeInMs: 100 });
   const latencies: number[] = [];
   let measureFrom = Number.POSITIVE_INFINITY;
@@ -60,7 +72,11 @@ export async function benchLatency(base: Record<string, unknown>, options: { met
   const send = (measured: boolean) => {
     const sentAt = Date.now();
     const metrics = Array.from({ length: options.perRequest }, (_, index) => metric300(index, { sentAt }));
-    const request = fetch(url, { method: 'POST', headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ metrics }) })
+    const request = fetch(url, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ metrics }),
+    })
       .then(async (response) => {
         await response.arrayBuffer();
         if (response.status !== 202) non202 += 1;

@@ -12,7 +12,13 @@ export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve
 
 /** A 300-byte metric (serialized), like a typical service's gauge with a few labels. */
 export function metric300(index = 0, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const base = { name: 'http.server.duration', value: 12.5 + (index % 100), unit: 'ms', dimensions: { service: 'checkout', region: 'eu-west-1', route: '/api/orders/{id}', method: 'POST', status: 200 }, attributes: { ...extra, pad: '' } };
+  const base = {
+    name: 'http.server.duration',
+    value: 12.5 + (index % 100),
+    unit: 'ms',
+    dimensions: { service: 'checkout', region: 'eu-west-1', route: '/api/orders/{id}', method: 'POST', status: 200 },
+    attributes: { ...extra, pad: '' },
+  };
   const size = Buffer.byteLength(JSON.stringify(base));
   base.attributes.pad = 'x'.repeat(Math.max(0, 300 - size));
   return base;
@@ -43,16 +49,35 @@ export interface WrkResult {
 }
 
 /** Runs wrk with a POST body and parses requests/s, latency percentiles and errors. */
-export async function wrk(url: string, body: string, options: { connections: number; threads: number; seconds: number }): Promise<WrkResult> {
+export async function wrk(
+  url: string,
+  body: string,
+  options: { connections: number; threads: number; seconds: number },
+): Promise<WrkResult> {
   const script = join(benchDir, `post-${Math.random().toString(16).slice(2)}.lua`);
   // A long bracket of level 3 cannot be closed by anything in JSON.
   writeFileSync(
     script,
     `wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${BENCH_API_KEY}"\nwrk.body = [===[${body}]===]\n`,
   );
-  const { stdout } = await run('wrk', ['-t', String(options.threads), '-c', String(options.connections), '-d', `${options.seconds}s`, '--latency', '-s', script, url], {
-    timeout: (options.seconds + 30) * 1000,
-  });
+  const { stdout } = await run(
+    'wrk',
+    [
+      '-t',
+      String(options.threads),
+      '-c',
+      String(options.connections),
+      '-d',
+      `${options.seconds}s`,
+      '--latency',
+      '-s',
+      script,
+      url,
+    ],
+    {
+      timeout: (options.seconds + 30) * 1000,
+    },
+  );
   const number = (pattern: RegExp) => Number(pattern.exec(stdout)?.[1] ?? NaN);
   const millis = (label: string) => {
     const match = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(stdout);

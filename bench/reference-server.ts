@@ -8,7 +8,16 @@ import { createKafka, createLogger, KafkaProducer } from '@muxly/common';
 
 const [port = '0', topic = 'bench.reference'] = process.argv.slice(2);
 const logger = createLogger({ service: 'bench-reference', level: 'warn' });
-const kafka = createKafka({ brokers: [process.env.BENCH_KAFKA ?? '127.0.0.1:9092'], clientId: 'bench-reference', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, logger);
+const kafka = createKafka(
+  {
+    brokers: [process.env.BENCH_KAFKA ?? '127.0.0.1:9092'],
+    clientId: 'bench-reference',
+    ssl: false,
+    connectionTimeoutMs: 3_000,
+    requestTimeoutMs: 30_000,
+  },
+  logger,
+);
 const producer = new KafkaProducer(kafka);
 await producer.connect();
 

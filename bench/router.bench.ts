@@ -46,15 +46,25 @@ function wireEvent(index: number, receivedAt: string): Buffer {
 }
 
 async function fillEventsTopic(prefix: string, events: number): Promise<void> {
-  const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'bench-router-filler', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, quietLogger);
+  const kafka = createKafka(
+    {
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'bench-router-filler',
+      ssl: false,
+      connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 30_000,
+    },
+    quietLogger,
+  );
   await createBenchTopics(kafka, prefix);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const receivedAt = new Date().toISOString();
   try {
-    for (let sent = 0; sent < events; ) {
+    for (let sent = 0; sent < events;) {
       const messages = [];
-      for (let index = 0; index < 1_000 && sent < events; index++, sent++) messages.push({ key: `series-${sent % 64}`, value: wireEvent(sent, receivedAt) });
+      for (let index = 0; index < 1_000 && sent < events; index++, sent++)
+        messages.push({ key: `series-${sent % 64}`, value: wireEvent(sent, receivedAt) });
       await producer.send({ topic: topicNames(prefix).events, messages, acks: -1 });
     }
   } finally {
@@ -88,7 +98,12 @@ async function startSlowReceiver(): Promise<{ url: string; answered: () => numbe
 /** The router's own counter of events delivered to one destination (undefined before the first). */
 async function delivered(port: number, destination: string): Promise<number | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split('\n').find((candidate) => candidate.startsWith('muxly_router_delivered_total{') && candidate.includes(`destination="${destination}"`));
+  const line = text
+    .split('\n')
+    .find(
+      (candidate) =>
+        candidate.startsWith('muxly_router_delivered_total{') && candidate.includes(`destination="${destination}"`),
+    );
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -98,16 +113,30 @@ async function delivered(port: number, destination: string): Promise<number | un
  * receiver answers in 10 s. The rate is the file destination's, from its own delivered counter:
  * from the first delivered batch to the last, so start-up and group joins are excluded.
  */
-async function runRouter(base: Record<string, unknown>, prefix: string, run: string, events: number, slowUrl?: string): Promise<{ eventsPerSecond: number; peakRssMb: number }> {
+async function runRouter(
+  base: Record<string, unknown>,
+  prefix: string,
+  run: string,
+  events: number,
+  slowUrl?: string,
+): Promise<{ eventsPerSecond: number; peakRssMb: number }> {
   const port = await freePort();
   const path = join(benchDir, `router-${run}.jsonl`);
   const destinations: Record<string, unknown>[] = [{ id: 'file', type: 'file', config: { path } }];
-  if (slowUrl) destinations.push({ id: 'slow', type: 'webhook', config: { url: slowUrl, allow: ['127.0.0.0/8'], timeoutMs: 30_000 } });
+  if (slowUrl)
+    destinations.push({
+      id: 'slow',
+      type: 'webhook',
+      config: { url: slowUrl, allow: ['127.0.0.0/8'], timeoutMs: 30_000 },
+    });
   const settings = writeSettings(`router-${prefix}${run}`, {
     ...base,
     topics: { prefix, partitions: 3 },
     router: { health: { port }, groupIdPrefix: `${prefix}${run}.` },
-    pipeline: { destinations, rules: [{ id: 'all', destinationIds: destinations.map((destination) => destination.id) }] },
+    pipeline: {
+      destinations,
+      rules: [{ id: 'all', destinationIds: destinations.map((destination) => destination.id) }],
+    },
   });
   const router = new ServiceProcess('router', { MUXLY_CONFIG: settings }).start();
   try {
@@ -120,9 +149,15 @@ async function runRouter(base: Record<string, unknown>, prefix: string, run: str
       if (first === undefined && count > 0) first = { at, count };
       if (count >= events && first) {
         const seconds = (at - first.at) / 1000;
-        return { eventsPerSecond: Math.round((count - first.count) / seconds), peakRssMb: peakRssMb(router.child!.pid!) };
+        return {
+          eventsPerSecond: Math.round((count - first.count) / seconds),
+          peakRssMb: peakRssMb(router.child!.pid!),
+        };
       }
-      if (Date.now() > deadline) throw new Error(`router run ${run}: ${count} of ${events} events delivered after 180 s\n${router.logs().slice(-2_000)}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `router run ${run}: ${count} of ${events} events delivered after 180 s\n${router.logs().slice(-2_000)}`,
+        );
       await sleep(100);
     }
   } finally {
@@ -131,7 +166,10 @@ async function runRouter(base: Record<string, unknown>, prefix: string, run: str
   }
 }
 
-export async function benchRouter(base: Record<string, unknown>, options: { events?: number; runs?: number } = {}): Promise<RouterFigures> {
+export async function benchRouter(
+  base: Record<string, unknown>,
+  options: { events?: number; runs?: number } = {},
+): Promise<RouterFigures> {
   const events = options.events ?? Number(process.env.BENCH_ROUTER_EVENTS ?? 200_000);
   const runs = options.runs ?? 2;
   const rules = benchRules(1_500, (line) => log(`rules: ${line.trim().replace(/\s+/g, ' ')}`));
@@ -144,14 +182,24 @@ export async function benchRouter(base: Record<string, unknown>, options: { even
   try {
     const fillStarted = performance.now();
     await fillEventsTopic(prefix, events);
-    log(`${events.toLocaleString('en')} events (~500 bytes, 3 partitions) written in ${Math.round(performance.now() - fillStarted)} ms`);
+    log(
+      `${events.toLocaleString('en')} events (~500 bytes, 3 partitions) written in ${Math.round(performance.now() - fillStarted)} ms`,
+    );
     // Alternated, so a burst of other work on the machine does not weigh on one side only.
     for (let round = 1; round <= runs; round++) {
       for (const slow of [false, true]) {
-        const result = await runRouter(base, prefix, `${slow ? 'beside-slow' : 'alone'}-${round}`, events, slow ? receiver.url : undefined);
+        const result = await runRouter(
+          base,
+          prefix,
+          `${slow ? 'beside-slow' : 'alone'}-${round}`,
+          events,
+          slow ? receiver.url : undefined,
+        );
         (slow ? fileBesideSlow : fileAlone).push(result.eventsPerSecond);
         rss = Math.max(rss, result.peakRssMb);
-        log(`file destination ${slow ? 'beside a webhook answering in 10 s' : 'alone'} (run ${round}): ${result.eventsPerSecond} events/s, peak RSS ${result.peakRssMb} MB`);
+        log(
+          `file destination ${slow ? 'beside a webhook answering in 10 s' : 'alone'} (run ${round}): ${result.eventsPerSecond} events/s, peak RSS ${result.peakRssMb} MB`,
+        );
       }
     }
   } finally {
@@ -170,26 +218,48 @@ export async function benchRouter(base: Record<string, unknown>, options: { even
       '>= 1,000,000/s',
       rules.conditionEvaluationsPerSecond >= 1_000_000,
     ],
-    ['router -> file destination', `${alone.toLocaleString('en')} events/s (best of ${fileAlone.join(', ')}; fsync per batch)`, '>= 30,000 events/s', alone >= 30_000],
+    [
+      'router -> file destination',
+      `${alone.toLocaleString('en')} events/s (best of ${fileAlone.join(', ')}; fsync per batch)`,
+      '>= 30,000 events/s',
+      alone >= 30_000,
+    ],
     [
       'file destination beside a webhook answering in 10 s',
       `${besideSlow.toLocaleString('en')} events/s (best of ${fileBesideSlow.join(', ')}) = ${slowdownPercent}% slower; the webhook got ${receiver.answered()} answers`,
       '<= 10% slower',
       slowdownPercent <= 10,
     ],
-    ['peak RSS router', `${rss} MB (${events.toLocaleString('en')}-event drains, two destinations)`, '<= 250 MB', rss <= 250],
+    [
+      'peak RSS router',
+      `${rss} MB (${events.toLocaleString('en')}-event drains, two destinations)`,
+      '<= 250 MB',
+      rss <= 250,
+    ],
   ];
-  return { rules, events, fileAlone, fileBesideSlow, slowdownPercent, slowRequests: receiver.answered(), peakRssMb: rss, rows };
+  return {
+    rules,
+    events,
+    fileAlone,
+    fileBesideSlow,
+    slowdownPercent,
+    slowRequests: receiver.answered(),
+    peakRssMb: rss,
+    rows,
+  };
 }
 
 export function printRows(rows: readonly BenchRow[]): void {
   console.log('\n| measure | measured | target | met |\n| --- | --- | --- | --- |');
-  for (const [measure, measured, target, met] of rows) console.log(`| ${measure} | ${measured} | ${target} | ${met ? 'yes' : 'NO'} |`);
+  for (const [measure, measured, target, met] of rows)
+    console.log(`| ${measure} | ${measured} | ${target} | ${met ? 'yes' : 'NO'} |`);
 }
 
 if (import.meta.main) {
   const started = Date.now();
-  log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GB; Node ${process.version}`);
+  log(
+    `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GB; Node ${process.version}`,
+  );
   const figures = await benchRouter({ log: { level: 'warn' }, kafka: { brokers: ['127.0.0.1:9092'] } });
   printRows(figures.rows);
   console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);

@@ -18,7 +18,11 @@ const base = {
   log: { level: 'warn' },
   kafka: { brokers: ['127.0.0.1:9092'] },
   // Benchmark load is one client: no rate limit, and room for every connection's request.
-  ingest: { apiKeys: [{ id: 'bench', hash: apiKeyHash() }], rateLimit: { requestsPerSecond: 0, burst: 1 }, maxInFlightSends: 10_000 },
+  ingest: {
+    apiKeys: [{ id: 'bench', hash: apiKeyHash() }],
+    rateLimit: { requestsPerSecond: 0, burst: 1 },
+    maxInFlightSends: 10_000,
+  },
 };
 const batchBody = JSON.stringify({ metrics: Array.from({ length: 50 }, (_, index) => metric300(index)) });
 const singleBody = JSON.stringify(metric300());
@@ -26,8 +30,15 @@ const log = (line: string) => console.log(`bench: ${line}`);
 
 async function startReference(topic: string): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [`${ROOT}/bench/reference-server.ts`, String(port), topic], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  await waitFor('the reference server', async () => (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' })).status === 202, 30_000);
+  const child = spawn(process.execPath, [`${ROOT}/bench/reference-server.ts`, String(port), topic], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await waitFor(
+    'the reference server',
+    async () => (await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: '{}' })).status === 202,
+    30_000,
+  );
   return {
     url: `http://127.0.0.1:${port}/v1/metrics`,
     pid: child.pid!,
@@ -41,7 +52,11 @@ async function startReference(topic: string): Promise<{ url: string; pid: number
 async function benchHttp() {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
   const port = await freePort();
-  const file = writeSettings(`ingest-${prefix}`, { ...base, topics: { prefix, partitions: 3 }, ingest: { ...base.ingest, http: { port } } });
+  const file = writeSettings(`ingest-${prefix}`, {
+    ...base,
+    topics: { prefix, partitions: 3 },
+    ingest: { ...base.ingest, http: { port } },
+  });
   const ingest = new ServiceProcess('ingest', { MUXLY_CONFIG: file }).start();
   await ingest.waitUntilReady(`http://127.0.0.1:${port}/readyz`);
   // ingest created the topics; the reference writes next to them with the same settings.
@@ -59,7 +74,9 @@ async function benchHttp() {
       await wrk(url, body, { ...load, seconds: 3 }); // warm-up: JIT, connections, producer metadata
       await sleep(1_000);
       results[name] = await wrk(url, body, load);
-      log(`${name}: ${Math.round(results[name].requestsPerSecond)} requests/s, p50 ${results[name].p50Ms} ms, p99 ${results[name].p99Ms} ms, non-2xx ${results[name].non2xx} ${results[name].socketErrors}`);
+      log(
+        `${name}: ${Math.round(results[name].requestsPerSecond)} requests/s, p50 ${results[name].p50Ms} ms, p99 ${results[name].p99Ms} ms, non-2xx ${results[name].non2xx} ${results[name].socketErrors}`,
+      );
     }
     return { results, ingestPeakRssMb: peakRssMb(ingest.child!.pid!), referencePeakRssMb: peakRssMb(reference.pid) };
   } finally {
@@ -70,7 +87,9 @@ async function benchHttp() {
 }
 
 const started = Date.now();
-log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GB; Node ${process.version}; ${seconds} s per wrk run, 64 connections`);
+log(
+  `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GB; Node ${process.version}; ${seconds} s per wrk run, 64 connections`,
+);
 if (process.argv[2] === 'router') {
   printRows((await benchRouter(base)).rows);
   console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);
@@ -78,30 +97,78 @@ if (process.argv[2] === 'router') {
 }
 const http = await benchHttp();
 const transformerBatched = await benchTransformer(base, 4_000, 50);
-log(`transformer (${transformerBatched.shape}): ${transformerBatched.eventsPerSecond} events/s, peak RSS ${transformerBatched.peakRssMb} MB`);
+log(
+  `transformer (${transformerBatched.shape}): ${transformerBatched.eventsPerSecond} events/s, peak RSS ${transformerBatched.peakRssMb} MB`,
+);
 const transformerSingle = await benchTransformer(base, 30_000, 1);
-log(`transformer (${transformerSingle.shape}): ${transformerSingle.eventsPerSecond} events/s, peak RSS ${transformerSingle.peakRssMb} MB`);
+log(
+  `transformer (${transformerSingle.shape}): ${transformerSingle.eventsPerSecond} events/s, peak RSS ${transformerSingle.peakRssMb} MB`,
+);
 const latency = await benchLatency(base, { metricsPerSecond: 5_000, perRequest: 10, seconds: 15 });
-log(`ingest -> events at ${latency.requestShape}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.measured} events, lost ${latency.lost}, non-202 ${latency.non202})`);
+log(
+  `ingest -> events at ${latency.requestShape}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.measured} events, lost ${latency.lost}, non-202 ${latency.non202})`,
+);
 const router = await benchRouter(base);
 
 const r = http.results;
 const batchedMetrics = (name: string) => Math.round(r[name]!.requestsPerSecond * 50);
 const rows: [string, string, string, boolean][] = [
-  ['batched ingest (50/request)', `${batchedMetrics('ingest batched')} metrics/s = ${pct(batchedMetrics('ingest batched'), batchedMetrics('reference batched'))} of reference (${batchedMetrics('reference batched')})`, '>= 60,000 and >= 70%', batchedMetrics('ingest batched') >= 60_000 && batchedMetrics('ingest batched') >= 0.7 * batchedMetrics('reference batched')],
-  ['single-metric ingest', `${Math.round(r['ingest single']!.requestsPerSecond)} req/s = ${pct(r['ingest single']!.requestsPerSecond, r['reference single']!.requestsPerSecond)} of reference (${Math.round(r['reference single']!.requestsPerSecond)}); p99 ${r['ingest single']!.p99Ms} ms`, '>= 80%, p99 <= 30 ms', r['ingest single']!.requestsPerSecond >= 0.8 * r['reference single']!.requestsPerSecond && r['ingest single']!.p99Ms <= 30],
-  ['transformer alone (transactional)', `${transformerBatched.eventsPerSecond} events/s (50 per raw record); ${transformerSingle.eventsPerSecond} (1 per record)`, '>= 40,000 events/s', transformerBatched.eventsPerSecond >= 40_000],
-  ['ingest -> muxly.events at 5,000 metrics/s', `p99 ${latency.p99Ms} ms (p50 ${latency.p50Ms})`, 'p99 <= 50 ms', latency.p99Ms <= 50],
-  ['peak RSS ingest', `${Math.max(http.ingestPeakRssMb, latency.ingestPeakRssMb)} MB (wrk load ${http.ingestPeakRssMb}, 5k/s ${latency.ingestPeakRssMb})`, '<= 200 MB', Math.max(http.ingestPeakRssMb, latency.ingestPeakRssMb) <= 200],
-  ['peak RSS transformer', `${Math.max(transformerBatched.peakRssMb, transformerSingle.peakRssMb, latency.transformerPeakRssMb)} MB (drain ${transformerBatched.peakRssMb}/${transformerSingle.peakRssMb}, 5k/s ${latency.transformerPeakRssMb})`, '<= 200 MB', Math.max(transformerBatched.peakRssMb, transformerSingle.peakRssMb, latency.transformerPeakRssMb) <= 200],
+  [
+    'batched ingest (50/request)',
+    `${batchedMetrics('ingest batched')} metrics/s = ${pct(batchedMetrics('ingest batched'), batchedMetrics('reference batched'))} of reference (${batchedMetrics('reference batched')})`,
+    '>= 60,000 and >= 70%',
+    batchedMetrics('ingest batched') >= 60_000 &&
+      batchedMetrics('ingest batched') >= 0.7 * batchedMetrics('reference batched'),
+  ],
+  [
+    'single-metric ingest',
+    `${Math.round(r['ingest single']!.requestsPerSecond)} req/s = ${pct(r['ingest single']!.requestsPerSecond, r['reference single']!.requestsPerSecond)} of reference (${Math.round(r['reference single']!.requestsPerSecond)}); p99 ${r['ingest single']!.p99Ms} ms`,
+    '>= 80%, p99 <= 30 ms',
+    r['ingest single']!.requestsPerSecond >= 0.8 * r['reference single']!.requestsPerSecond &&
+      r['ingest single']!.p99Ms <= 30,
+  ],
+  [
+    'transformer alone (transactional)',
+    `${transformerBatched.eventsPerSecond} events/s (50 per raw record); ${transformerSingle.eventsPerSecond} (1 per record)`,
+    '>= 40,000 events/s',
+    transformerBatched.eventsPerSecond >= 40_000,
+  ],
+  [
+    'ingest -> muxly.events at 5,000 metrics/s',
+    `p99 ${latency.p99Ms} ms (p50 ${latency.p50Ms})`,
+    'p99 <= 50 ms',
+    latency.p99Ms <= 50,
+  ],
+  [
+    'peak RSS ingest',
+    `${Math.max(http.ingestPeakRssMb, latency.ingestPeakRssMb)} MB (wrk load ${http.ingestPeakRssMb}, 5k/s ${latency.ingestPeakRssMb})`,
+    '<= 200 MB',
+    Math.max(http.ingestPeakRssMb, latency.ingestPeakRssMb) <= 200,
+  ],
+  [
+    'peak RSS transformer',
+    `${Math.max(transformerBatched.peakRssMb, transformerSingle.peakRssMb, latency.transformerPeakRssMb)} MB (drain ${transformerBatched.peakRssMb}/${transformerSingle.peakRssMb}, 5k/s ${latency.transformerPeakRssMb})`,
+    '<= 200 MB',
+    Math.max(transformerBatched.peakRssMb, transformerSingle.peakRssMb, latency.transformerPeakRssMb) <= 200,
+  ],
   ...router.rows,
 ];
 console.log('\n| measure | measured | target | met |\n| --- | --- | --- | --- |');
-for (const [measure, measured, target, met] of rows) console.log(`| ${measure} | ${measured} | ${target} | ${met ? 'yes' : 'NO'} |`);
-console.log(`\nreference peak RSS ${http.referencePeakRssMb} MB; whole run ${Math.round((Date.now() - started) / 1000)} s`);
+for (const [measure, measured, target, met] of rows)
+  console.log(`| ${measure} | ${measured} | ${target} | ${met ? 'yes' : 'NO'} |`);
+console.log(
+  `\nreference peak RSS ${http.referencePeakRssMb} MB; whole run ${Math.round((Date.now() - started) / 1000)} s`,
+);
 
 mkdirSync(`${ROOT}/.local`, { recursive: true });
-writeFileSync(`${ROOT}/.local/bench-results.json`, JSON.stringify({ at: new Date().toISOString(), seconds, http, transformerBatched, transformerSingle, latency, router }, null, 2));
+writeFileSync(
+  `${ROOT}/.local/bench-results.json`,
+  JSON.stringify(
+    { at: new Date().toISOString(), seconds, http, transformerBatched, transformerSingle, latency, router },
+    null,
+    2,
+  ),
+);
 process.exit(0);
 
 function pct(value: number, of: number): string {

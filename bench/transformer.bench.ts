@@ -32,26 +32,55 @@ export interface TransformerFigures {
  * then a transformer process starts and drains it; the rate is measured from its first committed
  * events to its last, from its own counter (transactions commit, so the counter counts committed work).
  */
-export async function benchTransformer(base: Record<string, unknown>, records: number, perRecord: number): Promise<TransformerFigures> {
+export async function benchTransformer(
+  base: Record<string, unknown>,
+  records: number,
+  perRecord: number,
+): Promise<TransformerFigures> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
-  const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'bench-filler', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, quietLogger);
+  const kafka = createKafka(
+    {
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'bench-filler',
+      ssl: false,
+      connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 30_000,
+    },
+    quietLogger,
+  );
   const topics = topicNames(prefix);
   await createBenchTopics(kafka, prefix);
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const receivedAt = new Date().toISOString();
-  for (let sent = 0; sent < records; ) {
+  for (let sent = 0; sent < records;) {
     const messages = [];
     for (let index = 0; index < 100 && sent < records; index++, sent++) {
-      const metrics = Array.from({ length: perRecord }, (_, item) => ({ ...metric300(item), id: randomUUID(), timestamp: receivedAt }));
-      messages.push({ value: JSON.stringify({ envelopeVersion: 1, format: 'api.metrics.v1', source: { type: 'api', id: 'bench' }, receivedAt, payload: { metrics } }) });
+      const metrics = Array.from({ length: perRecord }, (_, item) => ({
+        ...metric300(item),
+        id: randomUUID(),
+        timestamp: receivedAt,
+      }));
+      messages.push({
+        value: JSON.stringify({
+          envelopeVersion: 1,
+          format: 'api.metrics.v1',
+          source: { type: 'api', id: 'bench' },
+          receivedAt,
+          payload: { metrics },
+        }),
+      });
     }
     await producer.send({ topic: topics.raw, messages, acks: -1 });
   }
   await producer.disconnect();
 
   const port = await freePort();
-  const file = writeSettings(`transformer-${prefix}`, { ...base, topics: { prefix, partitions: 3 }, transformer: { health: { port }, groupId: `${prefix}transformer`, instanceId: 'bench' } });
+  const file = writeSettings(`transformer-${prefix}`, {
+    ...base,
+    topics: { prefix, partitions: 3 },
+    transformer: { health: { port }, groupId: `${prefix}transformer`, instanceId: 'bench' },
+  });
   const service = new ServiceProcess('transformer', { MUXLY_CONFIG: file }).start();
   const total = records * perRecord;
   // The rate comes from the events themselves: each carries the time the transformer produced it
@@ -92,7 +121,16 @@ export async function benchTransformer(base: Record<string, unknown>, records: n
 }
 
 export async function deleteTopics(prefix: string): Promise<void> {
-  const kafka = createKafka({ brokers: ['127.0.0.1:9092'], clientId: 'bench-cleanup', ssl: false, connectionTimeoutMs: 3_000, requestTimeoutMs: 30_000 }, quietLogger);
+  const kafka = createKafka(
+    {
+      brokers: ['127.0.0.1:9092'],
+      clientId: 'bench-cleanup',
+      ssl: false,
+      connectionTimeoutMs: 3_000,
+      requestTimeoutMs: 30_000,
+    },
+    quietLogger,
+  );
   const admin = kafka.admin();
   await admin.connect();
   try {

@@ -112,7 +112,19 @@ export class Migration20261123000100Pipeline extends Migration {
   }
 
   override down(): void {
-    for (const table of ['settings', 'webhook_triggers', 'job_executions', 'scheduler_jobs', 'route_rules', 'routes', 'rule_destinations', 'rule_transformations', 'routing_rules', 'destinations', 'connectors']) {
+    for (const table of [
+      'settings',
+      'webhook_triggers',
+      'job_executions',
+      'scheduler_jobs',
+      'route_rules',
+      'routes',
+      'rule_destinations',
+      'rule_transformations',
+      'routing_rules',
+      'destinations',
+      'connectors',
+    ]) {
       this.addSql(`drop table if exists ${table}`);
     }
   }

@@ -21,10 +21,18 @@ export class Migration20261123000300Scheduler extends Migration {
       add column if not exists not_before timestamptz not null default now(),
       add column if not exists dispatched_at timestamptz,
       add column if not exists deadline_at timestamptz`);
-    this.addSql(`create unique index if not exists job_executions_tick_uq on job_executions (job_id, scheduled_for) where scheduled_for is not null`);
-    this.addSql(`create unique index if not exists job_executions_retry_uq on job_executions (retry_of) where retry_of is not null`);
-    this.addSql(`create index if not exists job_executions_due_idx on job_executions (not_before) where status = 'queued' and dispatched_at is null`);
-    this.addSql(`create index if not exists job_executions_deadline_idx on job_executions (deadline_at) where status in ('queued', 'running')`);
+    this.addSql(
+      `create unique index if not exists job_executions_tick_uq on job_executions (job_id, scheduled_for) where scheduled_for is not null`,
+    );
+    this.addSql(
+      `create unique index if not exists job_executions_retry_uq on job_executions (retry_of) where retry_of is not null`,
+    );
+    this.addSql(
+      `create index if not exists job_executions_due_idx on job_executions (not_before) where status = 'queued' and dispatched_at is null`,
+    );
+    this.addSql(
+      `create index if not exists job_executions_deadline_idx on job_executions (deadline_at) where status in ('queued', 'running')`,
+    );
     this.addSql(`create table if not exists webhook_deliveries (
       trigger_id text not null references webhook_triggers (id) on delete cascade,
       delivery_id text not null,
@@ -51,13 +59,16 @@ export class Migration20261123000300Scheduler extends Migration {
   override down(): void {
     this.addSql(`drop trigger if exists webhook_triggers_secret_rotation on webhook_triggers`);
     this.addSql(`drop function if exists muxly_webhook_secret_rotation()`);
-    this.addSql(`alter table webhook_triggers drop column if exists previous_secret, drop column if exists secret_rotated_at`);
+    this.addSql(
+      `alter table webhook_triggers drop column if exists previous_secret, drop column if exists secret_rotated_at`,
+    );
     this.addSql(`drop table if exists webhook_deliveries`);
     this.addSql(`drop index if exists job_executions_tick_uq`);
     this.addSql(`drop index if exists job_executions_retry_uq`);
     this.addSql(`drop index if exists job_executions_due_idx`);
     this.addSql(`drop index if exists job_executions_deadline_idx`);
-    this.addSql(`alter table job_executions drop column if exists params, drop column if exists scheduled_for, drop column if exists retry_of,
+    this
+      .addSql(`alter table job_executions drop column if exists params, drop column if exists scheduled_for, drop column if exists retry_of,
       drop column if exists not_before, drop column if exists dispatched_at, drop column if exists deadline_at`);
   }
 }

@@ -65,5 +65,4 @@ export class PermanentError extends Error {
 
 export const isRetryable = (error: unknown): error is RetryableError => error instanceof RetryableError;
 
-export const errorMessage = (error: unknown): string =>
-  error instanceof Error ? error.message : String(error);
+export const errorMessage = (error: unknown): string => (error instanceof Error ? error.message : String(error));

@@ -17,16 +17,22 @@ const ajvWithDefaults = createAjv({ useDefaults: true });
 /** "config.path is required", "config.format must be equal to one of the allowed values", … */
 export function describeValidationError(error: ErrorObject, base = ''): string {
   const at = (pointer: string) => `${base}${pointer.replaceAll('/', '.')}` || '(root)';
-  if (error.keyword === 'additionalProperties') return `${at(`${error.instancePath}/${String(error.params.additionalProperty)}`)} is not a known field`;
-  if (error.keyword === 'required') return `${at(`${error.instancePath}/${String(error.params.missingProperty)}`)} is required`;
-  if (error.keyword === 'enum') return `${at(error.instancePath)} must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+  if (error.keyword === 'additionalProperties')
+    return `${at(`${error.instancePath}/${String(error.params.additionalProperty)}`)} is not a known field`;
+  if (error.keyword === 'required')
+    return `${at(`${error.instancePath}/${String(error.params.missingProperty)}`)} is required`;
+  if (error.keyword === 'enum')
+    return `${at(error.instancePath)} must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   return `${at(error.instancePath)} ${error.message ?? 'is invalid'}`;
 }
 
 /** Compiles a schema once; the returned function lists problems as "<pointer> <message>". */
 export function compileValidator(schema: TSchema): (value: unknown) => string[] {
   const validate = ajv.compile(schema);
-  return (value) => (validate(value) ? [] : (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}`));
+  return (value) =>
+    validate(value)
+      ? []
+      : (validate.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}`);
 }
 
 /**
@@ -35,5 +41,6 @@ export function compileValidator(schema: TSchema): (value: unknown) => string[] 
  */
 export function compileConfigValidator(schema: TSchema, base = ''): (value: unknown) => string[] {
   const validate: ValidateFunction = ajvWithDefaults.compile(schema);
-  return (value) => (validate(value) ? [] : [...new Set((validate.errors ?? []).map((error) => describeValidationError(error, base)))]);
+  return (value) =>
+    validate(value) ? [] : [...new Set((validate.errors ?? []).map((error) => describeValidationError(error, base)))];
 }

@@ -1,4 +1,11 @@
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+  type Router,
+} from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import { handleHealthRequest, type HealthEndpoints } from '@muxly/common';
 import type { ControlPlaneContext } from './context.ts';
@@ -91,7 +98,9 @@ export function createApp(options: AppOptions): Express {
     response.json(await options.healthReport());
   });
 
-  app.use((request: Request, response: Response) => sendProblem(response, 404, 'not-found', `no such endpoint: ${request.method} ${request.path}`));
+  app.use((request: Request, response: Response) =>
+    sendProblem(response, 404, 'not-found', `no such endpoint: ${request.method} ${request.path}`),
+  );
   app.use(problemMiddleware(context.logger));
   // Last resort, when rendering a problem itself failed (e.g. the response validator refused it
   // in tests): still a problem, never Express's default HTML page with a stack trace.
@@ -99,7 +108,14 @@ export function createApp(options: AppOptions): Express {
     if (response.headersSent) return next(error);
     context.logger.error('error response failed', { error: error instanceof Error ? error.message : String(error) });
     response.writeHead(500, { 'content-type': 'application/problem+json' });
-    response.end(JSON.stringify({ type: 'https://muxly.dev/problems/internal', title: 'Internal Server Error', status: 500, detail: 'the request failed unexpectedly; the server log has the details' }));
+    response.end(
+      JSON.stringify({
+        type: 'https://muxly.dev/problems/internal',
+        title: 'Internal Server Error',
+        status: 500,
+        detail: 'the request failed unexpectedly; the server log has the details',
+      }),
+    );
   });
   return app;
 }

@@ -9,6 +9,9 @@ runService({
   logger: bootLogger,
   start: async () => {
     const settings = loadSettings();
-    return startControlPlane({ settings, logger: createLogger({ service: 'control-plane', level: settings.log.level }) });
+    return startControlPlane({
+      settings,
+      logger: createLogger({ service: 'control-plane', level: settings.log.level }),
+    });
   },
 });

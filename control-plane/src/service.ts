@@ -59,12 +59,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       { setting: 'controlPlane.secrets.keys' },
     );
   }
-  const templates = new TemplateCatalog(options.templates ?? (await loadTemplates(logger, { connectorPlugins: settings.ingest.jobs.plugins })));
+  const templates = new TemplateCatalog(
+    options.templates ?? (await loadTemplates(logger, { connectorPlugins: settings.ingest.jobs.plugins })),
+  );
 
   const orm = await openDatabase(cp.database, logger);
   const cleanups: (() => Promise<void>)[] = [() => orm.close()];
   const cleanup = async () => {
-    for (const close of cleanups.reverse()) await close().catch((error: unknown) => logger.warn('error while stopping', { error: errorMessage(error) }));
+    for (const close of cleanups.reverse())
+      await close().catch((error: unknown) => logger.warn('error while stopping', { error: errorMessage(error) }));
   };
   try {
     if (cp.database.migrateOnStart) {
@@ -76,7 +79,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     const kafka = createKafka(settings.kafka, logger);
     let producer: KafkaProducer | null = null;
     if (cp.publishConfig) {
-      if (settings.topics.create) await ensureTopics(kafka, topicSpecs(topics, settings.topics).filter((spec) => spec.topic === topics.config || spec.topic === topics.commands));
+      if (settings.topics.create)
+        await ensureTopics(
+          kafka,
+          topicSpecs(topics, settings.topics).filter(
+            (spec) => spec.topic === topics.config || spec.topic === topics.commands,
+          ),
+        );
       producer = new KafkaProducer(kafka, { sendTimeoutMs: 10_000 });
       await producer.connect();
       const connected = producer;
@@ -118,7 +127,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         orm,
         kafka,
         registry: settings.schemaRegistry,
-        services: { ingest: cp.services.ingestUrl, transformer: cp.services.transformerUrl, router: cp.services.routerUrl },
+        services: {
+          ingest: cp.services.ingestUrl,
+          transformer: cp.services.transformerUrl,
+          router: cp.services.routerUrl,
+        },
         eventsTopic: topics.events,
         rawTopic: topics.raw,
         routerGroupPrefix: settings.router.groupIdPrefix,

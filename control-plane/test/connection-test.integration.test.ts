@@ -7,7 +7,13 @@ import { startFakeBigQuery, type FakeBigQuery } from '../../ingest/test/fakes/bi
 import { CUSTOM_TOKEN, startFakeCustomApi, type FakeCustomApi } from '../../ingest/test/fakes/custom-api.ts';
 import { startFakeGa4, type FakeGa4 } from '../../ingest/test/fakes/ga4.ts';
 import { GOOGLE_TOKEN } from '../../ingest/test/fakes/google-errors.ts';
-import { contact, HUBSPOT_TOKEN, HUBSPOT_TOKEN_WITHOUT_SCOPES, startFakeHubSpot, type FakeHubSpot } from '../../ingest/test/fakes/hubspot.ts';
+import {
+  contact,
+  HUBSPOT_TOKEN,
+  HUBSPOT_TOKEN_WITHOUT_SCOPES,
+  startFakeHubSpot,
+  type FakeHubSpot,
+} from '../../ingest/test/fakes/hubspot.ts';
 import { loadTemplates } from '../src/templates/sources.ts';
 import { startHarness, type ApiAnswer, type Harness } from './harness.ts';
 
@@ -22,10 +28,11 @@ const verdicts = (answer: ApiAnswer): string[] => {
   if (answer.status !== 200) throw new Error(`expected 200, got ${answer.status}: ${JSON.stringify(answer.body)}`);
   return (answer.body.steps as { name: string; status: string }[]).map((step) => `${step.name}:${step.status}`);
 };
-const detailOf = (answer: ApiAnswer, name: string): string => (answer.body.steps as { name: string; detail: string }[]).find((step) => step.name === name)!.detail;
+const detailOf = (answer: ApiAnswer, name: string): string =>
+  (answer.body.steps as { name: string; detail: string }[]).find((step) => step.name === name)!.detail;
 const ALL_OK = ['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:ok', 'permission:ok', 'check:ok'];
 
-describe('connection tests run each type\'s real check', () => {
+describe("connection tests run each type's real check", () => {
   let h: Harness;
   let bigquery: FakeBigQuery;
   let ga4: FakeGa4;
@@ -36,14 +43,23 @@ describe('connection tests run each type\'s real check', () => {
   const received: string[] = [];
 
   const create = async (kind: 'connectors' | 'destinations', body: Record<string, unknown>): Promise<string> => {
-    const answer = await h.api('POST', `/api/v1/${kind}`, { name: `${body.type as string}-${randomBytes(3).toString('hex')}`, ...body });
-    if (answer.status !== 201) throw new Error(`creating ${kind} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+    const answer = await h.api('POST', `/api/v1/${kind}`, {
+      name: `${body.type as string}-${randomBytes(3).toString('hex')}`,
+      ...body,
+    });
+    if (answer.status !== 201)
+      throw new Error(`creating ${kind} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body.id as string;
   };
   const test = (kind: 'connectors' | 'destinations', id: string) => h.api('POST', `/api/v1/${kind}/${id}/test`);
 
   beforeAll(async () => {
-    bigquery = await startFakeBigQuery({ projectId: 'muxly-test', schema: [{ name: 't', type: 'TIMESTAMP' }], rows: [], cursorColumn: 't' });
+    bigquery = await startFakeBigQuery({
+      projectId: 'muxly-test',
+      schema: [{ name: 't', type: 'TIMESTAMP' }],
+      rows: [],
+      cursorColumn: 't',
+    });
     ga4 = await startFakeGa4('123456789', []);
     hubspot = await startFakeHubSpot({ contacts: [contact(1, '2026-03-01T00:00:00.000Z', 'a@example.com')] });
     custom = await startFakeCustomApi([{ id: 'a', updated_at: '2026-03-01T00:00:00Z', plan: 'pro', seats: 1 }]);
@@ -73,7 +89,10 @@ describe('connection tests run each type\'s real check', () => {
         mapping: { kind: 'event', name: 'e', timestampColumn: 't' },
         apiEndpoint: bigquery.url,
       };
-      const good = await test('connectors', await create('connectors', { type: 'bigquery', config, credentials: { accessToken: GOOGLE_TOKEN } }));
+      const good = await test(
+        'connectors',
+        await create('connectors', { type: 'bigquery', config, credentials: { accessToken: GOOGLE_TOKEN } }),
+      );
       expect(good.body.ok).toBe(true);
       expect(verdicts(good)).toEqual(ALL_OK);
       expect(detailOf(good, 'check')).toMatch(/would process 1024 bytes/);
@@ -81,56 +100,158 @@ describe('connection tests run each type\'s real check', () => {
       const dryRun = JSON.parse(bigquery.requests.at(-1)!.body) as { configuration: { dryRun?: boolean } };
       expect(dryRun.configuration.dryRun).toBe(true);
 
-      const foreign = await test('connectors', await create('connectors', { type: 'bigquery', config: { ...config, projectId: 'not-ours' }, credentials: { accessToken: GOOGLE_TOKEN } }));
+      const foreign = await test(
+        'connectors',
+        await create('connectors', {
+          type: 'bigquery',
+          config: { ...config, projectId: 'not-ours' },
+          credentials: { accessToken: GOOGLE_TOKEN },
+        }),
+      );
       expect(foreign.body.ok).toBe(false);
-      expect(verdicts(foreign)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:ok', 'permission:failed', 'check:skipped']);
+      expect(verdicts(foreign)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:ok',
+        'authenticate:ok',
+        'permission:failed',
+        'check:skipped',
+      ]);
       expect(detailOf(foreign, 'permission')).toMatch(/bigquery\.jobs\.create permission in project not-ours/);
     });
 
     it('ga4: a one-row report; a refused token fails authenticate', async () => {
-      const config = { propertyId: '123456789', metrics: ['activeUsers'], dimensions: ['country'], apiEndpoint: ga4.url };
-      expect(verdicts(await test('connectors', await create('connectors', { type: 'ga4', config, credentials: { accessToken: GOOGLE_TOKEN } })))).toEqual(ALL_OK);
-      const refused = await test('connectors', await create('connectors', { type: 'ga4', config, credentials: { accessToken: 'ya29.expired' } }));
-      expect(verdicts(refused)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:failed', 'permission:skipped', 'check:skipped']);
+      const config = {
+        propertyId: '123456789',
+        metrics: ['activeUsers'],
+        dimensions: ['country'],
+        apiEndpoint: ga4.url,
+      };
+      expect(
+        verdicts(
+          await test(
+            'connectors',
+            await create('connectors', { type: 'ga4', config, credentials: { accessToken: GOOGLE_TOKEN } }),
+          ),
+        ),
+      ).toEqual(ALL_OK);
+      const refused = await test(
+        'connectors',
+        await create('connectors', { type: 'ga4', config, credentials: { accessToken: 'ya29.expired' } }),
+      );
+      expect(verdicts(refused)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:ok',
+        'authenticate:failed',
+        'permission:skipped',
+        'check:skipped',
+      ]);
       expect(detailOf(refused, 'authenticate')).toMatch(/GA4 refused the credentials/);
     });
 
     it('hubspot: one search; a token without the CRM scopes fails permission', async () => {
       const config = { objectType: 'contacts', apiBaseUrl: hubspot.url };
-      const good = await test('connectors', await create('connectors', { type: 'hubspot', config, credentials: { accessToken: HUBSPOT_TOKEN } }));
+      const good = await test(
+        'connectors',
+        await create('connectors', { type: 'hubspot', config, credentials: { accessToken: HUBSPOT_TOKEN } }),
+      );
       expect(verdicts(good)).toEqual(ALL_OK);
       expect(detailOf(good, 'check')).toBe('1 objects visible');
-      const unscoped = await test('connectors', await create('connectors', { type: 'hubspot', config, credentials: { accessToken: HUBSPOT_TOKEN_WITHOUT_SCOPES } }));
-      expect(verdicts(unscoped)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:ok', 'permission:failed', 'check:skipped']);
+      const unscoped = await test(
+        'connectors',
+        await create('connectors', {
+          type: 'hubspot',
+          config,
+          credentials: { accessToken: HUBSPOT_TOKEN_WITHOUT_SCOPES },
+        }),
+      );
+      expect(verdicts(unscoped)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:ok',
+        'authenticate:ok',
+        'permission:failed',
+        'check:skipped',
+      ]);
       expect(detailOf(unscoped, 'permission')).toMatch(/MISSING_SCOPES/);
     });
 
     it('custom HTTP: the first page; a wrong token or missing credentials fail authenticate', async () => {
-      const config = { stream: 'items', url: `${custom.url}/v1/items?since={{cursor}}`, auth: { type: 'bearer' }, recordSelector: '$.data[*]', mapping: { name: 'item', idPath: '$.id' } };
-      const good = await test('connectors', await create('connectors', { type: 'custom', config, credentials: { token: CUSTOM_TOKEN } }));
+      const config = {
+        stream: 'items',
+        url: `${custom.url}/v1/items?since={{cursor}}`,
+        auth: { type: 'bearer' },
+        recordSelector: '$.data[*]',
+        mapping: { name: 'item', idPath: '$.id' },
+      };
+      const good = await test(
+        'connectors',
+        await create('connectors', { type: 'custom', config, credentials: { token: CUSTOM_TOKEN } }),
+      );
       expect(verdicts(good)).toEqual(ALL_OK);
       expect(detailOf(good, 'check')).toMatch(/found 1 records/);
-      const wrong = await test('connectors', await create('connectors', { type: 'custom', config, credentials: { token: 'not-the-token' } }));
-      expect(verdicts(wrong)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:failed', 'permission:skipped', 'check:skipped']);
+      const wrong = await test(
+        'connectors',
+        await create('connectors', { type: 'custom', config, credentials: { token: 'not-the-token' } }),
+      );
+      expect(verdicts(wrong)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:ok',
+        'authenticate:failed',
+        'permission:skipped',
+        'check:skipped',
+      ]);
       expect(detailOf(wrong, 'authenticate')).toMatch(/refused the credentials \(HTTP 401\)/);
       // Secrets never appear in an answer, not even in a failed step's detail.
       expect(JSON.stringify(wrong.body)).not.toContain('not-the-token');
       const none = await test('connectors', await create('connectors', { type: 'custom', config }));
-      expect(verdicts(none)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:failed', 'permission:skipped', 'check:skipped']);
+      expect(verdicts(none)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:ok',
+        'authenticate:failed',
+        'permission:skipped',
+        'check:skipped',
+      ]);
       expect(detailOf(none, 'authenticate')).toMatch(/needs credentials\.token/);
     });
 
-    it('a plugin connector (ingest.jobs.plugins): the plugin\'s own check, its steps shown under check', async () => {
-      const answer = await test('connectors', await create('connectors', { type: 'example-heartbeat', config: { intervalSeconds: 3600 } }));
-      expect(verdicts(answer)).toEqual(['config:ok', 'resolve:skipped', 'connect:skipped', 'authenticate:skipped', 'permission:skipped', 'check:ok']);
+    it("a plugin connector (ingest.jobs.plugins): the plugin's own check, its steps shown under check", async () => {
+      const answer = await test(
+        'connectors',
+        await create('connectors', { type: 'example-heartbeat', config: { intervalSeconds: 3600 } }),
+      );
+      expect(verdicts(answer)).toEqual([
+        'config:ok',
+        'resolve:skipped',
+        'connect:skipped',
+        'authenticate:skipped',
+        'permission:skipped',
+        'check:ok',
+      ]);
       expect(detailOf(answer, 'check')).toBe('configuration: one example.heartbeat every 3600s');
       expect(detailOf(answer, 'authenticate')).toBe('not tested by the example-heartbeat check');
     });
 
-    it('an endpoint that refuses connections fails connect, and the type\'s check does not run', async () => {
+    it("an endpoint that refuses connections fails connect, and the type's check does not run", async () => {
       const before = custom.requests.length;
-      const answer = await test('connectors', await create('connectors', { type: 'custom', config: { url: 'http://127.0.0.1:1/items', recordSelector: '$[*]', mapping: { name: 'x', idPath: '$.id' } } }));
-      expect(verdicts(answer)).toEqual(['config:ok', 'resolve:ok', 'connect:failed', 'authenticate:skipped', 'permission:skipped', 'check:skipped']);
+      const answer = await test(
+        'connectors',
+        await create('connectors', {
+          type: 'custom',
+          config: { url: 'http://127.0.0.1:1/items', recordSelector: '$[*]', mapping: { name: 'x', idPath: '$.id' } },
+        }),
+      );
+      expect(verdicts(answer)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:failed',
+        'authenticate:skipped',
+        'permission:skipped',
+        'check:skipped',
+      ]);
       expect(detailOf(answer, 'connect')).toMatch(/cannot connect to 127\.0\.0\.1:1/);
       expect(custom.requests.length).toBe(before);
     });
@@ -138,12 +259,38 @@ describe('connection tests run each type\'s real check', () => {
 
   describe('destinations, against real peers', () => {
     it('webhook: the receiver answers (no event is sent); without an allow-list the guard refuses loopback', async () => {
-      const allowed = await test('destinations', await create('destinations', { type: 'webhook', config: { url: receiverUrl, allow: ['127.0.0.0/8'] }, credentials: { secret: 'whsec_c2VjcmV0LXNpZ25pbmcta2V5' } }));
-      expect(verdicts(allowed)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:skipped', 'permission:skipped', 'check:ok']);
+      const allowed = await test(
+        'destinations',
+        await create('destinations', {
+          type: 'webhook',
+          config: { url: receiverUrl, allow: ['127.0.0.0/8'] },
+          credentials: { secret: 'whsec_c2VjcmV0LXNpZ25pbmcta2V5' },
+        }),
+      );
+      expect(verdicts(allowed)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:ok',
+        'authenticate:skipped',
+        'permission:skipped',
+        'check:ok',
+      ]);
       expect(received).toEqual(['HEAD']);
-      const guarded = await test('destinations', await create('destinations', { type: 'webhook', config: { url: receiverUrl } }));
-      expect(verdicts(guarded)).toEqual(['config:ok', 'resolve:ok', 'connect:failed', 'authenticate:skipped', 'permission:skipped', 'check:skipped']);
-      expect(detailOf(guarded, 'connect')).toMatch(/internal address and the destination's "allow" field does not name it/);
+      const guarded = await test(
+        'destinations',
+        await create('destinations', { type: 'webhook', config: { url: receiverUrl } }),
+      );
+      expect(verdicts(guarded)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:failed',
+        'authenticate:skipped',
+        'permission:skipped',
+        'check:skipped',
+      ]);
+      expect(detailOf(guarded, 'connect')).toMatch(
+        /internal address and the destination's "allow" field does not name it/,
+      );
       expect(received).toEqual(['HEAD']);
     });
 
@@ -170,22 +317,67 @@ describe('connection tests run each type\'s real check', () => {
       });
 
       it('passes with a user that may write the table', async () => {
-        const answer = await test('destinations', await create('destinations', { type: 'database', config, credentials: { connectionString: h.database.url } }));
+        const answer = await test(
+          'destinations',
+          await create('destinations', { type: 'database', config, credentials: { connectionString: h.database.url } }),
+        );
         expect(verdicts(answer)).toEqual(ALL_OK);
         expect(detailOf(answer, 'permission')).toMatch(/may INSERT/);
       });
 
       it('a read-only user fails permission; an unknown user fails authenticate; a missing table fails check', async () => {
-        const readOnly = await test('destinations', await create('destinations', { type: 'database', config, credentials: { connectionString: connectionAs(role) } }));
-        expect(verdicts(readOnly)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:ok', 'permission:failed', 'check:skipped']);
+        const readOnly = await test(
+          'destinations',
+          await create('destinations', {
+            type: 'database',
+            config,
+            credentials: { connectionString: connectionAs(role) },
+          }),
+        );
+        expect(verdicts(readOnly)).toEqual([
+          'config:ok',
+          'resolve:ok',
+          'connect:ok',
+          'authenticate:ok',
+          'permission:failed',
+          'check:skipped',
+        ]);
         expect(detailOf(readOnly, 'permission')).toMatch(/may not INSERT into "public"\."deliveries"/);
 
-        const unknown = await test('destinations', await create('destinations', { type: 'database', config, credentials: { connectionString: connectionAs(`${role}_nobody`) } }));
-        expect(verdicts(unknown)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:failed', 'permission:skipped', 'check:skipped']);
+        const unknown = await test(
+          'destinations',
+          await create('destinations', {
+            type: 'database',
+            config,
+            credentials: { connectionString: connectionAs(`${role}_nobody`) },
+          }),
+        );
+        expect(verdicts(unknown)).toEqual([
+          'config:ok',
+          'resolve:ok',
+          'connect:ok',
+          'authenticate:failed',
+          'permission:skipped',
+          'check:skipped',
+        ]);
         expect(detailOf(unknown, 'authenticate')).toMatch(/role "muxly_ro_\w+_nobody" does not exist/);
 
-        const missing = await test('destinations', await create('destinations', { type: 'database', config: { ...config, table: 'nowhere' }, credentials: { connectionString: h.database.url } }));
-        expect(verdicts(missing)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:ok', 'permission:skipped', 'check:failed']);
+        const missing = await test(
+          'destinations',
+          await create('destinations', {
+            type: 'database',
+            config: { ...config, table: 'nowhere' },
+            credentials: { connectionString: h.database.url },
+          }),
+        );
+        expect(verdicts(missing)).toEqual([
+          'config:ok',
+          'resolve:ok',
+          'connect:ok',
+          'authenticate:ok',
+          'permission:skipped',
+          'check:failed',
+        ]);
         expect(detailOf(missing, 'check')).toMatch(/relation "public\.nowhere" does not exist/);
         // The connection string (a credential) is never echoed back.
         expect(JSON.stringify([readOnly.body, unknown.body, missing.body])).not.toContain('postgresql://');
@@ -195,20 +387,39 @@ describe('connection tests run each type\'s real check', () => {
     it('s3: an existing bucket passes; a missing bucket fails check', async () => {
       const bucket = `muxly-check-${randomBytes(4).toString('hex')}`;
       const made = await fetch(`${S3_ENDPOINT}/${bucket}`, { method: 'PUT' }).catch((error: Error) => {
-        throw new Error(`the S3-compatible server is not reachable at ${S3_ENDPOINT} (${error.message}); start it with npm run stack:start`);
+        throw new Error(
+          `the S3-compatible server is not reachable at ${S3_ENDPOINT} (${error.message}); start it with npm run stack:start`,
+        );
       });
       expect(made.status).toBe(200);
       const config = { bucket, endpoint: S3_ENDPOINT, forcePathStyle: true, accessKeyId: 'test' };
-      const good = await test('destinations', await create('destinations', { type: 's3', config, credentials: { secretAccessKey: 'test' } }));
+      const good = await test(
+        'destinations',
+        await create('destinations', { type: 's3', config, credentials: { secretAccessKey: 'test' } }),
+      );
       expect(verdicts(good)).toEqual(ALL_OK);
-      const missing = await test('destinations', await create('destinations', { type: 's3', config: { ...config, bucket: `${bucket}-gone` }, credentials: { secretAccessKey: 'test' } }));
-      expect(verdicts(missing)).toEqual(['config:ok', 'resolve:ok', 'connect:ok', 'authenticate:ok', 'permission:skipped', 'check:failed']);
+      const missing = await test(
+        'destinations',
+        await create('destinations', {
+          type: 's3',
+          config: { ...config, bucket: `${bucket}-gone` },
+          credentials: { secretAccessKey: 'test' },
+        }),
+      );
+      expect(verdicts(missing)).toEqual([
+        'config:ok',
+        'resolve:ok',
+        'connect:ok',
+        'authenticate:ok',
+        'permission:skipped',
+        'check:failed',
+      ]);
       expect(detailOf(missing, 'check')).toMatch(/NotFound|NoSuchBucket/);
     });
   });
 });
 
-describe('connection tests honour the connectors\' outbound allow-list', () => {
+describe("connection tests honour the connectors' outbound allow-list", () => {
   let h: Harness;
   let custom: FakeCustomApi;
   beforeAll(async () => {
@@ -229,8 +440,17 @@ describe('connection tests honour the connectors\' outbound allow-list', () => {
     });
     expect(created.status).toBe(201);
     const answer = await h.api('POST', `/api/v1/connectors/${created.body.id}/test`);
-    expect(verdicts(answer)).toEqual(['config:ok', 'resolve:ok', 'connect:failed', 'authenticate:skipped', 'permission:skipped', 'check:skipped']);
-    expect(detailOf(answer, 'connect')).toMatch(/127\.0\.0\.1 \(127\.0\.0\.1\) is an internal address and ingest\.jobs\.allowAddresses does not name it/);
+    expect(verdicts(answer)).toEqual([
+      'config:ok',
+      'resolve:ok',
+      'connect:failed',
+      'authenticate:skipped',
+      'permission:skipped',
+      'check:skipped',
+    ]);
+    expect(detailOf(answer, 'connect')).toMatch(
+      /127\.0\.0\.1 \(127\.0\.0\.1\) is an internal address and ingest\.jobs\.allowAddresses does not name it/,
+    );
     expect(custom.requests).toHaveLength(0);
   });
 });

@@ -16,7 +16,9 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`PostgreSQL is not reachable at ${ADMIN_URL} (${(error as Error).message}); start it (npm run stack:start) or set MUXLY_TEST_POSTGRES_URL`);
+    throw new Error(
+      `PostgreSQL is not reachable at ${ADMIN_URL} (${(error as Error).message}); start it (npm run stack:start) or set MUXLY_TEST_POSTGRES_URL`,
+    );
   }
   try {
     await admin.query(`create database ${name}`);

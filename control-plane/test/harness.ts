@@ -35,7 +35,12 @@ export const testTemplates: PluginTemplate[] = [
     kind: 'destination',
     type: 'file',
     description: 'Appends events to a file.',
-    configSchema: { type: 'object', additionalProperties: false, required: ['path'], properties: { path: { type: 'string', minLength: 1 }, format: { enum: ['jsonl', 'csv'], default: 'jsonl' } } },
+    configSchema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path'],
+      properties: { path: { type: 'string', minLength: 1 }, format: { enum: ['jsonl', 'csv'], default: 'jsonl' } },
+    },
     defaults: { format: 'jsonl' },
     required: ['path'],
   },
@@ -43,12 +48,28 @@ export const testTemplates: PluginTemplate[] = [
     kind: 'connector',
     type: 'custom',
     description: 'Any HTTP JSON API.',
-    configSchema: { type: 'object', additionalProperties: false, required: ['baseUrl'], properties: { baseUrl: { type: 'string' }, pageSize: { type: 'integer', default: 100 } } },
-    credentialsSchema: { type: 'object', additionalProperties: false, properties: { token: { type: 'string', minLength: 1 } } },
+    configSchema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['baseUrl'],
+      properties: { baseUrl: { type: 'string' }, pageSize: { type: 'integer', default: 100 } },
+    },
+    credentialsSchema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { token: { type: 'string', minLength: 1 } },
+    },
     defaults: { pageSize: 100 },
     required: ['baseUrl'],
     async check(config, options) {
-      return [{ name: 'authenticate', status: options.credentials?.token === 'good' ? 'ok' : 'failed', detail: `token checked against ${String(config.baseUrl)}`, durationMs: 0 }];
+      return [
+        {
+          name: 'authenticate',
+          status: options.credentials?.token === 'good' ? 'ok' : 'failed',
+          detail: `token checked against ${String(config.baseUrl)}`,
+          durationMs: 0,
+        },
+      ];
     },
   },
 ];
@@ -94,7 +115,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       log: { level: 'error' },
       topics: { prefix, partitions: 1 },
       kafka: { connectionTimeoutMs: 2000 },
-      controlPlane: { http: { port: 0 }, database: { url: database.url, poolMax: 4 }, secrets: { keys: [TEST_KEY] }, ...options.controlPlane },
+      controlPlane: {
+        http: { port: 0 },
+        database: { url: database.url, poolMax: 4 },
+        secrets: { keys: [TEST_KEY] },
+        ...options.controlPlane,
+      },
       ...(options.pipeline ? { pipeline: options.pipeline } : {}),
       ...options.settings,
     },
@@ -102,11 +128,19 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const logger = createLogger({ service: 'control-plane-test', level: 'error', silent: true });
   let service: RunningControlPlane;
   try {
-    service = await startControlPlane({ settings, logger, templates: options.templates ?? testTemplates, validateResponses: true, authorize: options.authorize ?? allowEverything });
+    service = await startControlPlane({
+      settings,
+      logger,
+      templates: options.templates ?? testTemplates,
+      validateResponses: true,
+      authorize: options.authorize ?? allowEverything,
+    });
   } catch (error) {
     await deleteTopics(prefix, settings.kafka.brokers).catch(() => undefined);
     await database.drop();
-    throw new Error(`the control plane did not start: ${(error as Error).message}\n(if Kafka or PostgreSQL is not running, start the stack with: npm run stack:start)`);
+    throw new Error(
+      `the control plane did not start: ${(error as Error).message}\n(if Kafka or PostgreSQL is not running, start the stack with: npm run stack:start)`,
+    );
   }
   const baseUrl = `http://127.0.0.1:${service.port}`;
   return {
@@ -153,9 +187,12 @@ async function deleteTopics(prefix: string, brokers: string[]): Promise<void> {
 /** Asserts an RFC 9457 answer with the given status and returns its body. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers freely
 export function expectProblem(answer: ApiAnswer, status: number): any {
-  if (answer.status !== status) throw new Error(`expected ${status}, got ${answer.status}: ${JSON.stringify(answer.body)}`);
-  if (!answer.headers.get('content-type')?.startsWith('application/problem+json')) throw new Error(`not problem+json: ${answer.headers.get('content-type')}`);
-  if (typeof answer.body?.type !== 'string' || answer.body.status !== status || typeof answer.body.title !== 'string') throw new Error(`not a problem: ${JSON.stringify(answer.body)}`);
+  if (answer.status !== status)
+    throw new Error(`expected ${status}, got ${answer.status}: ${JSON.stringify(answer.body)}`);
+  if (!answer.headers.get('content-type')?.startsWith('application/problem+json'))
+    throw new Error(`not problem+json: ${answer.headers.get('content-type')}`);
+  if (typeof answer.body?.type !== 'string' || answer.body.status !== status || typeof answer.body.title !== 'string')
+    throw new Error(`not a problem: ${JSON.stringify(answer.body)}`);
   if (JSON.stringify(answer.body).includes('    at ')) throw new Error('a stack trace leaked into a problem');
   return answer.body;
 }

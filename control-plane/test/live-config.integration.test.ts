@@ -37,12 +37,19 @@ describe('live configuration on the config topic', () => {
   });
 
   /** The latest record of a key once it satisfies `predicate`, polling with a deadline. */
-  async function waitFor(key: string, predicate: (record: SeenRecord) => boolean, timeoutMs = 20_000): Promise<SeenRecord> {
+  async function waitFor(
+    key: string,
+    predicate: (record: SeenRecord) => boolean,
+    timeoutMs = 20_000,
+  ): Promise<SeenRecord> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const latest = seen.filter((record) => record.key === key).at(-1);
       if (latest && predicate(latest)) return latest;
-      if (Date.now() > deadline) throw new Error(`no matching record for ${key} within ${timeoutMs} ms; saw ${JSON.stringify(seen.filter((r) => r.key === key))}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `no matching record for ${key} within ${timeoutMs} ms; saw ${JSON.stringify(seen.filter((r) => r.key === key))}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -53,40 +60,82 @@ describe('live configuration on the config topic', () => {
       kind: 'destination',
       id: 'seed-file',
       version: 1,
-      object: { id: 'seed-file', name: 'seed-file', type: 'file', enabled: true, config: { path: '/tmp/seed.jsonl', format: 'jsonl' }, credentials: null },
+      object: {
+        id: 'seed-file',
+        name: 'seed-file',
+        type: 'file',
+        enabled: true,
+        config: { path: '/tmp/seed.jsonl', format: 'jsonl' },
+        credentials: null,
+      },
     });
     const rule = await waitFor('rule/seed-rule', (r) => r.value !== null);
     expect(rule.value!.object).toEqual({
-      id: 'seed-rule', name: 'seed-rule', priority: 100, enabled: true, condition: pipeline.rules[0]!.condition,
-      transformations: [], destinationIds: ['seed-file'], stopOnMatch: false,
+      id: 'seed-rule',
+      name: 'seed-rule',
+      priority: 100,
+      enabled: true,
+      condition: pipeline.rules[0]!.condition,
+      transformations: [],
+      destinationIds: ['seed-file'],
+      stopOnMatch: false,
     });
   });
 
   it('publishes every change, with credentials still encrypted, and a tombstone on delete', async () => {
-    const created = await h.api('POST', '/api/v1/destinations', { id: 'hook', name: 'Hook', type: 'webhook', config: { url: 'http://127.0.0.1:9/x' }, credentials: { signingSecret: 'sign-me-please' } });
+    const created = await h.api('POST', '/api/v1/destinations', {
+      id: 'hook',
+      name: 'Hook',
+      type: 'webhook',
+      config: { url: 'http://127.0.0.1:9/x' },
+      credentials: { signingSecret: 'sign-me-please' },
+    });
     expect(created.status).toBe(201);
     const record = await waitFor('destination/hook', (r) => r.value?.version === 1);
     const credentials = record.value!.object.credentials;
     expect(JSON.stringify(record.value)).not.toContain('sign-me-please');
     expect(credentials.$encrypted).toMatch(/^v1:test-1:/);
     // What the router does with it: decrypt with the platform key, bound to "<kind>/<id>".
-    expect(new SecretKeyring({ keys: [TEST_KEY] }).decrypt(credentials, 'destination/hook')).toEqual({ signingSecret: 'sign-me-please' });
+    expect(new SecretKeyring({ keys: [TEST_KEY] }).decrypt(credentials, 'destination/hook')).toEqual({
+      signingSecret: 'sign-me-please',
+    });
 
-    const rule = await h.api('PATCH', '/api/v1/routing-rules/seed-rule', { destinationIds: ['seed-file', 'hook'], condition: null }, { 'if-match': '"1"' });
+    const rule = await h.api(
+      'PATCH',
+      '/api/v1/routing-rules/seed-rule',
+      { destinationIds: ['seed-file', 'hook'], condition: null },
+      { 'if-match': '"1"' },
+    );
     expect(rule.status).toBe(200);
     const changed = await waitFor('rule/seed-rule', (r) => r.value?.version === 2);
     expect(changed.value!.object.destinationIds).toEqual(['seed-file', 'hook']);
     expect(changed.value!.object).not.toHaveProperty('condition');
 
-    const job = await h.api('POST', '/api/v1/connectors', { id: 'src', name: 'src', type: 'custom', config: { baseUrl: 'http://x' }, credentials: { token: 't0k3n' } });
+    const job = await h.api('POST', '/api/v1/connectors', {
+      id: 'src',
+      name: 'src',
+      type: 'custom',
+      config: { baseUrl: 'http://x' },
+      credentials: { token: 't0k3n' },
+    });
     expect(job.status).toBe(201);
     await h.api('POST', '/api/v1/jobs', { id: 'j1', name: 'j1', connectorId: 'src', schedule: '*/5 * * * *' });
     await h.api('POST', '/api/v1/routes', { id: 'rt', name: 'rt', connectorId: 'src', ruleIds: ['seed-rule'] });
     await h.api('POST', '/api/v1/webhook-triggers', { id: 'wh', jobId: 'j1', path: 'go' });
-    expect((await waitFor('connector/src', (r) => r.value !== null)).value!.object.credentials.$encrypted).toMatch(/^v1:test-1:/);
-    expect((await waitFor('job/j1', (r) => r.value !== null)).value!.object).toMatchObject({ connectorId: 'src', schedule: '*/5 * * * *' });
-    expect((await waitFor('route/rt', (r) => r.value !== null)).value!.object).toMatchObject({ connectorId: 'src', ruleIds: ['seed-rule'] });
-    expect((await waitFor('webhook-trigger/wh', (r) => r.value !== null)).value!.object.secret.$encrypted).toMatch(/^v1:test-1:/);
+    expect((await waitFor('connector/src', (r) => r.value !== null)).value!.object.credentials.$encrypted).toMatch(
+      /^v1:test-1:/,
+    );
+    expect((await waitFor('job/j1', (r) => r.value !== null)).value!.object).toMatchObject({
+      connectorId: 'src',
+      schedule: '*/5 * * * *',
+    });
+    expect((await waitFor('route/rt', (r) => r.value !== null)).value!.object).toMatchObject({
+      connectorId: 'src',
+      ruleIds: ['seed-rule'],
+    });
+    expect((await waitFor('webhook-trigger/wh', (r) => r.value !== null)).value!.object.secret.$encrypted).toMatch(
+      /^v1:test-1:/,
+    );
 
     expect((await h.api('DELETE', '/api/v1/webhook-triggers/wh')).status).toBe(204);
     await waitFor('webhook-trigger/wh', (r) => r.value === null);
@@ -95,11 +144,24 @@ describe('live configuration on the config topic', () => {
   it('reconciles the seed idempotently and refuses an invalid one by name', async () => {
     const context = h.service.context;
     // The API changed the seeded rule above: the seed brings it back, once.
-    expect(await reconcilePipeline(context, h.settings.pipeline)).toMatchObject({ updated: 1, unchanged: 1, created: 0 });
-    expect(await reconcilePipeline(context, h.settings.pipeline)).toMatchObject({ updated: 0, unchanged: 2, created: 0 });
+    expect(await reconcilePipeline(context, h.settings.pipeline)).toMatchObject({
+      updated: 1,
+      unchanged: 1,
+      created: 0,
+    });
+    expect(await reconcilePipeline(context, h.settings.pipeline)).toMatchObject({
+      updated: 0,
+      unchanged: 2,
+      created: 0,
+    });
     await waitFor('rule/seed-rule', (r) => r.value?.version === 3 && r.value.object.destinationIds.length === 1);
-    const bad = { destinations: [{ id: 'x', type: 'file', enabled: true, config: { path: '/x', colour: 'red' } }], rules: [] };
+    const bad = {
+      destinations: [{ id: 'x', type: 'file', enabled: true, config: { path: '/x', colour: 'red' } }],
+      rules: [],
+    };
     await expect(reconcilePipeline(context, bad)).rejects.toThrow(ConfigurationError);
-    await expect(reconcilePipeline(context, bad)).rejects.toThrow(/pipeline\.destinations\[0\]\.config\.colour: is not a known field/);
+    await expect(reconcilePipeline(context, bad)).rejects.toThrow(
+      /pipeline\.destinations\[0\]\.config\.colour: is not a known field/,
+    );
   });
 });

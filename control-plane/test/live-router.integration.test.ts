@@ -28,7 +28,11 @@ describe('a rule changed through the API changes the running router', () => {
     h = await startHarness({ templates: await loadTemplates(logger) });
     routerSettings = {
       ...h.settings,
-      router: { ...h.settings.router, health: { host: '127.0.0.1', port: 0 }, groupIdPrefix: `test-live-${randomBytes(4).toString('hex')}.` },
+      router: {
+        ...h.settings.router,
+        health: { host: '127.0.0.1', port: 0 },
+        groupIdPrefix: `test-live-${randomBytes(4).toString('hex')}.`,
+      },
     };
     router = await startRouter(routerSettings, logger);
     live = await followLiveConfig(routerSettings, (pipeline) => router.apply(pipeline), logger);
@@ -47,14 +51,24 @@ describe('a rule changed through the API changes the running router', () => {
   const fileOf = (name: string) => join(directory, `${name}.jsonl`);
   const idsIn = async (name: string): Promise<string[]> => {
     const text = await readFile(fileOf(name), 'utf8').catch(() => '');
-    return text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: string }).id);
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { id: string }).id);
   };
   const produce = async (name: string): Promise<string> => {
     const id = randomUUID();
     const now = new Date().toISOString();
     const event = {
-      id, schemaVersion: 1, kind: 'event', name, timestamp: now, receivedAt: now,
-      source: { type: 'api', id: 'test' }, dimensions: {}, attributes: {},
+      id,
+      schemaVersion: 1,
+      kind: 'event',
+      name,
+      timestamp: now,
+      receivedAt: now,
+      source: { type: 'api', id: 'test' },
+      dimensions: {},
+      attributes: {},
     };
     await producer.send({ topic: eventsTopic, acks: -1, messages: [{ key: name, value: encodeWireFormat(1, event) }] });
     return id;
@@ -71,10 +85,20 @@ describe('a rule changed through the API changes the running router', () => {
 
   it('routes to the new destination within seconds of the PATCH', async () => {
     for (const name of ['a', 'b']) {
-      const created = await h.api('POST', '/api/v1/destinations', { id: `files-${name}`, name: `files-${name}`, type: 'file', config: { path: fileOf(name), fsync: false } });
+      const created = await h.api('POST', '/api/v1/destinations', {
+        id: `files-${name}`,
+        name: `files-${name}`,
+        type: 'file',
+        config: { path: fileOf(name), fsync: false },
+      });
       expect(created.status).toBe(201);
     }
-    const rule = await h.api('POST', '/api/v1/routing-rules', { id: 'signups', name: 'signups', condition: { path: '$.name', op: 'eq', value: 'signup' }, destinationIds: ['files-a'] });
+    const rule = await h.api('POST', '/api/v1/routing-rules', {
+      id: 'signups',
+      name: 'signups',
+      condition: { path: '$.name', op: 'eq', value: 'signup' },
+      destinationIds: ['files-a'],
+    });
     expect(rule.status).toBe(201);
 
     // NOTE: the router evaluates rules when it consumes an event, so an event consumed before the
@@ -86,16 +110,25 @@ describe('a rule changed through the API changes the running router', () => {
       return sent.find((id) => inA.includes(id));
     });
 
-    const changed = await h.api('PATCH', '/api/v1/routing-rules/signups', { destinationIds: ['files-b'] }, { 'if-match': rule.headers.get('etag')! });
+    const changed = await h.api(
+      'PATCH',
+      '/api/v1/routing-rules/signups',
+      { destinationIds: ['files-b'] },
+      { 'if-match': rule.headers.get('etag')! },
+    );
     expect(changed.status).toBe(200);
     const patchedAt = Date.now();
     // Keep sending until one lands in files-b: that is the router applying the new rule.
     const probes: string[] = [];
-    await until('a signup in files-b after the change', async () => {
-      probes.push(await produce('signup'));
-      const inB = await idsIn('b');
-      return probes.some((id) => inB.includes(id)) ? true : undefined;
-    }, 20_000);
+    await until(
+      'a signup in files-b after the change',
+      async () => {
+        probes.push(await produce('signup'));
+        const inB = await idsIn('b');
+        return probes.some((id) => inB.includes(id)) ? true : undefined;
+      },
+      20_000,
+    );
     const elapsedMs = Date.now() - patchedAt;
     expect(elapsedMs).toBeLessThan(15_000);
 
@@ -109,7 +142,10 @@ describe('a rule changed through the API changes the running router', () => {
       // Wait until files-a's consumer has moved past the last events too, then look at its file.
       const end = BigInt((await admin.fetchTopicOffsets(eventsTopic))[0]!.high);
       await until('files-a to consume everything', async () => {
-        const [offsets] = await admin.fetchOffsets({ groupId: `${routerSettings.router.groupIdPrefix}files-a`, topics: [eventsTopic] });
+        const [offsets] = await admin.fetchOffsets({
+          groupId: `${routerSettings.router.groupIdPrefix}files-a`,
+          topics: [eventsTopic],
+        });
         return BigInt(offsets?.partitions[0]?.offset ?? '-1') >= end ? true : undefined;
       });
     } finally {

@@ -40,8 +40,20 @@ describe('migrations', () => {
       );
       expect(rows.map((row) => row.table_name)).toEqual(
         expect.arrayContaining([
-          'connectors', 'settings', 'destinations', 'routing_rules', 'rule_transformations', 'routes', 'scheduler_jobs',
-          'job_executions', 'webhook_triggers', 'users', 'roles', 'permissions', 'sessions', 'api_keys',
+          'connectors',
+          'settings',
+          'destinations',
+          'routing_rules',
+          'rule_transformations',
+          'routes',
+          'scheduler_jobs',
+          'job_executions',
+          'webhook_triggers',
+          'users',
+          'roles',
+          'permissions',
+          'sessions',
+          'api_keys',
         ]),
       );
     } finally {

@@ -8,7 +8,15 @@ import { startHarness, type Harness } from './harness.ts';
 const pipeline = {
   destinations: [{ id: 'routes-file', type: 'file', config: { path: '/tmp/routes-seed.jsonl' } }],
   rules: [{ id: 'routes-rule', destinationIds: ['routes-file'] }],
-  routes: [{ id: 'api-route', name: 'From the API', connectorId: null, ruleIds: ['routes-rule'], errorHandling: { onFailure: 'continue' } }],
+  routes: [
+    {
+      id: 'api-route',
+      name: 'From the API',
+      connectorId: null,
+      ruleIds: ['routes-rule'],
+      errorHandling: { onFailure: 'continue' },
+    },
+  ],
 };
 
 describe('seeded routes', () => {
@@ -23,22 +31,53 @@ describe('seeded routes', () => {
   it('creates the listed routes at start, then leaves them unchanged', async () => {
     const response = await h.api('GET', '/api/v1/routes/api-route');
     expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ id: 'api-route', name: 'From the API', connectorId: null, ruleIds: ['routes-rule'], enabled: true, errorHandling: { onFailure: 'continue' } });
-    expect(await reconcilePipeline(h.service.context, h.settings.pipeline)).toMatchObject({ created: 0, updated: 0, unchanged: 3 });
+    expect(response.body).toMatchObject({
+      id: 'api-route',
+      name: 'From the API',
+      connectorId: null,
+      ruleIds: ['routes-rule'],
+      enabled: true,
+      errorHandling: { onFailure: 'continue' },
+    });
+    expect(await reconcilePipeline(h.service.context, h.settings.pipeline)).toMatchObject({
+      created: 0,
+      updated: 0,
+      unchanged: 3,
+    });
   });
 
   it('brings a route changed through the API back to the file, once', async () => {
     const current = await h.api('GET', '/api/v1/routes/api-route');
-    const changed = await h.api('PATCH', '/api/v1/routes/api-route', { errorHandling: { onFailure: 'stop' } }, { 'if-match': current.headers.get('etag')! });
+    const changed = await h.api(
+      'PATCH',
+      '/api/v1/routes/api-route',
+      { errorHandling: { onFailure: 'stop' } },
+      { 'if-match': current.headers.get('etag')! },
+    );
     expect(changed.status).toBe(200);
     expect(changed.body).toMatchObject({ errorHandling: { onFailure: 'stop' } });
     expect(await reconcilePipeline(h.service.context, h.settings.pipeline)).toMatchObject({ updated: 1, unchanged: 2 });
-    expect((await h.api('GET', '/api/v1/routes/api-route')).body).toMatchObject({ errorHandling: { onFailure: 'continue' } });
+    expect((await h.api('GET', '/api/v1/routes/api-route')).body).toMatchObject({
+      errorHandling: { onFailure: 'continue' },
+    });
   });
 
   it('refuses a route naming a rule that does not exist, by its place', async () => {
-    const bad = { ...h.settings.pipeline, routes: [{ id: 'ghost-route', connectorId: null, ruleIds: ['ghost'], enabled: true, errorHandling: { onFailure: 'dead-letter' as const } }] };
+    const bad = {
+      ...h.settings.pipeline,
+      routes: [
+        {
+          id: 'ghost-route',
+          connectorId: null,
+          ruleIds: ['ghost'],
+          enabled: true,
+          errorHandling: { onFailure: 'dead-letter' as const },
+        },
+      ],
+    };
     await expect(reconcilePipeline(h.service.context, bad)).rejects.toThrow(ConfigurationError);
-    await expect(reconcilePipeline(h.service.context, bad)).rejects.toThrow(/pipeline\.routes\[0\]: .*routing rule "ghost" does not exist/);
+    await expect(reconcilePipeline(h.service.context, bad)).rejects.toThrow(
+      /pipeline\.routes\[0\]: .*routing rule "ghost" does not exist/,
+    );
   });
 });

@@ -19,7 +19,14 @@ describe('connectors and destinations API', () => {
       credentials: { signingSecret: 'super-secret-value' },
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ name: 'Orders hook', type: 'webhook', enabled: true, config: { url: 'http://127.0.0.1:9/hook', timeoutMs: 5000 }, credentialsSet: true, version: 1 });
+    expect(created.body).toMatchObject({
+      name: 'Orders hook',
+      type: 'webhook',
+      enabled: true,
+      config: { url: 'http://127.0.0.1:9/hook', timeoutMs: 5000 },
+      credentialsSet: true,
+      version: 1,
+    });
     expect(created.body.id).toMatch(/^dst_[0-9a-f]{16}$/);
     expect(created.headers.get('etag')).toBe('"1"');
     expect(created.headers.get('location')).toBe(`/api/v1/destinations/${created.body.id}`);
@@ -42,7 +49,14 @@ describe('connectors and destinations API', () => {
   });
 
   it('rejects invalid configs with every field named, and unknown types', async () => {
-    const missing = expectProblem(await h.api('POST', '/api/v1/destinations', { name: 'bad', type: 'webhook', config: { url: 'ftp://x', extra: 1 } }), 422);
+    const missing = expectProblem(
+      await h.api('POST', '/api/v1/destinations', {
+        name: 'bad',
+        type: 'webhook',
+        config: { url: 'ftp://x', extra: 1 },
+      }),
+      422,
+    );
     expect(missing.errors).toEqual(
       expect.arrayContaining([
         { pointer: '/config/extra', detail: 'is not a known field' },
@@ -50,42 +64,89 @@ describe('connectors and destinations API', () => {
         expect.objectContaining({ pointer: '/config/url' }),
       ]),
     );
-    const secretInConfig = expectProblem(await h.api('POST', '/api/v1/destinations', { name: 'bad2', type: 'webhook', config: { url: 'http://x', signingSecret: 'abcdefghij' } }), 422);
-    expect(secretInConfig.errors[0]).toEqual({ pointer: '/config/signingSecret', detail: expect.stringContaining('send it in credentials') });
+    const secretInConfig = expectProblem(
+      await h.api('POST', '/api/v1/destinations', {
+        name: 'bad2',
+        type: 'webhook',
+        config: { url: 'http://x', signingSecret: 'abcdefghij' },
+      }),
+      422,
+    );
+    expect(secretInConfig.errors[0]).toEqual({
+      pointer: '/config/signingSecret',
+      detail: expect.stringContaining('send it in credentials'),
+    });
     const unknown = expectProblem(await h.api('POST', '/api/v1/destinations', { name: 'bad3', type: 'nope' }), 422);
     expect(unknown.detail).toContain('known types: webhook, file');
     const malformed = expectProblem(await h.api('POST', '/api/v1/destinations', '{"name":'), 400);
     expect(malformed.detail).toContain('not valid JSON');
-    const schema = expectProblem(await h.api('POST', '/api/v1/destinations', { name: 'x', type: 'file', color: 'red' }), 400);
+    const schema = expectProblem(
+      await h.api('POST', '/api/v1/destinations', { name: 'x', type: 'file', color: 'red' }),
+      400,
+    );
     expect(schema.errors.length).toBeGreaterThan(0);
   });
 
   it('updates with If-Match only, and refuses stale or missing versions', async () => {
-    const created = await h.api('POST', '/api/v1/destinations', { id: 'file-a', name: 'File A', type: 'file', config: { path: '/tmp/a.jsonl' } });
+    const created = await h.api('POST', '/api/v1/destinations', {
+      id: 'file-a',
+      name: 'File A',
+      type: 'file',
+      config: { path: '/tmp/a.jsonl' },
+    });
     expect(created.status).toBe(201);
     expectProblem(await h.api('PATCH', '/api/v1/destinations/file-a', { enabled: false }), 428);
     expectProblem(await h.api('PATCH', '/api/v1/destinations/file-a', { enabled: false }, { 'if-match': '"7"' }), 412);
-    const updated = await h.api('PATCH', '/api/v1/destinations/file-a', { enabled: false, config: { path: '/tmp/b.jsonl', format: 'csv' } }, { 'if-match': '"1"' });
+    const updated = await h.api(
+      'PATCH',
+      '/api/v1/destinations/file-a',
+      { enabled: false, config: { path: '/tmp/b.jsonl', format: 'csv' } },
+      { 'if-match': '"1"' },
+    );
     expect(updated.status).toBe(200);
     expect(updated.body).toMatchObject({ enabled: false, config: { path: '/tmp/b.jsonl', format: 'csv' }, version: 2 });
     expect(updated.headers.get('etag')).toBe('"2"');
     expectProblem(await h.api('PATCH', '/api/v1/destinations/file-a', { enabled: true }, { 'if-match': '"1"' }), 412);
-    expectProblem(await h.api('PATCH', '/api/v1/destinations/file-a', { credentials: { token: 'x' } }, { 'if-match': '"2"' }), 422);
+    expectProblem(
+      await h.api('PATCH', '/api/v1/destinations/file-a', { credentials: { token: 'x' } }, { 'if-match': '"2"' }),
+      422,
+    );
     expectProblem(await h.api('PATCH', '/api/v1/destinations/missing', { enabled: true }, { 'if-match': '"1"' }), 404);
-    expectProblem(await h.api('POST', '/api/v1/destinations', { id: 'file-a', name: 'Another', type: 'file', config: { path: '/x' } }), 409);
-    expectProblem(await h.api('POST', '/api/v1/destinations', { name: 'File A', type: 'file', config: { path: '/x' } }), 409);
+    expectProblem(
+      await h.api('POST', '/api/v1/destinations', {
+        id: 'file-a',
+        name: 'Another',
+        type: 'file',
+        config: { path: '/x' },
+      }),
+      409,
+    );
+    expectProblem(
+      await h.api('POST', '/api/v1/destinations', { name: 'File A', type: 'file', config: { path: '/x' } }),
+      409,
+    );
   });
 
   it('lets exactly one of several concurrent updates of one version win', async () => {
-    const created = await h.api('POST', '/api/v1/destinations', { id: 'race', name: 'Race', type: 'file', config: { path: '/tmp/race' } });
+    const created = await h.api('POST', '/api/v1/destinations', {
+      id: 'race',
+      name: 'Race',
+      type: 'file',
+      config: { path: '/tmp/race' },
+    });
     const etag = created.headers.get('etag')!;
     const answers = await Promise.all(
-      ['/tmp/one', '/tmp/two', '/tmp/three'].map((path) => h.api('PATCH', '/api/v1/destinations/race', { config: { path } }, { 'if-match': etag })),
+      ['/tmp/one', '/tmp/two', '/tmp/three'].map((path) =>
+        h.api('PATCH', '/api/v1/destinations/race', { config: { path } }, { 'if-match': etag }),
+      ),
     );
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 412, 412]);
     for (const answer of answers.filter((a) => a.status === 412)) expectProblem(answer, 412);
     const winner = answers.find((answer) => answer.status === 200)!;
-    expect((await h.api('GET', '/api/v1/destinations/race')).body).toMatchObject({ version: 2, config: winner.body.config });
+    expect((await h.api('GET', '/api/v1/destinations/race')).body).toMatchObject({
+      version: 2,
+      config: winner.body.config,
+    });
   });
 
   it('refuses bodies over 1 MB', async () => {
@@ -94,19 +155,43 @@ describe('connectors and destinations API', () => {
   });
 
   it('replaces and clears credentials without ever returning them', async () => {
-    const created = await h.api('POST', '/api/v1/connectors', { id: 'api-1', name: 'API one', type: 'custom', config: { baseUrl: 'http://127.0.0.1:1' }, credentials: { token: 'good' } });
+    const created = await h.api('POST', '/api/v1/connectors', {
+      id: 'api-1',
+      name: 'API one',
+      type: 'custom',
+      config: { baseUrl: 'http://127.0.0.1:1' },
+      credentials: { token: 'good' },
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ credentialsSet: true, config: { baseUrl: 'http://127.0.0.1:1', pageSize: 100 } });
-    const cleared = await h.api('PATCH', '/api/v1/connectors/api-1', { credentials: null }, { 'if-match': created.headers.get('etag')! });
+    expect(created.body).toMatchObject({
+      credentialsSet: true,
+      config: { baseUrl: 'http://127.0.0.1:1', pageSize: 100 },
+    });
+    const cleared = await h.api(
+      'PATCH',
+      '/api/v1/connectors/api-1',
+      { credentials: null },
+      { 'if-match': created.headers.get('etag')! },
+    );
     expect(cleared.body.credentialsSet).toBe(false);
-    expectProblem(await h.api('PATCH', '/api/v1/connectors/api-1', { credentials: { token: '' } }, { 'if-match': cleared.headers.get('etag')! }), 422);
+    expectProblem(
+      await h.api(
+        'PATCH',
+        '/api/v1/connectors/api-1',
+        { credentials: { token: '' } },
+        { 'if-match': cleared.headers.get('etag')! },
+      ),
+      422,
+    );
     const state = await h.api('GET', '/api/v1/connectors/api-1/state');
     expect(state.body).toEqual({ connectorId: 'api-1', state: null });
   });
 
   it('lists with filters, sorting and cursor pagination', async () => {
     for (const name of ['p-c', 'p-a', 'p-e', 'p-b', 'p-d']) {
-      expect((await h.api('POST', '/api/v1/destinations', { name, type: 'file', config: { path: `/tmp/${name}` } })).status).toBe(201);
+      expect(
+        (await h.api('POST', '/api/v1/destinations', { name, type: 'file', config: { path: `/tmp/${name}` } })).status,
+      ).toBe(201);
     }
     const names: string[] = [];
     let cursor: string | null = null;
@@ -142,7 +227,13 @@ describe('connectors and destinations API', () => {
       'check:skipped',
     ]);
 
-    const reachable = await h.api('POST', '/api/v1/connectors', { id: 'api-2', name: 'API two', type: 'custom', config: { baseUrl: h.baseUrl }, credentials: { token: 'good' } });
+    const reachable = await h.api('POST', '/api/v1/connectors', {
+      id: 'api-2',
+      name: 'API two',
+      type: 'custom',
+      config: { baseUrl: h.baseUrl },
+      credentials: { token: 'good' },
+    });
     expect(reachable.status).toBe(201);
     const good = await h.api('POST', '/api/v1/connectors/api-2/test');
     expect(good.body).toMatchObject({ ok: true });

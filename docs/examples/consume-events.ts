@@ -37,7 +37,9 @@ export interface ConsumeOptions {
 }
 
 /** Consumes until `maxEvents` were handled or the returned stop function is called. */
-export async function consumeEvents(options: ConsumeOptions): Promise<{ stop: () => Promise<void>; done: Promise<void> }> {
+export async function consumeEvents(
+  options: ConsumeOptions,
+): Promise<{ stop: () => Promise<void>; done: Promise<void> }> {
   const kafka = new Kafka({ clientId: options.groupId, brokers: options.brokers, logLevel: logLevel.WARN });
   // The registry client fetches (and caches) the schema named by each record's 5-byte header.
   const registry = new SchemaRegistry({ host: options.registryUrl });

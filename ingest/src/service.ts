@@ -24,10 +24,15 @@ export interface IngestService extends RunningService {
   port: number;
 }
 
-export async function startIngest(settings: MuxlySettings, logger: Logger = createLogger({ service: 'ingest', level: settings.log.level })): Promise<IngestService> {
+export async function startIngest(
+  settings: MuxlySettings,
+  logger: Logger = createLogger({ service: 'ingest', level: settings.log.level }),
+): Promise<IngestService> {
   const { headersMs, requestMs } = settings.ingest.clientTimeouts;
   if (headersMs > requestMs) {
-    throw new ConfigurationError(`ingest.clientTimeouts.headersMs (${headersMs}) must not be larger than ingest.clientTimeouts.requestMs (${requestMs})`);
+    throw new ConfigurationError(
+      `ingest.clientTimeouts.headersMs (${headersMs}) must not be larger than ingest.clientTimeouts.requestMs (${requestMs})`,
+    );
   }
   const kafka = createKafka({ ...settings.kafka, clientId: `${settings.kafka.clientId}-ingest` }, logger);
   const topics = topicNames(settings.topics.prefix);
@@ -42,22 +47,37 @@ export async function startIngest(settings: MuxlySettings, logger: Logger = crea
   });
 
   // Connector syncs on the scheduler's commands (docs/scheduling.md).
-  const jobs = settings.ingest.jobs.enabled ? await retryUntil(kafkaDeadline, logger, () => startJobs({ kafka, producer, settings, logger })) : null;
+  const jobs = settings.ingest.jobs.enabled
+    ? await retryUntil(kafkaDeadline, logger, () => startJobs({ kafka, producer, settings, logger }))
+    : null;
 
   // API keys created through the control plane, when ingest has the service token to fetch them.
   const apiKeys = new ApiKeyVerifier(settings.ingest.apiKeys);
   const auth = settings.controlPlane.auth;
   const keySync = auth.serviceToken
-    ? startApiKeySync({ ...auth.apiKeySync, serviceToken: auth.serviceToken, verifier: apiKeys, staticKeys: settings.ingest.apiKeys, logger })
+    ? startApiKeySync({
+        ...auth.apiKeySync,
+        serviceToken: auth.serviceToken,
+        verifier: apiKeys,
+        staticKeys: settings.ingest.apiKeys,
+        logger,
+      })
     : null;
   await keySync?.ready;
 
   let alive = true;
   const registry = createMetricsRegistry('ingest');
   const server = createIngestServer({
-    writer: new RawWriter(producer, { topic: topics.raw, sendTimeoutMs: settings.ingest.sendTimeoutMs, maxInFlight: settings.ingest.maxInFlightSends }),
+    writer: new RawWriter(producer, {
+      topic: topics.raw,
+      sendTimeoutMs: settings.ingest.sendTimeoutMs,
+      maxInFlight: settings.ingest.maxInFlightSends,
+    }),
     apiKeys,
-    rateLimiter: new RateLimiter({ ratePerSecond: settings.ingest.rateLimit.requestsPerSecond, burst: settings.ingest.rateLimit.burst }),
+    rateLimiter: new RateLimiter({
+      ratePerSecond: settings.ingest.rateLimit.requestsPerSecond,
+      burst: settings.ingest.rateLimit.burst,
+    }),
     health: { registry, readiness: { kafka: kafkaReadiness(kafka) }, isAlive: () => alive },
     logger,
     limits: settings.ingest.limits,

@@ -8,7 +8,9 @@ export const WRITER_KEY = `mxk_test_${randomBytes(12).toString('hex')}`;
 const sha256 = (key: string) => `sha256:${createHash('sha256').update(key).digest('hex')}`;
 
 /** Settings for an isolated ingest: own topic prefix, port 0, one known writer key. */
-export function ingestSettings(overrides: { ingest?: Record<string, unknown>; brokers?: string[] } = {}): MuxlySettings {
+export function ingestSettings(
+  overrides: { ingest?: Record<string, unknown>; brokers?: string[] } = {},
+): MuxlySettings {
   return loadSettings({
     env: {},
     overrides: {
@@ -21,8 +23,14 @@ export function ingestSettings(overrides: { ingest?: Record<string, unknown>; br
   });
 }
 
-export async function startTestIngest(settings: MuxlySettings, options: { silent?: boolean } = {}): Promise<IngestService & { url: string }> {
-  const service = await startIngest(settings, createLogger({ service: 'ingest-test', level: 'error', silent: options.silent ?? false }));
+export async function startTestIngest(
+  settings: MuxlySettings,
+  options: { silent?: boolean } = {},
+): Promise<IngestService & { url: string }> {
+  const service = await startIngest(
+    settings,
+    createLogger({ service: 'ingest-test', level: 'error', silent: options.silent ?? false }),
+  );
   return { ...service, url: `http://127.0.0.1:${service.port}` };
 }
 
@@ -64,11 +72,21 @@ export async function collectTopic(topic: string, broker = KAFKA_BROKER): Promis
   const kafka = new Kafka({
     brokers: [broker],
     logLevel: logLevel.WARN,
-    logCreator: () => (entry) => void events.push(`${at()} kafkajs ${entry.namespace}: ${String(entry.log.message)}${entry.log.error ? ` (${String(entry.log.error)})` : ''}`),
+    logCreator: () => (entry) =>
+      void events.push(
+        `${at()} kafkajs ${entry.namespace}: ${String(entry.log.message)}${entry.log.error ? ` (${String(entry.log.error)})` : ''}`,
+      ),
   });
   const consumer = kafka.consumer({ groupId: uniqueName('it-reader-'), readUncommitted: false });
-  consumer.on(consumer.events.GROUP_JOIN, (event) => void events.push(`${at()} joined, assigned ${JSON.stringify(event.payload.memberAssignment)}`));
-  consumer.on(consumer.events.CRASH, (event) => void events.push(`${at()} crashed: ${String(event.payload.error)} (restart: ${String(event.payload.restart)})`));
+  consumer.on(
+    consumer.events.GROUP_JOIN,
+    (event) => void events.push(`${at()} joined, assigned ${JSON.stringify(event.payload.memberAssignment)}`),
+  );
+  consumer.on(
+    consumer.events.CRASH,
+    (event) =>
+      void events.push(`${at()} crashed: ${String(event.payload.error)} (restart: ${String(event.payload.restart)})`),
+  );
   const values: string[] = [];
   const positions = new Map<number, bigint>();
   await consumer.connect();

@@ -21,7 +21,12 @@ const stack = (...args: string[]) =>
   run('bash', [`${ROOT}/deploy/local/stack.sh`, ...args], {
     cwd: ROOT,
     timeout: 180_000,
-    env: { ...process.env, MUXLY_LOCAL_DIR: privateDir, MUXLY_KAFKA_PORT: String(brokerPort), MUXLY_KAFKA_CONTROLLER_PORT: String(controllerPort) },
+    env: {
+      ...process.env,
+      MUXLY_LOCAL_DIR: privateDir,
+      MUXLY_KAFKA_PORT: String(brokerPort),
+      MUXLY_KAFKA_CONTROLLER_PORT: String(controllerPort),
+    },
   });
 
 beforeAll(async () => {
@@ -59,12 +64,28 @@ function startLoad(url: string, concurrency: number) {
       const ids = Array.from({ length: 5 }, () => randomUUID());
       const started = Date.now();
       try {
-        const response = await post(url, JSON.stringify({ metrics: ids.map((id, index) => ({ id, name: 'outage.load', value: index })) }));
+        const response = await post(
+          url,
+          JSON.stringify({ metrics: ids.map((id, index) => ({ id, name: 'outage.load', value: index })) }),
+        );
         const body = (await response.json()) as { ids?: string[]; type?: string };
         if (response.status === 202) expect(body.ids).toEqual(ids);
-        outcomes.push({ ids, status: response.status, retryAfter: response.headers.get('retry-after'), type: body.type, answeredAt: Date.now(), ms: Date.now() - started });
+        outcomes.push({
+          ids,
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          type: body.type,
+          answeredAt: Date.now(),
+          ms: Date.now() - started,
+        });
       } catch {
-        outcomes.push({ ids, status: 'connection error', retryAfter: null, answeredAt: Date.now(), ms: Date.now() - started });
+        outcomes.push({
+          ids,
+          status: 'connection error',
+          retryAfter: null,
+          answeredAt: Date.now(),
+          ms: Date.now() - started,
+        });
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -86,18 +107,33 @@ test('with the broker stopped during a load, clients see 202 only for metrics th
   const load = startLoad(ingest.url, 4);
   let lateIngest: Promise<Awaited<ReturnType<typeof startTestIngest>>> | undefined;
   try {
-    await waitFor('accepted requests before the outage', async () => load.outcomes.filter((o) => o.status === 202).length >= 20, 15_000);
+    await waitFor(
+      'accepted requests before the outage',
+      async () => load.outcomes.filter((o) => o.status === 202).length >= 20,
+      15_000,
+    );
 
     const stoppedAt = Date.now();
     await stack('stop', 'kafka');
     const stopMs = Date.now() - stoppedAt;
-    await waitFor('503 answers while Kafka is down', async () => load.outcomes.filter((o) => o.status === 503).length >= 8, 15_000);
+    await waitFor(
+      '503 answers while Kafka is down',
+      async () => load.outcomes.filter((o) => o.status === 503).length >= 8,
+      15_000,
+    );
     // Beyond the in-flight cap a request is refused at once instead of waiting for the broker.
-    const burst = await Promise.all(Array.from({ length: 20 }, async () => {
-      const started = Date.now();
-      const response = await post(ingest.url, JSON.stringify({ name: 'outage.burst', value: 1 }));
-      return { status: response.status, retryAfter: response.headers.get('retry-after'), type: ((await response.json()) as { type?: string }).type, ms: Date.now() - started };
-    }));
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const started = Date.now();
+        const response = await post(ingest.url, JSON.stringify({ name: 'outage.burst', value: 1 }));
+        return {
+          status: response.status,
+          retryAfter: response.headers.get('retry-after'),
+          type: ((await response.json()) as { type?: string }).type,
+          ms: Date.now() - started,
+        };
+      }),
+    );
     const refusedAtOnce = burst.filter((answer) => answer.type === 'https://muxly.dev/problems/kafka-backlog');
     expect(refusedAtOnce.length).toBeGreaterThan(0);
     for (const answer of refusedAtOnce) expect(answer.ms).toBeLessThan(1_000);
@@ -105,16 +141,25 @@ test('with the broker stopped during a load, clients see 202 only for metrics th
     for (const answer of burst) expect(answer.retryAfter).toMatch(/^\d+$/);
 
     // An ingest started while the broker is away waits for it instead of failing its start.
-    lateIngest = startTestIngest(ingestSettings({ brokers: [broker], ingest: { kafkaStartTimeoutMs: 60_000 } }), { silent: true });
+    lateIngest = startTestIngest(ingestSettings({ brokers: [broker], ingest: { kafkaStartTimeoutMs: 60_000 } }), {
+      silent: true,
+    });
 
     const startingAt = Date.now();
     await stack('start', 'kafka');
     const startedAt = Date.now();
     const outageMs = Date.now() - stoppedAt;
     const startMs = Date.now() - startingAt;
-    await waitFor('202 answers after Kafka is back', async () => load.outcomes.slice(-4).every((o) => o.status === 202) && load.outcomes.slice(-4).length === 4, 60_000, 250);
+    await waitFor(
+      '202 answers after Kafka is back',
+      async () => load.outcomes.slice(-4).every((o) => o.status === 202) && load.outcomes.slice(-4).length === 4,
+      60_000,
+      250,
+    );
     await load.stop();
-    process.stderr.write(`kafka outage: ${outageMs} ms (stop ${stopMs} ms, start ${startMs} ms); answers: ${JSON.stringify(countBy(load.outcomes.map((o) => String(o.status))))}\n`);
+    process.stderr.write(
+      `kafka outage: ${outageMs} ms (stop ${stopMs} ms, start ${startMs} ms); answers: ${JSON.stringify(countBy(load.outcomes.map((o) => String(o.status))))}\n`,
+    );
 
     const late = await lateIngest;
     expect((await post(late.url, JSON.stringify({ name: 'late.start', value: 1 }))).status).toBe(202);
@@ -126,7 +171,11 @@ test('with the broker stopped during a load, clients see 202 only for metrics th
 
     // Every acknowledged metric is in the raw topic. (A 503'd one may be there too: a timed-out
     // send can still complete; the client's retry with the same id is deduplicated downstream.)
-    await expectEveryAcknowledgedMetricIn(`${settings.topics.prefix}raw`, load.outcomes, { stoppedAt, startingAt, startedAt });
+    await expectEveryAcknowledgedMetricIn(`${settings.topics.prefix}raw`, load.outcomes, {
+      stoppedAt,
+      startingAt,
+      startedAt,
+    });
   } finally {
     await load.stop();
     await ingest.stop();
@@ -140,32 +189,60 @@ test('with the broker stopped during a load, clients see 202 only for metrics th
  * records than acknowledged requests, each request being one record) or the reader fell behind
  * (its positions short of the high watermarks), with the missing ids placed in the outage.
  */
-async function expectEveryAcknowledgedMetricIn(topic: string, outcomes: Outcome[], outage: { stoppedAt: number; startingAt: number; startedAt: number }): Promise<void> {
+async function expectEveryAcknowledgedMetricIn(
+  topic: string,
+  outcomes: Outcome[],
+  outage: { stoppedAt: number; startingAt: number; startedAt: number },
+): Promise<void> {
   const acknowledged = outcomes.filter((o) => o.status === 202);
   const refused = outcomes.filter((o) => o.status !== 202);
   const kafka = new Kafka({ brokers: [broker], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
-  const highWatermarks = async () => new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)] as const));
+  const highWatermarks = async () =>
+    new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, BigInt(p.high)] as const));
   const raw = await collectTopic(topic, broker);
-  const idsIn = () => new Set(raw.values.flatMap((value) => (JSON.parse(value) as { payload: { metrics: { id: string }[] } }).payload.metrics.map((metric) => metric.id)));
+  const idsIn = () =>
+    new Set(
+      raw.values.flatMap((value) =>
+        (JSON.parse(value) as { payload: { metrics: { id: string }[] } }).payload.metrics.map((metric) => metric.id),
+      ),
+    );
   try {
-    await waitFor('every acknowledged metric in the raw topic', async () => {
-      const seen = idsIn();
-      return acknowledged.every((o) => o.ids.every((id) => seen.has(id)));
-    }, 60_000, 500).catch(async (error: Error) => {
+    await waitFor(
+      'every acknowledged metric in the raw topic',
+      async () => {
+        const seen = idsIn();
+        return acknowledged.every((o) => o.ids.every((id) => seen.has(id)));
+      },
+      60_000,
+      500,
+    ).catch(async (error: Error) => {
       const seen = idsIn();
       const missing = acknowledged.filter((o) => o.ids.some((id) => !seen.has(id)));
       const watermarks = await highWatermarks();
       const recordsOnBroker = [...watermarks.values()].reduce((sum, high) => sum + high, 0n);
-      const phase = (at: number) => (at < outage.stoppedAt ? 'before the stop' : at < outage.startingAt ? 'while stopped' : at < outage.startedAt ? 'while starting' : 'after the restart');
+      const phase = (at: number) =>
+        at < outage.stoppedAt
+          ? 'before the stop'
+          : at < outage.startingAt
+            ? 'while stopped'
+            : at < outage.startedAt
+              ? 'while starting'
+              : 'after the restart';
       const report = [
         error.message,
         `${missing.length} of ${acknowledged.length} acknowledged requests (${missing.flatMap((o) => o.ids).filter((id) => !seen.has(id)).length} metrics) not read;`,
         `the broker holds ${recordsOnBroker} records for ${acknowledged.length} acknowledged requests${recordsOnBroker < BigInt(acknowledged.length) ? ': RECORDS ARE LOST' : ''};`,
         `reader at ${[...watermarks].map(([partition, high]) => `p${partition} ${raw.positions.get(partition) ?? 0n}/${high}`).join(', ')} (position/high watermark), ${raw.values.length} records read;`,
         `refused requests found in the topic: ${refused.filter((o) => o.ids.some((id) => seen.has(id))).length} of ${refused.length};`,
-        `missing requests answered: ${missing.slice(0, 10).map((o) => `${o.ids[0]} ${phase(o.answeredAt)} (${o.answeredAt - outage.stoppedAt} ms after the stop, took ${o.ms} ms)`).join('; ')}`,
+        `missing requests answered: ${missing
+          .slice(0, 10)
+          .map(
+            (o) =>
+              `${o.ids[0]} ${phase(o.answeredAt)} (${o.answeredAt - outage.stoppedAt} ms after the stop, took ${o.ms} ms)`,
+          )
+          .join('; ')}`,
         `reader events: ${raw.events.slice(-20).join(' | ') || 'none'}`,
       ].join('\n');
       throw new Error(report);

@@ -28,21 +28,50 @@ afterAll(async () => {
 const json = (value: unknown) => JSON.stringify(value);
 const problemOf = async (response: Response) => {
   expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  return (await response.json()) as { type: string; title: string; status: number; detail?: string; errors?: { pointer: string; detail: string }[] };
+  return (await response.json()) as {
+    type: string;
+    title: string;
+    status: number;
+    detail?: string;
+    errors?: { pointer: string; detail: string }[];
+  };
 };
 /** Raw records are whole requests; the envelopes whose metrics carry one of the ids. */
-const envelopesWith = (id: string) => raw.values.map((value) => JSON.parse(value) as { payload: { metrics: { id: string }[] } }).filter((envelope) => envelope.payload.metrics.some((metric) => metric.id === id));
+const envelopesWith = (id: string) =>
+  raw.values
+    .map((value) => JSON.parse(value) as { payload: { metrics: { id: string }[] } })
+    .filter((envelope) => envelope.payload.metrics.some((metric) => metric.id === id));
 
 test('202 answers the count and ids after the ack; client ids are kept, others generated; the raw record holds the request', async () => {
   const clientId = `client-${randomUUID()}`;
-  const response = await post(ingest.url, json({ metrics: [{ id: clientId, name: 'checkout.latency', value: 12.5, unit: 'ms', timestamp: '2026-05-01T10:00:00Z', dimensions: { region: 'eu', canary: false }, attributes: { build: { sha: 'abc' } } }, { name: 'signups', value: 3 }] }));
+  const response = await post(
+    ingest.url,
+    json({
+      metrics: [
+        {
+          id: clientId,
+          name: 'checkout.latency',
+          value: 12.5,
+          unit: 'ms',
+          timestamp: '2026-05-01T10:00:00Z',
+          dimensions: { region: 'eu', canary: false },
+          attributes: { build: { sha: 'abc' } },
+        },
+        { name: 'signups', value: 3 },
+      ],
+    }),
+  );
   expect(response.status).toBe(202);
   const body = (await response.json()) as { accepted: number; ids: string[] };
   expect(body.accepted).toBe(2);
   expect(body.ids[0]).toBe(clientId);
   expect(body.ids[1]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 
-  const [envelope] = await waitFor('the raw record', async () => envelopesWith(clientId).length > 0 && envelopesWith(clientId), 15_000);
+  const [envelope] = await waitFor(
+    'the raw record',
+    async () => envelopesWith(clientId).length > 0 && envelopesWith(clientId),
+    15_000,
+  );
   expect(envelopesWith(clientId)).toHaveLength(1);
   expect(envelope).toEqual({
     envelopeVersion: 1,
@@ -51,23 +80,41 @@ test('202 answers the count and ids after the ack; client ids are kept, others g
     receivedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
     payload: {
       metrics: [
-        { id: clientId, name: 'checkout.latency', value: 12.5, unit: 'ms', timestamp: '2026-05-01T10:00:00Z', dimensions: { region: 'eu', canary: false }, attributes: { build: { sha: 'abc' } } },
+        {
+          id: clientId,
+          name: 'checkout.latency',
+          value: 12.5,
+          unit: 'ms',
+          timestamp: '2026-05-01T10:00:00Z',
+          dimensions: { region: 'eu', canary: false },
+          attributes: { build: { sha: 'abc' } },
+        },
         // A missing timestamp becomes the time received.
-        { id: body.ids[1], name: 'signups', value: 3, timestamp: (envelope as unknown as { receivedAt: string }).receivedAt },
+        {
+          id: body.ids[1],
+          name: 'signups',
+          value: 3,
+          timestamp: (envelope as unknown as { receivedAt: string }).receivedAt,
+        },
       ],
     },
   });
 });
 
 test('a single metric (not a batch) and the X-API-Key header are accepted', async () => {
-  const response = await post(ingest.url, json({ name: 'single', value: 1 }), { authorization: '', 'x-api-key': WRITER_KEY });
+  const response = await post(ingest.url, json({ name: 'single', value: 1 }), {
+    authorization: '',
+    'x-api-key': WRITER_KEY,
+  });
   expect(response.status).toBe(202);
   expect(((await response.json()) as { accepted: number }).accepted).toBe(1);
 });
 
 test('a gzip-encoded body is accepted', async () => {
   const id = `gz-${randomUUID()}`;
-  const response = await post(ingest.url, gzipSync(json({ metrics: [{ id, name: 'zipped', value: 7 }] })), { 'content-encoding': 'gzip' });
+  const response = await post(ingest.url, gzipSync(json({ metrics: [{ id, name: 'zipped', value: 7 }] })), {
+    'content-encoding': 'gzip',
+  });
   expect(response.status).toBe(202);
   await waitFor('the gzip-sent metric in the raw topic', async () => envelopesWith(id).length === 1, 15_000);
 });
@@ -76,7 +123,11 @@ test('malformed JSON is 400', async () => {
   const response = await post(ingest.url, '{"name": "broken", ');
   expect(response.status).toBe(400);
   rejected('400_malformed_json');
-  expect(await problemOf(response)).toMatchObject({ status: 400, title: 'Bad Request', detail: expect.stringMatching(/not valid JSON/) });
+  expect(await problemOf(response)).toMatchObject({
+    status: 400,
+    title: 'Bad Request',
+    detail: expect.stringMatching(/not valid JSON/),
+  });
 });
 
 test('a schema violation is 422 naming every invalid field of every item by JSON pointer; the batch is rejected whole', async () => {
@@ -96,7 +147,14 @@ test('a schema violation is 422 naming every invalid field of every item by JSON
   const body = await problemOf(response);
   expect(body.status).toBe(422);
   const pointers = body.errors!.map((error) => error.pointer).sort();
-  expect(pointers).toEqual(['/metrics/1/extra', '/metrics/1/name', '/metrics/1/value', '/metrics/2/dimensions/nested', '/metrics/2/name', '/metrics/2/timestamp']);
+  expect(pointers).toEqual([
+    '/metrics/1/extra',
+    '/metrics/1/name',
+    '/metrics/1/value',
+    '/metrics/2/dimensions/nested',
+    '/metrics/2/name',
+    '/metrics/2/timestamp',
+  ]);
   for (const error of body.errors!) expect(error.detail).toEqual(expect.any(String));
 
   // A single metric names its fields from the root.
@@ -134,9 +192,18 @@ test('a wrong content type is 415', async () => {
 test.each([
   ['missing', {}, '401_api_key_missing', /Send an API key/],
   ['unknown', { authorization: 'Bearer mxk_not_a_key' }, '401_api_key_invalid', /not valid/],
-  ['non-bearer', { authorization: `Basic ${Buffer.from(`x:${WRITER_KEY}`).toString('base64')}` }, '401_api_key_missing', /Send an API key/],
+  [
+    'non-bearer',
+    { authorization: `Basic ${Buffer.from(`x:${WRITER_KEY}`).toString('base64')}` },
+    '401_api_key_missing',
+    /Send an API key/,
+  ],
 ])('a %s API key is 401', async (_case, headers, reason, detail) => {
-  const response = await fetch(`${ingest.url}/v1/metrics`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: json({ name: 'x', value: 1 }) });
+  const response = await fetch(`${ingest.url}/v1/metrics`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: json({ name: 'x', value: 1 }),
+  });
   expect(response.status).toBe(401);
   rejected(reason);
   expect(response.headers.get('www-authenticate')).toBe('Bearer');
@@ -148,14 +215,28 @@ test.each([
 
 describe('limits are 413', () => {
   test('a metric over 32 KB, named by pointer', async () => {
-    const response = await post(ingest.url, json({ metrics: [{ name: 'small', value: 1 }, { name: 'big', value: 1, attributes: { blob: 'x'.repeat(33_000) } }] }));
+    const response = await post(
+      ingest.url,
+      json({
+        metrics: [
+          { name: 'small', value: 1 },
+          { name: 'big', value: 1, attributes: { blob: 'x'.repeat(33_000) } },
+        ],
+      }),
+    );
     expect(response.status).toBe(413);
     rejected('413_metric_too_large');
-    expect((await problemOf(response)).errors).toEqual([{ pointer: '/metrics/1', detail: expect.stringMatching(/bytes; the limit is 32768$/) }]);
+    expect((await problemOf(response)).errors).toEqual([
+      { pointer: '/metrics/1', detail: expect.stringMatching(/bytes; the limit is 32768$/) },
+    ]);
   });
 
   test('a request over 1 MB', async () => {
-    const metrics = Array.from({ length: 40 }, (_, index) => ({ name: 'filler', value: index, attributes: { blob: 'y'.repeat(30_000) } }));
+    const metrics = Array.from({ length: 40 }, (_, index) => ({
+      name: 'filler',
+      value: index,
+      attributes: { blob: 'y'.repeat(30_000) },
+    }));
     const response = await post(ingest.url, json({ metrics }));
     expect(response.status).toBe(413);
     rejected('413_too_large');
@@ -163,7 +244,10 @@ describe('limits are 413', () => {
   });
 
   test('a gzip bomb: 20 KB that inflates to 20 MB is refused without inflating it all', async () => {
-    const bomb = gzipSync(Buffer.concat([Buffer.from('{"metrics":['), Buffer.alloc(20 * 1024 * 1024, 0x20), Buffer.from(']}')]), { level: 9 });
+    const bomb = gzipSync(
+      Buffer.concat([Buffer.from('{"metrics":['), Buffer.alloc(20 * 1024 * 1024, 0x20), Buffer.from(']}')]),
+      { level: 9 },
+    );
     expect(bomb.length).toBeLessThan(64 * 1024);
     const rssBefore = process.memoryUsage().rss;
     const started = Date.now();
@@ -194,7 +278,15 @@ test('the OpenAPI document is served at /docs', async () => {
 
 test('over the per-key rate limit is 429 with Retry-After, per key, and counted', async () => {
   const limited = await startTestIngest(
-    ingestSettings({ ingest: { rateLimit: { requestsPerSecond: 0.5, burst: 2 }, apiKeys: [WRITER_KEY, 'mxk_other'].map((key, index) => ({ id: ['writer', 'other'][index], hash: `sha256:${createHash('sha256').update(key).digest('hex')}` })) } }),
+    ingestSettings({
+      ingest: {
+        rateLimit: { requestsPerSecond: 0.5, burst: 2 },
+        apiKeys: [WRITER_KEY, 'mxk_other'].map((key, index) => ({
+          id: ['writer', 'other'][index],
+          hash: `sha256:${createHash('sha256').update(key).digest('hex')}`,
+        })),
+      },
+    }),
   );
   try {
     const statuses = [];
@@ -206,7 +298,9 @@ test('over the per-key rate limit is 429 with Retry-After, per key, and counted'
     expect(response.headers.get('retry-after')).toMatch(/^[12]$/);
     expect((await problemOf(response)).type).toBe('https://muxly.dev/problems/rate-limited');
     // Another key has its own bucket.
-    expect((await post(limited.url, json({ name: 'r', value: 1 }), { authorization: 'Bearer mxk_other' })).status).toBe(202);
+    expect((await post(limited.url, json({ name: 'r', value: 1 }), { authorization: 'Bearer mxk_other' })).status).toBe(
+      202,
+    );
     expect((await rejectionCounts(limited.url))['429_rate_limited']).toBe(2);
   } finally {
     await limited.stop();
@@ -245,7 +339,9 @@ const problemIn = (answer: string) => {
 describe('slow clients', () => {
   let slow: Awaited<ReturnType<typeof startTestIngest>>;
   beforeAll(async () => {
-    slow = await startTestIngest(ingestSettings({ ingest: { clientTimeouts: { headersMs: 500, requestMs: 1_500, keepAliveMs: 1_000 } } }));
+    slow = await startTestIngest(
+      ingestSettings({ ingest: { clientTimeouts: { headersMs: 500, requestMs: 1_500, keepAliveMs: 1_000 } } }),
+    );
   });
   afterAll(async () => {
     await slow?.stop();
@@ -253,7 +349,11 @@ describe('slow clients', () => {
 
   test('headers not complete within ingest.clientTimeouts.headersMs: 408 problem+json, connection closed', async () => {
     // The headers never end; the connection is answered and closed by the server, not by us.
-    const answer = await rawExchange(slow.url, ['POST /v1/metrics HTTP/1.1\r\nHost: ingest\r\n', 'Content-Type: application/json\r\n'], 200);
+    const answer = await rawExchange(
+      slow.url,
+      ['POST /v1/metrics HTTP/1.1\r\nHost: ingest\r\n', 'Content-Type: application/json\r\n'],
+      200,
+    );
     expect(answer).toMatch(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(problemIn(answer)).toMatchObject({ status: 408, title: 'Request Timeout' });
   });
@@ -269,8 +369,10 @@ describe('slow clients', () => {
     expect(envelopesWith(id)).toEqual([]);
   });
 
-  test('headers over Node\'s size limit: 431 problem+json', async () => {
-    const answer = await rawExchange(slow.url, [`POST /v1/metrics HTTP/1.1\r\nHost: ingest\r\nX-Filler: ${'f'.repeat(20_000)}\r\n\r\n`]);
+  test("headers over Node's size limit: 431 problem+json", async () => {
+    const answer = await rawExchange(slow.url, [
+      `POST /v1/metrics HTTP/1.1\r\nHost: ingest\r\nX-Filler: ${'f'.repeat(20_000)}\r\n\r\n`,
+    ]);
     expect(answer).toMatch(/^HTTP\/1\.1 431 /);
     expect(problemIn(answer).status).toBe(431);
   });

@@ -7,7 +7,15 @@ import { join } from 'node:path';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { SecretKeyring } from '@muxly/common';
 import type { JobResult, RawEnvelope, RunCommand } from '@muxly/schemas';
-import { freePort, KAFKA_BROKER, requireLocalStack, ServiceProcess, stopAllStartedProcesses, uniqueName, waitFor } from '../../test/support/services.ts';
+import {
+  freePort,
+  KAFKA_BROKER,
+  requireLocalStack,
+  ServiceProcess,
+  stopAllStartedProcesses,
+  uniqueName,
+  waitFor,
+} from '../../test/support/services.ts';
 
 // The real ingest process, started as `npm start` starts it, with connector plugins in its
 // settings: the example plugin, one that throws at import and one that exports the wrong shape.
@@ -51,7 +59,9 @@ beforeAll(async () => {
   await requireLocalStack();
   api = createServer((request, response) => {
     apiRequests.push(request.url ?? '');
-    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ id: 'a' }, { id: 'b' }] }));
+    response
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ data: [{ id: 'a' }, { id: 'b' }] }));
   });
   await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
   apiPort = (api.address() as AddressInfo).port;
@@ -68,7 +78,11 @@ beforeAll(async () => {
       http: { port },
       jobs: {
         // Relative to the working directory (the repository root, as `npm start` runs it).
-        plugins: ['./ingest/plugins/example-connector', './ingest/test/fakes/plugins/throws-at-import', './ingest/test/fakes/plugins/wrong-shape'],
+        plugins: [
+          './ingest/plugins/example-connector',
+          './ingest/test/fakes/plugins/throws-at-import',
+          './ingest/test/fakes/plugins/wrong-shape',
+        ],
         allowAddresses: ['127.0.0.1/32'],
         progressIntervalMs: 0,
         httpTimeoutMs: 5_000,
@@ -123,14 +137,26 @@ const run = (executionId: string, connector: RunCommand['connector']): RunComman
   deadline: new Date(Date.now() + 120_000).toISOString(),
   issuedAt: new Date().toISOString(),
 });
-const send = (command: RunCommand) => producer.send({ topic: `${prefix}commands`, messages: [{ key: command.jobId, value: JSON.stringify(command) }] });
+const send = (command: RunCommand) =>
+  producer.send({ topic: `${prefix}commands`, messages: [{ key: command.jobId, value: JSON.stringify(command) }] });
 const finalResult = (executionId: string) =>
-  waitFor(`the final result of ${executionId}`, async () => results.find((result) => result.executionId === executionId && !['started', 'progress'].includes(result.type)), 60_000);
+  waitFor(
+    `the final result of ${executionId}`,
+    async () =>
+      results.find((result) => result.executionId === executionId && !['started', 'progress'].includes(result.type)),
+    60_000,
+  );
 
 const customConnector = (id: string, host: string): RunCommand['connector'] => ({
   id,
   type: 'custom',
-  config: { stream: 'items', url: `http://${host}:${apiPort}/items`, recordSelector: '$.data[*]', mapping: { name: 'item.seen', idPath: '$.id' }, retry: { maxAttempts: 1 } },
+  config: {
+    stream: 'items',
+    url: `http://${host}:${apiPort}/items`,
+    recordSelector: '$.data[*]',
+    mapping: { name: 'item.seen', idPath: '$.id' },
+    retry: { maxAttempts: 1 },
+  },
   credentials: keyring.encrypt({}, `connector/${id}`) as unknown as Record<string, unknown>,
 });
 
@@ -143,25 +169,49 @@ describe('ingest starts with connector plugins from its settings', () => {
       ['error', './ingest/test/fakes/plugins/wrong-shape'],
     ]);
     expect(failed[0]!.error).toMatch(/plugin exploded at import/);
-    expect(failed[1]!.error).toMatch(/not a connector plugin: .*read\(config, credentials, cursor, context\) must be a function/);
-    expect(lines).toContainEqual(expect.objectContaining({ message: 'connector plugin loaded', location: './ingest/plugins/example-connector', connectorType: 'example-heartbeat' }));
+    expect(failed[1]!.error).toMatch(
+      /not a connector plugin: .*read\(config, credentials, cursor, context\) must be a function/,
+    );
     expect(lines).toContainEqual(
-      expect.objectContaining({ message: 'connector types available', connectorTypes: ['bigquery', 'ga4', 'hubspot', 'custom', 'example-heartbeat'], pluginFailures: 2 }),
+      expect.objectContaining({
+        message: 'connector plugin loaded',
+        location: './ingest/plugins/example-connector',
+        connectorType: 'example-heartbeat',
+      }),
+    );
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: 'connector types available',
+        connectorTypes: ['bigquery', 'ga4', 'hubspot', 'custom', 'example-heartbeat'],
+        pluginFailures: 2,
+      }),
     );
   });
 
   it('runs a sync of the plugin that loaded, through the same job runner as the built-ins', async () => {
     const start = new Date(Date.now() - 3 * 86_400_000).toISOString();
-    await send(run('exe-plugin', { id: 'heartbeats', type: 'example-heartbeat', config: { intervalSeconds: 86_400, start, service: 'billing' }, credentials: null }));
+    await send(
+      run('exe-plugin', {
+        id: 'heartbeats',
+        type: 'example-heartbeat',
+        config: { intervalSeconds: 86_400, start, service: 'billing' },
+        credentials: null,
+      }),
+    );
     const result = await finalResult('exe-plugin');
     expect(result).toMatchObject({ type: 'succeeded', connectorId: 'heartbeats' });
     const records = raw
       .filter((envelope) => envelope.jobExecutionId === 'exe-plugin')
-      .flatMap((envelope) => (envelope.payload as { records: { name: string; dimensions: Record<string, unknown> }[] }).records);
+      .flatMap(
+        (envelope) =>
+          (envelope.payload as { records: { name: string; dimensions: Record<string, unknown> }[] }).records,
+      );
     expect(records.length).toBeGreaterThanOrEqual(3);
     expect(result.counts).toMatchObject({ recordsPublished: records.length });
     expect(records[0]).toMatchObject({ name: 'example.heartbeat', dimensions: { service: 'billing' } });
-    expect(raw.find((envelope) => envelope.jobExecutionId === 'exe-plugin')).toMatchObject({ source: { type: 'example-heartbeat', id: 'heartbeats' } });
+    expect(raw.find((envelope) => envelope.jobExecutionId === 'exe-plugin')).toMatchObject({
+      source: { type: 'example-heartbeat', id: 'heartbeats' },
+    });
   });
 
   it('a connector of a plugin that failed to load fails its sync with a clear error; ingest carries on', async () => {

@@ -47,7 +47,10 @@ interface RouterParts {
   logger: Logger;
 }
 
-export async function startRouter(settings: MuxlySettings, logger: Logger = createLogger({ service: 'router', level: settings.log.level })): Promise<RouterService> {
+export async function startRouter(
+  settings: MuxlySettings,
+  logger: Logger = createLogger({ service: 'router', level: settings.log.level }),
+): Promise<RouterService> {
   const kafka = createKafka({ ...settings.kafka, clientId: `${settings.kafka.clientId}-router` }, logger);
   const topics = topicNames(settings.topics.prefix);
   if (settings.topics.create) await ensureTopics(kafka, topicSpecs(topics, settings.topics));
@@ -74,7 +77,11 @@ export async function startRouter(settings: MuxlySettings, logger: Logger = crea
     const next = applying.then(async () => {
       const enabled = pipeline.destinations.filter((destination) => destination.enabled);
       // Compile first: an invalid rule set is refused whole and the running one stays.
-      const table = RoutingTable.compile(pipeline.rules, new Set(pipeline.destinations.map((destination) => destination.id)), pipeline.routes ?? []);
+      const table = RoutingTable.compile(
+        pipeline.rules,
+        new Set(pipeline.destinations.map((destination) => destination.id)),
+        pipeline.routes ?? [],
+      );
       const wanted = new Map(enabled.map((destination) => [destination.id, destination]));
       for (const [id, current] of running) {
         const definition = wanted.get(id);
@@ -116,7 +123,10 @@ export async function startRouter(settings: MuxlySettings, logger: Logger = crea
     },
     isAlive: () => alive,
   });
-  logger.info('router running', { from: topics.events, health: `http://${settings.router.health.host}:${health.port}` });
+  logger.info('router running', {
+    from: topics.events,
+    health: `http://${settings.router.health.host}:${health.port}`,
+  });
 
   return {
     healthPort: health.port,
@@ -133,10 +143,19 @@ export async function startRouter(settings: MuxlySettings, logger: Logger = crea
   };
 }
 
-async function startDestination(definition: DestinationDefinition, parts: RouterParts, routing: () => RoutingTable): Promise<RunningDestination> {
+async function startDestination(
+  definition: DestinationDefinition,
+  parts: RouterParts,
+  routing: () => RoutingTable,
+): Promise<RunningDestination> {
   const abort = new AbortController();
   const log = parts.logger.child({ destination: definition.id });
-  const { plugin, instance } = await createDestination(definition, { destinationId: definition.id, log, metrics: parts.registry, signal: abort.signal });
+  const { plugin, instance } = await createDestination(definition, {
+    destinationId: definition.id,
+    log,
+    metrics: parts.registry,
+    signal: abort.signal,
+  });
   const worker = new DestinationWorker({
     kafka: parts.kafka,
     destinationId: definition.id,
@@ -158,5 +177,9 @@ async function startDestination(definition: DestinationDefinition, parts: Router
 async function stopDestination(destination: RunningDestination, logger: Logger): Promise<void> {
   destination.abort.abort();
   await destination.worker.stop();
-  await destination.instance.close().catch((error: unknown) => logger.warn('destination close failed', { destination: destination.definition.id, error: errorMessage(error) }));
+  await destination.instance
+    .close()
+    .catch((error: unknown) =>
+      logger.warn('destination close failed', { destination: destination.definition.id, error: errorMessage(error) }),
+    );
 }

@@ -20,7 +20,10 @@ export function jsonText(schema: TSchema): string {
 
 /** One markdown row per leaf setting: path, environment variable, type, default, description. */
 export function settingsTable(): string {
-  const rows: string[] = ['| setting | environment variable | type | default | description |', '| --- | --- | --- | --- | --- |'];
+  const rows: string[] = [
+    '| setting | environment variable | type | default | description |',
+    '| --- | --- | --- | --- | --- |',
+  ];
   const walk = (schema: TSchema, path: string[]) => {
     const properties = schema.properties as Record<string, TSchema> | undefined;
     if (schema.type === 'object' && properties && Object.keys(properties).length > 0 && path[0] !== 'pipeline') {
@@ -28,9 +31,15 @@ export function settingsTable(): string {
       return;
     }
     const env = `MUXLY_${path.map((part) => part.replace(/([A-Z])/g, '_$1').toUpperCase()).join('__')}`;
-    const type = schema.anyOf ? (schema.anyOf as TSchema[]).map((option) => (option.const !== undefined ? JSON.stringify(option.const) : option.type)).join(' \\| ') : String(schema.type ?? 'object');
+    const type = schema.anyOf
+      ? (schema.anyOf as TSchema[])
+          .map((option) => (option.const !== undefined ? JSON.stringify(option.const) : option.type))
+          .join(' \\| ')
+      : String(schema.type ?? 'object');
     const fallback = schema.default === undefined ? '' : `\`${JSON.stringify(schema.default)}\``;
-    rows.push(`| \`${path.join('.')}\` | \`${env}\` | ${type} | ${fallback} | ${String(schema.description ?? '').replaceAll('|', '\\|')} |`);
+    rows.push(
+      `| \`${path.join('.')}\` | \`${env}\` | ${type} | ${fallback} | ${String(schema.description ?? '').replaceAll('|', '\\|')} |`,
+    );
   };
   walk(MuxlySettings, []);
   return rows.join('\n');

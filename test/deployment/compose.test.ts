@@ -26,16 +26,35 @@ const services = compose.services;
 const muxlyServices = ['ingest', 'transformer', 'router', 'control-plane'];
 
 test('only the keys compose knows at the top level', () => {
-  for (const key of Object.keys(compose)) expect(['name', 'services', 'volumes', 'networks', 'configs', 'secrets']).toContain(key.startsWith('x-') ? 'services' : key);
+  for (const key of Object.keys(compose))
+    expect(['name', 'services', 'volumes', 'networks', 'configs', 'secrets']).toContain(
+      key.startsWith('x-') ? 'services' : key,
+    );
 });
 
 test('the services of the native stack are all there, each with an image or a build', () => {
-  expect(Object.keys(services).sort()).toEqual(['control-plane', 'ingest', 'kafka', 'keycloak', 'postgres', 'registry', 'router', 's3', 'transformer']);
-  for (const [name, service] of Object.entries(services)) expect({ name, hasImage: Boolean(service.image ?? service.build) }).toEqual({ name, hasImage: true });
+  expect(Object.keys(services).sort()).toEqual([
+    'control-plane',
+    'ingest',
+    'kafka',
+    'keycloak',
+    'postgres',
+    'registry',
+    'router',
+    's3',
+    'transformer',
+  ]);
+  for (const [name, service] of Object.entries(services))
+    expect({ name, hasImage: Boolean(service.image ?? service.build) }).toEqual({ name, hasImage: true });
 });
 
 test('host ports match the native stack (DESIGN.md section 2)', () => {
-  const hostPorts = Object.fromEntries(Object.entries(services).map(([name, service]) => [name, (service.ports ?? []).map((port) => Number(port.split(':')[0]))]));
+  const hostPorts = Object.fromEntries(
+    Object.entries(services).map(([name, service]) => [
+      name,
+      (service.ports ?? []).map((port) => Number(port.split(':')[0])),
+    ]),
+  );
   expect(hostPorts).toEqual({
     kafka: [9092],
     registry: [8085],
@@ -69,7 +88,12 @@ test.each(muxlyServices)('%s runs an entry point that exists, with settings its 
   expect(settings.kafka.brokers).toEqual(['kafka:19092']);
   expect(settings.schemaRegistry.url).toBe('http://registry:8085/apis/ccompat/v7');
   // Inside a container the listener must not be bound to loopback, or the port mapping reaches nothing.
-  const listener = { ingest: settings.ingest.http, transformer: settings.transformer.health, router: settings.router.health, 'control-plane': settings.controlPlane.http }[name]!;
+  const listener = {
+    ingest: settings.ingest.http,
+    transformer: settings.transformer.health,
+    router: settings.router.health,
+    'control-plane': settings.controlPlane.http,
+  }[name]!;
   expect(listener.host).toBe('0.0.0.0');
   expect(service.ports).toEqual([`${listener.port}:${listener.port}`]);
 });

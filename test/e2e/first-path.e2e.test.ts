@@ -1,7 +1,13 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
 import { postMetrics, startPipeline, type TestPipeline } from '../support/pipeline.ts';
-import { KAFKA_BROKER, REGISTRY_URL, requireLocalStack, stopAllStartedProcesses, waitFor } from '../support/services.ts';
+import {
+  KAFKA_BROKER,
+  REGISTRY_URL,
+  requireLocalStack,
+  stopAllStartedProcesses,
+  waitFor,
+} from '../support/services.ts';
 
 let pipeline: TestPipeline;
 
@@ -15,13 +21,23 @@ afterAll(async () => {
 });
 
 test('a posted metric reaches the file destination and muxly.events, decodable through the registry', async () => {
-  const response = await postMetrics(pipeline, { name: 'signup', value: 1, unit: 'count', dimensions: { plan: 'pro', region: 'eu' }, attributes: { campaign: 'autumn' } });
+  const response = await postMetrics(pipeline, {
+    name: 'signup',
+    value: 1,
+    unit: 'count',
+    dimensions: { plan: 'pro', region: 'eu' },
+    attributes: { campaign: 'autumn' },
+  });
   expect(response.status).toBe(202);
   const body = (await response.json()) as { accepted: number; ids: string[] };
   expect(body.accepted).toBe(1);
   const id = body.ids[0]!;
 
-  const delivered = await waitFor('the event in the destination file', async () => pipeline.deliveredIds().has(id), 20_000);
+  const delivered = await waitFor(
+    'the event in the destination file',
+    async () => pipeline.deliveredIds().has(id),
+    20_000,
+  );
   expect(delivered).toBe(true);
 
   // A user's own consumer: read_committed, Confluent wire format decoded through the registry.
@@ -64,6 +80,8 @@ test('a posted metric reaches the file destination and muxly.events, decodable t
   const latest = await registry.getLatestSchemaId(`${pipeline.prefix}events-value`);
   const schema = await registry.getSchema(latest);
   expect(schema).toBeDefined();
-  const subjects = (await (await fetch(`${REGISTRY_URL}/subjects/${pipeline.prefix}events-value/versions/latest`)).json()) as { schemaType: string };
+  const subjects = (await (
+    await fetch(`${REGISTRY_URL}/subjects/${pipeline.prefix}events-value/versions/latest`)
+  ).json()) as { schemaType: string };
   expect(subjects.schemaType).toBe(SchemaType.JSON);
 });

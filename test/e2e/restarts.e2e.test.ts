@@ -23,12 +23,17 @@ function startLoad(target: TestPipeline) {
   let sequence = 0;
   const loop = (async () => {
     while (running) {
-      const metrics = Array.from({ length: 5 }, () => ({ name: 'load', value: sequence++, dimensions: { worker: String(sequence % 3) } }));
+      const metrics = Array.from({ length: 5 }, () => ({
+        name: 'load',
+        value: sequence++,
+        dimensions: { worker: String(sequence % 3) },
+      }));
       try {
         const response = await postMetrics(target, { metrics });
         const key = String(response.status);
         statuses.set(key, (statuses.get(key) ?? 0) + 1);
-        if (response.status === 202) for (const id of ((await response.json()) as { ids: string[] }).ids) accepted.add(id);
+        if (response.status === 202)
+          for (const id of ((await response.json()) as { ids: string[] }).ids) accepted.add(id);
         else await response.arrayBuffer();
       } catch {
         statuses.set('connection error', (statuses.get('connection error') ?? 0) + 1);
@@ -60,7 +65,11 @@ test('SIGTERM to each service in turn while metrics flow loses no accepted metri
     expect({ service: name, ...exit }).toEqual({ service: name, code: 0, signal: null });
     await pause(1_000);
     await pipeline.restart(name);
-    await waitFor(`new metrics accepted after restarting ${name}`, async () => load.accepted.size > countBefore + 10, 30_000);
+    await waitFor(
+      `new metrics accepted after restarting ${name}`,
+      async () => load.accepted.size > countBefore + 10,
+      30_000,
+    );
   }
   await pause(1_000);
   await load.stop();

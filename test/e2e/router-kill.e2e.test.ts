@@ -3,7 +3,16 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, KAFKA_BROKER, REGISTRY_URL, requireLocalStack, ServiceProcess, stopAllStartedProcesses, uniqueName, waitFor } from '../support/services.ts';
+import {
+  freePort,
+  KAFKA_BROKER,
+  REGISTRY_URL,
+  requireLocalStack,
+  ServiceProcess,
+  stopAllStartedProcesses,
+  uniqueName,
+  waitFor,
+} from '../support/services.ts';
 
 // Issue 5, "done when": the router is killed (SIGKILL, no graceful stop) in the middle of a
 // stream; afterwards every accepted event is in the database destination exactly once (upsert on
@@ -15,7 +24,8 @@ const databaseName = uniqueName('muxly_e2e_kill_');
 const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${databaseName}` }).toString();
 let admin: pg.Client;
 const began = Date.now();
-const step = (what: string) => process.stderr.write(`[router-kill +${((Date.now() - began) / 1000).toFixed(1)}s] ${what}\n`);
+const step = (what: string) =>
+  process.stderr.write(`[router-kill +${((Date.now() - began) / 1000).toFixed(1)}s] ${what}\n`);
 
 afterAll(async () => {
   await stopAllStartedProcesses();
@@ -27,12 +37,16 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
   await requireLocalStack();
   admin = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 5_000 });
   await admin.connect().catch((error: Error) => {
-    throw new Error(`PostgreSQL is not reachable at ${adminUrl} (${error.message}); start it (npm run stack:start) or set DATABASE_URL`);
+    throw new Error(
+      `PostgreSQL is not reachable at ${adminUrl} (${error.message}); start it (npm run stack:start) or set DATABASE_URL`,
+    );
   });
   await admin.query(`CREATE DATABASE ${databaseName}`);
   const database = new pg.Client({ connectionString: databaseUrl });
   await database.connect();
-  await database.query('CREATE TABLE events (id text PRIMARY KEY, name text NOT NULL, value double precision, worker text)');
+  await database.query(
+    'CREATE TABLE events (id text PRIMARY KEY, name text NOT NULL, value double precision, worker text)',
+  );
 
   const dir = mkdtempSync(join(tmpdir(), 'muxly-e2e-kill-'));
   const prefix = `${uniqueName('e2e-kill-')}.`;
@@ -46,13 +60,28 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
       kafka: { brokers: [KAFKA_BROKER] },
       schemaRegistry: { url: REGISTRY_URL },
       topics: { prefix, partitions: 3 },
-      ingest: { http: { port: ports.ingest }, apiKeys: [{ id: 'e2e', hash: `sha256:${createHash('sha256').update(API_KEY).digest('hex')}` }] },
+      ingest: {
+        http: { port: ports.ingest },
+        apiKeys: [{ id: 'e2e', hash: `sha256:${createHash('sha256').update(API_KEY).digest('hex')}` }],
+      },
       transformer: { health: { port: ports.transformer }, groupId: `${prefix}transformer`, instanceId: 'e2e-kill-1' },
-      router: { health: { port: ports.router }, groupIdPrefix: `${prefix}router.`, retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 } },
+      router: {
+        health: { port: ports.router },
+        groupIdPrefix: `${prefix}router.`,
+        retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 },
+      },
       pipeline: {
         destinations: [
           { id: 'file', type: 'file', config: { path: eventsFile } },
-          { id: 'warehouse', type: 'database', config: { connectionString: databaseUrl, table: 'events', columns: { name: '$.name', value: '$.value', worker: '$.dimensions.worker' } } },
+          {
+            id: 'warehouse',
+            type: 'database',
+            config: {
+              connectionString: databaseUrl,
+              table: 'events',
+              columns: { name: '$.name', value: '$.value', worker: '$.dimensions.worker' },
+            },
+          },
         ],
         rules: [{ id: 'all', destinationIds: ['file', 'warehouse'] }],
       },
@@ -75,7 +104,11 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
   let sequence = 0;
   const load = (async () => {
     while (running) {
-      const metrics = Array.from({ length: 5 }, () => ({ name: 'kill_test', value: sequence++, dimensions: { worker: String(sequence % 3) } }));
+      const metrics = Array.from({ length: 5 }, () => ({
+        name: 'kill_test',
+        value: sequence++,
+        dimensions: { worker: String(sequence % 3) },
+      }));
       try {
         const response = await fetch(`http://127.0.0.1:${ports.ingest}/v1/metrics`, {
           method: 'POST',
@@ -83,7 +116,8 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
           body: JSON.stringify({ metrics }),
           signal: AbortSignal.timeout(15_000),
         });
-        if (response.status === 202) for (const id of ((await response.json()) as { ids: string[] }).ids) accepted.add(id);
+        if (response.status === 202)
+          for (const id of ((await response.json()) as { ids: string[] }).ids) accepted.add(id);
         else await response.arrayBuffer();
       } catch {
         // Not accepted: not tracked.
@@ -93,7 +127,8 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
   })();
 
   step('router ready; load running');
-  const rows = async () => (await database.query<{ count: number }>('SELECT count(*)::int AS count FROM events')).rows[0]!.count;
+  const rows = async () =>
+    (await database.query<{ count: number }>('SELECT count(*)::int AS count FROM events')).rows[0]!.count;
   await waitFor('the router to deliver part of the stream', async () => (await rows()) > 50, 60_000);
   // NOTE: SIGKILL, not SIGTERM: nothing is flushed or committed; in-flight batches are redelivered.
   step('killing the router');
@@ -121,10 +156,15 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
   };
   await waitFor('every accepted metric in the database', async () => (await rows()) >= accepted.size, 90_000, 500);
   step('database complete');
-  await waitFor('every accepted metric in the file', async () => {
-    const inFile = fileIds();
-    return [...accepted].every((id) => inFile.has(id));
-  }, 60_000, 1_000);
+  await waitFor(
+    'every accepted metric in the file',
+    async () => {
+      const inFile = fileIds();
+      return [...accepted].every((id) => inFile.has(id));
+    },
+    60_000,
+    1_000,
+  );
 
   // Exactly once in the database: every accepted id, nothing else, no id twice (primary key).
   const stored = (await database.query<{ id: string }>('SELECT id FROM events')).rows.map((row) => row.id);

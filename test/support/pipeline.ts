@@ -41,7 +41,11 @@ export async function startPipeline(options: { logLevel?: string } = {}): Promis
       apiKeys: [{ id: 'e2e', hash: `sha256:${createHash('sha256').update(TEST_API_KEY).digest('hex')}` }],
     },
     transformer: { health: { port: ports.transformer }, groupId: `${prefix}transformer`, instanceId: 'e2e-1' },
-    router: { health: { port: ports.router }, groupIdPrefix: `${prefix}router.`, retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 } },
+    router: {
+      health: { port: ports.router },
+      groupIdPrefix: `${prefix}router.`,
+      retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 },
+    },
     pipeline: {
       destinations: [{ id: 'file', type: 'file', config: { path: eventsFile } }],
       rules: [{ id: 'all', destinationIds: ['file'] }],
@@ -83,7 +87,9 @@ export async function startPipeline(options: { logLevel?: string } = {}): Promis
     },
   };
   try {
-    await Promise.all((['ingest', 'transformer', 'router'] as const).map((name) => services[name].waitUntilReady(readyUrl(name))));
+    await Promise.all(
+      (['ingest', 'transformer', 'router'] as const).map((name) => services[name].waitUntilReady(readyUrl(name))),
+    );
   } catch (error) {
     await pipeline.stopAll();
     throw error;

@@ -13,13 +13,20 @@ export const uniqueName = (prefix: string) => `${prefix}${randomBytes(4).toStrin
 
 /** Fails (never skips) with the command that starts what is missing. */
 export async function requireLocalStack(): Promise<void> {
-  const kafka = new Kafka({ brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING, connectionTimeout: 2_000, retry: { retries: 1 } });
+  const kafka = new Kafka({
+    brokers: [KAFKA_BROKER],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2_000,
+    retry: { retries: 1 },
+  });
   const admin = kafka.admin();
   try {
     await admin.connect();
     await admin.describeCluster();
   } catch (error) {
-    throw new Error(`Kafka is not reachable at ${KAFKA_BROKER} (${(error as Error).message}). Start the local stack: npm run stack:start`);
+    throw new Error(
+      `Kafka is not reachable at ${KAFKA_BROKER} (${(error as Error).message}). Start the local stack: npm run stack:start`,
+    );
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
@@ -27,7 +34,9 @@ export async function requireLocalStack(): Promise<void> {
     const response = await fetch(`${REGISTRY_URL}/subjects`, { signal: AbortSignal.timeout(3_000) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
   } catch (error) {
-    throw new Error(`The schema registry is not reachable at ${REGISTRY_URL} (${(error as Error).message}). Start the local stack: npm run stack:start`);
+    throw new Error(
+      `The schema registry is not reachable at ${REGISTRY_URL} (${(error as Error).message}). Start the local stack: npm run stack:start`,
+    );
   }
 }
 
@@ -42,7 +51,12 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
@@ -54,7 +68,9 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
-  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+  throw new Error(
+    `Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
+  );
 }
 
 export type ServiceName = 'ingest' | 'transformer' | 'router' | 'control-plane';
@@ -87,12 +103,18 @@ export class ServiceProcess {
   constructor(name: ServiceName, env: Record<string, string>) {
     this.name = name;
     // Only the given settings: nothing from the developer's own MUXLY_ variables leaks in.
-    const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('MUXLY_') && key !== 'NODE_OPTIONS'));
+    const inherited = Object.fromEntries(
+      Object.entries(process.env).filter(([key]) => !key.startsWith('MUXLY_') && key !== 'NODE_OPTIONS'),
+    );
     this.env = { ...inherited, ...env };
   }
 
   start(): this {
-    const child = spawn(process.execPath, [...(NODE_ARGS[this.name] ?? []), `${ROOT}/${this.name}/src/main.ts`], { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(NODE_ARGS[this.name] ?? []), `${ROOT}/${this.name}/src/main.ts`], {
+      cwd: ROOT,
+      env: this.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child = child;
     startedProcesses.add(this);
     const collect = (chunk: Buffer) => {
@@ -123,7 +145,8 @@ export class ServiceProcess {
 
   /** SIGTERM and wait for a graceful exit. */
   async stop(timeoutMs = 40_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return (await this.exit) ?? { code: null, signal: null };
+    if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null)
+      return (await this.exit) ?? { code: null, signal: null };
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
     const result = await this.exit!;

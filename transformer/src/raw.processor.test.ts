@@ -5,10 +5,23 @@ import { DedupWindow } from './dedup.ts';
 import { processRawChunk } from './raw.processor.ts';
 
 const source = { topic: 't.raw', partition: 2 };
-const options = () => ({ eventsTopic: 't.events', dlqTopic: 't.dlq', schemaId: 7, dedup: new DedupWindow(100), now: () => new Date('2026-01-01T00:00:00Z') });
+const options = () => ({
+  eventsTopic: 't.events',
+  dlqTopic: 't.dlq',
+  schemaId: 7,
+  dedup: new DedupWindow(100),
+  now: () => new Date('2026-01-01T00:00:00Z'),
+});
 let offset = 0;
 const message = (value: unknown): KafkaMessage =>
-  ({ key: null, value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), offset: String(offset++), timestamp: '0', attributes: 0, headers: {} }) as KafkaMessage;
+  ({
+    key: null,
+    value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+    offset: String(offset++),
+    timestamp: '0',
+    attributes: 0,
+    headers: {},
+  }) as KafkaMessage;
 const envelope = (payload: unknown, format = 'api.metrics.v1') => ({
   envelopeVersion: 1,
   format,
@@ -19,7 +32,22 @@ const envelope = (payload: unknown, format = 'api.metrics.v1') => ({
 
 test('API metrics become unified events in the Confluent wire format, keyed by series', () => {
   const out = processRawChunk(
-    [message(envelope({ metrics: [{ id: 'm1', name: 'latency', value: 12.5, unit: 'ms', timestamp: '2026-05-01T11:59:59+02:00', dimensions: { route: '/a', env: 'prod' } }] }))],
+    [
+      message(
+        envelope({
+          metrics: [
+            {
+              id: 'm1',
+              name: 'latency',
+              value: 12.5,
+              unit: 'ms',
+              timestamp: '2026-05-01T11:59:59+02:00',
+              dimensions: { route: '/a', env: 'prod' },
+            },
+          ],
+        }),
+      ),
+    ],
     source,
     options(),
   );
@@ -46,13 +74,36 @@ test('API metrics become unified events in the Confluent wire format, keyed by s
 
 test('connector records keep their kind and entity and are keyed by entity', () => {
   const out = processRawChunk(
-    [message(envelope({ stream: 'contacts', records: [{ id: 'hubspot:contacts:1:v3', kind: 'record', name: 'contact', timestamp: '2026-05-01T10:00:00Z', entity: { type: 'contact', id: '1' }, attributes: { email: 'a@b.c' } }] }, 'connector.records.v1'))],
+    [
+      message(
+        envelope(
+          {
+            stream: 'contacts',
+            records: [
+              {
+                id: 'hubspot:contacts:1:v3',
+                kind: 'record',
+                name: 'contact',
+                timestamp: '2026-05-01T10:00:00Z',
+                entity: { type: 'contact', id: '1' },
+                attributes: { email: 'a@b.c' },
+              },
+            ],
+          },
+          'connector.records.v1',
+        ),
+      ),
+    ],
     source,
     options(),
   );
   expect(out.counts.events).toBe(1);
   expect(out.records[0]!.key).toBe('api:contact:1');
-  expect(decodeWireFormat(out.records[0]!.value as Buffer).value).toMatchObject({ kind: 'record', entity: { type: 'contact', id: '1' }, attributes: { email: 'a@b.c' } });
+  expect(decodeWireFormat(out.records[0]!.value as Buffer).value).toMatchObject({
+    kind: 'record',
+    entity: { type: 'contact', id: '1' },
+    attributes: { email: 'a@b.c' },
+  });
 });
 
 test.each([
@@ -80,7 +131,20 @@ test.each([
 });
 
 test('one bad metric is dead-lettered alone; the good ones of the same envelope go through', () => {
-  const out = processRawChunk([message(envelope({ metrics: [{ id: 'a', name: 'ok', value: 1, timestamp: '2026-05-01T10:00:00Z' }, { id: 'b', name: 'bad', value: 'NaN' }] }))], source, options());
+  const out = processRawChunk(
+    [
+      message(
+        envelope({
+          metrics: [
+            { id: 'a', name: 'ok', value: 1, timestamp: '2026-05-01T10:00:00Z' },
+            { id: 'b', name: 'bad', value: 'NaN' },
+          ],
+        }),
+      ),
+    ],
+    source,
+    options(),
+  );
   expect(out.counts).toEqual({ events: 1, deadLetters: 1, duplicates: 0 });
   const letter = out.records.find((record) => record.topic === 't.dlq')!;
   expect(JSON.parse(String(letter.value))).toEqual({ id: 'b', name: 'bad', value: 'NaN' });

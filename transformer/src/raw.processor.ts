@@ -26,11 +26,21 @@ export interface RawProcessorOptions {
  * dead letters for `muxly.dlq`. Pure apart from the dedup window, so the caller can write the
  * result and the consumed offsets in one transaction.
  */
-export function processRawChunk(messages: KafkaMessage[], source: { topic: string; partition: number }, options: RawProcessorOptions): ProcessedChunk {
+export function processRawChunk(
+  messages: KafkaMessage[],
+  source: { topic: string; partition: number },
+  options: RawProcessorOptions,
+): ProcessedChunk {
   const now = options.now ?? (() => new Date());
   const out: ProcessedChunk = { records: [], eventIds: [], counts: { events: 0, deadLetters: 0, duplicates: 0 } };
 
-  const deadLetter = (message: KafkaMessage, value: Buffer | string, errorClass: string, reason: string, index?: number) => {
+  const deadLetter = (
+    message: KafkaMessage,
+    value: Buffer | string,
+    errorClass: string,
+    reason: string,
+    index?: number,
+  ) => {
     const headers: Record<string, string> = {
       [DLQ_HEADERS.originalTopic]: source.topic,
       [DLQ_HEADERS.originalPartition]: String(source.partition),
@@ -82,7 +92,12 @@ export function processRawChunk(messages: KafkaMessage[], source: { topic: strin
       // contract itself (a normalizer bug dead-letters instead of publishing a bad event).
       const problems = validateEvent(event);
       if (problems.length > 0) {
-        deadLetter(message, JSON.stringify(event), 'InvalidEventError', `normalized event violates the schema: ${problems.join('; ')}`);
+        deadLetter(
+          message,
+          JSON.stringify(event),
+          'InvalidEventError',
+          `normalized event violates the schema: ${problems.join('; ')}`,
+        );
         continue;
       }
       options.dedup.add(event.id);

@@ -1,5 +1,12 @@
 import type { KafkaMessage } from 'kafkajs';
-import { groupByTopic, type BatchContext, type ChunkHandler, type KafkaProducer, type Logger, type OutgoingRecord } from '@muxly/common';
+import {
+  groupByTopic,
+  type BatchContext,
+  type ChunkHandler,
+  type KafkaProducer,
+  type Logger,
+  type OutgoingRecord,
+} from '@muxly/common';
 import type { DedupWindow } from './dedup.ts';
 import { processRawChunk, type ProcessedChunk } from './raw.processor.ts';
 
@@ -19,11 +26,17 @@ export interface RawTransactionsOptions {
   dedup: DedupWindow;
   /** Output bytes after which the transaction in progress is committed and a new one begun. */
   maxTransactionBytes: number;
-  metrics: { events: { inc(n: number): void }; deadLetters: { inc(n: number): void }; duplicates: { inc(n: number): void }; aborted: { inc(): void } };
+  metrics: {
+    events: { inc(n: number): void };
+    deadLetters: { inc(n: number): void };
+    duplicates: { inc(n: number): void };
+    aborted: { inc(): void };
+  };
   logger: Logger;
 }
 
-const bytesOf = (data: string | Buffer | null | undefined) => (data === null || data === undefined ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.length);
+const bytesOf = (data: string | Buffer | null | undefined) =>
+  data === null || data === undefined ? 0 : typeof data === 'string' ? Buffer.byteLength(data) : data.length;
 
 /**
  * An upper bound of a record's size inside a Kafka record batch: value, key and headers, plus the
@@ -36,7 +49,8 @@ const bytesOf = (data: string | Buffer | null | undefined) => (data === null || 
  */
 export function recordBytes(record: OutgoingRecord): number {
   let bytes = bytesOf(record.value) + bytesOf(record.key) + 40;
-  for (const [name, value] of Object.entries(record.headers ?? {})) bytes += Buffer.byteLength(name) + bytesOf(value) + 10;
+  for (const [name, value] of Object.entries(record.headers ?? {}))
+    bytes += Buffer.byteLength(name) + bytesOf(value) + 10;
   return bytes;
 }
 
@@ -52,7 +66,12 @@ export function rawTransactionsHandler(options: RawTransactionsOptions): ChunkHa
     let pending: ProcessedChunk = emptyChunk();
     let pendingBytes = 0;
     for (let index = 0; index < messages.length; index++) {
-      const processed = processRawChunk([messages[index]!], context, { eventsTopic: options.eventsTopic, dlqTopic: options.dlqTopic, schemaId: options.schemaId, dedup: options.dedup });
+      const processed = processRawChunk([messages[index]!], context, {
+        eventsTopic: options.eventsTopic,
+        dlqTopic: options.dlqTopic,
+        schemaId: options.schemaId,
+        dedup: options.dedup,
+      });
       pending = merge(pending, processed);
       pendingBytes += processed.records.reduce((sum, record) => sum + recordBytes(record), 0);
       const last = index === messages.length - 1;
@@ -70,7 +89,12 @@ export function rawTransactionsHandler(options: RawTransactionsOptions): ChunkHa
   };
 }
 
-async function commitTransaction(options: RawTransactionsOptions, processed: ProcessedChunk, last: KafkaMessage, context: BatchContext): Promise<void> {
+async function commitTransaction(
+  options: RawTransactionsOptions,
+  processed: ProcessedChunk,
+  last: KafkaMessage,
+  context: BatchContext,
+): Promise<void> {
   const transaction = await options.producer.transaction();
   try {
     for (const piece of piecesOf(processed.records, MAX_SEND_BYTES)) {
@@ -78,14 +102,23 @@ async function commitTransaction(options: RawTransactionsOptions, processed: Pro
     }
     await transaction.sendOffsets({
       consumerGroupId: options.groupId,
-      topics: [{ topic: context.topic, partitions: [{ partition: context.partition, offset: (BigInt(last.offset) + 1n).toString() }] }],
+      topics: [
+        {
+          topic: context.topic,
+          partitions: [{ partition: context.partition, offset: (BigInt(last.offset) + 1n).toString() }],
+        },
+      ],
     });
     await transaction.commit();
   } catch (error) {
     options.metrics.aborted.inc();
     // The ids of an aborted transaction were never published: their retry is not a duplicate.
     options.dedup.remove(processed.eventIds);
-    await transaction.abort().catch((abortError: unknown) => options.logger.warn('transaction abort failed', { error: (abortError as Error).message }));
+    await transaction
+      .abort()
+      .catch((abortError: unknown) =>
+        options.logger.warn('transaction abort failed', { error: (abortError as Error).message }),
+      );
     throw error;
   }
   options.metrics.events.inc(processed.counts.events);
@@ -112,7 +145,11 @@ export function piecesOf(records: OutgoingRecord[], maxBytes: number): OutgoingR
   return pieces;
 }
 
-const emptyChunk = (): ProcessedChunk => ({ records: [], eventIds: [], counts: { events: 0, deadLetters: 0, duplicates: 0 } });
+const emptyChunk = (): ProcessedChunk => ({
+  records: [],
+  eventIds: [],
+  counts: { events: 0, deadLetters: 0, duplicates: 0 },
+});
 
 function merge(into: ProcessedChunk, more: ProcessedChunk): ProcessedChunk {
   into.records.push(...more.records);

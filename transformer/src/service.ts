@@ -32,12 +32,21 @@ function createTransformerMetrics(registry: Registry) {
   return {
     events: counter('muxly_transformer_events_total', 'Unified events written to the events topic.'),
     deadLetters: counter('muxly_transformer_dead_letters_total', 'Raw records or items written to the DLQ.'),
-    duplicates: counter('muxly_transformer_duplicates_dropped_total', 'Events dropped because their id was seen within the dedup window.'),
-    aborted: counter('muxly_transformer_transactions_aborted_total', 'Transactions aborted (the chunk is processed again).'),
+    duplicates: counter(
+      'muxly_transformer_duplicates_dropped_total',
+      'Events dropped because their id was seen within the dedup window.',
+    ),
+    aborted: counter(
+      'muxly_transformer_transactions_aborted_total',
+      'Transactions aborted (the chunk is processed again).',
+    ),
   };
 }
 
-export async function startTransformer(settings: MuxlySettings, logger: Logger = createLogger({ service: 'transformer', level: settings.log.level })): Promise<TransformerService> {
+export async function startTransformer(
+  settings: MuxlySettings,
+  logger: Logger = createLogger({ service: 'transformer', level: settings.log.level }),
+): Promise<TransformerService> {
   const config = settings.transformer;
   const kafka = createKafka({ ...settings.kafka, clientId: `${settings.kafka.clientId}-transformer` }, logger);
   const topics = topicNames(settings.topics.prefix);
@@ -89,7 +98,11 @@ export async function startTransformer(settings: MuxlySettings, logger: Logger =
     readiness: { kafka: kafkaReadiness(kafka), schemaRegistry: registryReadiness(settings.schemaRegistry) },
     isAlive: () => alive,
   });
-  logger.info('transformer running', { from: topics.raw, to: topics.events, health: `http://${config.health.host}:${health.port}` });
+  logger.info('transformer running', {
+    from: topics.raw,
+    to: topics.events,
+    health: `http://${config.health.host}:${health.port}`,
+  });
 
   return {
     healthPort: health.port,

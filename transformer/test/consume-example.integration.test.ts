@@ -20,7 +20,13 @@ beforeAll(async () => {
 test('the consuming example prints the event of a metric posted to ingest', async () => {
   const document = transformerDocument();
   const key = `mxk_${uniqueName('example')}`;
-  const settings = settingsOf({ ...document, ingest: { http: { port: 0 }, apiKeys: [{ id: 'docs-example', hash: `sha256:${createHash('sha256').update(key).digest('hex')}` }] } });
+  const settings = settingsOf({
+    ...document,
+    ingest: {
+      http: { port: 0 },
+      apiKeys: [{ id: 'docs-example', hash: `sha256:${createHash('sha256').update(key).digest('hex')}` }],
+    },
+  });
   const logger = createLogger({ service: 'example-test', level: 'error' });
   const ingest = await startIngest(settings, logger);
   const transformer = await startTransformer(settings, logger);
@@ -46,7 +52,10 @@ test('the consuming example prints the event of a metric posted to ingest', asyn
         MAX_EVENTS: '1',
       },
     });
-    const events = stdout.trim().split('\n').map((line) => JSON.parse(line) as UnifiedEvent);
+    const events = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as UnifiedEvent);
     expect(events).toEqual([
       {
         id,

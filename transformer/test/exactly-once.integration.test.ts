@@ -3,7 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeWireFormat } from '@muxly/common';
-import { freePort, requireLocalStack, ServiceProcess, stopAllStartedProcesses, waitFor } from '../../test/support/services.ts';
+import {
+  freePort,
+  requireLocalStack,
+  ServiceProcess,
+  stopAllStartedProcesses,
+  waitFor,
+} from '../../test/support/services.ts';
 import { apiEnvelope, collect, connectedProducer, transformerDocument } from './helpers.ts';
 
 beforeAll(async () => {
@@ -34,7 +40,12 @@ test('a read_committed consumer sees every event exactly once although the trans
   const writing = (async () => {
     for (let round = 0; round < 100; round++) {
       const messages = Array.from({ length: 4 }, () => {
-        const metrics = Array.from({ length: 10 }, (_, index) => ({ id: randomUUID(), name: 'eos.check', value: index, timestamp: new Date().toISOString() }));
+        const metrics = Array.from({ length: 10 }, (_, index) => ({
+          id: randomUUID(),
+          name: 'eos.check',
+          value: index,
+          timestamp: new Date().toISOString(),
+        }));
         ids.push(...metrics.map((metric) => metric.id));
         return { value: JSON.stringify(apiEnvelope(metrics)) };
       });
@@ -71,7 +82,9 @@ test('a read_committed consumer sees every event exactly once although the trans
     expect(duplicated).toEqual([]);
     expect(ids.filter((id) => !counts.has(id))).toEqual([]);
     expect(events.records.length).toBe(ids.length);
-    process.stderr.write(`exactly-once: ${ids.length} events, killed after ${seenAtKill}; a read_uncommitted consumer saw ${uncommitted.records.length} records\n`);
+    process.stderr.write(
+      `exactly-once: ${ids.length} events, killed after ${seenAtKill}; a read_uncommitted consumer saw ${uncommitted.records.length} records\n`,
+    );
   } finally {
     await events.stop();
     await uncommitted.stop();

@@ -12,11 +12,18 @@ export function transformerDocument(extra: { transformer?: Record<string, unknow
     kafka: { brokers: [KAFKA_BROKER] },
     schemaRegistry: { url: REGISTRY_URL },
     topics: { prefix, partitions: 3 },
-    transformer: { health: { port: 0 }, groupId: `${prefix}transformer`, instanceId: 'it-1', sessionTimeoutMs: 6_000, ...extra.transformer },
+    transformer: {
+      health: { port: 0 },
+      groupId: `${prefix}transformer`,
+      instanceId: 'it-1',
+      sessionTimeoutMs: 6_000,
+      ...extra.transformer,
+    },
   };
 }
 
-export const settingsOf = (document: object): MuxlySettings => loadSettings({ env: {}, overrides: document as Record<string, unknown> });
+export const settingsOf = (document: object): MuxlySettings =>
+  loadSettings({ env: {}, overrides: document as Record<string, unknown> });
 
 export const apiEnvelope = (metrics: unknown[], sourceId = 'it') => ({
   envelopeVersion: 1,
@@ -39,16 +46,23 @@ export interface Collected {
 
 /** Every record of a topic from the beginning, read_committed unless told otherwise. */
 export async function collect(topic: string, options: { readUncommitted?: boolean } = {}) {
-  const consumer = kafka.consumer({ groupId: uniqueName('it-tf-reader-'), readUncommitted: options.readUncommitted ?? false });
+  const consumer = kafka.consumer({
+    groupId: uniqueName('it-tf-reader-'),
+    readUncommitted: options.readUncommitted ?? false,
+  });
   const records: Collected[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({ eachMessage: async ({ message }) => void records.push({ value: message.value ?? Buffer.alloc(0), headers: stringHeaders(message.headers) }) });
+  await consumer.run({
+    eachMessage: async ({ message }) =>
+      void records.push({ value: message.value ?? Buffer.alloc(0), headers: stringHeaders(message.headers) }),
+  });
   return { records, stop: () => consumer.disconnect() };
 }
 
 function stringHeaders(headers: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [key, value] of Object.entries(headers ?? {})) out[key] = Array.isArray(value) ? String(value[0]) : String(value ?? '');
+  for (const [key, value] of Object.entries(headers ?? {}))
+    out[key] = Array.isArray(value) ? String(value[0]) : String(value ?? '');
   return out;
 }

@@ -26,15 +26,27 @@ beforeAll(async () => {
 });
 
 test.each([
-  ['removing a required field', (schema: JsonSchema) => {
-    delete schema.properties.name;
-    schema.required = schema.required.filter((field) => field !== 'name');
-  }, /propertySchemasRemoved/],
-  ['changing a type', (schema: JsonSchema) => void (schema.properties.value = { type: 'string' }), /Subschema type changed at \/properties\/value/],
-  ['adding a required field', (schema: JsonSchema) => {
-    schema.properties.tenant = { type: 'string' };
-    schema.required.push('tenant');
-  }, /new required property was added/],
+  [
+    'removing a required field',
+    (schema: JsonSchema) => {
+      delete schema.properties.name;
+      schema.required = schema.required.filter((field) => field !== 'name');
+    },
+    /propertySchemasRemoved/,
+  ],
+  [
+    'changing a type',
+    (schema: JsonSchema) => void (schema.properties.value = { type: 'string' }),
+    /Subschema type changed at \/properties\/value/,
+  ],
+  [
+    'adding a required field',
+    (schema: JsonSchema) => {
+      schema.properties.tenant = { type: 'string' };
+      schema.required.push('tenant');
+    },
+    /new required property was added/,
+  ],
 ])('a breaking change of the unified event (%s) is refused by the registry', async (_case, change, diff) => {
   const subject = `${uniqueName('it-evolve-')}.events-value`;
   expect((await register(subject, current())).status).toBe(200);
@@ -51,7 +63,10 @@ test.each([
  * new version of the unified event, compatible or not. Written as `{ type: string, enum: [...] }`
  * (same values, same validation), the checker works as BACKWARD promises.
  */
-const withKindAsEnum = (schema: JsonSchema): JsonSchema => ({ ...schema, properties: { ...schema.properties, kind: { type: 'string', enum: ['metric', 'event', 'record'] } } });
+const withKindAsEnum = (schema: JsonSchema): JsonSchema => ({
+  ...schema,
+  properties: { ...schema.properties, kind: { type: 'string', enum: ['metric', 'event', 'record'] } },
+});
 
 test('a backward-compatible change (a new optional field) registers under the subject', async () => {
   const subject = `${uniqueName('it-evolve-')}.events-value`;
@@ -59,7 +74,9 @@ test('a backward-compatible change (a new optional field) registers under the su
   const next = withKindAsEnum(current());
   next.properties.region = { type: 'string', maxLength: 100 };
   expect(await register(subject, next)).toEqual({ status: 200, message: '' });
-  const versions = (await (await fetch(`${REGISTRY_URL}/subjects/${encodeURIComponent(subject)}/versions`)).json()) as number[];
+  const versions = (await (
+    await fetch(`${REGISTRY_URL}/subjects/${encodeURIComponent(subject)}/versions`)
+  ).json()) as number[];
   expect(versions).toHaveLength(2);
 });
 

@@ -8,7 +8,10 @@ import { loadSettings } from './settings.ts';
 
 const schema = Type.Object(
   {
-    http: Type.Object({ port: Type.Integer({ default: 8080 }), host: Type.String({ default: '127.0.0.1' }) }, { additionalProperties: false, default: {} }),
+    http: Type.Object(
+      { port: Type.Integer({ default: 8080 }), host: Type.String({ default: '127.0.0.1' }) },
+      { additionalProperties: false, default: {} },
+    ),
     brokers: Type.Array(Type.String(), { default: ['a:1'] }),
     debug: Type.Boolean({ default: false }),
   },
@@ -33,7 +36,11 @@ function problemsOf(action: () => unknown): readonly string[] {
 }
 
 test('zero configuration gives the defaults', () => {
-  expect(loadConfig(schema, { env: {} })).toEqual({ http: { port: 8080, host: '127.0.0.1' }, brokers: ['a:1'], debug: false });
+  expect(loadConfig(schema, { env: {} })).toEqual({
+    http: { port: 8080, host: '127.0.0.1' },
+    brokers: ['a:1'],
+    debug: false,
+  });
 });
 
 test.each([
@@ -54,7 +61,10 @@ test('environment variables override the file, with nesting, types and comma lis
 
 test('every problem is reported with its setting and where it came from', () => {
   const problems = problemsOf(() =>
-    loadConfig(schema, { file: file('bad.yaml', 'http:\n  port: "eighty"\n  hots: x\n'), env: { MUXLY_DEBUG: 'maybe' } }),
+    loadConfig(schema, {
+      file: file('bad.yaml', 'http:\n  port: "eighty"\n  hots: x\n'),
+      env: { MUXLY_DEBUG: 'maybe' },
+    }),
   );
   expect(problems).toEqual(
     expect.arrayContaining([
@@ -66,12 +76,18 @@ test('every problem is reported with its setting and where it came from', () => 
 });
 
 test('an unknown MUXLY_ variable is an error, not silently ignored', () => {
-  expect(problemsOf(() => loadConfig(schema, { env: { MUXLY_HTTP__PROT: '1' } }))).toEqual(['http.prot is not a known setting (from environment variable MUXLY_HTTP__PROT)']);
+  expect(problemsOf(() => loadConfig(schema, { env: { MUXLY_HTTP__PROT: '1' } }))).toEqual([
+    'http.prot is not a known setting (from environment variable MUXLY_HTTP__PROT)',
+  ]);
 });
 
 test('unreadable and unparseable files are named', () => {
-  expect(() => loadConfig(schema, { file: join(dir, 'missing.yaml'), env: {} })).toThrow(/Cannot read configuration file .*missing\.yaml/);
-  expect(() => loadConfig(schema, { file: file('broken.json', '{"http":'), env: {} })).toThrow(/Cannot parse configuration file .*broken\.json/);
+  expect(() => loadConfig(schema, { file: join(dir, 'missing.yaml'), env: {} })).toThrow(
+    /Cannot read configuration file .*missing\.yaml/,
+  );
+  expect(() => loadConfig(schema, { file: file('broken.json', '{"http":'), env: {} })).toThrow(
+    /Cannot parse configuration file .*broken\.json/,
+  );
   expect(() => loadConfig(schema, { file: file('c.ini', 'x=1'), env: {} })).toThrow(/unsupported extension/);
 });
 

@@ -73,7 +73,13 @@ function readConfigFile(file: string): Json {
   try {
     const ext = extname(path).toLowerCase();
     const parsed: unknown =
-      ext === '.json' ? JSON.parse(text) : ext === '.toml' ? parseToml(text) : ext === '.yaml' || ext === '.yml' ? parseYaml(text) : undefined;
+      ext === '.json'
+        ? JSON.parse(text)
+        : ext === '.toml'
+          ? parseToml(text)
+          : ext === '.yaml' || ext === '.yml'
+            ? parseYaml(text)
+            : undefined;
     if (parsed === undefined && !['.json', '.toml', '.yaml', '.yml'].includes(ext)) {
       throw new Error(`unsupported extension "${ext}" (use .yaml, .yml, .json or .toml)`);
     }

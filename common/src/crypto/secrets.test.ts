@@ -20,7 +20,9 @@ describe('SecretKeyring', () => {
     expect(() => keyring.decrypt(encrypted, 'connector/b')).toThrow(SecretDecryptionError);
     const packed = Buffer.from(encrypted.$encrypted.split(':')[2]!, 'base64');
     packed[14] = packed[14]! ^ 1;
-    expect(() => keyring.decrypt({ $encrypted: `v1:k1:${packed.toString('base64')}` }, 'connector/a')).toThrow(/does not authenticate/);
+    expect(() => keyring.decrypt({ $encrypted: `v1:k1:${packed.toString('base64')}` }, 'connector/a')).toThrow(
+      /does not authenticate/,
+    );
     expect(() => keyring.decrypt({ $encrypted: 'v2:k1:AAAA' }, 'connector/a')).toThrow(/format v1/);
   });
 
@@ -50,6 +52,8 @@ describe('SecretKeyring', () => {
   it('reports bad key settings by name', () => {
     expect(() => new SecretKeyring({ keys: [{ id: 'k1', key: 'c2hvcnQ=' }] })).toThrow(ConfigurationError);
     expect(() => new SecretKeyring({ keys: [{ id: 'a:b', key: newKey() }] })).toThrow(/keys.0.id/);
-    expect(() => new SecretKeyring({ keys: [{ id: 'k1', key: newKey() }], activeKeyId: 'k9' })).toThrow(/activeKeyId "k9"/);
+    expect(() => new SecretKeyring({ keys: [{ id: 'k1', key: newKey() }], activeKeyId: 'k9' })).toThrow(
+      /activeKeyId "k9"/,
+    );
   });
 });

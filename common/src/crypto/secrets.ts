@@ -30,7 +30,9 @@ export interface SecretKeySettings {
 export const DEVELOPMENT_KEY_ID = 'development';
 // NOTE: derived from a public string, so anyone can decrypt what it protects. Services log a loud
 // warning whenever it is in use; it exists so the local stack works with zero configuration.
-const DEVELOPMENT_KEY = createHash('sha256').update('muxly development key - not secret - configure controlPlane.secrets').digest();
+const DEVELOPMENT_KEY = createHash('sha256')
+  .update('muxly development key - not secret - configure controlPlane.secrets')
+  .digest();
 
 export function isEncryptedValue(value: unknown): value is EncryptedValue {
   return (
@@ -55,15 +57,19 @@ export class SecretKeyring {
       if (!KEY_ID.test(entry.id)) problems.push(`controlPlane.secrets.keys.${index}.id must match ${KEY_ID.source}`);
       const key = Buffer.from(entry.key, 'base64');
       if (key.length !== 32 || key.toString('base64').replace(/=+$/, '') !== entry.key.trim().replace(/=+$/, '')) {
-        problems.push(`controlPlane.secrets.keys.${index}.key must be the base64 of exactly 32 bytes (openssl rand -base64 32)`);
+        problems.push(
+          `controlPlane.secrets.keys.${index}.key must be the base64 of exactly 32 bytes (openssl rand -base64 32)`,
+        );
       }
-      if (this.#keys.has(entry.id)) problems.push(`controlPlane.secrets.keys.${index}.id "${entry.id}" is listed twice`);
+      if (this.#keys.has(entry.id))
+        problems.push(`controlPlane.secrets.keys.${index}.id "${entry.id}" is listed twice`);
       this.#keys.set(entry.id, key);
     });
     this.usesDevelopmentKey = settings.keys.length === 0;
     if (this.usesDevelopmentKey) this.#keys.set(DEVELOPMENT_KEY_ID, DEVELOPMENT_KEY);
     this.activeKeyId = settings.activeKeyId ?? settings.keys.at(-1)?.id ?? DEVELOPMENT_KEY_ID;
-    if (!this.#keys.has(this.activeKeyId)) problems.push(`controlPlane.secrets.activeKeyId "${this.activeKeyId}" is not one of the listed keys`);
+    if (!this.#keys.has(this.activeKeyId))
+      problems.push(`controlPlane.secrets.activeKeyId "${this.activeKeyId}" is not one of the listed keys`);
     if (problems.length > 0) throw new ConfigurationError('Invalid secret keys', problems);
   }
 
@@ -93,9 +99,14 @@ export class SecretKeyring {
     decipher.setAuthTag(packed.subarray(packed.length - TAG_LENGTH));
     let plaintext: string;
     try {
-      plaintext = Buffer.concat([decipher.update(packed.subarray(IV_LENGTH, packed.length - TAG_LENGTH)), decipher.final()]).toString('utf8');
+      plaintext = Buffer.concat([
+        decipher.update(packed.subarray(IV_LENGTH, packed.length - TAG_LENGTH)),
+        decipher.final(),
+      ]).toString('utf8');
     } catch {
-      throw new SecretDecryptionError('the encrypted value does not authenticate (wrong key, wrong object, or tampered)');
+      throw new SecretDecryptionError(
+        'the encrypted value does not authenticate (wrong key, wrong object, or tampered)',
+      );
     }
     return JSON.parse(plaintext) as unknown;
   }

@@ -49,7 +49,9 @@ describe('AddressGuard', () => {
   });
 
   it('allows CIDRs, addresses, host names and suffixes named by the allow-list', () => {
-    const guard = new AddressGuard({ allow: ['127.0.0.0/8', 'fd00::/8', '10.9.9.9', 'hooks.internal', '*.corp.example'] });
+    const guard = new AddressGuard({
+      allow: ['127.0.0.0/8', 'fd00::/8', '10.9.9.9', 'hooks.internal', '*.corp.example'],
+    });
     expect(guard.permits('localhost', '127.0.0.1')).toBe(true);
     expect(guard.permits('x', '::ffff:127.0.0.1')).toBe(true);
     expect(guard.permits('x', 'fd00::5')).toBe(true);

@@ -1,6 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHttpClient as createGuardedClient, guardedLookup, type GuardedHttpOptions, type HttpClient } from './client.ts';
+import {
+  createHttpClient as createGuardedClient,
+  guardedLookup,
+  type GuardedHttpOptions,
+  type HttpClient,
+} from './client.ts';
 import { AddressGuard, BlockedAddressError } from './address-guard.ts';
 import { PermanentError, RetryableError, ThrottledError } from '../errors.ts';
 
@@ -55,7 +60,12 @@ describe('createHttpClient', () => {
 
   it('sends and receives when the allow-list names the address', async () => {
     const client = createHttpClient({ allow: ['127.0.0.1/32'] });
-    const response = await client.request({ method: 'POST', url: `${base}/echo`, body: '{"a":1}', headers: { authorization: 'Bearer t' } });
+    const response = await client.request({
+      method: 'POST',
+      url: `${base}/echo`,
+      body: '{"a":1}',
+      headers: { authorization: 'Bearer t' },
+    });
     expect(response.status).toBe(200);
     expect(response.json()).toEqual({ method: 'POST', body: '{"a":1}', auth: 'Bearer t' });
   });
@@ -75,7 +85,9 @@ describe('createHttpClient', () => {
     [404, PermanentError, undefined],
   ])('maps status %i', async (status, errorClass, retryAfterMs) => {
     const client = createHttpClient({ allow: ['127.0.0.1'] });
-    const error = await client.request({ url: `${base}/?status=${status}&retryAfter=3` }).catch((caught: unknown) => caught);
+    const error = await client
+      .request({ url: `${base}/?status=${status}&retryAfter=3` })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(errorClass);
     if (retryAfterMs !== undefined) expect((error as RetryableError).retryAfterMs).toBe(retryAfterMs);
   });
@@ -114,7 +126,9 @@ describe('createHttpClient', () => {
   it('assertAllowed checks a URL for clients that open their own sockets', async () => {
     await expect(createHttpClient().assertAllowed('http://127.0.0.1:9/')).rejects.toBeInstanceOf(BlockedAddressError);
     await expect(createHttpClient().assertAllowed('http://localhost:9/')).rejects.toBeInstanceOf(BlockedAddressError);
-    await expect(createHttpClient({ allow: ['127.0.0.0/8', '::1'] }).assertAllowed('http://localhost:9/')).resolves.toBeUndefined();
+    await expect(
+      createHttpClient({ allow: ['127.0.0.0/8', '::1'] }).assertAllowed('http://localhost:9/'),
+    ).resolves.toBeUndefined();
     await expect(createHttpClient().assertAllowed('https://8.8.8.8/')).resolves.toBeUndefined();
   });
 
@@ -134,7 +148,9 @@ describe('createHttpClient', () => {
 describe('guardedLookup', () => {
   it('filters resolved addresses through the guard (what a rebinding name would meet)', async () => {
     const lookup = guardedLookup(new AddressGuard());
-    const error = await new Promise<Error | null>((resolve) => lookup('localhost', { all: true }, (caught) => resolve(caught)));
+    const error = await new Promise<Error | null>((resolve) =>
+      lookup('localhost', { all: true }, (caught) => resolve(caught)),
+    );
     expect(error).toBeInstanceOf(BlockedAddressError);
   });
 });

@@ -83,7 +83,10 @@ export function createHttpClient(options: GuardedHttpOptions = {}): HttpClient {
   const maxBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   // Pooled sockets are safe to reuse: each was checked by the guarded lookup when it connected,
   // and the pool is keyed by host and port, so a reused socket goes where it was allowed to go.
-  const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 64 }), https: new https.Agent({ keepAlive: true, maxSockets: 64 }) };
+  const agents = {
+    http: new http.Agent({ keepAlive: true, maxSockets: 64 }),
+    https: new https.Agent({ keepAlive: true, maxSockets: 64 }),
+  };
 
   return {
     async assertAllowed(target) {
@@ -111,7 +114,12 @@ export function createHttpClient(options: GuardedHttpOptions = {}): HttpClient {
       if (request.body !== undefined && !hasHeader(headers, 'content-length')) {
         headers['content-length'] = String(Buffer.byteLength(request.body));
       }
-      return send(url, request, headers, { lookup, timeoutMs, maxBytes, agent: url.protocol === 'https:' ? agents.https : agents.http });
+      return send(url, request, headers, {
+        lookup,
+        timeoutMs,
+        maxBytes,
+        agent: url.protocol === 'https:' ? agents.https : agents.http,
+      });
     },
   };
 }
@@ -155,36 +163,46 @@ function send(
     };
     const timer = setTimeout(() => {
       outgoing.destroy();
-      finish(new RetryableError(`${request.method ?? 'GET'} ${url.host}: no complete answer within ${limits.timeoutMs} ms`));
+      finish(
+        new RetryableError(`${request.method ?? 'GET'} ${url.host}: no complete answer within ${limits.timeoutMs} ms`),
+      );
     }, limits.timeoutMs);
 
-    const outgoing = transport.request(url, { method: request.method ?? 'GET', headers, lookup: limits.lookup, agent: limits.agent }, (incoming) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      incoming.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > limits.maxBytes) {
-          incoming.destroy();
-          outgoing.destroy();
-          finish(new PermanentError(`answer from ${url.host} exceeds ${limits.maxBytes} bytes`));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      incoming.on('error', (error) => finish(new RetryableError(`reading answer from ${url.host}: ${error.message}`, { cause: error })));
-      incoming.on('end', () => {
-        const status = incoming.statusCode ?? 0;
-        const body = Buffer.concat(chunks);
-        const response = makeResponse(status, incoming.headers, body, url);
-        const accepted = request.acceptStatus ? request.acceptStatus(status) : status >= 200 && status < 300;
-        if (accepted) finish(undefined, response);
-        else finish(errorForStatus(status, incoming.headers, excerpt(body)));
-      });
-    });
+    const outgoing = transport.request(
+      url,
+      { method: request.method ?? 'GET', headers, lookup: limits.lookup, agent: limits.agent },
+      (incoming) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        incoming.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > limits.maxBytes) {
+            incoming.destroy();
+            outgoing.destroy();
+            finish(new PermanentError(`answer from ${url.host} exceeds ${limits.maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        incoming.on('error', (error) =>
+          finish(new RetryableError(`reading answer from ${url.host}: ${error.message}`, { cause: error })),
+        );
+        incoming.on('end', () => {
+          const status = incoming.statusCode ?? 0;
+          const body = Buffer.concat(chunks);
+          const response = makeResponse(status, incoming.headers, body, url);
+          const accepted = request.acceptStatus ? request.acceptStatus(status) : status >= 200 && status < 300;
+          if (accepted) finish(undefined, response);
+          else finish(errorForStatus(status, incoming.headers, excerpt(body)));
+        });
+      },
+    );
     outgoing.on('error', (error: Error & { code?: string }) => {
       if (error instanceof BlockedAddressError) return finish(error);
       // Connection refused, reset, DNS failure: the peer may come back.
-      finish(new RetryableError(`${request.method ?? 'GET'} ${url.host}: ${error.code ?? error.message}`, { cause: error }));
+      finish(
+        new RetryableError(`${request.method ?? 'GET'} ${url.host}: ${error.code ?? error.message}`, { cause: error }),
+      );
     });
     if (request.signal?.aborted) return onAbort();
     request.signal?.addEventListener('abort', onAbort, { once: true });

@@ -7,7 +7,10 @@ import { PermanentError, RetryableError, ThrottledError } from '../errors.ts';
  * Milliseconds to wait according to a Retry-After header: delay-seconds or an HTTP date
  * (RFC 9110 section 10.2.3). Undefined when absent or unparseable; never negative.
  */
-export function parseRetryAfter(value: string | readonly string[] | undefined, now: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | readonly string[] | undefined,
+  now: number = Date.now(),
+): number | undefined {
   const text = (Array.isArray(value) ? value[0] : value)?.trim();
   if (text === undefined || text === '') return undefined;
   if (/^\d+$/.test(text)) return Number(text) * 1000;

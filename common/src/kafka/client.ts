@@ -27,7 +27,10 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
       const { message, ...fields } = entry.log;
       const text = `kafka: ${String(message)}`;
       const details = { namespace: entry.namespace, ...fields };
-      const retriable = RETRIABLE_NOISE.test(String(message)) || RETRIABLE_NOISE.test(String(fields.error ?? '')) || fields.retryCount !== undefined;
+      const retriable =
+        RETRIABLE_NOISE.test(String(message)) ||
+        RETRIABLE_NOISE.test(String(fields.error ?? '')) ||
+        fields.retryCount !== undefined;
       // Per-request protocol errors are retried by kafkajs itself; the operation's own failure,
       // if it comes, is reported by the caller. Keep them out of the error level.
       const perRequest = entry.namespace === 'Connection' && String(message).startsWith('Response ');

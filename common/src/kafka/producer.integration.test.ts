@@ -37,7 +37,12 @@ test('a send acknowledged right after a partly written failed send is in the top
   try {
     // One request, two partitions: the broker writes `normal`, refuses `small`. kafkajs reports the
     // whole send as failed and winds the sequence numbers of both partitions back.
-    await expect(producer.send([{ topic: normal, value: 'written, reported failed' }, { topic: small, value: 'x'.repeat(4_096) }])).rejects.toThrow(/larger than the max message size/);
+    await expect(
+      producer.send([
+        { topic: normal, value: 'written, reported failed' },
+        { topic: small, value: 'x'.repeat(4_096) },
+      ]),
+    ).rejects.toThrow(/larger than the max message size/);
     // With the numbers wound back, the broker would take this one for a retry of the record above.
     await producer.send([{ topic: normal, value: 'acknowledged' }]);
     await producer.send([{ topic: normal, value: 'acknowledged too' }]);

@@ -4,7 +4,12 @@ import { KafkaProducer, stickyPartitioner } from './producer.ts';
 
 /** A stand-in for kafkajs: every producer it creates records its sends, settled by the test. */
 function manualKafka() {
-  const producers: { connects: number; disconnected: boolean; sends: { values: string[]; settle: (error?: Error) => void }[]; failConnect?: Error }[] = [];
+  const producers: {
+    connects: number;
+    disconnected: boolean;
+    sends: { values: string[]; settle: (error?: Error) => void }[];
+    failConnect?: Error;
+  }[] = [];
   let nextConnectError: Error | undefined;
   const kafka = {
     producer: () => {
@@ -20,7 +25,10 @@ function manualKafka() {
         disconnect: async () => void (state.disconnected = true),
         sendBatch: ({ topicMessages }: { topicMessages: { messages: Message[] }[] }) =>
           new Promise((resolve, reject) =>
-            state.sends.push({ values: topicMessages.flatMap((topic) => topic.messages.map((message) => String(message.value))), settle: (error) => (error ? reject(error) : resolve([])) }),
+            state.sends.push({
+              values: topicMessages.flatMap((topic) => topic.messages.map((message) => String(message.value))),
+              settle: (error) => (error ? reject(error) : resolve([])),
+            }),
           ),
       } as unknown as Producer;
     },
@@ -130,7 +138,8 @@ test('after disconnect, queued sends fail instead of opening a new connection', 
 
 describe('the sticky partitioner', () => {
   const metadata = (ids: number[]) => ids.map((partitionId) => ({ partitionId, leader: 1 }) as PartitionMetadata);
-  const call = (partition: (args: PartitionerArgs) => number, message: Message, ids = [0, 1, 2]) => partition({ topic: 't', partitionMetadata: metadata(ids), message });
+  const call = (partition: (args: PartitionerArgs) => number, message: Message, ids = [0, 1, 2]) =>
+    partition({ topic: 't', partitionMetadata: metadata(ids), message });
 
   test('a keyless record keeps its first partition on every retry, while new records still rotate', () => {
     const partition = stickyPartitioner();

@@ -144,7 +144,11 @@ export class KafkaProducer {
     if (this.#closed) throw new RetryableError('The Kafka producer is closed');
     if (this.#sequencesInDoubt) await this.#renewProducerId();
     try {
-      return await this.#producer.sendBatch({ topicMessages: groupByTopic(records), acks: -1, compression: this.#compression });
+      return await this.#producer.sendBatch({
+        topicMessages: groupByTopic(records),
+        acks: -1,
+        compression: this.#compression,
+      });
     } catch (error) {
       if (!this.#transactional) this.#sequencesInDoubt = true;
       if (error instanceof RetryableError) throw error;
@@ -178,9 +182,11 @@ export const stickyPartitioner: ICustomPartitioner = () => {
   const chosen = new WeakMap<Message, number>();
   return (args) => {
     const { message, partitionMetadata } = args;
-    if (message.partition !== undefined || (message.key !== null && message.key !== undefined)) return partitioner(args);
+    if (message.partition !== undefined || (message.key !== null && message.key !== undefined))
+      return partitioner(args);
     const previous = chosen.get(message);
-    if (previous !== undefined && partitionMetadata.some((partition) => partition.partitionId === previous)) return previous;
+    if (previous !== undefined && partitionMetadata.some((partition) => partition.partitionId === previous))
+      return previous;
     const partition = partitioner(args);
     chosen.set(message, partition);
     return partition;

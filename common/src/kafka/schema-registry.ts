@@ -37,7 +37,10 @@ export function registryReadiness(settings: RegistrySettings): () => Promise<voi
     if (settings.username) {
       headers.authorization = `Basic ${Buffer.from(`${settings.username}:${settings.password ?? ''}`).toString('base64')}`;
     }
-    const response = await fetch(`${settings.url.replace(/\/$/, '')}/subjects`, { headers, signal: AbortSignal.timeout(3_000) });
+    const response = await fetch(`${settings.url.replace(/\/$/, '')}/subjects`, {
+      headers,
+      signal: AbortSignal.timeout(3_000),
+    });
     if (!response.ok) throw new Error(`schema registry answered ${response.status}`);
   };
 }

@@ -24,7 +24,11 @@ export interface HealthEndpoints {
  * otherwise) and /metrics (Prometheus text). Returns undefined for other paths so a service can
  * mount it in front of its own handler.
  */
-export async function handleHealthRequest(request: IncomingMessage, response: ServerResponse, endpoints: HealthEndpoints): Promise<boolean> {
+export async function handleHealthRequest(
+  request: IncomingMessage,
+  response: ServerResponse,
+  endpoints: HealthEndpoints,
+): Promise<boolean> {
   const path = (request.url ?? '/').split('?')[0];
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
   if (path === '/healthz') {
@@ -47,7 +51,10 @@ export async function handleHealthRequest(request: IncomingMessage, response: Se
   return false;
 }
 
-export async function checkAll(checks: Record<string, ReadinessCheck>, timeoutMs = 3_000): Promise<Record<string, { status: 'ok' | 'failing'; error?: string }>> {
+export async function checkAll(
+  checks: Record<string, ReadinessCheck>,
+  timeoutMs = 3_000,
+): Promise<Record<string, { status: 'ok' | 'failing'; error?: string }>> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       let timer: NodeJS.Timeout | undefined;
@@ -75,7 +82,9 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
 }
 
 /** A standalone server for services without an HTTP API of their own (transformer, router). */
-export async function startHealthServer(options: HealthEndpoints & { host: string; port: number }): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
+export async function startHealthServer(
+  options: HealthEndpoints & { host: string; port: number },
+): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((request, response) => {
     handleHealthRequest(request, response, options)
       .then((handled) => {

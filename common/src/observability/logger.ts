@@ -21,7 +21,8 @@ export function redact(value: unknown, depth = 0): unknown {
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   const result: Record<string, unknown> = {};
   for (const [key, child] of Object.entries(value)) {
-    result[key] = SECRET_KEY.test(key) && child !== undefined && child !== null ? '[redacted]' : redact(child, depth + 1);
+    result[key] =
+      SECRET_KEY.test(key) && child !== undefined && child !== null ? '[redacted]' : redact(child, depth + 1);
   }
   return result;
 }

@@ -34,27 +34,40 @@ export function apiKeyRoutes(auth: AuthContext): Router {
     const body = request.body as { name: string; scopes: string[]; expiresAt?: string };
     const principal = principalOf(response)!;
     const unknown = body.scopes.filter((scope) => !auth.catalogue.includes(scope));
-    if (unknown.length > 0) throw unprocessable(`unknown scope(s): ${unknown.join(', ')}`, [{ pointer: '/body/scopes', detail: `unknown: ${unknown.join(', ')}` }]);
+    if (unknown.length > 0)
+      throw unprocessable(`unknown scope(s): ${unknown.join(', ')}`, [
+        { pointer: '/body/scopes', detail: `unknown: ${unknown.join(', ')}` },
+      ]);
     // A key never carries more than its creator may do (metrics:write is what api-keys:write is for).
     const beyond = body.scopes.filter((scope) => scope !== METRICS_WRITE && !may(principal, scope));
-    if (beyond.length > 0) throw new ApiProblem(403, 'forbidden', `you cannot grant permissions you do not hold: ${beyond.join(', ')}`);
+    if (beyond.length > 0)
+      throw new ApiProblem(403, 'forbidden', `you cannot grant permissions you do not hold: ${beyond.join(', ')}`);
     const expiresAt = body.expiresAt ? new Date(body.expiresAt) : null;
-    if (expiresAt && expiresAt.getTime() <= Date.now()) throw unprocessable('expiresAt must be in the future', [{ pointer: '/body/expiresAt', detail: 'is in the past' }]);
+    if (expiresAt && expiresAt.getTime() <= Date.now())
+      throw unprocessable('expiresAt must be in the future', [
+        { pointer: '/body/expiresAt', detail: 'is in the past' },
+      ]);
     const { key, prefix, hash } = newApiKey();
     const id = newId('key');
     const em = auth.orm.em.fork();
-    await em.execute(`insert into api_keys (id, name, prefix, key_hash, user_id, scopes, expires_at) values (?, ?, ?, ?, ?, ?::jsonb, ?)`, [
-      id,
-      body.name,
-      prefix,
-      hash,
-      principal.kind === 'user' ? principal.id : null,
-      JSON.stringify([...new Set(body.scopes)]),
-      expiresAt,
-    ]);
+    await em.execute(
+      `insert into api_keys (id, name, prefix, key_hash, user_id, scopes, expires_at) values (?, ?, ?, ?, ?, ?::jsonb, ?)`,
+      [
+        id,
+        body.name,
+        prefix,
+        hash,
+        principal.kind === 'user' ? principal.id : null,
+        JSON.stringify([...new Set(body.scopes)]),
+        expiresAt,
+      ],
+    );
     auth.logger.info('API key created', { keyId: id, prefix, scopes: body.scopes, by: principal.name });
     const row = (await findApiKey(em, { id }))!;
-    response.status(201).setHeader('Location', `/api/v1/api-keys/${id}`).json({ ...keyView(row), key });
+    response
+      .status(201)
+      .setHeader('Location', `/api/v1/api-keys/${id}`)
+      .json({ ...keyView(row), key });
   });
 
   router.get('/api/v1/api-keys/:id', async (request, response) => {
@@ -65,7 +78,9 @@ export function apiKeyRoutes(auth: AuthContext): Router {
 
   router.delete('/api/v1/api-keys/:id', async (request, response) => {
     const id = param(request, 'id');
-    const revoked = await auth.orm.em.fork().execute(`update api_keys set revoked_at = coalesce(revoked_at, now()) where id = ? returning id`, [id], 'all');
+    const revoked = await auth.orm.em
+      .fork()
+      .execute(`update api_keys set revoked_at = coalesce(revoked_at, now()) where id = ? returning id`, [id], 'all');
     if (revoked.length === 0) throw notFound('API key', id);
     auth.logger.info('API key revoked', { keyId: id, by: principalOf(response)?.name });
     response.status(204).end();
@@ -75,7 +90,10 @@ export function apiKeyRoutes(auth: AuthContext): Router {
   router.get('/api/v1/internal/api-keys', async (_request, response) => {
     const keys = await activeApiKeysWithScope(auth.orm.em.fork(), METRICS_WRITE);
     response.setHeader('Cache-Control', 'no-store');
-    response.json({ keys: keys.map((row) => ({ id: row.id, hash: row.key_hash })), refreshIntervalSeconds: auth.apiKeyRefreshIntervalSeconds });
+    response.json({
+      keys: keys.map((row) => ({ id: row.id, hash: row.key_hash })),
+      refreshIntervalSeconds: auth.apiKeyRefreshIntervalSeconds,
+    });
   });
 
   return router;

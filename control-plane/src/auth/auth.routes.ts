@@ -10,7 +10,10 @@ import { checkLoginsFree, userView } from './users.routes.ts';
 
 // Sign-in for local users: login, refresh (rotating), logout, one's own profile and password.
 
-async function tokenPair(auth: AuthContext, session: { sessionId: string; userId: string; refreshToken: string; expiresAt: Date }) {
+async function tokenPair(
+  auth: AuthContext,
+  session: { sessionId: string; userId: string; refreshToken: string; expiresAt: Date },
+) {
   return {
     tokenType: 'Bearer',
     accessToken: await auth.tokens.sign({ userId: session.userId, sessionId: session.sessionId }),
@@ -51,7 +54,10 @@ export function authRoutes(auth: AuthContext): Router {
     }
     auth.lockout.recordSuccess(account, address);
     if (needsRehash(user.password_hash)) {
-      await em.execute(`update users set password_hash = ?, updated_at = now() where id = ?`, [await hashPassword(password), user.id]);
+      await em.execute(`update users set password_hash = ?, updated_at = now() where id = ?`, [
+        await hashPassword(password),
+        user.id,
+      ]);
     }
     const session = await auth.sessions.create(em, user.id, request.headers['user-agent']);
     auth.logger.info('signed in', { userId: user.id, sessionId: session.sessionId });
@@ -63,7 +69,11 @@ export function authRoutes(auth: AuthContext): Router {
     const em = auth.orm.em.fork();
     const outcome = await auth.sessions.refresh(em, refreshToken);
     if (!outcome.ok) {
-      throw unauthorized(outcome.reason === 'reused' ? 'this refresh token was already used; the session is revoked, sign in again' : `the refresh token is ${outcome.reason}`);
+      throw unauthorized(
+        outcome.reason === 'reused'
+          ? 'this refresh token was already used; the session is revoked, sign in again'
+          : `the refresh token is ${outcome.reason}`,
+      );
     }
     const user = await findUser(em, { id: outcome.session.userId });
     if (!user || user.disabled) {
@@ -90,11 +100,14 @@ export function authRoutes(auth: AuthContext): Router {
     const body = request.body as { email?: string | null; displayName?: string | null };
     const em = auth.orm.em.fork();
     await checkLoginsFree(em, { email: body.email }, user.id);
-    await em.execute(`update users set email = ?, display_name = ?, version = version + 1, updated_at = now() where id = ?`, [
-      body.email === undefined ? user.email : body.email,
-      body.displayName === undefined ? user.display_name : body.displayName,
-      user.id,
-    ]);
+    await em.execute(
+      `update users set email = ?, display_name = ?, version = version + 1, updated_at = now() where id = ?`,
+      [
+        body.email === undefined ? user.email : body.email,
+        body.displayName === undefined ? user.display_name : body.displayName,
+        user.id,
+      ],
+    );
     response.json(await meView(auth, principal));
   });
 
@@ -110,12 +123,19 @@ export function authRoutes(auth: AuthContext): Router {
       response.setHeader('Retry-After', String(wait));
       throw new ApiProblem(429, 'too-many-attempts', `too many wrong passwords; try again in ${wait} s`);
     }
-    if (!user.password_hash || !(await verifyPassword(user.password_hash, currentPassword))) throw new ApiProblem(403, 'wrong-password', 'the current password is wrong');
+    if (!user.password_hash || !(await verifyPassword(user.password_hash, currentPassword)))
+      throw new ApiProblem(403, 'wrong-password', 'the current password is wrong');
     auth.lockout.recordSuccess(account, address);
     const problem = passwordProblem(newPassword, user.username);
-    if (problem) throw new ApiProblem(422, 'weak-password', problem, { errors: [{ pointer: '/body/newPassword', detail: problem }] });
+    if (problem)
+      throw new ApiProblem(422, 'weak-password', problem, {
+        errors: [{ pointer: '/body/newPassword', detail: problem }],
+      });
     const em = auth.orm.em.fork();
-    await em.execute(`update users set password_hash = ?, version = version + 1, updated_at = now() where id = ?`, [await hashPassword(newPassword), user.id]);
+    await em.execute(`update users set password_hash = ?, version = version + 1, updated_at = now() where id = ?`, [
+      await hashPassword(newPassword),
+      user.id,
+    ]);
     // Other sessions (maybe an attacker's) end; the one changing the password stays.
     await auth.sessions.revokeAllOf(em, user.id, principal.sessionId);
     auth.logger.info('password changed', { userId: user.id });
@@ -126,14 +146,25 @@ export function authRoutes(auth: AuthContext): Router {
 }
 
 async function localUser(auth: AuthContext, principal: Principal): Promise<UserRow> {
-  if (principal.kind !== 'user') throw new ApiProblem(409, 'not-a-local-user', 'this account is managed by the identity provider (Keycloak); change it there');
+  if (principal.kind !== 'user')
+    throw new ApiProblem(
+      409,
+      'not-a-local-user',
+      'this account is managed by the identity provider (Keycloak); change it there',
+    );
   const user = await findUser(auth.orm.em.fork(), { id: principal.id });
   if (!user) throw unauthorized('the user no longer exists');
   return user;
 }
 
 async function meView(auth: AuthContext, principal: Principal) {
-  const base = { kind: principal.kind, id: principal.id, username: principal.name, roles: principal.roles, permissions: [...principal.permissions].sort() };
+  const base = {
+    kind: principal.kind,
+    id: principal.id,
+    username: principal.name,
+    roles: principal.roles,
+    permissions: [...principal.permissions].sort(),
+  };
   if (principal.kind !== 'user') return { ...base, email: null, displayName: null, createdAt: null };
   const user = await localUser(auth, principal);
   const view = userView(user);

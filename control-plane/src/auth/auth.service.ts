@@ -38,7 +38,14 @@ export async function createAuth(options: { settings: MuxlySettings; orm: MikroO
   const sessions = new Sessions(settings.refreshTokenTtlSeconds, logger);
   const keycloak = settings.keycloak ? new KeycloakVerifier(settings.keycloak) : null;
   if (keycloak) logger.info('Keycloak tokens accepted', { issuer: keycloak.issuer });
-  const resolver = new PrincipalResolver({ orm, tokens, sessions, keycloak, serviceToken: settings.serviceToken, logger });
+  const resolver = new PrincipalResolver({
+    orm,
+    tokens,
+    sessions,
+    keycloak,
+    serviceToken: settings.serviceToken,
+    logger,
+  });
   const context: AuthContext = {
     orm,
     logger,

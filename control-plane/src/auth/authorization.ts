@@ -31,21 +31,31 @@ export function operationTable(document: OpenApiDocument): OperationEntry[] {
     for (const method of METHODS) {
       const operation = item[method];
       if (!operation) continue;
-      entries.push({ method: method.toUpperCase(), pattern: new RegExp(`^${source}/?$`), permission: operation['x-muxly-permission'], literalSegments: path.split('/').filter((s) => s && !s.startsWith('{')).length });
+      entries.push({
+        method: method.toUpperCase(),
+        pattern: new RegExp(`^${source}/?$`),
+        permission: operation['x-muxly-permission'],
+        literalSegments: path.split('/').filter((s) => s && !s.startsWith('{')).length,
+      });
     }
   }
   // Literal paths win over templated ones (/auth/me before /{id}-like templates).
   return entries.sort((a, b) => b.literalSegments - a.literalSegments);
 }
 
-export const principalOf = (response: Response): Principal | undefined => response.locals.principal as Principal | undefined;
+export const principalOf = (response: Response): Principal | undefined =>
+  response.locals.principal as Principal | undefined;
 
 function challenge(response: Response, problem: ApiProblem): void {
   if (problem.status === 401) response.setHeader('WWW-Authenticate', 'Bearer realm="muxly"');
   sendProblem(response, problem.status, problem.type, problem.message);
 }
 
-export function authenticationMiddleware(document: OpenApiDocument, resolver: PrincipalResolver, logger: Logger): RequestHandler {
+export function authenticationMiddleware(
+  document: OpenApiDocument,
+  resolver: PrincipalResolver,
+  logger: Logger,
+): RequestHandler {
   const table = operationTable(document);
   return async (request: Request, response: Response, next: NextFunction) => {
     if (!request.path.startsWith('/api/')) return next();
@@ -55,10 +65,22 @@ export function authenticationMiddleware(document: OpenApiDocument, resolver: Pr
     if (operation.permission === PUBLIC) return next();
     try {
       const principal = await resolver.resolve(request);
-      if (!principal) throw new ApiProblem(401, 'unauthorized', 'authentication required: send "Authorization: Bearer <access token or API key>"');
-      if (typeof operation.permission !== 'string') throw new ApiProblem(500, 'internal', 'the operation declares no permission');
+      if (!principal)
+        throw new ApiProblem(
+          401,
+          'unauthorized',
+          'authentication required: send "Authorization: Bearer <access token or API key>"',
+        );
+      if (typeof operation.permission !== 'string')
+        throw new ApiProblem(500, 'internal', 'the operation declares no permission');
       if (!may(principal, operation.permission)) {
-        logger.info('access denied', { principal: principal.name, kind: principal.kind, permission: operation.permission, method: request.method, path: request.path });
+        logger.info('access denied', {
+          principal: principal.name,
+          kind: principal.kind,
+          permission: operation.permission,
+          method: request.method,
+          path: request.path,
+        });
         throw new ApiProblem(403, 'forbidden', `this operation needs the permission "${operation.permission}"`);
       }
       response.locals.principal = principal;
@@ -75,5 +97,6 @@ export const authorizer: Authorizer = (_request, response, permission) => {
   if (permission === PUBLIC) return;
   const principal = principalOf(response);
   if (!principal) throw new ApiProblem(401, 'unauthorized', 'authentication required');
-  if (!may(principal, permission)) throw new ApiProblem(403, 'forbidden', `this operation needs the permission "${permission}"`);
+  if (!may(principal, permission))
+    throw new ApiProblem(403, 'forbidden', `this operation needs the permission "${permission}"`);
 };

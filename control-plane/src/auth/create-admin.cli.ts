@@ -9,7 +9,8 @@ import { createOrResetAdmin, syncRoles } from './first-admin.ts';
 // command line, where other users of the machine could read it. --reset gives an existing user
 // the password and the admin role back (a locked-out admin) and ends their sessions.
 
-const USAGE = 'usage: npm run -w control-plane users:create-admin -- <user name or email> [--reset]   (password from the terminal or stdin)';
+const USAGE =
+  'usage: npm run -w control-plane users:create-admin -- <user name or email> [--reset]   (password from the terminal or stdin)';
 
 const args = process.argv.slice(2);
 const reset = args.includes('--reset');
@@ -61,7 +62,10 @@ try {
     if (settings.controlPlane.database.migrateOnStart) await migrate(orm);
     await syncRoles(orm);
     const { action, user } = await createOrResetAdmin(orm, { login, password, reset });
-    logger.info(action === 'created' ? 'admin created' : 'admin reset: password set, admin role given, sessions ended', { userId: user.id, username: user.username });
+    logger.info(
+      action === 'created' ? 'admin created' : 'admin reset: password set, admin role given, sessions ended',
+      { userId: user.id, username: user.username },
+    );
   } finally {
     await orm.close();
   }

@@ -34,7 +34,11 @@ export class KeycloakVerifier {
     this.#settings = settings;
     this.issuer = settings.issuer.replace(/\/+$/, '');
     const jwksUrl = settings.jwksUrl ?? `${this.issuer}/protocol/openid-connect/certs`;
-    this.#keys = createRemoteJWKSet(new URL(jwksUrl), { timeoutDuration: 5_000, cooldownDuration: jwks.cooldownMs ?? 30_000, cacheMaxAge: 10 * 60_000 });
+    this.#keys = createRemoteJWKSet(new URL(jwksUrl), {
+      timeoutDuration: 5_000,
+      cooldownDuration: jwks.cooldownMs ?? 30_000,
+      cacheMaxAge: 10 * 60_000,
+    });
   }
 
   async verify(token: string): Promise<KeycloakIdentity> {
@@ -47,7 +51,8 @@ export class KeycloakVerifier {
     });
     // Keycloak marks access tokens `typ: Bearer`; its ID tokens (`ID`) are signed by the same
     // keys and, with the client id as audience, would otherwise pass as access tokens.
-    if (payload.typ !== 'Bearer') throw new errors.JWTClaimValidationFailed('not an access token', payload, 'typ', 'check_failed');
+    if (payload.typ !== 'Bearer')
+      throw new errors.JWTClaimValidationFailed('not an access token', payload, 'typ', 'check_failed');
     return {
       subject: String(payload.sub),
       username: typeof payload.preferred_username === 'string' ? payload.preferred_username : String(payload.sub),
@@ -59,9 +64,12 @@ export class KeycloakVerifier {
     const source =
       this.#settings.roleSource === 'realm'
         ? (payload.realm_access as { roles?: unknown } | undefined)?.roles
-        : (payload.resource_access as Record<string, { roles?: unknown }> | undefined)?.[this.#settings.clientId!]?.roles;
+        : (payload.resource_access as Record<string, { roles?: unknown }> | undefined)?.[this.#settings.clientId!]
+            ?.roles;
     const tokenRoles = Array.isArray(source) ? source.filter((role): role is string => typeof role === 'string') : [];
-    const mapped = tokenRoles.map((role) => this.#settings.roleMapping[role]).filter((role): role is string => typeof role === 'string');
+    const mapped = tokenRoles
+      .map((role) => this.#settings.roleMapping[role])
+      .filter((role): role is string => typeof role === 'string');
     return [...new Set(mapped)];
   }
 }

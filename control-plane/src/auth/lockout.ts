@@ -30,7 +30,10 @@ export class LoginLockout {
   begin(account: string, address: string): number {
     const accountKey = `account:${account.toLowerCase()}`;
     const addressKey = `address:${address}`;
-    const wait = Math.max(this.#waitFor(accountKey, this.#settings.maxFailuresPerAccount), this.#waitFor(addressKey, this.#settings.maxFailuresPerAddress));
+    const wait = Math.max(
+      this.#waitFor(accountKey, this.#settings.maxFailuresPerAccount),
+      this.#waitFor(addressKey, this.#settings.maxFailuresPerAddress),
+    );
     if (wait > 0) return wait;
     const now = this.#now();
     for (const key of [accountKey, addressKey]) this.#failures.set(key, [...this.#recent(key), now]);

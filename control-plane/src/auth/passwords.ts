@@ -42,6 +42,7 @@ export function dummyPasswordHash(): Promise<string> {
 export function passwordProblem(password: string, username?: string): string | null {
   if (password.length < MIN_PASSWORD_LENGTH) return `the password must have at least ${MIN_PASSWORD_LENGTH} characters`;
   if (password.length > MAX_PASSWORD_LENGTH) return `the password may have at most ${MAX_PASSWORD_LENGTH} characters`;
-  if (username && password.toLowerCase() === username.toLowerCase()) return 'the password must differ from the user name';
+  if (username && password.toLowerCase() === username.toLowerCase())
+    return 'the password must differ from the user name';
   return null;
 }

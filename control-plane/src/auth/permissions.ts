@@ -18,7 +18,8 @@ export type BuiltinRole = 'admin' | 'editor' | 'viewer';
 export const BUILTIN_ROLES: Record<BuiltinRole, { description: string; grants: (permission: string) => boolean }> = {
   admin: { description: 'Everything, including users, roles and API keys.', grants: () => true },
   editor: {
-    description: 'Reads and changes the pipeline (connectors, destinations, rules, routes, jobs, triggers, settings); no users, roles or API keys.',
+    description:
+      'Reads and changes the pipeline (connectors, destinations, rules, routes, jobs, triggers, settings); no users, roles or API keys.',
     grants: (permission) => !ADMIN_ONLY_RESOURCES.has(resourceOf(permission)),
   },
   viewer: {
@@ -34,11 +35,13 @@ export function permissionCatalogue(document: OpenApiDocument): string[] {
   for (const item of Object.values(document.paths)) {
     for (const operation of Object.values(item)) {
       const permission = operation['x-muxly-permission'];
-      if (typeof permission === 'string' && permission !== PUBLIC && !ACCOUNT_PERMISSIONS.includes(permission)) permissions.add(permission);
+      if (typeof permission === 'string' && permission !== PUBLIC && !ACCOUNT_PERMISSIONS.includes(permission))
+        permissions.add(permission);
     }
   }
   return [...permissions].sort();
 }
 
 /** The permissions of a built-in role, from the catalogue. */
-export const builtinPermissions = (role: BuiltinRole, catalogue: readonly string[]) => catalogue.filter((permission) => BUILTIN_ROLES[role].grants(permission));
+export const builtinPermissions = (role: BuiltinRole, catalogue: readonly string[]) =>
+  catalogue.filter((permission) => BUILTIN_ROLES[role].grants(permission));

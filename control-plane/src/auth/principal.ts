@@ -67,7 +67,14 @@ export class PrincipalResolver {
     const credential = presentedCredential(request);
     if (credential === null) return null;
     if (credential.startsWith('mxk_')) return this.#apiKey(credential);
-    if (this.#isServiceToken(credential)) return { kind: 'service', id: 'ingest', name: 'ingest service token', roles: [], permissions: new Set([API_KEYS_SYNC]) };
+    if (this.#isServiceToken(credential))
+      return {
+        kind: 'service',
+        id: 'ingest',
+        name: 'ingest service token',
+        roles: [],
+        permissions: new Set([API_KEYS_SYNC]),
+      };
     return this.#jwt(credential);
   }
 
@@ -105,15 +112,31 @@ export class PrincipalResolver {
   async #localUser(token: string): Promise<Principal> {
     const claims = await this.#options.tokens.verify(token);
     const em = this.#options.orm.em.fork();
-    const [user, active] = await Promise.all([findUser(em, { id: claims.userId }), this.#options.sessions.isActive(em, claims.sessionId, claims.userId)]);
+    const [user, active] = await Promise.all([
+      findUser(em, { id: claims.userId }),
+      this.#options.sessions.isActive(em, claims.sessionId, claims.userId),
+    ]);
     if (!user || user.disabled) throw unauthorized('the user no longer exists or is disabled');
     if (!active) throw unauthorized('the session has ended (logged out or revoked); sign in again');
-    return { kind: 'user', id: user.id, name: user.username, roles: user.roles, permissions: await permissionsOfRoles(em, user.roles), sessionId: claims.sessionId };
+    return {
+      kind: 'user',
+      id: user.id,
+      name: user.username,
+      roles: user.roles,
+      permissions: await permissionsOfRoles(em, user.roles),
+      sessionId: claims.sessionId,
+    };
   }
 
   async #ssoUser(token: string, keycloak: KeycloakVerifier): Promise<Principal> {
     const identity = await keycloak.verify(token);
     const permissions = await permissionsOfRoles(this.#options.orm.em.fork(), identity.roles);
-    return { kind: 'sso', id: `keycloak:${identity.subject}`, name: identity.username, roles: identity.roles, permissions };
+    return {
+      kind: 'sso',
+      id: `keycloak:${identity.subject}`,
+      name: identity.username,
+      roles: identity.roles,
+      permissions,
+    };
   }
 }

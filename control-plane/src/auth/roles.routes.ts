@@ -21,14 +21,21 @@ export const roleView = (role: RoleRow) => ({
 function checkPermissions(auth: AuthContext, permissions: readonly string[]): void {
   const unknown = permissions.filter((permission) => !auth.catalogue.includes(permission));
   if (unknown.length > 0) {
-    throw unprocessable(`unknown permission(s): ${unknown.join(', ')} (GET /api/v1/permissions lists them)`, [{ pointer: '/body/permissions', detail: `unknown: ${unknown.join(', ')}` }]);
+    throw unprocessable(`unknown permission(s): ${unknown.join(', ')} (GET /api/v1/permissions lists them)`, [
+      { pointer: '/body/permissions', detail: `unknown: ${unknown.join(', ')}` },
+    ]);
   }
 }
 
 async function mutableRole(em: Sql, id: string): Promise<RoleRow> {
   const role = await findRole(em, id);
   if (!role) throw notFound('role', id);
-  if (role.builtin) throw new ApiProblem(409, 'builtin-role', `"${role.name}" is a built-in role and cannot be changed; create a custom role instead`);
+  if (role.builtin)
+    throw new ApiProblem(
+      409,
+      'builtin-role',
+      `"${role.name}" is a built-in role and cannot be changed; create a custom role instead`,
+    );
   return role;
 }
 
@@ -49,7 +56,11 @@ export function roleRoutes(auth: AuthContext): Router {
     const role = await auth.orm.em.fork().transactional(async (em) => {
       if (await findRole(em, body.name)) throw conflict('duplicate', `a role named "${body.name}" already exists`);
       const id = newId('rol');
-      await em.execute(`insert into roles (id, name, description, builtin) values (?, ?, ?, false)`, [id, body.name, body.description ?? null]);
+      await em.execute(`insert into roles (id, name, description, builtin) values (?, ?, ?, false)`, [
+        id,
+        body.name,
+        body.description ?? null,
+      ]);
       await setRolePermissions(em, id, body.permissions);
       return (await findRole(em, id))!;
     });
@@ -67,7 +78,10 @@ export function roleRoutes(auth: AuthContext): Router {
     if (body.permissions) checkPermissions(auth, body.permissions);
     const role = await auth.orm.em.fork().transactional(async (em) => {
       const role = await mutableRole(em, param(request, 'id'));
-      await em.execute(`update roles set description = ?, version = version + 1, updated_at = now() where id = ?`, [body.description === undefined ? role.description : body.description, role.id]);
+      await em.execute(`update roles set description = ?, version = version + 1, updated_at = now() where id = ?`, [
+        body.description === undefined ? role.description : body.description,
+        role.id,
+      ]);
       if (body.permissions) await setRolePermissions(em, role.id, body.permissions);
       return (await findRole(em, role.id))!;
     });
@@ -77,8 +91,16 @@ export function roleRoutes(auth: AuthContext): Router {
   router.delete('/api/v1/roles/:id', async (request, response) => {
     await auth.orm.em.fork().transactional(async (em) => {
       const role = await mutableRole(em, param(request, 'id'));
-      const [used] = await em.execute<{ count: string }[]>(`select count(*) as count from user_roles where role_id = ?`, [role.id], 'all');
-      if (Number(used?.count ?? 0) > 0) throw conflict('role-in-use', `the role "${role.name}" is still given to ${used!.count} user(s); take it away first`);
+      const [used] = await em.execute<{ count: string }[]>(
+        `select count(*) as count from user_roles where role_id = ?`,
+        [role.id],
+        'all',
+      );
+      if (Number(used?.count ?? 0) > 0)
+        throw conflict(
+          'role-in-use',
+          `the role "${role.name}" is still given to ${used!.count} user(s); take it away first`,
+        );
       await em.execute(`delete from roles where id = ?`, [role.id]);
     });
     response.status(204).end();

@@ -15,16 +15,29 @@ function leaves(schema: TSchema, path: string[]): string[] {
   return [path.join('.')];
 }
 
-const authSettings = leaves((MuxlySettings.properties.controlPlane as TSchema).properties.auth as TSchema, ['controlPlane', 'auth']);
+const authSettings = leaves((MuxlySettings.properties.controlPlane as TSchema).properties.auth as TSchema, [
+  'controlPlane',
+  'auth',
+]);
 
 test('every setting docs/security.md names exists in the settings schema', () => {
   const named = [...doc.matchAll(/`(controlPlane\.auth(?:\.[A-Za-z]+)+)`/g)].map((match) => match[1]!);
   expect(named.length).toBeGreaterThan(20);
   const known = new Set(authSettings);
   // A parent section (e.g. controlPlane.auth.lockout) is a fine thing to name too.
-  expect(named.filter((name) => !known.has(name) && !authSettings.some((leaf) => leaf.startsWith(`${name}.`)))).toEqual([]);
+  expect(named.filter((name) => !known.has(name) && !authSettings.some((leaf) => leaf.startsWith(`${name}.`)))).toEqual(
+    [],
+  );
   const variables = [...doc.matchAll(/MUXLY_CONTROL_PLANE__AUTH__[A-Z_]+/g)].map((match) => match[0]);
-  const knownVariables = new Set(authSettings.map((path) => `MUXLY_${path.split('.').map((part) => part.replace(/([A-Z])/g, '_$1').toUpperCase()).join('__')}`));
+  const knownVariables = new Set(
+    authSettings.map(
+      (path) =>
+        `MUXLY_${path
+          .split('.')
+          .map((part) => part.replace(/([A-Z])/g, '_$1').toUpperCase())
+          .join('__')}`,
+    ),
+  );
   expect(variables.filter((variable) => !knownVariables.has(variable))).toEqual([]);
 });
 

@@ -50,7 +50,11 @@ export async function findUser(em: Sql, where: { id: string } | { login: string 
 
 /** True when another user already signs in with this name (as user name or email). */
 export async function loginTaken(em: Sql, login: string, exceptUserId?: string): Promise<boolean> {
-  const found = await rows<{ id: string }>(em, `select id from users where (lower(username) = lower(?) or lower(email) = lower(?)) and id <> ?`, [login, login, exceptUserId ?? '']);
+  const found = await rows<{ id: string }>(
+    em,
+    `select id from users where (lower(username) = lower(?) or lower(email) = lower(?)) and id <> ?`,
+    [login, login, exceptUserId ?? ''],
+  );
   return found.length > 0;
 }
 
@@ -63,14 +67,19 @@ export async function countUsers(em: Sql): Promise<number> {
 
 /** Role ids for names; names that do not exist are returned as missing. */
 export async function roleIds(em: Sql, names: readonly string[]): Promise<{ ids: string[]; missing: string[] }> {
-  const found = await rows<{ id: string; name: string }>(em, `select id, name from roles where name in (select jsonb_array_elements_text(?::jsonb))`, [JSON.stringify(names)]);
+  const found = await rows<{ id: string; name: string }>(
+    em,
+    `select id, name from roles where name in (select jsonb_array_elements_text(?::jsonb))`,
+    [JSON.stringify(names)],
+  );
   const byName = new Map(found.map((row) => [row.name, row.id]));
   return { ids: names.flatMap((name) => byName.get(name) ?? []), missing: names.filter((name) => !byName.has(name)) };
 }
 
 export async function setUserRoles(em: Sql, userId: string, ids: readonly string[]): Promise<void> {
   await em.execute(`delete from user_roles where user_id = ?`, [userId]);
-  for (const roleId of new Set(ids)) await em.execute(`insert into user_roles (user_id, role_id) values (?, ?)`, [userId, roleId]);
+  for (const roleId of new Set(ids))
+    await em.execute(`insert into user_roles (user_id, role_id) values (?, ?)`, [userId, roleId]);
 }
 
 /** Every permission granted by the named roles. */
@@ -98,7 +107,8 @@ export interface RoleRow {
 const ROLE_COLUMNS = `r.id, r.name, r.description, r.builtin, r.version, r.created_at, r.updated_at,
   coalesce((select json_agg(rp.permission_id order by rp.permission_id) from role_permissions rp where rp.role_id = r.id), '[]'::json) as permissions`;
 
-export const listRoles = (em: Sql) => rows<RoleRow>(em, `select ${ROLE_COLUMNS} from roles r order by r.builtin desc, r.name`);
+export const listRoles = (em: Sql) =>
+  rows<RoleRow>(em, `select ${ROLE_COLUMNS} from roles r order by r.builtin desc, r.name`);
 
 export async function findRole(em: Sql, id: string): Promise<RoleRow | null> {
   const [row] = await rows<RoleRow>(em, `select ${ROLE_COLUMNS} from roles r where r.id = ? or r.name = ?`, [id, id]);
@@ -107,12 +117,18 @@ export async function findRole(em: Sql, id: string): Promise<RoleRow | null> {
 
 export async function setRolePermissions(em: Sql, roleId: string, permissions: readonly string[]): Promise<void> {
   await em.execute(`delete from role_permissions where role_id = ?`, [roleId]);
-  for (const permission of new Set(permissions)) await em.execute(`insert into role_permissions (role_id, permission_id) values (?, ?)`, [roleId, permission]);
+  for (const permission of new Set(permissions))
+    await em.execute(`insert into role_permissions (role_id, permission_id) values (?, ?)`, [roleId, permission]);
 }
 
 /** Makes the permissions table equal the catalogue and the built-in roles equal their definitions (at every start). */
-export async function syncCatalogue(em: Sql, catalogue: readonly string[], builtins: Record<string, { description: string; permissions: string[] }>): Promise<void> {
-  for (const permission of catalogue) await em.execute(`insert into permissions (id) values (?) on conflict (id) do nothing`, [permission]);
+export async function syncCatalogue(
+  em: Sql,
+  catalogue: readonly string[],
+  builtins: Record<string, { description: string; permissions: string[] }>,
+): Promise<void> {
+  for (const permission of catalogue)
+    await em.execute(`insert into permissions (id) values (?) on conflict (id) do nothing`, [permission]);
   for (const [name, role] of Object.entries(builtins)) {
     await em.execute(
       `insert into roles (id, name, description, builtin) values (?, ?, ?, true)
@@ -142,10 +158,18 @@ export async function findApiKey(em: Sql, where: { id: string } | { hash: string
   const [row] =
     'id' in where
       ? await rows<ApiKeyRow>(em, `select * from api_keys where id = ?`, [where.id])
-      : await rows<ApiKeyRow>(em, `select * from api_keys where key_hash = ? and revoked_at is null and (expires_at is null or expires_at > now())`, [where.hash]);
+      : await rows<ApiKeyRow>(
+          em,
+          `select * from api_keys where key_hash = ? and revoked_at is null and (expires_at is null or expires_at > now())`,
+          [where.hash],
+        );
   return row ?? null;
 }
 
 /** Active keys carrying a scope (ingest's writers). */
 export const activeApiKeysWithScope = (em: Sql, scope: string) =>
-  rows<ApiKeyRow>(em, `select * from api_keys where revoked_at is null and (expires_at is null or expires_at > now()) and scopes @> ?::jsonb order by id`, [JSON.stringify([scope])]);
+  rows<ApiKeyRow>(
+    em,
+    `select * from api_keys where revoked_at is null and (expires_at is null or expires_at > now()) and scopes @> ?::jsonb order by id`,
+    [JSON.stringify([scope])],
+  );

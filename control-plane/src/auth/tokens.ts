@@ -37,21 +37,28 @@ export class LocalTokens {
       try {
         this.#privateKey = createPrivateKey(settings.signingKey);
       } catch (error) {
-        throw new Error(`controlPlane.auth.signingKey is not a PEM private key: ${(error as Error).message}`, { cause: error });
+        throw new Error(`controlPlane.auth.signingKey is not a PEM private key: ${(error as Error).message}`, {
+          cause: error,
+        });
       }
       if (this.#privateKey.asymmetricKeyType !== 'ed25519') {
-        throw new Error(`controlPlane.auth.signingKey must be an Ed25519 key (openssl genpkey -algorithm ed25519), not ${this.#privateKey.asymmetricKeyType}`);
+        throw new Error(
+          `controlPlane.auth.signingKey must be an Ed25519 key (openssl genpkey -algorithm ed25519), not ${this.#privateKey.asymmetricKeyType}`,
+        );
       }
     } else {
       this.#privateKey = generateKeyPairSync('ed25519').privateKey;
       logger.warn(
         '!!! NO TOKEN SIGNING KEY CONFIGURED: access tokens are signed with an EPHEMERAL key; they stop working when this process stops ' +
-          '(clients must refresh), and several instances cannot accept each other\'s tokens. Set controlPlane.auth.signingKey (openssl genpkey -algorithm ed25519). !!!',
+          "(clients must refresh), and several instances cannot accept each other's tokens. Set controlPlane.auth.signingKey (openssl genpkey -algorithm ed25519). !!!",
         { setting: 'controlPlane.auth.signingKey' },
       );
     }
     this.#publicKey = createPublicKey(this.#privateKey);
-    this.#keyId = createHash('sha256').update(this.#publicKey.export({ format: 'der', type: 'spki' })).digest('base64url').slice(0, 16);
+    this.#keyId = createHash('sha256')
+      .update(this.#publicKey.export({ format: 'der', type: 'spki' }))
+      .digest('base64url')
+      .slice(0, 16);
   }
 
   get ttlSeconds(): number {

@@ -27,7 +27,10 @@ export function userView(user: UserRow) {
 
 async function resolveRoles(em: Sql, names: readonly string[]): Promise<string[]> {
   const { ids, missing } = await roleIds(em, names);
-  if (missing.length > 0) throw unprocessable(`no such role: ${missing.join(', ')}`, [{ pointer: '/body/roles', detail: `unknown role(s): ${missing.join(', ')}` }]);
+  if (missing.length > 0)
+    throw unprocessable(`no such role: ${missing.join(', ')}`, [
+      { pointer: '/body/roles', detail: `unknown role(s): ${missing.join(', ')}` },
+    ]);
   return ids;
 }
 
@@ -49,7 +52,11 @@ export interface NewUser {
  * Refuses a user name or email another user already signs in with: login accepts either, so an
  * overlap would let one account shadow another.
  */
-export async function checkLoginsFree(em: Sql, logins: { username?: string | undefined; email?: string | null | undefined }, exceptUserId?: string): Promise<void> {
+export async function checkLoginsFree(
+  em: Sql,
+  logins: { username?: string | undefined; email?: string | null | undefined },
+  exceptUserId?: string,
+): Promise<void> {
   if (logins.username !== undefined && (await loginTaken(em, logins.username, exceptUserId))) {
     throw conflict('duplicate', `a user named "${logins.username}" already exists (as a user name or an email)`);
   }
@@ -64,14 +71,17 @@ export async function createUser(em: Sql, user: NewUser): Promise<UserRow> {
   await checkLoginsFree(em, user);
   const roles = await resolveRoles(em, user.roles);
   const id = newId('usr');
-  await em.execute(`insert into users (id, username, email, display_name, password_hash, disabled) values (?, ?, ?, ?, ?, ?)`, [
-    id,
-    user.username,
-    user.email ?? null,
-    user.displayName ?? null,
-    await hashPassword(user.password),
-    user.disabled ?? false,
-  ]);
+  await em.execute(
+    `insert into users (id, username, email, display_name, password_hash, disabled) values (?, ?, ?, ?, ?, ?)`,
+    [
+      id,
+      user.username,
+      user.email ?? null,
+      user.displayName ?? null,
+      await hashPassword(user.password),
+      user.disabled ?? false,
+    ],
+  );
   await setUserRoles(em, id, roles);
   return (await findUser(em, { id }))!;
 }
@@ -100,23 +110,39 @@ export function userRoutes(auth: AuthContext): Router {
 
   router.patch('/api/v1/users/:id', async (request, response) => {
     const id = param(request, 'id');
-    const body = request.body as { email?: string | null; displayName?: string | null; disabled?: boolean; roles?: string[]; password?: string };
+    const body = request.body as {
+      email?: string | null;
+      displayName?: string | null;
+      disabled?: boolean;
+      roles?: string[];
+      password?: string;
+    };
     const principal = principalOf(response);
     const updated = await auth.orm.em.fork().transactional(async (em) => {
       const user = await findUser(em, { id });
       if (!user) throw notFound('user', id);
-      if (principal?.id === id && (body.disabled === true || (body.roles && !body.roles.includes('admin') && user.roles.includes('admin')))) {
-        throw new ApiProblem(409, 'self-lockout', 'you cannot disable yourself or remove your own admin role; ask another admin');
+      if (
+        principal?.id === id &&
+        (body.disabled === true || (body.roles && !body.roles.includes('admin') && user.roles.includes('admin')))
+      ) {
+        throw new ApiProblem(
+          409,
+          'self-lockout',
+          'you cannot disable yourself or remove your own admin role; ask another admin',
+        );
       }
       if (body.password !== undefined) checkPassword(body.password, user.username);
       await checkLoginsFree(em, { email: body.email }, id);
-      await em.execute(`update users set email = ?, display_name = ?, disabled = ?, password_hash = ?, version = version + 1, updated_at = now() where id = ?`, [
-        body.email === undefined ? user.email : body.email,
-        body.displayName === undefined ? user.display_name : body.displayName,
-        body.disabled ?? user.disabled,
-        body.password === undefined ? user.password_hash : await hashPassword(body.password),
-        id,
-      ]);
+      await em.execute(
+        `update users set email = ?, display_name = ?, disabled = ?, password_hash = ?, version = version + 1, updated_at = now() where id = ?`,
+        [
+          body.email === undefined ? user.email : body.email,
+          body.displayName === undefined ? user.display_name : body.displayName,
+          body.disabled ?? user.disabled,
+          body.password === undefined ? user.password_hash : await hashPassword(body.password),
+          id,
+        ],
+      );
       if (body.roles) await setUserRoles(em, id, await resolveRoles(em, body.roles));
       // A disabled user or a reset password ends every session at once.
       if (body.disabled === true || body.password !== undefined) await auth.sessions.revokeAllOf(em, id);
@@ -127,7 +153,8 @@ export function userRoutes(auth: AuthContext): Router {
 
   router.delete('/api/v1/users/:id', async (request, response) => {
     const id = param(request, 'id');
-    if (principalOf(response)?.id === id) throw new ApiProblem(409, 'self-lockout', 'you cannot delete yourself; ask another admin');
+    if (principalOf(response)?.id === id)
+      throw new ApiProblem(409, 'self-lockout', 'you cannot delete yourself; ask another admin');
     const deleted = await auth.orm.em.fork().execute(`delete from users where id = ? returning id`, [id], 'all');
     if (deleted.length === 0) throw notFound('user', id);
     response.status(204).end();

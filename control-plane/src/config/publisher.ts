@@ -103,8 +103,14 @@ export class ConfigPublisher {
       for (const entry of entries) {
         const [kind, id] = entry.split('\u0000') as [ConfigKind, string];
         const current = await sources[kind].load(em, id);
-        const value: ConfigRecordValue | null = current ? { kind, id, version: current.version, object: current.object } : null;
-        records.push({ topic, key: configKey(kind, id), value: value === null ? (null as unknown as string) : JSON.stringify(value) });
+        const value: ConfigRecordValue | null = current
+          ? { kind, id, version: current.version, object: current.object }
+          : null;
+        records.push({
+          topic,
+          key: configKey(kind, id),
+          value: value === null ? (null as unknown as string) : JSON.stringify(value),
+        });
       }
       // Chunks keep each produce request well under the broker's message size limit.
       for (let start = 0; start < records.length; start += 200) await producer.send(records.slice(start, start + 200));

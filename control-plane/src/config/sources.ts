@@ -1,5 +1,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { ConnectorEntity, DestinationEntity, RouteEntity, RoutingRuleEntity, SchedulerJobEntity, WebhookTriggerEntity, type LooseEntityName } from '../db/entities.ts';
+import {
+  ConnectorEntity,
+  DestinationEntity,
+  RouteEntity,
+  RoutingRuleEntity,
+  SchedulerJobEntity,
+  WebhookTriggerEntity,
+  type LooseEntityName,
+} from '../db/entities.ts';
 import { toConfigObject as jobObject } from '../resources/jobs.routes.ts';
 import { loadRuleIds, toConfigObject as routeObject } from '../resources/routes.routes.ts';
 import { loadRuleView, toConfigObject as ruleObject } from '../resources/rules.routes.ts';
@@ -11,7 +19,9 @@ import type { ConfigSource, ConfigSources } from './publisher.ts';
 // with secrets in their encrypted form.
 
 const ids = (entity: LooseEntityName) => async (em: EntityManager) =>
-  ((await em.find(entity, {}, { fields: ['id'] as never, orderBy: { id: 'asc' } as never })) as { id: string }[]).map((row) => row.id);
+  ((await em.find(entity, {}, { fields: ['id'] as never, orderBy: { id: 'asc' } as never })) as { id: string }[]).map(
+    (row) => row.id,
+  );
 
 const source = <E extends { version: number }>(
   entity: LooseEntityName,
@@ -27,8 +37,12 @@ const source = <E extends { version: number }>(
 export const configSources: ConfigSources = {
   destination: source(DestinationEntity as LooseEntityName, (_em, row) => typedObject(row as never)),
   connector: source(ConnectorEntity as LooseEntityName, (_em, row) => typedObject(row as never)),
-  rule: source(RoutingRuleEntity as LooseEntityName, async (em, row) => ruleObject(await loadRuleView(em, row as never))),
-  route: source(RouteEntity as LooseEntityName, async (em, row: { id: string; version: number }) => routeObject(row as never, await loadRuleIds(em, row.id))),
+  rule: source(RoutingRuleEntity as LooseEntityName, async (em, row) =>
+    ruleObject(await loadRuleView(em, row as never)),
+  ),
+  route: source(RouteEntity as LooseEntityName, async (em, row: { id: string; version: number }) =>
+    routeObject(row as never, await loadRuleIds(em, row.id)),
+  ),
   job: source(SchedulerJobEntity as LooseEntityName, (_em, row) => jobObject(row as never)),
   'webhook-trigger': source(WebhookTriggerEntity as LooseEntityName, (_em, row) => triggerObject(row as never)),
 };

@@ -10,7 +10,10 @@ type Json = Record<string, unknown>;
 
 const timestamps = {
   createdAt: p.datetime().onCreate(() => new Date()),
-  updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
+  updatedAt: p
+    .datetime()
+    .onCreate(() => new Date())
+    .onUpdate(() => new Date()),
 };
 
 export const ConnectorEntity = defineEntity({

@@ -43,7 +43,14 @@ interface Endpoint {
   field: string;
 }
 
-const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'postgres:': 5432, 'postgresql:': 5432, 'smtp:': 25, 'smtps:': 465 };
+const DEFAULT_PORTS: Record<string, number> = {
+  'http:': 80,
+  'https:': 443,
+  'postgres:': 5432,
+  'postgresql:': 5432,
+  'smtp:': 25,
+  'smtps:': 465,
+};
 
 function endpointOfUrl(value: string, field: string): Endpoint | undefined {
   try {
@@ -58,13 +65,23 @@ function endpointOfUrl(value: string, field: string): Endpoint | undefined {
 
 /** Finds the network endpoint in a config: a URL-like field, host (+port) at the top or one level down, or brokers. */
 export function findEndpoint(config: Record<string, unknown>): Endpoint | undefined {
-  for (const field of ['url', 'endpoint', 'baseUrl', 'apiBaseUrl', 'webhookUrl', 'apiEndpoint', 'basePath', 'connectionString']) {
+  for (const field of [
+    'url',
+    'endpoint',
+    'baseUrl',
+    'apiBaseUrl',
+    'webhookUrl',
+    'apiEndpoint',
+    'basePath',
+    'connectionString',
+  ]) {
     const value = config[field];
     if (typeof value !== 'string') continue;
     const found = endpointOfUrl(value, field);
     if (found) return found;
   }
-  if (typeof config.host === 'string' && typeof config.port === 'number') return { host: config.host, port: config.port, field: 'host' };
+  if (typeof config.host === 'string' && typeof config.port === 'number')
+    return { host: config.host, port: config.port, field: 'host' };
   for (const [field, value] of Object.entries(config)) {
     const nested = value as { host?: unknown; port?: unknown } | null;
     if (nested && typeof nested === 'object' && typeof nested.host === 'string' && typeof nested.port === 'number') {
@@ -135,7 +152,12 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
   const finish = (): ConnectionTestResult => {
     let failedEarlier = false;
     const ordered = ORDER.map((name) => {
-      const step = steps.get(name) ?? { name, status: 'skipped' as const, detail: failedEarlier ? 'an earlier step failed' : 'not tested', durationMs: 0 };
+      const step = steps.get(name) ?? {
+        name,
+        status: 'skipped' as const,
+        detail: failedEarlier ? 'an earlier step failed' : 'not tested',
+        durationMs: 0,
+      };
       if (step.status === 'failed') failedEarlier = true;
       return step;
     });
@@ -144,13 +166,23 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
 
   // config
   if (!template) {
-    set({ name: 'config', status: 'failed', detail: `the ${kind} type "${type}" has no template any more (a removed plugin?); the services cannot run it`, durationMs: 0 });
+    set({
+      name: 'config',
+      status: 'failed',
+      detail: `the ${kind} type "${type}" has no template any more (a removed plugin?); the services cannot run it`,
+      durationMs: 0,
+    });
     return finish();
   }
   try {
     // The schema may have changed since the object was saved (an upgrade, a new plugin version).
     catalog.validate(kind, type, input.config, credentials);
-    set({ name: 'config', status: 'ok', detail: `the config${credentials ? ' and credentials' : ''} match the ${type} schema`, durationMs: 0 });
+    set({
+      name: 'config',
+      status: 'ok',
+      detail: `the config${credentials ? ' and credentials' : ''} match the ${type} schema`,
+      durationMs: 0,
+    });
   } catch (error) {
     set({ name: 'config', status: 'failed', detail: describeProblem(error), durationMs: 0 });
     return finish();
@@ -163,7 +195,12 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
   // resolve, connect
   const endpointUrl = template.endpoint?.(merged);
   const endpoint = endpointUrl ? endpointOfUrl(endpointUrl, 'the connector endpoint') : findEndpoint(merged);
-  const allow = kind === 'connector' ? input.connectorAllowAddresses : Array.isArray(merged.allow) ? (merged.allow as string[]) : undefined;
+  const allow =
+    kind === 'connector'
+      ? input.connectorAllowAddresses
+      : Array.isArray(merged.allow)
+        ? (merged.allow as string[])
+        : undefined;
   let reachable = true;
   if (endpoint) {
     let addresses: string[] = [];
@@ -182,7 +219,9 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
             const refused = addresses.find((address) => !guard.permits(endpoint.host, address));
             if (refused) {
               const setting = kind === 'connector' ? 'ingest.jobs.allowAddresses' : 'the destination\'s "allow" field';
-              throw new Error(`${endpoint.host} (${refused}) is an internal address and ${setting} does not name it: the outbound address guard refuses it`);
+              throw new Error(
+                `${endpoint.host} (${refused}) is an internal address and ${setting} does not name it: the outbound address guard refuses it`,
+              );
             }
           }
           await tcpConnect(endpoint.host, endpoint.port);
@@ -199,7 +238,8 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
 
   // authenticate, permission, check: the type's own check with its real client.
   if (!template.check) {
-    for (const name of ['authenticate', 'permission', 'check'] as const) set({ name, status: 'skipped', detail: `the ${type} type has no check of its own`, durationMs: 0 });
+    for (const name of ['authenticate', 'permission', 'check'] as const)
+      set({ name, status: 'skipped', detail: `the ${type} type has no check of its own`, durationMs: 0 });
     return finish();
   }
   const started = Date.now();
@@ -207,7 +247,9 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
   try {
     const controller = new AbortController();
     own = await withTimeout(
-      template.check(config, { signal: controller.signal, credentials, allowAddresses: input.connectorAllowAddresses }).finally(() => controller.abort()),
+      template
+        .check(config, { signal: controller.signal, credentials, allowAddresses: input.connectorAllowAddresses })
+        .finally(() => controller.abort()),
       OWN_CHECK_TIMEOUT_MS,
       `the ${type} check`,
     );
@@ -232,7 +274,11 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
     // A plugin's own steps are shown together as the check step.
     set({
       name: 'check',
-      status: folded.some((step) => step.status === 'failed') ? 'failed' : folded.every((step) => step.status === 'skipped') ? 'skipped' : 'ok',
+      status: folded.some((step) => step.status === 'failed')
+        ? 'failed'
+        : folded.every((step) => step.status === 'skipped')
+          ? 'skipped'
+          : 'ok',
       detail: folded.map((step) => step.detail).join('; '),
       durationMs: folded.reduce((sum, step) => sum + step.durationMs, 0),
     });

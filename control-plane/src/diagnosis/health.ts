@@ -128,17 +128,35 @@ async function routerGroups(kafka: Kafka, prefix: string): Promise<string[]> {
 }
 
 /** Lag of every destination's router group on the events topic, and of groups left by deleted destinations. */
-export async function routerLag(options: Pick<HealthOptions, 'orm' | 'kafka' | 'eventsTopic' | 'routerGroupPrefix'>): Promise<DestinationLag[]> {
-  const destinations = (await options.orm.em.fork().find(DestinationEntity, {}, { orderBy: { id: 'asc' } })) as { id: string; name: string; enabled: boolean }[];
+export async function routerLag(
+  options: Pick<HealthOptions, 'orm' | 'kafka' | 'eventsTopic' | 'routerGroupPrefix'>,
+): Promise<DestinationLag[]> {
+  const destinations = (await options.orm.em.fork().find(DestinationEntity, {}, { orderBy: { id: 'asc' } })) as {
+    id: string;
+    name: string;
+    enabled: boolean;
+  }[];
   const known = new Set(destinations.map((destination) => `${options.routerGroupPrefix}${destination.id}`));
-  const orphans = (await routerGroups(options.kafka, options.routerGroupPrefix)).filter((groupId) => !known.has(groupId)).sort();
+  const orphans = (await routerGroups(options.kafka, options.routerGroupPrefix))
+    .filter((groupId) => !known.has(groupId))
+    .sort();
   const lags = await groupLags(options.kafka, options.eventsTopic, [...known, ...orphans]);
   return [
     ...destinations.map((destination) => {
       const groupId = `${options.routerGroupPrefix}${destination.id}`;
-      return { groupId, destinationId: destination.id, destinationName: destination.name, enabled: destination.enabled, lag: lags.get(groupId) ?? 0 };
+      return {
+        groupId,
+        destinationId: destination.id,
+        destinationName: destination.name,
+        enabled: destination.enabled,
+        lag: lags.get(groupId) ?? 0,
+      };
     }),
-    ...orphans.map((groupId) => ({ groupId, destinationId: groupId.slice(options.routerGroupPrefix.length), lag: lags.get(groupId) ?? 0 })),
+    ...orphans.map((groupId) => ({
+      groupId,
+      destinationId: groupId.slice(options.routerGroupPrefix.length),
+      lag: lags.get(groupId) ?? 0,
+    })),
   ];
 }
 

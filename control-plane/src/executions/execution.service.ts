@@ -50,7 +50,12 @@ export class ExecutionService {
   async trigger(execution: NewExecution): Promise<ExecutionRow | null> {
     const created = await insertExecution(this.#orm.em.fork(), execution);
     if (!created) return null;
-    this.#log.info('execution queued', { executionId: created.id, jobId: created.job_id, triggeredBy: created.triggered_by, attempt: created.attempt });
+    this.#log.info('execution queued', {
+      executionId: created.id,
+      jobId: created.job_id,
+      triggeredBy: created.triggered_by,
+      attempt: created.attempt,
+    });
     await this.dispatch(created.id);
     return created;
   }
@@ -65,10 +70,19 @@ export class ExecutionService {
     for (const execution of claimed) {
       try {
         const command = await this.#runCommand(execution);
-        await this.#producer.send([{ topic: this.#topics.commands, key: execution.job_id, value: JSON.stringify(command) }]);
-        this.#log.info('execution dispatched', { executionId: execution.id, jobId: execution.job_id, attempt: execution.attempt });
+        await this.#producer.send([
+          { topic: this.#topics.commands, key: execution.job_id, value: JSON.stringify(command) },
+        ]);
+        this.#log.info('execution dispatched', {
+          executionId: execution.id,
+          jobId: execution.job_id,
+          attempt: execution.attempt,
+        });
       } catch (error) {
-        this.#log.warn('could not dispatch execution; retrying on the next sweep', { executionId: execution.id, error: errorMessage(error) });
+        this.#log.warn('could not dispatch execution; retrying on the next sweep', {
+          executionId: execution.id,
+          error: errorMessage(error),
+        });
         await releaseClaim(this.#orm, execution.id).catch(() => undefined);
       }
     }
@@ -92,7 +106,12 @@ export class ExecutionService {
       attempt: execution.attempt,
       action: job.action,
       params,
-      connector: { id: connector.id, type: connector.type, config: connector.config, credentials: connector.credentials },
+      connector: {
+        id: connector.id,
+        type: connector.type,
+        config: connector.config,
+        credentials: connector.credentials,
+      },
       cursor,
       deadline: new Date(execution.deadline_at ?? Date.now() + job.timeout_seconds * 1000).toISOString(),
       issuedAt: new Date().toISOString(),
@@ -119,13 +138,25 @@ export class ExecutionService {
   }
 
   async #publishCancel(execution: ExecutionRow, reason: CancelCommand['reason']): Promise<void> {
-    const command: CancelCommand = { commandVersion: 1, type: 'cancel', executionId: execution.id, jobId: execution.job_id, reason, issuedAt: new Date().toISOString() };
+    const command: CancelCommand = {
+      commandVersion: 1,
+      type: 'cancel',
+      executionId: execution.id,
+      jobId: execution.job_id,
+      reason,
+      issuedAt: new Date().toISOString(),
+    };
     // NOTE: the execution is already terminal in the database; if this publish fails the sync runs
     // on until its own deadline passes in ingest (the run command carries it) and its late
     // result changes nothing here.
     await this.#producer
       .send([{ topic: this.#topics.commands, key: execution.job_id, value: JSON.stringify(command) }])
-      .catch((error: unknown) => this.#log.warn('could not publish the cancel command', { executionId: execution.id, error: errorMessage(error) }));
+      .catch((error: unknown) =>
+        this.#log.warn('could not publish the cancel command', {
+          executionId: execution.id,
+          error: errorMessage(error),
+        }),
+      );
   }
 
   /** Applies one message from the job-results topic (idempotent: redeliveries change nothing). */
@@ -141,31 +172,54 @@ export class ExecutionService {
       return;
     }
     const status = TERMINAL[result.type];
-    const counts = result.counts ?? { recordsRead: result.progress.records, recordsPublished: result.progress.records, pages: result.progress.pages, streams: {} };
+    const counts = result.counts ?? {
+      recordsRead: result.progress.records,
+      recordsPublished: result.progress.records,
+      pages: result.progress.pages,
+      streams: {},
+    };
     await em.transactional(async (tx) => {
       const moved = await sqlRows<ExecutionRow>(
         tx,
         `update job_executions set status = ?, ended_at = ?, started_at = coalesce(started_at, ?), counts = ?::jsonb, progress = ?::jsonb,
            error = coalesce(?, error)
          where id = ? and status in ('queued', 'running') returning *`,
-        [status, new Date(result.at), new Date(result.at), JSON.stringify(counts), JSON.stringify(result.progress), result.error?.message ?? null, result.executionId],
+        [
+          status,
+          new Date(result.at),
+          new Date(result.at),
+          JSON.stringify(counts),
+          JSON.stringify(result.progress),
+          result.error?.message ?? null,
+          result.executionId,
+        ],
       );
       let execution = moved[0];
       if (!execution) {
         // Already ended here (cancelled, timed out): keep what the run really published.
         execution = (
-          await sqlRows<ExecutionRow>(tx, `update job_executions set counts = ?::jsonb, progress = ?::jsonb where id = ? returning *`, [
-            JSON.stringify(counts),
-            JSON.stringify(result.progress),
-            result.executionId,
-          ])
+          await sqlRows<ExecutionRow>(
+            tx,
+            `update job_executions set counts = ?::jsonb, progress = ?::jsonb where id = ? returning *`,
+            [JSON.stringify(counts), JSON.stringify(result.progress), result.executionId],
+          )
         )[0];
-        if (!execution) return void this.#log.warn('job result for an unknown execution ignored', { executionId: result.executionId });
+        if (!execution)
+          return void this.#log.warn('job result for an unknown execution ignored', {
+            executionId: result.executionId,
+          });
       }
-      if (result.type === 'succeeded' || result.progress.pages > 0) await storeCursor(tx, result.connectorId, execution, result.progress.cursor);
-      if (moved[0] && (result.type === 'failed' || result.type === 'timed_out')) await this.#scheduleRetry(tx, execution, result.error?.retryable ?? true);
+      if (result.type === 'succeeded' || result.progress.pages > 0)
+        await storeCursor(tx, result.connectorId, execution, result.progress.cursor);
+      if (moved[0] && (result.type === 'failed' || result.type === 'timed_out'))
+        await this.#scheduleRetry(tx, execution, result.error?.retryable ?? true);
     });
-    this.#log.info('execution finished', { executionId: result.executionId, status, records: counts.recordsPublished, error: result.error?.message });
+    this.#log.info('execution finished', {
+      executionId: result.executionId,
+      status,
+      records: counts.recordsPublished,
+      error: result.error?.message,
+    });
   }
 
   /**
@@ -176,12 +230,20 @@ export class ExecutionService {
     const job = await loadJob(tx, execution.job_id);
     if (!job) return;
     if (!retryable) {
-      await tx.execute(`update job_executions set error = error || ' (not retried: a retry cannot fix this error)' where id = ?`, [execution.id], 'run');
+      await tx.execute(
+        `update job_executions set error = error || ' (not retried: a retry cannot fix this error)' where id = ?`,
+        [execution.id],
+        'run',
+      );
       return;
     }
     if (execution.attempt > job.max_retries) {
       if (job.max_retries > 0) {
-        await tx.execute(`update job_executions set error = error || ?  where id = ?`, [` (retries exhausted after ${execution.attempt} attempts)`, execution.id], 'run');
+        await tx.execute(
+          `update job_executions set error = error || ?  where id = ?`,
+          [` (retries exhausted after ${execution.attempt} attempts)`, execution.id],
+          'run',
+        );
       }
       return;
     }
@@ -194,7 +256,13 @@ export class ExecutionService {
       retryOf: execution.id,
       notBefore: new Date(Date.now() + delaySeconds * 1000),
     });
-    if (retry) this.#log.info('retry queued', { executionId: retry.id, retryOf: execution.id, attempt: retry.attempt, inSeconds: delaySeconds });
+    if (retry)
+      this.#log.info('retry queued', {
+        executionId: retry.id,
+        retryOf: execution.id,
+        attempt: retry.attempt,
+        inSeconds: delaySeconds,
+      });
   }
 
   /** One pass of the background work: time out overdue runs (cancel them, maybe retry), dispatch due ones. */

@@ -10,8 +10,20 @@ const validateResult = compileValidator(JobResult);
  * instances share one consumer group, so each message is applied by one of them; a redelivery
  * after a crash is harmless because every transition is conditional (execution.service.ts).
  */
-export async function startResultsConsumer(options: { kafka: Kafka; topic: string; groupId: string; executions: ExecutionService; logger: Logger }): Promise<BatchConsumer> {
-  const consumer = new BatchConsumer(options.kafka, { groupId: options.groupId, topics: [options.topic], fromBeginning: true, chunkSize: 100, logger: options.logger });
+export async function startResultsConsumer(options: {
+  kafka: Kafka;
+  topic: string;
+  groupId: string;
+  executions: ExecutionService;
+  logger: Logger;
+}): Promise<BatchConsumer> {
+  const consumer = new BatchConsumer(options.kafka, {
+    groupId: options.groupId,
+    topics: [options.topic],
+    fromBeginning: true,
+    chunkSize: 100,
+    logger: options.logger,
+  });
   await consumer.start(async (messages, context) => {
     for (const message of messages) {
       if (!context.shouldContinue()) return;
@@ -24,7 +36,10 @@ export async function startResultsConsumer(options: { kafka: Kafka; topic: strin
       }
       const problems = validateResult(result);
       if (problems.length > 0) {
-        options.logger.warn('job result does not match the job-result format; skipped', { offset: message.offset, problems });
+        options.logger.warn('job result does not match the job-result format; skipped', {
+          offset: message.offset,
+          problems,
+        });
         continue;
       }
       // NOTE: a database error throws out of the handler: nothing of the chunk is committed and

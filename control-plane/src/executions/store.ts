@@ -72,7 +72,11 @@ export async function insertExecution(em: Sql, execution: NewExecution): Promise
 }
 
 export async function loadJob(em: Sql, jobId: string): Promise<JobRow | null> {
-  const rows = await sqlRows<JobRow>(em, `select id, connector_id, action, params, enabled, max_retries, backoff, timeout_seconds from scheduler_jobs where id = ?`, [jobId]);
+  const rows = await sqlRows<JobRow>(
+    em,
+    `select id, connector_id, action, params, enabled, max_retries, backoff, timeout_seconds from scheduler_jobs where id = ?`,
+    [jobId],
+  );
   return rows[0] ?? null;
 }
 
@@ -81,7 +85,10 @@ export async function loadJob(em: Sql, jobId: string): Promise<JobRow | null> {
  * setting their deadline. NOTE: FOR UPDATE SKIP LOCKED lets several instances claim at once
  * without waiting on or double-claiming each other's rows.
  */
-export async function claimDue(orm: MikroORM, options: { id?: string; limit?: number }): Promise<(ExecutionRow & { timeout_seconds: number })[]> {
+export async function claimDue(
+  orm: MikroORM,
+  options: { id?: string; limit?: number },
+): Promise<(ExecutionRow & { timeout_seconds: number })[]> {
   const filter = options.id ? 'e.id = ?' : 'true';
   const params: unknown[] = options.id ? [options.id] : [];
   return sqlRows(
@@ -99,7 +106,13 @@ export async function claimDue(orm: MikroORM, options: { id?: string; limit?: nu
 
 /** Gives a claim back after the command could not be published (a later sweep dispatches it). */
 export async function releaseClaim(orm: MikroORM, id: string): Promise<void> {
-  await orm.em.fork().execute(`update job_executions set dispatched_at = null, deadline_at = null where id = ? and status = 'queued'`, [id], 'run');
+  await orm.em
+    .fork()
+    .execute(
+      `update job_executions set dispatched_at = null, deadline_at = null where id = ? and status = 'queued'`,
+      [id],
+      'run',
+    );
 }
 
 /** Marks executions past their deadline timed out; returns them (each exactly once across instances). */
@@ -113,12 +126,23 @@ export async function expireOverdue(orm: MikroORM): Promise<ExecutionRow[]> {
   );
 }
 
-export async function loadConnector(em: Sql, id: string): Promise<{ id: string; type: string; config: Record<string, unknown>; credentials: Record<string, unknown> | null; state: Record<string, unknown> | null } | null> {
-  const rows = await sqlRows<{ id: string; type: string; config: Record<string, unknown>; credentials: Record<string, unknown> | null; state: Record<string, unknown> | null }>(
-    em,
-    `select id, type, config, credentials, state from connectors where id = ?`,
-    [id],
-  );
+export async function loadConnector(
+  em: Sql,
+  id: string,
+): Promise<{
+  id: string;
+  type: string;
+  config: Record<string, unknown>;
+  credentials: Record<string, unknown> | null;
+  state: Record<string, unknown> | null;
+} | null> {
+  const rows = await sqlRows<{
+    id: string;
+    type: string;
+    config: Record<string, unknown>;
+    credentials: Record<string, unknown> | null;
+    state: Record<string, unknown> | null;
+  }>(em, `select id, type, config, credentials, state from connectors where id = ?`, [id]);
   return rows[0] ?? null;
 }
 
@@ -127,8 +151,18 @@ export async function loadConnector(em: Sql, id: string): Promise<{ id: string; 
  * arrive out of order (a timed-out run reporting late); the cursor of an older execution never
  * replaces the one a newer execution stored.
  */
-export async function storeCursor(em: Sql, connectorId: string, execution: { id: string; created_at: Date }, cursor: unknown): Promise<void> {
-  const state = { cursor, executionId: execution.id, executionCreatedAt: new Date(execution.created_at).toISOString(), updatedAt: new Date().toISOString() };
+export async function storeCursor(
+  em: Sql,
+  connectorId: string,
+  execution: { id: string; created_at: Date },
+  cursor: unknown,
+): Promise<void> {
+  const state = {
+    cursor,
+    executionId: execution.id,
+    executionCreatedAt: new Date(execution.created_at).toISOString(),
+    updatedAt: new Date().toISOString(),
+  };
   await em.execute(
     `update connectors set state = coalesce(state, '{}'::jsonb) || ?::jsonb
      where id = ? and (state is null or state->>'executionCreatedAt' is null or (state->>'executionCreatedAt')::timestamptz <= ?)`,

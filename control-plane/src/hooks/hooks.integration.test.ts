@@ -10,8 +10,19 @@ let cluster: Cluster;
 beforeAll(async () => {
   cluster = await startCluster(2);
   expect((await cluster.api(0, 'POST', '/api/v1/connectors', customConnector('src'))).status).toBe(201);
-  expect((await cluster.api(0, 'POST', '/api/v1/jobs', { id: 'pull', name: 'pull', connectorId: 'src' })).status).toBe(201);
-  expect((await cluster.api(0, 'POST', '/api/v1/webhook-triggers', { id: 'hook', jobId: 'pull', path: 'sources/crm', secret: SECRET })).status).toBe(201);
+  expect((await cluster.api(0, 'POST', '/api/v1/jobs', { id: 'pull', name: 'pull', connectorId: 'src' })).status).toBe(
+    201,
+  );
+  expect(
+    (
+      await cluster.api(0, 'POST', '/api/v1/webhook-triggers', {
+        id: 'hook',
+        jobId: 'pull',
+        path: 'sources/crm',
+        secret: SECRET,
+      })
+    ).status,
+  ).toBe(201);
 });
 
 afterAll(async () => {
@@ -35,11 +46,21 @@ function signed(options: { secret?: string; timestamp?: number; deliveryId?: str
 }
 
 async function deliver(instance: number, request: ReturnType<typeof signed>, path = 'sources/crm') {
-  const response = await fetch(`http://127.0.0.1:${cluster.instances[instance]!.port}/hooks/${path}`, { method: 'POST', headers: request.headers, body: request.payload });
-  return { status: response.status, type: response.headers.get('content-type'), body: (await response.json()) as Record<string, unknown> };
+  const response = await fetch(`http://127.0.0.1:${cluster.instances[instance]!.port}/hooks/${path}`, {
+    method: 'POST',
+    headers: request.headers,
+    body: request.payload,
+  });
+  return {
+    status: response.status,
+    type: response.headers.get('content-type'),
+    body: (await response.json()) as Record<string, unknown>,
+  };
 }
 
-const webhookExecutions = async () => (await cluster.db.query(`select id, params from job_executions where triggered_by = 'webhook' order by created_at`)).rows;
+const webhookExecutions = async () =>
+  (await cluster.db.query(`select id, params from job_executions where triggered_by = 'webhook' order by created_at`))
+    .rows;
 
 test('a valid delivery starts one execution with the params from the body', async () => {
   const before = (await webhookExecutions()).length;
@@ -57,8 +78,22 @@ test.each([
   ['a bad signature', () => signed({ secret: 'not-the-secret-0000000000' }), 401, 'bad-signature'],
   ['a body changed after signing', () => ({ ...signed(), payload: '{"event":"tampered"}' }), 401, 'bad-signature'],
   ['an expired timestamp', () => signed({ timestamp: Math.floor(Date.now() / 1000) - 301 }), 401, 'stale-webhook'],
-  ['a timestamp from the future', () => signed({ timestamp: Math.floor(Date.now() / 1000) + 301 }), 401, 'stale-webhook'],
-  ['no signature header', () => { const request = signed(); delete (request.headers as Record<string, string>)['muxly-signature']; return request; }, 400, 'invalid-webhook'],
+  [
+    'a timestamp from the future',
+    () => signed({ timestamp: Math.floor(Date.now() / 1000) + 301 }),
+    401,
+    'stale-webhook',
+  ],
+  [
+    'no signature header',
+    () => {
+      const request = signed();
+      delete (request.headers as Record<string, string>)['muxly-signature'];
+      return request;
+    },
+    400,
+    'invalid-webhook',
+  ],
 ])('%s is refused with problem+json and runs nothing', async (_name, make, status, type) => {
   const before = (await webhookExecutions()).length;
   const answer = await deliver(1, make());
@@ -90,7 +125,12 @@ test('the same delivery sent to both instances at once starts exactly one execut
   for (let round = 0; round < 5; round += 1) {
     const request = signed({ deliveryId: `race-${round}` });
     const before = (await webhookExecutions()).length;
-    const answers = await Promise.all([deliver(0, request), deliver(1, request), deliver(0, request), deliver(1, request)]);
+    const answers = await Promise.all([
+      deliver(0, request),
+      deliver(1, request),
+      deliver(0, request),
+      deliver(1, request),
+    ]);
     expect(answers.map((answer) => answer.status).sort()).toEqual([202, 409, 409, 409]);
     expect(await webhookExecutions()).toHaveLength(before + 1);
   }
@@ -99,7 +139,13 @@ test('the same delivery sent to both instances at once starts exactly one execut
 test('during a secret rotation the old and the new secret work; the old one stops after the grace period', async () => {
   const NEW_SECRET = 'second-secret-0123456789abcdef';
   const current = await cluster.api(0, 'GET', '/api/v1/webhook-triggers/hook');
-  const patched = await cluster.api(0, 'PATCH', '/api/v1/webhook-triggers/hook', { secret: NEW_SECRET }, { 'if-match': current.headers.get('etag')! });
+  const patched = await cluster.api(
+    0,
+    'PATCH',
+    '/api/v1/webhook-triggers/hook',
+    { secret: NEW_SECRET },
+    { 'if-match': current.headers.get('etag')! },
+  );
   expect(patched.status).toBe(200);
   expect((await deliver(1, signed({ secret: NEW_SECRET }))).status).toBe(202);
   expect((await deliver(0, signed({ secret: SECRET }))).status).toBe(202);
@@ -112,7 +158,17 @@ test('during a secret rotation the old and the new secret work; the old one stop
 
 test('a disabled trigger runs nothing', async () => {
   const current = await cluster.api(0, 'GET', '/api/v1/webhook-triggers/hook');
-  expect((await cluster.api(0, 'PATCH', '/api/v1/webhook-triggers/hook', { enabled: false }, { 'if-match': current.headers.get('etag')! })).status).toBe(200);
+  expect(
+    (
+      await cluster.api(
+        0,
+        'PATCH',
+        '/api/v1/webhook-triggers/hook',
+        { enabled: false },
+        { 'if-match': current.headers.get('etag')! },
+      )
+    ).status,
+  ).toBe(200);
   const before = (await webhookExecutions()).length;
   const answer = await deliver(0, signed({ secret: 'second-secret-0123456789abcdef' }));
   expect(answer.status).toBe(409);

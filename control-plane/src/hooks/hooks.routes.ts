@@ -39,51 +39,80 @@ export function hookRoutes(options: HookOptions): Router {
 
   // NOTE: the raw body is kept as bytes: the signature is over exactly what was sent, and a JSON
   // parse and re-serialization would change it.
-  router.post('/hooks/*path', express.raw({ type: () => true, limit: options.maxBodyBytes }), async (request: Request, response) => {
-    const segments = (request.params as { path?: string[] | string }).path;
-    const path = Array.isArray(segments) ? segments.join('/') : String(segments ?? '');
-    const trigger = (
-      await sqlRows<TriggerRow>(
-        orm.em.fork(),
-        `select t.id, t.job_id, t.enabled, j.enabled as job_enabled, t.secret, t.previous_secret, t.secret_rotated_at
+  router.post(
+    '/hooks/*path',
+    express.raw({ type: () => true, limit: options.maxBodyBytes }),
+    async (request: Request, response) => {
+      const segments = (request.params as { path?: string[] | string }).path;
+      const path = Array.isArray(segments) ? segments.join('/') : String(segments ?? '');
+      const trigger = (
+        await sqlRows<TriggerRow>(
+          orm.em.fork(),
+          `select t.id, t.job_id, t.enabled, j.enabled as job_enabled, t.secret, t.previous_secret, t.secret_rotated_at
          from webhook_triggers t join scheduler_jobs j on j.id = t.job_id where t.path = ?`,
-        [path],
-      )
-    )[0];
-    if (!trigger) throw new ApiProblem(404, 'not-found', `no webhook trigger at /hooks/${path}`);
+          [path],
+        )
+      )[0];
+      if (!trigger) throw new ApiProblem(404, 'not-found', `no webhook trigger at /hooks/${path}`);
 
-    const secrets = decryptSecrets(trigger, options, now());
-    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const verdict = verifyWebhook({ headers: request.headers, body, secrets, nowSeconds: Math.floor(now().getTime() / 1000), toleranceSeconds: options.toleranceSeconds });
-    if (!verdict.ok) {
-      options.logger.warn('webhook refused', { triggerId: trigger.id, reason: verdict.type });
-      throw new ApiProblem(verdict.status, verdict.type, verdict.detail);
-    }
-    if (!trigger.enabled || !trigger.job_enabled) {
-      throw new ApiProblem(409, 'trigger-disabled', `the webhook trigger or its job is disabled; nothing was started`);
-    }
+      const secrets = decryptSecrets(trigger, options, now());
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const verdict = verifyWebhook({
+        headers: request.headers,
+        body,
+        secrets,
+        nowSeconds: Math.floor(now().getTime() / 1000),
+        toleranceSeconds: options.toleranceSeconds,
+      });
+      if (!verdict.ok) {
+        options.logger.warn('webhook refused', { triggerId: trigger.id, reason: verdict.type });
+        throw new ApiProblem(verdict.status, verdict.type, verdict.detail);
+      }
+      if (!trigger.enabled || !trigger.job_enabled) {
+        throw new ApiProblem(
+          409,
+          'trigger-disabled',
+          `the webhook trigger or its job is disabled; nothing was started`,
+        );
+      }
 
-    const params = paramsFrom(request, body);
-    // NOTE: the delivery row and the execution are written in one transaction; the primary key on
-    // (trigger, delivery id) lets exactly one of several concurrent identical deliveries (or
-    // control-plane instances) through.
-    const execution = await orm.em.fork().transactional(async (tx) => {
-      const fresh = await sqlRows<{ delivery_id: string }>(
-        tx,
-        `insert into webhook_deliveries (trigger_id, delivery_id) values (?, ?) on conflict do nothing returning delivery_id`,
-        [trigger.id, verdict.deliveryId],
-      );
-      if (fresh.length === 0) return null;
-      const created = await insertExecution(tx, { jobId: trigger.job_id, triggeredBy: 'webhook', params });
-      if (!created) throw new Error('the execution could not be queued');
-      await tx.execute(`update webhook_deliveries set execution_id = ? where trigger_id = ? and delivery_id = ?`, [created.id, trigger.id, verdict.deliveryId], 'run');
-      return created;
-    });
-    if (!execution) throw new ApiProblem(409, 'replayed-delivery', `delivery "${verdict.deliveryId}" was already received; nothing was started`);
-    await options.executions.dispatch(execution.id);
-    options.logger.info('webhook accepted', { triggerId: trigger.id, deliveryId: verdict.deliveryId, executionId: execution.id });
-    response.status(202).json({ executionId: execution.id, jobId: execution.job_id, deliveryId: verdict.deliveryId, status: 'queued' });
-  });
+      const params = paramsFrom(request, body);
+      // NOTE: the delivery row and the execution are written in one transaction; the primary key on
+      // (trigger, delivery id) lets exactly one of several concurrent identical deliveries (or
+      // control-plane instances) through.
+      const execution = await orm.em.fork().transactional(async (tx) => {
+        const fresh = await sqlRows<{ delivery_id: string }>(
+          tx,
+          `insert into webhook_deliveries (trigger_id, delivery_id) values (?, ?) on conflict do nothing returning delivery_id`,
+          [trigger.id, verdict.deliveryId],
+        );
+        if (fresh.length === 0) return null;
+        const created = await insertExecution(tx, { jobId: trigger.job_id, triggeredBy: 'webhook', params });
+        if (!created) throw new Error('the execution could not be queued');
+        await tx.execute(
+          `update webhook_deliveries set execution_id = ? where trigger_id = ? and delivery_id = ?`,
+          [created.id, trigger.id, verdict.deliveryId],
+          'run',
+        );
+        return created;
+      });
+      if (!execution)
+        throw new ApiProblem(
+          409,
+          'replayed-delivery',
+          `delivery "${verdict.deliveryId}" was already received; nothing was started`,
+        );
+      await options.executions.dispatch(execution.id);
+      options.logger.info('webhook accepted', {
+        triggerId: trigger.id,
+        deliveryId: verdict.deliveryId,
+        executionId: execution.id,
+      });
+      response
+        .status(202)
+        .json({ executionId: execution.id, jobId: execution.job_id, deliveryId: verdict.deliveryId, status: 'queued' });
+    },
+  );
   return router;
 }
 
@@ -98,7 +127,10 @@ function decryptSecrets(trigger: TriggerRow, options: HookOptions, now: Date): s
     }
   } catch (error) {
     // A secret that no longer decrypts (platform key removed) refuses every request; say why in the log only.
-    options.logger.error('webhook trigger secret cannot be decrypted', { triggerId: trigger.id, error: errorMessage(error) });
+    options.logger.error('webhook trigger secret cannot be decrypted', {
+      triggerId: trigger.id,
+      error: errorMessage(error),
+    });
   }
   return secrets;
 }
@@ -108,7 +140,8 @@ function paramsFrom(request: Request, body: Buffer): Record<string, unknown> {
   if (!request.is('application/json') || body.length === 0) return {};
   try {
     const parsed = JSON.parse(body.toString('utf8')) as { params?: unknown };
-    if (parsed && typeof parsed.params === 'object' && parsed.params !== null && !Array.isArray(parsed.params)) return parsed.params as Record<string, unknown>;
+    if (parsed && typeof parsed.params === 'object' && parsed.params !== null && !Array.isArray(parsed.params))
+      return parsed.params as Record<string, unknown>;
   } catch {
     // Not JSON after all: the body is signed and accepted, just not used.
   }
@@ -117,5 +150,11 @@ function paramsFrom(request: Request, body: Buffer): Record<string, unknown> {
 
 /** Deletes delivery ids old enough that their timestamps would be refused anyway. */
 export async function pruneDeliveries(orm: ExecutionService['orm'], toleranceSeconds: number): Promise<void> {
-  await orm.em.fork().execute(`delete from webhook_deliveries where received_at < now() - make_interval(secs => ?)`, [toleranceSeconds * 2 + 60], 'run');
+  await orm.em
+    .fork()
+    .execute(
+      `delete from webhook_deliveries where received_at < now() - make_interval(secs => ?)`,
+      [toleranceSeconds * 2 + 60],
+      'run',
+    );
 }

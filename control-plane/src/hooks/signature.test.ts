@@ -2,21 +2,38 @@ import { signWebhook, verifyWebhook } from './signature.ts';
 
 const body = Buffer.from('{"reason":"nightly"}');
 const now = 1_800_000_000;
-const headers = (overrides: Record<string, string | undefined> = {}, secret = 'current-secret-0123456789', timestamp = now) => ({
+const headers = (
+  overrides: Record<string, string | undefined> = {},
+  secret = 'current-secret-0123456789',
+  timestamp = now,
+) => ({
   'muxly-delivery-id': 'dlv_1',
   'muxly-timestamp': String(timestamp),
   'muxly-signature': `v1=${signWebhook(secret, timestamp, body)}`,
   ...overrides,
 });
-const verify = (h: Record<string, string | undefined>, secrets = ['current-secret-0123456789']) => verifyWebhook({ headers: h, body, secrets, nowSeconds: now, toleranceSeconds: 300 });
+const verify = (h: Record<string, string | undefined>, secrets = ['current-secret-0123456789']) =>
+  verifyWebhook({ headers: h, body, secrets, nowSeconds: now, toleranceSeconds: 300 });
 
 test('a correctly signed request passes', () => {
   expect(verify(headers())).toEqual({ ok: true, deliveryId: 'dlv_1', timestamp: now });
 });
 
 test('the signature covers the body and the timestamp', () => {
-  expect(verifyWebhook({ headers: headers(), body: Buffer.from('{"reason":"other"}'), secrets: ['current-secret-0123456789'], nowSeconds: now, toleranceSeconds: 300 })).toMatchObject({ ok: false, status: 401, type: 'bad-signature' });
-  expect(verify(headers({ 'muxly-timestamp': String(now + 1) }))).toMatchObject({ ok: false, status: 401, type: 'bad-signature' });
+  expect(
+    verifyWebhook({
+      headers: headers(),
+      body: Buffer.from('{"reason":"other"}'),
+      secrets: ['current-secret-0123456789'],
+      nowSeconds: now,
+      toleranceSeconds: 300,
+    }),
+  ).toMatchObject({ ok: false, status: 401, type: 'bad-signature' });
+  expect(verify(headers({ 'muxly-timestamp': String(now + 1) }))).toMatchObject({
+    ok: false,
+    status: 401,
+    type: 'bad-signature',
+  });
 });
 
 test.each([
@@ -42,5 +59,9 @@ test('during a rotation either secret passes; a signature list may carry both', 
   expect(verify(headers({}, 'new-secret-0123456789abcdef'), secrets)).toMatchObject({ ok: true });
   const both = `v1=${signWebhook('unknown-secret-000000000', now, body)},v1=${signWebhook('new-secret-0123456789abcdef', now, body)}`;
   expect(verify(headers({ 'muxly-signature': both }), secrets)).toMatchObject({ ok: true });
-  expect(verify(headers({}, 'unknown-secret-000000000'), secrets)).toMatchObject({ ok: false, status: 401, type: 'bad-signature' });
+  expect(verify(headers({}, 'unknown-secret-000000000'), secrets)).toMatchObject({
+    ok: false,
+    status: 401,
+    type: 'bad-signature',
+  });
 });

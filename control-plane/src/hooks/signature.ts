@@ -7,9 +7,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 // A sender rotating its secret may send one v1 per secret; Muxly accepts the current secret and,
 // for a grace period after a change, the previous one.
 
-export const HEADERS = { deliveryId: 'muxly-delivery-id', timestamp: 'muxly-timestamp', signature: 'muxly-signature' } as const;
+export const HEADERS = {
+  deliveryId: 'muxly-delivery-id',
+  timestamp: 'muxly-timestamp',
+  signature: 'muxly-signature',
+} as const;
 
-export type Verdict = { ok: true; deliveryId: string; timestamp: number } | { ok: false; status: 400 | 401; type: string; detail: string };
+export type Verdict =
+  { ok: true; deliveryId: string; timestamp: number } | { ok: false; status: 400 | 401; type: string; detail: string };
 
 const DELIVERY_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 const SIGNATURE = /^v1=([0-9a-f]{64})$/;
@@ -39,10 +44,20 @@ export function verifyWebhook(input: VerifyInput): Verdict {
   const timestampText = header(input.headers, HEADERS.timestamp)?.trim();
   const signatureText = header(input.headers, HEADERS.signature);
   if (!deliveryId || !DELIVERY_ID.test(deliveryId)) {
-    return { ok: false, status: 400, type: 'invalid-webhook', detail: `the ${HEADERS.deliveryId} header is missing or not 1-200 characters of [A-Za-z0-9_.:-]` };
+    return {
+      ok: false,
+      status: 400,
+      type: 'invalid-webhook',
+      detail: `the ${HEADERS.deliveryId} header is missing or not 1-200 characters of [A-Za-z0-9_.:-]`,
+    };
   }
   if (!timestampText || !/^\d{1,12}$/.test(timestampText)) {
-    return { ok: false, status: 400, type: 'invalid-webhook', detail: `the ${HEADERS.timestamp} header is missing or not unix seconds` };
+    return {
+      ok: false,
+      status: 400,
+      type: 'invalid-webhook',
+      detail: `the ${HEADERS.timestamp} header is missing or not unix seconds`,
+    };
   }
   const provided = (signatureText ?? '')
     .split(/[,\s]+/)
@@ -50,11 +65,21 @@ export function verifyWebhook(input: VerifyInput): Verdict {
     .map((part) => SIGNATURE.exec(part)?.[1])
     .filter((hex): hex is string => hex !== undefined);
   if (provided.length === 0) {
-    return { ok: false, status: 400, type: 'invalid-webhook', detail: `the ${HEADERS.signature} header is missing or has no v1=<64 hex characters> signature` };
+    return {
+      ok: false,
+      status: 400,
+      type: 'invalid-webhook',
+      detail: `the ${HEADERS.signature} header is missing or has no v1=<64 hex characters> signature`,
+    };
   }
   const timestamp = Number(timestampText);
   if (Math.abs(input.nowSeconds - timestamp) > input.toleranceSeconds) {
-    return { ok: false, status: 401, type: 'stale-webhook', detail: `the signed timestamp is more than ${input.toleranceSeconds} seconds away from the server's clock` };
+    return {
+      ok: false,
+      status: 401,
+      type: 'stale-webhook',
+      detail: `the signed timestamp is more than ${input.toleranceSeconds} seconds away from the server's clock`,
+    };
   }
   // NOTE: every secret is compared with every signature, without stopping at the first match,
   // and each comparison is constant-time, so timing reveals neither which part matched nor how much.
@@ -65,6 +90,12 @@ export function verifyWebhook(input: VerifyInput): Verdict {
       if (timingSafeEqual(expected, Buffer.from(hex, 'hex'))) matched = true;
     }
   }
-  if (!matched) return { ok: false, status: 401, type: 'bad-signature', detail: 'the signature does not match the trigger\'s secret' };
+  if (!matched)
+    return {
+      ok: false,
+      status: 401,
+      type: 'bad-signature',
+      detail: "the signature does not match the trigger's secret",
+    };
   return { ok: true, deliveryId, timestamp };
 }

@@ -16,12 +16,22 @@ export function setEtag(response: Response, version: number): void {
 export function checkIfMatch(request: Request, currentVersion: number, required: boolean): void {
   const header = request.get('if-match');
   if (header === undefined || header.trim() === '') {
-    if (required) throw new ApiProblem(428, 'if-match-required', 'send If-Match with the ETag of the version you are changing (read the object first)');
+    if (required)
+      throw new ApiProblem(
+        428,
+        'if-match-required',
+        'send If-Match with the ETag of the version you are changing (read the object first)',
+      );
     return;
   }
   const candidates = header.split(',').map((value) => value.trim().replace(/^W\//, ''));
   if (candidates.includes('*') || candidates.includes(etagOf(currentVersion))) return;
-  throw new ApiProblem(412, 'stale-version', `the object is at version ${currentVersion} (ETag ${etagOf(currentVersion)}); read it again and retry`, {
-    extensions: { currentVersion },
-  });
+  throw new ApiProblem(
+    412,
+    'stale-version',
+    `the object is at version ${currentVersion} (ETag ${etagOf(currentVersion)}); read it again and retry`,
+    {
+      extensions: { currentVersion },
+    },
+  );
 }

@@ -10,7 +10,10 @@ export const OPENAPI_PATH = fileURLToPath(import.meta.resolve('@muxly/schemas/op
 
 export interface OpenApiDocument {
   info: { title: string; version: string; description?: string };
-  paths: Record<string, Record<string, { operationId?: string; summary?: string; description?: string; 'x-muxly-permission'?: string }>>;
+  paths: Record<
+    string,
+    Record<string, { operationId?: string; summary?: string; description?: string; 'x-muxly-permission'?: string }>
+  >;
 }
 
 export function readOpenApi(): { text: string; document: OpenApiDocument } {

@@ -37,12 +37,21 @@ function decodeCursor(cursor: string, sort: string): CursorData {
   if (typeof data !== 'object' || data === null || typeof data.id !== 'string' || typeof data.s !== 'string') {
     throw new ApiProblem(400, 'invalid-cursor', 'the cursor is not one this API produced');
   }
-  if (data.s !== sort) throw new ApiProblem(400, 'invalid-cursor', `the cursor was made for sort=${data.s}; use the same sort to continue`);
+  if (data.s !== sort)
+    throw new ApiProblem(
+      400,
+      'invalid-cursor',
+      `the cursor was made for sort=${data.s}; use the same sort to continue`,
+    );
   return data;
 }
 
 /** The where-clause part that starts after the cursor, for a sort on `field` then `idField`. */
-export function afterCursor(query: PageQuery, idField: string, dateFields: readonly string[]): FilterQuery<object> | undefined {
+export function afterCursor(
+  query: PageQuery,
+  idField: string,
+  dateFields: readonly string[],
+): FilterQuery<object> | undefined {
   if (!query.cursor) return undefined;
   const { field, descending } = parseSort(query.sort);
   const data = decodeCursor(query.cursor, query.sort);
@@ -59,7 +68,12 @@ export function orderBy(query: PageQuery, idField: string): Record<string, 'asc'
 }
 
 /** Builds the page answer from one extra row fetched to know whether another page exists. */
-export function pageOf<T extends Record<string, unknown>, R>(rows: T[], query: PageQuery, idField: string, render: (row: T) => R): { items: R[]; nextCursor: string | null } {
+export function pageOf<T extends Record<string, unknown>, R>(
+  rows: T[],
+  query: PageQuery,
+  idField: string,
+  render: (row: T) => R,
+): { items: R[]; nextCursor: string | null } {
   const hasMore = rows.length > query.limit;
   const page = hasMore ? rows.slice(0, query.limit) : rows;
   const last = page.at(-1);

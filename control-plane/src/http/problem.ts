@@ -1,5 +1,9 @@
 import type { ErrorRequestHandler, Response } from 'express';
-import { OptimisticLockError, ForeignKeyConstraintViolationException, UniqueConstraintViolationException } from '@mikro-orm/core';
+import {
+  OptimisticLockError,
+  ForeignKeyConstraintViolationException,
+  UniqueConstraintViolationException,
+} from '@mikro-orm/core';
 import { problemTitle, SecretDecryptionError, type Logger } from '@muxly/common';
 
 // RFC 9457 problem details: the only error shape of the API. Handlers throw ApiProblem; the one
@@ -18,7 +22,12 @@ export class ApiProblem extends Error {
   readonly type: string;
   readonly errors: FieldProblem[] | undefined;
   readonly extensions: Record<string, unknown>;
-  constructor(status: number, type: string, detail: string, options: { errors?: FieldProblem[]; extensions?: Record<string, unknown> } = {}) {
+  constructor(
+    status: number,
+    type: string,
+    detail: string,
+    options: { errors?: FieldProblem[]; extensions?: Record<string, unknown> } = {},
+  ) {
     super(detail);
     this.status = status;
     this.type = type;
@@ -27,11 +36,20 @@ export class ApiProblem extends Error {
   }
 }
 
-export const notFound = (what: string, id: string) => new ApiProblem(404, 'not-found', `${what} "${id}" does not exist`);
-export const unprocessable = (detail: string, errors?: FieldProblem[]) => new ApiProblem(422, 'invalid-object', detail, errors ? { errors } : {});
-export const conflict = (type: string, detail: string, extensions?: Record<string, unknown>) => new ApiProblem(409, type, detail, extensions ? { extensions } : {});
+export const notFound = (what: string, id: string) =>
+  new ApiProblem(404, 'not-found', `${what} "${id}" does not exist`);
+export const unprocessable = (detail: string, errors?: FieldProblem[]) =>
+  new ApiProblem(422, 'invalid-object', detail, errors ? { errors } : {});
+export const conflict = (type: string, detail: string, extensions?: Record<string, unknown>) =>
+  new ApiProblem(409, type, detail, extensions ? { extensions } : {});
 
-export function sendProblem(response: Response, status: number, type: string, detail: string, extra: Record<string, unknown> = {}): void {
+export function sendProblem(
+  response: Response,
+  status: number,
+  type: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): void {
   // NOTE: res.json (not send) so that, in tests, the response validator checks problems too;
   // res.json keeps the content type set here.
   response
@@ -56,20 +74,47 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
   return (error: unknown, request, response, next) => {
     if (response.headersSent) return next(error);
     if (error instanceof ApiProblem) {
-      return sendProblem(response, error.status, error.type, error.message, { ...error.extensions, ...(error.errors ? { errors: error.errors } : {}) });
+      return sendProblem(response, error.status, error.type, error.message, {
+        ...error.extensions,
+        ...(error.errors ? { errors: error.errors } : {}),
+      });
     }
     if (error instanceof OptimisticLockError) {
-      return sendProblem(response, 412, 'stale-version', 'the object was changed by someone else; read it again and retry with its new ETag');
+      return sendProblem(
+        response,
+        412,
+        'stale-version',
+        'the object was changed by someone else; read it again and retry with its new ETag',
+      );
     }
     if (error instanceof UniqueConstraintViolationException) {
-      return sendProblem(response, 409, 'duplicate', 'an object with the same unique value (id, name or path) already exists');
+      return sendProblem(
+        response,
+        409,
+        'duplicate',
+        'an object with the same unique value (id, name or path) already exists',
+      );
     }
     if (error instanceof ForeignKeyConstraintViolationException) {
-      return sendProblem(response, 409, 'referenced', 'the change breaks a reference between objects (a referenced object is missing or still in use)');
+      return sendProblem(
+        response,
+        409,
+        'referenced',
+        'the change breaks a reference between objects (a referenced object is missing or still in use)',
+      );
     }
     if (error instanceof SecretDecryptionError) {
-      logger.error('stored secret cannot be decrypted', { method: request.method, path: request.path, error: error.message });
-      return sendProblem(response, 500, 'secret-unreadable', `the stored credentials cannot be decrypted: ${error.message}. Configure the missing key in controlPlane.secrets.keys, or send new credentials`);
+      logger.error('stored secret cannot be decrypted', {
+        method: request.method,
+        path: request.path,
+        error: error.message,
+      });
+      return sendProblem(
+        response,
+        500,
+        'secret-unreadable',
+        `the stored credentials cannot be decrypted: ${error.message}. Configure the missing key in controlPlane.secrets.keys, or send new credentials`,
+      );
     }
     const failure = error as ValidatorError & { type?: string };
     if (failure.type === 'entity.parse.failed') {
@@ -79,12 +124,34 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
       return sendProblem(response, 413, 'too-large', 'the request body is too large');
     }
     if (typeof failure.status === 'number' && failure.status >= 400 && failure.status < 500) {
-      const errors = (failure.errors ?? []).map((item) => ({ pointer: toPointer(item.path), detail: item.message ?? 'is invalid' }));
-      const type = failure.status === 404 ? 'not-found' : failure.status === 405 ? 'method-not-allowed' : failure.status === 415 ? 'unsupported-media-type' : 'invalid-request';
-      return sendProblem(response, failure.status, type, failure.status === 404 ? `no such endpoint: ${request.method} ${request.path}` : (failure.message ?? 'invalid request'), errors.length > 0 ? { errors } : {});
+      const errors = (failure.errors ?? []).map((item) => ({
+        pointer: toPointer(item.path),
+        detail: item.message ?? 'is invalid',
+      }));
+      const type =
+        failure.status === 404
+          ? 'not-found'
+          : failure.status === 405
+            ? 'method-not-allowed'
+            : failure.status === 415
+              ? 'unsupported-media-type'
+              : 'invalid-request';
+      return sendProblem(
+        response,
+        failure.status,
+        type,
+        failure.status === 404
+          ? `no such endpoint: ${request.method} ${request.path}`
+          : (failure.message ?? 'invalid request'),
+        errors.length > 0 ? { errors } : {},
+      );
     }
     // Unexpected: log the details for the operator, answer without them.
-    logger.error('request failed', { method: request.method, path: request.path, error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+    logger.error('request failed', {
+      method: request.method,
+      path: request.path,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
     return sendProblem(response, 500, 'internal', 'the request failed unexpectedly; the server log has the details');
   };
 }

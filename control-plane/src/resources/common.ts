@@ -17,9 +17,15 @@ export function pageQuery(request: Request, context: ControlPlaneContext, defaul
   const query = request.query as Record<string, unknown>;
   const limit = Number(query.limit ?? 50);
   if (limit > context.maxPageSize) {
-    throw new ApiProblem(400, 'invalid-request', `limit may be at most ${context.maxPageSize}`, { errors: [{ pointer: '/query/limit', detail: `must be <= ${context.maxPageSize}` }] });
+    throw new ApiProblem(400, 'invalid-request', `limit may be at most ${context.maxPageSize}`, {
+      errors: [{ pointer: '/query/limit', detail: `must be <= ${context.maxPageSize}` }],
+    });
   }
-  return { limit, cursor: typeof query.cursor === 'string' ? query.cursor : undefined, sort: typeof query.sort === 'string' ? query.sort : defaultSort };
+  return {
+    limit,
+    cursor: typeof query.cursor === 'string' ? query.cursor : undefined,
+    sort: typeof query.sort === 'string' ? query.sort : defaultSort,
+  };
 }
 
 export const queryString = (request: Request, name: string): string | undefined => {

@@ -4,7 +4,14 @@ import type { FilterQuery } from '@mikro-orm/core';
 import cronParser from 'cron-parser';
 import type { ControlPlaneContext } from '../context.ts';
 import { jobNextRuns } from '../scheduler/cron.ts';
-import { ConnectorEntity, JobExecutionEntity, SchedulerJobEntity, WebhookTriggerEntity, type JobExecution, type SchedulerJob } from '../db/entities.ts';
+import {
+  ConnectorEntity,
+  JobExecutionEntity,
+  SchedulerJobEntity,
+  WebhookTriggerEntity,
+  type JobExecution,
+  type SchedulerJob,
+} from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
 import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
 import { conflict, notFound, unprocessable, type FieldProblem } from '../http/problem.ts';
@@ -45,7 +52,13 @@ export function toConfigObject(job: SchedulerJob) {
   };
 }
 
-const toDto = (job: SchedulerJob) => ({ ...toConfigObject(job), ...jobNextRuns(job), version: job.version, createdAt: job.createdAt.toISOString(), updatedAt: job.updatedAt.toISOString() });
+const toDto = (job: SchedulerJob) => ({
+  ...toConfigObject(job),
+  ...jobNextRuns(job),
+  version: job.version,
+  createdAt: job.createdAt.toISOString(),
+  updatedAt: job.updatedAt.toISOString(),
+});
 
 export const executionDto = (execution: JobExecution) => ({
   id: execution.id,
@@ -71,7 +84,11 @@ function checkSchedule(schedule: string | null | undefined, timezone: string): F
   }
   if (schedule) {
     const fields = schedule.trim().split(/\s+/).length;
-    if (fields < 5 || fields > 6) problems.push({ pointer: '/schedule', detail: 'a cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first)' });
+    if (fields < 5 || fields > 6)
+      problems.push({
+        pointer: '/schedule',
+        detail: 'a cron expression has 5 fields (minute hour day month weekday) or 6 (seconds first)',
+      });
     else {
       try {
         cronParser.parseExpression(schedule, { tz: timezone });
@@ -85,7 +102,9 @@ function checkSchedule(schedule: string | null | undefined, timezone: string): F
 
 async function checkConnector(em: EntityManager, connectorId: string): Promise<void> {
   if (!(await em.findOne(ConnectorEntity, { id: connectorId }, { fields: ['id'] }))) {
-    throw unprocessable(`connector "${connectorId}" does not exist`, [{ pointer: '/connectorId', detail: `connector "${connectorId}" does not exist` }]);
+    throw unprocessable(`connector "${connectorId}" does not exist`, [
+      { pointer: '/connectorId', detail: `connector "${connectorId}" does not exist` },
+    ]);
   }
 }
 
@@ -114,7 +133,10 @@ export function jobRoutes(context: ControlPlaneContext): Router {
     const page = pageQuery(request, context, '-createdAt');
     const cursor = afterCursor(page, 'id', ['createdAt']);
     if (cursor) where.push(cursor);
-    const rows = await context.orm.em.fork().find(JobExecutionEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
+    const rows = await context.orm.em.fork().find(JobExecutionEntity, { $and: where } as never, {
+      orderBy: orderBy(page, 'id') as never,
+      limit: page.limit + 1,
+    });
     return pageOf(rows as unknown as (JobExecution & Record<string, unknown>)[], page, 'id', executionDto);
   };
 
@@ -129,7 +151,10 @@ export function jobRoutes(context: ControlPlaneContext): Router {
     if (connectorId) where.push({ connectorId });
     const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
     if (cursor) where.push(cursor);
-    const rows = await context.orm.em.fork().find(SchedulerJobEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
+    const rows = await context.orm.em.fork().find(SchedulerJobEntity, { $and: where } as never, {
+      orderBy: orderBy(page, 'id') as never,
+      limit: page.limit + 1,
+    });
     response.json(pageOf(rows as unknown as (SchedulerJob & Record<string, unknown>)[], page, 'id', toDto));
   });
 
@@ -141,7 +166,8 @@ export function jobRoutes(context: ControlPlaneContext): Router {
     if (problems.length > 0) throw unprocessable('the schedule is not valid', problems);
     const job = await inTransaction(context, async (em) => {
       if (await em.findOne(SchedulerJobEntity, { id })) throw conflict('duplicate', `job "${id}" already exists`);
-      if (await em.findOne(SchedulerJobEntity, { name: body.name })) throw conflict('duplicate', `a job named "${body.name}" already exists`);
+      if (await em.findOne(SchedulerJobEntity, { name: body.name }))
+        throw conflict('duplicate', `a job named "${body.name}" already exists`);
       await checkConnector(em, body.connectorId);
       const created = em.create(SchedulerJobEntity, {
         id,
@@ -176,9 +202,16 @@ export function jobRoutes(context: ControlPlaneContext): Router {
     const job = await inTransaction(context, async (em) => {
       const current = await load(em, id);
       checkIfMatch(request, current.version, true);
-      const problems = checkSchedule(patch.schedule !== undefined ? patch.schedule : current.schedule, patch.timezone ?? current.timezone);
+      const problems = checkSchedule(
+        patch.schedule !== undefined ? patch.schedule : current.schedule,
+        patch.timezone ?? current.timezone,
+      );
       if (problems.length > 0) throw unprocessable('the schedule is not valid', problems);
-      if (patch.name !== undefined && patch.name !== current.name && (await em.findOne(SchedulerJobEntity, { name: patch.name }))) {
+      if (
+        patch.name !== undefined &&
+        patch.name !== current.name &&
+        (await em.findOne(SchedulerJobEntity, { name: patch.name }))
+      ) {
         throw conflict('duplicate', `a job named "${patch.name}" already exists`);
       }
       const { id: _ignored, connectorId: _fixed, backoff, ...fields } = patch;
@@ -200,7 +233,11 @@ export function jobRoutes(context: ControlPlaneContext): Router {
       const triggers = await em.find(WebhookTriggerEntity, { jobId: id }, { fields: ['id'], limit: 20 });
       if (triggers.length > 0) {
         const usedBy = triggers.map((trigger) => ({ kind: 'webhook-trigger', id: trigger.id }));
-        throw conflict('in-use', `job "${id}" is used by ${usedBy.map((u) => `webhook trigger "${u.id}"`).join(', ')}; delete those first`, { usedBy });
+        throw conflict(
+          'in-use',
+          `job "${id}" is used by ${usedBy.map((u) => `webhook trigger "${u.id}"`).join(', ')}; delete those first`,
+          { usedBy },
+        );
       }
       em.remove(job);
       await em.flush();

@@ -28,7 +28,11 @@ export async function loadRuleIds(em: EntityManager, routeId: string): Promise<s
 
 /** The rule ids of many routes in one query (a list page), each in its order. */
 async function loadRuleIdsOf(em: EntityManager, routeIds: string[]): Promise<Map<string, string[]>> {
-  const links = await em.find(RouteRuleEntity, { routeId: { $in: routeIds } }, { orderBy: { routeId: 'asc', position: 'asc' } });
+  const links = await em.find(
+    RouteRuleEntity,
+    { routeId: { $in: routeIds } },
+    { orderBy: { routeId: 'asc', position: 'asc' } },
+  );
   const result = new Map<string, string[]>(routeIds.map((id) => [id, []]));
   for (const link of links) result.get(link.routeId)?.push(link.ruleId);
   return result;
@@ -58,18 +62,27 @@ export async function checkReferences(em: EntityManager, body: RouteBody): Promi
     errors.push({ pointer: '/connectorId', detail: `connector "${body.connectorId}" does not exist` });
   }
   if (body.ruleIds) {
-    const found = new Set((await em.find(RoutingRuleEntity, { id: { $in: body.ruleIds } }, { fields: ['id'] })).map((r) => r.id));
+    const found = new Set(
+      (await em.find(RoutingRuleEntity, { id: { $in: body.ruleIds } }, { fields: ['id'] })).map((r) => r.id),
+    );
     body.ruleIds.forEach((id, index) => {
       if (!found.has(id)) errors.push({ pointer: `/ruleIds/${index}`, detail: `routing rule "${id}" does not exist` });
     });
   }
-  if (errors.length > 0) throw unprocessable(`the route refers to objects that do not exist: ${errors.map((e) => e.detail).join('; ')}`, errors);
+  if (errors.length > 0)
+    throw unprocessable(
+      `the route refers to objects that do not exist: ${errors.map((e) => e.detail).join('; ')}`,
+      errors,
+    );
 }
 
 export async function replaceRuleIds(em: EntityManager, routeId: string, ruleIds: string[]): Promise<void> {
   // Native statements, for the reason given in rules.routes.ts (replaceChildren).
   await em.nativeDelete(RouteRuleEntity, { routeId });
-  await em.insertMany(RouteRuleEntity, ruleIds.map((ruleId, position) => ({ routeId, ruleId, position })));
+  await em.insertMany(
+    RouteRuleEntity,
+    ruleIds.map((ruleId, position) => ({ routeId, ruleId, position })),
+  );
 }
 
 export function routeRoutes(context: ControlPlaneContext): Router {
@@ -92,9 +105,19 @@ export function routeRoutes(context: ControlPlaneContext): Router {
     const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
     if (cursor) where.push(cursor);
     const em = context.orm.em.fork();
-    const rows = await em.find(RouteEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
-    const ruleIds = await loadRuleIdsOf(em, rows.slice(0, page.limit).map((row) => row.id));
-    response.json(pageOf(rows as unknown as (Route & Record<string, unknown>)[], page, 'id', (row) => toDto(row, ruleIds.get(row.id)!)));
+    const rows = await em.find(RouteEntity, { $and: where } as never, {
+      orderBy: orderBy(page, 'id') as never,
+      limit: page.limit + 1,
+    });
+    const ruleIds = await loadRuleIdsOf(
+      em,
+      rows.slice(0, page.limit).map((row) => row.id),
+    );
+    response.json(
+      pageOf(rows as unknown as (Route & Record<string, unknown>)[], page, 'id', (row) =>
+        toDto(row, ruleIds.get(row.id)!),
+      ),
+    );
   });
 
   router.post(PATH, async (request, response) => {
@@ -102,7 +125,8 @@ export function routeRoutes(context: ControlPlaneContext): Router {
     const id = body.id ?? newId('rte');
     const route = await inTransaction(context, async (em) => {
       if (await em.findOne(RouteEntity, { id })) throw conflict('duplicate', `route "${id}" already exists`);
-      if (await em.findOne(RouteEntity, { name: body.name })) throw conflict('duplicate', `a route named "${body.name}" already exists`);
+      if (await em.findOne(RouteEntity, { name: body.name }))
+        throw conflict('duplicate', `a route named "${body.name}" already exists`);
       await checkReferences(em, body);
       const created = em.create(RouteEntity, {
         id,
@@ -133,7 +157,11 @@ export function routeRoutes(context: ControlPlaneContext): Router {
     const [route, ruleIds] = await inTransaction(context, async (em) => {
       const current = await load(em, id);
       checkIfMatch(request, current.version, true);
-      if (patch.name !== undefined && patch.name !== current.name && (await em.findOne(RouteEntity, { name: patch.name }))) {
+      if (
+        patch.name !== undefined &&
+        patch.name !== current.name &&
+        (await em.findOne(RouteEntity, { name: patch.name }))
+      ) {
         throw conflict('duplicate', `a route named "${patch.name}" already exists`);
       }
       await checkReferences(em, patch);

@@ -3,7 +3,14 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FilterQuery } from '@mikro-orm/core';
 import { validateRule } from '@muxly/schemas';
 import type { ControlPlaneContext } from '../context.ts';
-import { DestinationEntity, RouteRuleEntity, RoutingRuleEntity, RuleDestinationEntity, RuleTransformationEntity, type RoutingRule } from '../db/entities.ts';
+import {
+  DestinationEntity,
+  RouteRuleEntity,
+  RoutingRuleEntity,
+  RuleDestinationEntity,
+  RuleTransformationEntity,
+  type RoutingRule,
+} from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
 import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
 import { conflict, notFound, unprocessable } from '../http/problem.ts';
@@ -39,8 +46,16 @@ export async function loadRuleView(em: EntityManager, rule: RoutingRule): Promis
 /** The children of many rules in two queries (a list page), in each rule's order. */
 export async function loadRuleViews(em: EntityManager, rules: RoutingRule[]): Promise<RuleView[]> {
   const ids = rules.map((rule) => rule.id);
-  const transformations = await em.find(RuleTransformationEntity, { ruleId: { $in: ids } }, { orderBy: { ruleId: 'asc', position: 'asc' } });
-  const destinations = await em.find(RuleDestinationEntity, { ruleId: { $in: ids } }, { orderBy: { ruleId: 'asc', position: 'asc' } });
+  const transformations = await em.find(
+    RuleTransformationEntity,
+    { ruleId: { $in: ids } },
+    { orderBy: { ruleId: 'asc', position: 'asc' } },
+  );
+  const destinations = await em.find(
+    RuleDestinationEntity,
+    { ruleId: { $in: ids } },
+    { orderBy: { ruleId: 'asc', position: 'asc' } },
+  );
   return rules.map((rule) => ({
     rule,
     transformations: transformations.filter((t) => t.ruleId === rule.id).map((t) => t.spec),
@@ -75,10 +90,21 @@ function toDto(view: RuleView) {
 export function checkLogic(condition: unknown, transformations: unknown[]): void {
   const problems = validateRule({ condition: condition ?? undefined, transformations }, 'rule');
   if (problems.length > 0) {
-    throw unprocessable('the rule does not compile', problems.map((text) => {
-      const [place, ...rest] = text.split(': ');
-      return { pointer: '/' + (place ?? '').replace(/^rule\.?/, '').replace(/\[(\d+)\]/g, '/$1').replaceAll('.', '/'), detail: rest.join(': ') || text };
-    }));
+    throw unprocessable(
+      'the rule does not compile',
+      problems.map((text) => {
+        const [place, ...rest] = text.split(': ');
+        return {
+          pointer:
+            '/' +
+            (place ?? '')
+              .replace(/^rule\.?/, '')
+              .replace(/\[(\d+)\]/g, '/$1')
+              .replaceAll('.', '/'),
+          detail: rest.join(': ') || text,
+        };
+      }),
+    );
   }
 }
 
@@ -88,7 +114,10 @@ export async function checkDestinations(em: EntityManager, ids: string[]): Promi
   if (missing.length > 0) {
     throw unprocessable(
       `the rule names destinations that do not exist: ${missing.map((m) => `"${m.id}"`).join(', ')}`,
-      missing.map(({ id, index }) => ({ pointer: `/destinationIds/${index}`, detail: `destination "${id}" does not exist` })),
+      missing.map(({ id, index }) => ({
+        pointer: `/destinationIds/${index}`,
+        detail: `destination "${id}" does not exist`,
+      })),
     );
   }
 }
@@ -96,14 +125,26 @@ export async function checkDestinations(em: EntityManager, ids: string[]): Promi
 // NOTE: children are replaced with native statements, not through the unit of work: the old
 // rows may sit in the identity map, and the unit of work would insert the new rows before
 // deleting the old ones, colliding on (rule_id, position).
-export async function replaceChildren(em: EntityManager, ruleId: string, transformations: unknown[] | undefined, destinationIds: string[] | undefined): Promise<void> {
+export async function replaceChildren(
+  em: EntityManager,
+  ruleId: string,
+  transformations: unknown[] | undefined,
+  destinationIds: string[] | undefined,
+): Promise<void> {
   if (transformations) {
     await em.nativeDelete(RuleTransformationEntity, { ruleId });
-    if (transformations.length > 0) await em.insertMany(RuleTransformationEntity, transformations.map((spec, position) => ({ ruleId, position, spec })));
+    if (transformations.length > 0)
+      await em.insertMany(
+        RuleTransformationEntity,
+        transformations.map((spec, position) => ({ ruleId, position, spec })),
+      );
   }
   if (destinationIds) {
     await em.nativeDelete(RuleDestinationEntity, { ruleId });
-    await em.insertMany(RuleDestinationEntity, destinationIds.map((destinationId, position) => ({ ruleId, destinationId, position })));
+    await em.insertMany(
+      RuleDestinationEntity,
+      destinationIds.map((destinationId, position) => ({ ruleId, destinationId, position })),
+    );
   }
 }
 
@@ -130,9 +171,16 @@ export function ruleRoutes(context: ControlPlaneContext): Router {
     }
     const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
     if (cursor) where.push(cursor);
-    const rows = await em.find(RoutingRuleEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
+    const rows = await em.find(RoutingRuleEntity, { $and: where } as never, {
+      orderBy: orderBy(page, 'id') as never,
+      limit: page.limit + 1,
+    });
     const views = new Map((await loadRuleViews(em, rows.slice(0, page.limit))).map((view) => [view.rule.id, view]));
-    response.json(pageOf(rows as unknown as (RoutingRule & Record<string, unknown>)[], page, 'id', (row) => toDto(views.get(row.id)!)));
+    response.json(
+      pageOf(rows as unknown as (RoutingRule & Record<string, unknown>)[], page, 'id', (row) =>
+        toDto(views.get(row.id)!),
+      ),
+    );
   });
 
   router.post(PATH, async (request, response) => {
@@ -141,8 +189,10 @@ export function ruleRoutes(context: ControlPlaneContext): Router {
     const transformations = body.transformations ?? [];
     checkLogic(body.condition, transformations);
     const view = await inTransaction(context, async (em) => {
-      if (await em.findOne(RoutingRuleEntity, { id })) throw conflict('duplicate', `routing rule "${id}" already exists`);
-      if (await em.findOne(RoutingRuleEntity, { name: body.name })) throw conflict('duplicate', `a routing rule named "${body.name}" already exists`);
+      if (await em.findOne(RoutingRuleEntity, { id }))
+        throw conflict('duplicate', `routing rule "${id}" already exists`);
+      if (await em.findOne(RoutingRuleEntity, { name: body.name }))
+        throw conflict('duplicate', `a routing rule named "${body.name}" already exists`);
       await checkDestinations(em, body.destinationIds);
       const rule = em.create(RoutingRuleEntity, {
         id,
@@ -179,7 +229,11 @@ export function ruleRoutes(context: ControlPlaneContext): Router {
       const condition = patch.condition !== undefined ? patch.condition : rule.condition;
       const transformations = patch.transformations ?? current.transformations;
       if (patch.condition !== undefined || patch.transformations !== undefined) checkLogic(condition, transformations);
-      if (patch.name !== undefined && patch.name !== rule.name && (await em.findOne(RoutingRuleEntity, { name: patch.name }))) {
+      if (
+        patch.name !== undefined &&
+        patch.name !== rule.name &&
+        (await em.findOne(RoutingRuleEntity, { name: patch.name }))
+      ) {
         throw conflict('duplicate', `a routing rule named "${patch.name}" already exists`);
       }
       if (patch.destinationIds) await checkDestinations(em, patch.destinationIds);
@@ -207,7 +261,11 @@ export function ruleRoutes(context: ControlPlaneContext): Router {
       const links = await em.find(RouteRuleEntity, { ruleId: id }, { limit: 20 });
       if (links.length > 0) {
         const usedBy = links.map((link) => ({ kind: 'route', id: link.routeId }));
-        throw conflict('in-use', `routing rule "${id}" is used by ${usedBy.map((u) => `route "${u.id}"`).join(', ')}; change or delete those first`, { usedBy });
+        throw conflict(
+          'in-use',
+          `routing rule "${id}" is used by ${usedBy.map((u) => `route "${u.id}"`).join(', ')}; change or delete those first`,
+          { usedBy },
+        );
       }
       em.remove(rule);
       await em.flush();

@@ -30,7 +30,9 @@ export function settingRoutes(context: ControlPlaneContext): Router {
     if (prefix) where.push({ key: { $like: `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%` } });
     const cursor = afterCursor(page, 'key', ['updatedAt']);
     if (cursor) where.push(cursor);
-    const rows = await context.orm.em.fork().find(SettingEntity, { $and: where } as never, { orderBy: orderBy(page, 'key') as never, limit: page.limit + 1 });
+    const rows = await context.orm.em
+      .fork()
+      .find(SettingEntity, { $and: where } as never, { orderBy: orderBy(page, 'key') as never, limit: page.limit + 1 });
     response.json(pageOf(rows as unknown as (Setting & Record<string, unknown>)[], page, 'key', toDto));
   });
 

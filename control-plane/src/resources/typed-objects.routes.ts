@@ -3,7 +3,16 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EncryptedValue } from '@muxly/common';
 import type { ControlPlaneContext } from '../context.ts';
-import { ConnectorEntity, DestinationEntity, RouteEntity, RuleDestinationEntity, SchedulerJobEntity, type Connector, type Destination, type LooseEntityName } from '../db/entities.ts';
+import {
+  ConnectorEntity,
+  DestinationEntity,
+  RouteEntity,
+  RuleDestinationEntity,
+  SchedulerJobEntity,
+  type Connector,
+  type Destination,
+  type LooseEntityName,
+} from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
 import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
 import { conflict, notFound } from '../http/problem.ts';
@@ -37,7 +46,10 @@ const SPECS: Record<TemplateKind, Spec> = {
     async usedBy(em, id) {
       const routes = await em.find(RouteEntity, { connectorId: id }, { fields: ['id'], limit: 20 });
       const jobs = await em.find(SchedulerJobEntity, { connectorId: id }, { fields: ['id'], limit: 20 });
-      return [...routes.map((route) => ({ kind: 'route', id: route.id })), ...jobs.map((job) => ({ kind: 'job', id: job.id }))];
+      return [
+        ...routes.map((route) => ({ kind: 'route', id: route.id })),
+        ...jobs.map((job) => ({ kind: 'job', id: job.id })),
+      ];
     },
   },
   destination: {
@@ -69,7 +81,14 @@ export function toDto(object: TypedObject) {
 
 /** The object as published on the config topic: credentials stay encrypted. */
 export function toConfigObject(object: TypedObject) {
-  return { id: object.id, name: object.name, type: object.type, enabled: object.enabled, config: object.config, credentials: object.credentials ?? null };
+  return {
+    id: object.id,
+    name: object.name,
+    type: object.type,
+    enabled: object.enabled,
+    config: object.config,
+    credentials: object.credentials ?? null,
+  };
 }
 
 export const secretContext = (kind: TemplateKind, id: string) => `${kind}/${id}`;
@@ -99,18 +118,29 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
     const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
     if (cursor) where.push(cursor);
     const em = context.orm.em.fork();
-    const rows = (await em.find(spec.entity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 })) as TypedObject[];
+    const rows = (await em.find(spec.entity, { $and: where } as never, {
+      orderBy: orderBy(page, 'id') as never,
+      limit: page.limit + 1,
+    })) as TypedObject[];
     response.json(pageOf(rows as unknown as (TypedObject & Json)[], page, 'id', (row) => toDto(row)));
   });
 
   router.post(spec.path, async (request, response) => {
-    const body = request.body as { id?: string; name: string; type: string; enabled?: boolean; config?: Json; credentials?: Json };
+    const body = request.body as {
+      id?: string;
+      name: string;
+      type: string;
+      enabled?: boolean;
+      config?: Json;
+      credentials?: Json;
+    };
     const id = body.id ?? newId(spec.idPrefix);
     const credentials = body.credentials && Object.keys(body.credentials).length > 0 ? body.credentials : null;
     const config = templates.validate(kind, body.type, body.config ?? {}, credentials);
     const created = await inTransaction(context, async (em) => {
       if (await em.findOne(spec.entity, { id })) throw conflict('duplicate', `${spec.label} "${id}" already exists`);
-      if (await em.findOne(spec.entity, { name: body.name })) throw conflict('duplicate', `a ${spec.label} named "${body.name}" already exists`);
+      if (await em.findOne(spec.entity, { name: body.name }))
+        throw conflict('duplicate', `a ${spec.label} named "${body.name}" already exists`);
       const object = em.create(spec.entity, {
         id,
         name: body.name,
@@ -140,15 +170,26 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
     const updated = await inTransaction(context, async (em) => {
       const object = await load(em, id);
       checkIfMatch(request, object.version, true);
-      if (patch.name !== undefined && patch.name !== object.name && (await em.findOne(spec.entity, { name: patch.name }))) {
+      if (
+        patch.name !== undefined &&
+        patch.name !== object.name &&
+        (await em.findOne(spec.entity, { name: patch.name }))
+      ) {
         throw conflict('duplicate', `a ${spec.label} named "${patch.name}" already exists`);
       }
-      const credentials = patch.credentials === undefined ? decryptCredentials(object) : patch.credentials && Object.keys(patch.credentials).length > 0 ? patch.credentials : null;
+      const credentials =
+        patch.credentials === undefined
+          ? decryptCredentials(object)
+          : patch.credentials && Object.keys(patch.credentials).length > 0
+            ? patch.credentials
+            : null;
       if (patch.config !== undefined || patch.credentials !== undefined) {
         object.config = templates.validate(kind, object.type, patch.config ?? object.config, credentials);
       }
       if (patch.credentials !== undefined) {
-        object.credentials = (credentials ? keyring.encrypt(credentials, secretContext(kind, id)) : null) as EncryptedValue & null;
+        object.credentials = (
+          credentials ? keyring.encrypt(credentials, secretContext(kind, id)) : null
+        ) as EncryptedValue & null;
       }
       if (patch.name !== undefined) object.name = patch.name;
       if (patch.enabled !== undefined) object.enabled = patch.enabled;
@@ -168,7 +209,9 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
       const users = await spec.usedBy(em, id);
       if (users.length > 0) {
         const names = users.map((user) => `${user.kind} "${user.id}"`).join(', ');
-        throw conflict('in-use', `${spec.label} "${id}" is used by ${names}; change or delete those first`, { usedBy: users });
+        throw conflict('in-use', `${spec.label} "${id}" is used by ${names}; change or delete those first`, {
+          usedBy: users,
+        });
       }
       em.remove(object);
       await em.flush();

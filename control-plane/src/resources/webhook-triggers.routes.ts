@@ -19,7 +19,13 @@ const PATH = '/api/v1/webhook-triggers';
 export const webhookSecretContext = (id: string) => `webhook-trigger/${id}`;
 
 export function toConfigObject(trigger: WebhookTrigger) {
-  return { id: trigger.id, jobId: trigger.jobId, path: trigger.path, enabled: trigger.enabled, secret: trigger.secret ?? null };
+  return {
+    id: trigger.id,
+    jobId: trigger.jobId,
+    path: trigger.path,
+    enabled: trigger.enabled,
+    secret: trigger.secret ?? null,
+  };
 }
 
 const toDto = (trigger: WebhookTrigger) => ({
@@ -41,7 +47,8 @@ export function webhookTriggerRoutes(context: ControlPlaneContext): Router {
     return trigger;
   };
   const pathTaken = async (em: EntityManager, path: string) => {
-    if (await em.findOne(WebhookTriggerEntity, { path }, { fields: ['id'] })) throw conflict('duplicate', `another webhook trigger already uses the path "${path}"`);
+    if (await em.findOne(WebhookTriggerEntity, { path }, { fields: ['id'] }))
+      throw conflict('duplicate', `another webhook trigger already uses the path "${path}"`);
   };
 
   router.get(PATH, async (request, response) => {
@@ -53,7 +60,10 @@ export function webhookTriggerRoutes(context: ControlPlaneContext): Router {
     if (jobId) where.push({ jobId });
     const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
     if (cursor) where.push(cursor);
-    const rows = await context.orm.em.fork().find(WebhookTriggerEntity, { $and: where } as never, { orderBy: orderBy(page, 'id') as never, limit: page.limit + 1 });
+    const rows = await context.orm.em.fork().find(WebhookTriggerEntity, { $and: where } as never, {
+      orderBy: orderBy(page, 'id') as never,
+      limit: page.limit + 1,
+    });
     response.json(pageOf(rows as unknown as (WebhookTrigger & Record<string, unknown>)[], page, 'id', toDto));
   });
 
@@ -62,10 +72,13 @@ export function webhookTriggerRoutes(context: ControlPlaneContext): Router {
     const id = body.id ?? newId('whk');
     const generatedSecret = body.secret === undefined ? randomBytes(32).toString('base64url') : undefined;
     const trigger = await inTransaction(context, async (em) => {
-      if (await em.findOne(WebhookTriggerEntity, { id })) throw conflict('duplicate', `webhook trigger "${id}" already exists`);
+      if (await em.findOne(WebhookTriggerEntity, { id }))
+        throw conflict('duplicate', `webhook trigger "${id}" already exists`);
       await pathTaken(em, body.path);
       if (!(await em.findOne(SchedulerJobEntity, { id: body.jobId }, { fields: ['id'] }))) {
-        throw unprocessable(`job "${body.jobId}" does not exist`, [{ pointer: '/jobId', detail: `job "${body.jobId}" does not exist` }]);
+        throw unprocessable(`job "${body.jobId}" does not exist`, [
+          { pointer: '/jobId', detail: `job "${body.jobId}" does not exist` },
+        ]);
       }
       const created = em.create(WebhookTriggerEntity, {
         id,
@@ -79,7 +92,10 @@ export function webhookTriggerRoutes(context: ControlPlaneContext): Router {
     });
     await context.publisher.notify('webhook-trigger', id);
     setEtag(response, trigger.version);
-    response.status(201).location(`${PATH}/${id}`).json({ ...toDto(trigger), ...(generatedSecret ? { generatedSecret } : {}) });
+    response
+      .status(201)
+      .location(`${PATH}/${id}`)
+      .json({ ...toDto(trigger), ...(generatedSecret ? { generatedSecret } : {}) });
   });
 
   router.get(`${PATH}/:id`, async (request, response) => {
@@ -97,7 +113,8 @@ export function webhookTriggerRoutes(context: ControlPlaneContext): Router {
       if (patch.path !== undefined && patch.path !== current.path) await pathTaken(em, patch.path);
       if (patch.path !== undefined) current.path = patch.path;
       if (patch.enabled !== undefined) current.enabled = patch.enabled;
-      if (patch.secret !== undefined) current.secret = context.keyring.encrypt(patch.secret, webhookSecretContext(id)) as EncryptedValue & null;
+      if (patch.secret !== undefined)
+        current.secret = context.keyring.encrypt(patch.secret, webhookSecretContext(id)) as EncryptedValue & null;
       await em.flush();
       return current;
     });

@@ -13,7 +13,13 @@ export interface Cluster {
   settings: MuxlySettings;
   topics: TopicNames;
   db: pg.Client;
-  api(instance: number, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  api(
+    instance: number,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
   close(): Promise<void>;
 }
 
@@ -41,11 +47,16 @@ export async function startCluster(count: number, scheduler: Record<string, unkn
   const instances: RunningControlPlane[] = [];
   try {
     // One after the other: the first applies the migrations.
-    for (let index = 0; index < count; index += 1) instances.push(await startControlPlane({ settings, logger, validateResponses: true, authorize: allowEverything }));
+    for (let index = 0; index < count; index += 1)
+      instances.push(
+        await startControlPlane({ settings, logger, validateResponses: true, authorize: allowEverything }),
+      );
   } catch (error) {
     await Promise.all(instances.map((instance) => instance.stop()));
     await database.drop();
-    throw new Error(`the control plane did not start (${(error as Error).message}); are Kafka and PostgreSQL up? start the stack with: npm run stack:start`);
+    throw new Error(
+      `the control plane did not start (${(error as Error).message}); are Kafka and PostgreSQL up? start the stack with: npm run stack:start`,
+    );
   }
   const db = new pg.Client({ connectionString: database.url });
   await db.connect();
@@ -82,7 +93,11 @@ export async function startCluster(count: number, scheduler: Record<string, unkn
 }
 
 /** Polls until `probe` returns a value (not undefined/false) or the deadline passes. */
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -11,7 +11,11 @@ const logger = createLogger({ service: 'test', silent: true });
 async function fires(schedule: string, timezone: string, start: string, hours: number): Promise<string[]> {
   jest.useFakeTimers({ now: new Date(start) });
   const fired: string[] = [];
-  const scheduler = new CronScheduler({ logger, onTick: async (_jobId, scheduledFor) => void fired.push(`${scheduledFor.toISOString()}@${new Date().toISOString()}`) });
+  const scheduler = new CronScheduler({
+    logger,
+    onTick: async (_jobId, scheduledFor) =>
+      void fired.push(`${scheduledFor.toISOString()}@${new Date().toISOString()}`),
+  });
   try {
     scheduler.reconcile([{ id: 'job', schedule, timezone }]);
     await jest.advanceTimersByTimeAsync(hours * 3_600_000);
@@ -37,11 +41,13 @@ describe('0 2 * * * in Europe/Berlin', () => {
   });
 
   test('fall-back day (2026-10-25, 02:00 happens twice): fires once', async () => {
-    expect(await fires('0 2 * * *', 'Europe/Berlin', '2026-10-24T00:30:00Z', 72)).toEqual([
-      '2026-10-24T00:00:00.000Z', // 02:00 CEST (before the start: filtered out)
-      '2026-10-25T00:00:00.000Z', // first 02:00 (CEST); the second 02:00 (CET, 01:00Z) does not fire
-      '2026-10-26T01:00:00.000Z', // 02:00 CET
-    ].filter((time) => time >= '2026-10-24T00:30:00.000Z'));
+    expect(await fires('0 2 * * *', 'Europe/Berlin', '2026-10-24T00:30:00Z', 72)).toEqual(
+      [
+        '2026-10-24T00:00:00.000Z', // 02:00 CEST (before the start: filtered out)
+        '2026-10-25T00:00:00.000Z', // first 02:00 (CEST); the second 02:00 (CET, 01:00Z) does not fire
+        '2026-10-26T01:00:00.000Z', // 02:00 CET
+      ].filter((time) => time >= '2026-10-24T00:30:00.000Z'),
+    );
   });
 });
 
@@ -85,7 +91,10 @@ test('reconcile cancels removed and changed schedules', async () => {
   const fired: string[] = [];
   const scheduler = new CronScheduler({ logger, onTick: async (jobId) => void fired.push(jobId) });
   try {
-    scheduler.reconcile([{ id: 'a', schedule: '*/10 * * * * *', timezone: 'UTC' }, { id: 'b', schedule: '*/10 * * * * *', timezone: 'UTC' }]);
+    scheduler.reconcile([
+      { id: 'a', schedule: '*/10 * * * * *', timezone: 'UTC' },
+      { id: 'b', schedule: '*/10 * * * * *', timezone: 'UTC' },
+    ]);
     await jest.advanceTimersByTimeAsync(15_000);
     scheduler.reconcile([{ id: 'a', schedule: '0 0 * * *', timezone: 'UTC' }]);
     await jest.advanceTimersByTimeAsync(30_000);
@@ -102,7 +111,13 @@ test('next run times shown by the API follow the time zone; none when disabled o
     nextRunAt: '2026-03-29T01:00:00.000Z',
     nextRuns: ['2026-03-29T01:00:00.000Z', '2026-03-30T00:00:00.000Z', '2026-03-31T00:00:00.000Z'],
   });
-  expect(jobNextRuns({ schedule: '0 2 * * *', timezone: 'Europe/Berlin', enabled: false }, now)).toEqual({ nextRunAt: null, nextRuns: [] });
-  expect(jobNextRuns({ schedule: null, timezone: 'UTC', enabled: true }, now)).toEqual({ nextRunAt: null, nextRuns: [] });
+  expect(jobNextRuns({ schedule: '0 2 * * *', timezone: 'Europe/Berlin', enabled: false }, now)).toEqual({
+    nextRunAt: null,
+    nextRuns: [],
+  });
+  expect(jobNextRuns({ schedule: null, timezone: 'UTC', enabled: true }, now)).toEqual({
+    nextRunAt: null,
+    nextRuns: [],
+  });
   expect(nextRunTimes('not a cron', 'UTC')).toEqual([]);
 });

@@ -11,7 +11,12 @@ import { errorMessage, type Logger } from '@muxly/common';
 //   - a local time repeated by fall-back fires once, at its first occurrence.
 
 /** The next `count` fire times after `from`; [] for no schedule or an invalid one. */
-export function nextRunTimes(expression: string | null | undefined, timezone: string, count = 3, from: Date = new Date()): Date[] {
+export function nextRunTimes(
+  expression: string | null | undefined,
+  timezone: string,
+  count = 3,
+  from: Date = new Date(),
+): Date[] {
   if (!expression) return [];
   try {
     const iterator = cronParser.parseExpression(expression, { tz: timezone, currentDate: from });
@@ -24,7 +29,10 @@ export function nextRunTimes(expression: string | null | undefined, timezone: st
 }
 
 /** `nextRunAt` and `nextRuns` of a job as the jobs API shows them. */
-export function jobNextRuns(job: { schedule?: string | null; timezone: string; enabled: boolean }, now: Date = new Date()): { nextRunAt: string | null; nextRuns: string[] } {
+export function jobNextRuns(
+  job: { schedule?: string | null; timezone: string; enabled: boolean },
+  now: Date = new Date(),
+): { nextRunAt: string | null; nextRuns: string[] } {
   const times = job.enabled ? nextRunTimes(job.schedule, job.timezone, 3, now).map((time) => time.toISOString()) : [];
   return { nextRunAt: times[0] ?? null, nextRuns: times };
 }
@@ -69,10 +77,20 @@ export class CronScheduler {
       // every instance computes the same value for the same tick: the dedup key in the database.
       const scheduled = schedule.scheduleJob({ rule: job.schedule, tz: job.timezone }, (fireDate: Date) => {
         const scheduledFor = new Date(Math.floor(new Date(fireDate).getTime() / 1000) * 1000);
-        this.#onTick(job.id, scheduledFor).catch((error: unknown) => this.#log.error('cron tick failed', { jobId: job.id, scheduledFor: scheduledFor.toISOString(), error: errorMessage(error) }));
+        this.#onTick(job.id, scheduledFor).catch((error: unknown) =>
+          this.#log.error('cron tick failed', {
+            jobId: job.id,
+            scheduledFor: scheduledFor.toISOString(),
+            error: errorMessage(error),
+          }),
+        );
       });
       if (!scheduled) {
-        this.#log.warn('cron expression has no future run; not scheduled', { jobId: job.id, schedule: job.schedule, timezone: job.timezone });
+        this.#log.warn('cron expression has no future run; not scheduled', {
+          jobId: job.id,
+          schedule: job.schedule,
+          timezone: job.timezone,
+        });
         continue;
       }
       this.#active.set(job.id, { key: keyOf(job), job: scheduled });
@@ -98,11 +116,20 @@ export class CronScheduler {
 const keyOf = (job: ScheduledJobRow) => `${job.schedule}\u0000${job.timezone}`;
 
 /** Re-reads the enabled scheduled jobs from the database every `intervalMs` (changes from any instance). */
-export function pollSchedules(options: { orm: MikroORM; scheduler: CronScheduler; intervalMs: number; logger: Logger }): { refresh(): Promise<void>; stop(): void } {
+export function pollSchedules(options: {
+  orm: MikroORM;
+  scheduler: CronScheduler;
+  intervalMs: number;
+  logger: Logger;
+}): { refresh(): Promise<void>; stop(): void } {
   const refresh = async () => {
     const rows = await options.orm.em
       .fork()
-      .execute<ScheduledJobRow[]>(`select id, schedule, timezone from scheduler_jobs where enabled and schedule is not null and schedule <> ''`, [], 'all');
+      .execute<ScheduledJobRow[]>(
+        `select id, schedule, timezone from scheduler_jobs where enabled and schedule is not null and schedule <> ''`,
+        [],
+        'all',
+      );
     options.scheduler.reconcile(rows);
   };
   let running = false;
@@ -110,7 +137,9 @@ export function pollSchedules(options: { orm: MikroORM; scheduler: CronScheduler
     if (running) return;
     running = true;
     refresh()
-      .catch((error: unknown) => options.logger.warn('could not refresh the cron schedules', { error: errorMessage(error) }))
+      .catch((error: unknown) =>
+        options.logger.warn('could not refresh the cron schedules', { error: errorMessage(error) }),
+      )
       .finally(() => (running = false));
   }, options.intervalMs);
   timer.unref();

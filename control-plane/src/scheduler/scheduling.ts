@@ -1,7 +1,17 @@
 import type { Router } from 'express';
 import type { Kafka } from 'kafkajs';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { ensureTopics, errorMessage, KafkaProducer, topicNames, topicSpecs, type BatchConsumer, type Logger, type MuxlySettings, type SecretKeyring } from '@muxly/common';
+import {
+  ensureTopics,
+  errorMessage,
+  KafkaProducer,
+  topicNames,
+  topicSpecs,
+  type BatchConsumer,
+  type Logger,
+  type MuxlySettings,
+  type SecretKeyring,
+} from '@muxly/common';
 import { ExecutionService } from '../executions/execution.service.ts';
 import { executionRoutes } from '../executions/executions.routes.ts';
 import { startResultsConsumer } from '../executions/results.consumer.ts';
@@ -23,36 +33,64 @@ export interface Scheduling {
   stop(): Promise<void>;
 }
 
-export async function startScheduling(options: { settings: MuxlySettings; kafka: Kafka; orm: MikroORM; keyring: SecretKeyring; logger: Logger }): Promise<Scheduling> {
+export async function startScheduling(options: {
+  settings: MuxlySettings;
+  kafka: Kafka;
+  orm: MikroORM;
+  keyring: SecretKeyring;
+  logger: Logger;
+}): Promise<Scheduling> {
   const { settings, kafka, orm } = options;
   const config = settings.controlPlane.scheduler;
   const logger = options.logger.child({ component: 'scheduler' });
   const topics = topicNames(settings.topics.prefix);
   if (settings.topics.create) {
-    await ensureTopics(kafka, topicSpecs(topics, settings.topics).filter((spec) => spec.topic === topics.commands || spec.topic === topics.jobResults));
+    await ensureTopics(
+      kafka,
+      topicSpecs(topics, settings.topics).filter(
+        (spec) => spec.topic === topics.commands || spec.topic === topics.jobResults,
+      ),
+    );
   }
   const producer = new KafkaProducer(kafka, { sendTimeoutMs: 10_000 });
   await producer.connect();
   const executions = new ExecutionService({ orm, producer, topics, logger });
   const stops: (() => Promise<void> | void)[] = [() => producer.disconnect()];
   const stop = async () => {
-    for (const close of stops.reverse()) await Promise.resolve(close()).catch((error: unknown) => logger.warn('error while stopping the scheduler', { error: errorMessage(error) }));
+    for (const close of stops.reverse())
+      await Promise.resolve(close()).catch((error: unknown) =>
+        logger.warn('error while stopping the scheduler', { error: errorMessage(error) }),
+      );
   };
 
   let cron: CronScheduler | null = null;
   try {
     if (config.enabled) {
-      const consumer: BatchConsumer = await startResultsConsumer({ kafka, topic: topics.jobResults, groupId: `${topics.jobResults}.control-plane`, executions, logger });
+      const consumer: BatchConsumer = await startResultsConsumer({
+        kafka,
+        topic: topics.jobResults,
+        groupId: `${topics.jobResults}.control-plane`,
+        executions,
+        logger,
+      });
       stops.push(() => consumer.stop());
 
       cron = new CronScheduler({
         logger,
         onTick: async (jobId, scheduledFor) => {
           // The schedule list may be up to refreshIntervalMs old: check the job is still enabled.
-          const [job] = await sqlRows<{ enabled: boolean }>(orm.em.fork(), `select enabled from scheduler_jobs where id = ?`, [jobId]);
+          const [job] = await sqlRows<{ enabled: boolean }>(
+            orm.em.fork(),
+            `select enabled from scheduler_jobs where id = ?`,
+            [jobId],
+          );
           if (!job?.enabled) return;
           const created = await executions.trigger({ jobId, triggeredBy: 'schedule', scheduledFor });
-          if (!created) logger.debug('cron tick already fired by another instance', { jobId, scheduledFor: scheduledFor.toISOString() });
+          if (!created)
+            logger.debug('cron tick already fired by another instance', {
+              jobId,
+              scheduledFor: scheduledFor.toISOString(),
+            });
         },
       });
       const scheduler = cron;

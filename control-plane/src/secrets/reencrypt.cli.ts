@@ -1,4 +1,12 @@
-import { createKafka, createLogger, errorMessage, KafkaProducer, loadSettings, SecretKeyring, topicNames } from '@muxly/common';
+import {
+  createKafka,
+  createLogger,
+  errorMessage,
+  KafkaProducer,
+  loadSettings,
+  SecretKeyring,
+  topicNames,
+} from '@muxly/common';
 import { ConfigPublisher } from '../config/publisher.ts';
 import { configSources } from '../config/sources.ts';
 import { openDatabase } from '../db/orm.ts';
@@ -14,14 +22,27 @@ const orm = await openDatabase(settings.controlPlane.database, logger);
 let producer: KafkaProducer | null = null;
 try {
   const result = await reencryptSecrets(orm, keyring);
-  logger.info('secrets re-encrypted', { activeKeyId: keyring.activeKeyId, examined: result.examined, reencrypted: result.reencrypted.length });
+  logger.info('secrets re-encrypted', {
+    activeKeyId: keyring.activeKeyId,
+    examined: result.examined,
+    reencrypted: result.reencrypted.length,
+  });
   if (settings.controlPlane.publishConfig && result.reencrypted.length > 0) {
     producer = new KafkaProducer(createKafka(settings.kafka, logger));
     await producer.connect();
-    const publisher = new ConfigPublisher({ orm, producer, topic: topicNames(settings.topics.prefix).config, sources: configSources, logger });
+    const publisher = new ConfigPublisher({
+      orm,
+      producer,
+      topic: topicNames(settings.topics.prefix).config,
+      sources: configSources,
+      logger,
+    });
     for (const { kind, id } of result.reencrypted) await publisher.notify(kind, id);
     await publisher.stop();
-    if (publisher.pendingCount > 0) throw new Error(`${publisher.pendingCount} objects could not be republished; the running control plane republishes everything at its next start`);
+    if (publisher.pendingCount > 0)
+      throw new Error(
+        `${publisher.pendingCount} objects could not be republished; the running control plane republishes everything at its next start`,
+      );
   }
 } catch (error) {
   logger.error('re-encryption failed', { error: errorMessage(error) });

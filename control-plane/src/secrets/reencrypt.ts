@@ -28,7 +28,11 @@ export interface ReencryptResult {
 export async function reencryptSecrets(orm: MikroORM, keyring: SecretKeyring): Promise<ReencryptResult> {
   const result: ReencryptResult = { examined: 0, reencrypted: [] };
   for (const column of COLUMNS) {
-    const rows = (await orm.em.fork().find(column.entity, { [column.field]: { $ne: null } }, { fields: ['id'], orderBy: { id: 'asc' } })) as { id: string }[];
+    const rows = (await orm.em
+      .fork()
+      .find(column.entity, { [column.field]: { $ne: null } }, { fields: ['id'], orderBy: { id: 'asc' } })) as {
+      id: string;
+    }[];
     for (const { id } of rows) {
       result.examined++;
       const changed = await orm.em.fork().transactional(async (em) => {

@@ -62,16 +62,24 @@ export async function reconcilePipeline(context: ControlPlaneContext, pipeline: 
         });
         result.created++;
       } else {
-        const currentSecrets = existing.credentials ? keyring.decrypt(existing.credentials, secretContext('destination', existing.id)) : null;
-        const same = existing.name === name && existing.type === definition.type && existing.enabled === definition.enabled &&
-          isDeepStrictEqual(existing.config, stored) && isDeepStrictEqual(currentSecrets, credentials);
+        const currentSecrets = existing.credentials
+          ? keyring.decrypt(existing.credentials, secretContext('destination', existing.id))
+          : null;
+        const same =
+          existing.name === name &&
+          existing.type === definition.type &&
+          existing.enabled === definition.enabled &&
+          isDeepStrictEqual(existing.config, stored) &&
+          isDeepStrictEqual(currentSecrets, credentials);
         if (same) {
           result.unchanged++;
           return;
         }
         Object.assign(existing, { name, type: definition.type, enabled: definition.enabled, config: stored });
         if (!isDeepStrictEqual(currentSecrets, credentials)) {
-          existing.credentials = (credentials ? keyring.encrypt(credentials, secretContext('destination', existing.id)) : null) as never;
+          existing.credentials = (
+            credentials ? keyring.encrypt(credentials, secretContext('destination', existing.id)) : null
+          ) as never;
         }
         result.updated++;
       }
@@ -103,8 +111,12 @@ export async function reconcilePipeline(context: ControlPlaneContext, pipeline: 
         result.created++;
       } else {
         const view = await loadRuleView(em, existing);
-        const same = Object.entries(fields).every(([key, value]) => isDeepStrictEqual((existing as Record<string, unknown>)[key] ?? null, value)) &&
-          isDeepStrictEqual(view.transformations, definition.transformations) && isDeepStrictEqual(view.destinationIds, definition.destinationIds);
+        const same =
+          Object.entries(fields).every(([key, value]) =>
+            isDeepStrictEqual((existing as Record<string, unknown>)[key] ?? null, value),
+          ) &&
+          isDeepStrictEqual(view.transformations, definition.transformations) &&
+          isDeepStrictEqual(view.destinationIds, definition.destinationIds);
         if (same) {
           result.unchanged++;
           return;
@@ -137,8 +149,10 @@ export async function reconcilePipeline(context: ControlPlaneContext, pipeline: 
         await em.flush();
         result.created++;
       } else {
-        const same = Object.entries(fields).every(([key, value]) => isDeepStrictEqual((existing as Record<string, unknown>)[key] ?? null, value)) &&
-          isDeepStrictEqual(await loadRuleIds(em, definition.id), definition.ruleIds);
+        const same =
+          Object.entries(fields).every(([key, value]) =>
+            isDeepStrictEqual((existing as Record<string, unknown>)[key] ?? null, value),
+          ) && isDeepStrictEqual(await loadRuleIds(em, definition.id), definition.ruleIds);
         if (same) {
           result.unchanged++;
           return;

@@ -79,7 +79,9 @@ export class TemplateCatalog {
   }
 
   list(kind?: TemplateKind): PluginTemplate[] {
-    return [...this.#byKey.values()].map((entry) => entry.template).filter((template) => !kind || template.kind === kind);
+    return [...this.#byKey.values()]
+      .map((entry) => entry.template)
+      .filter((template) => !kind || template.kind === kind);
   }
 
   get(kind: TemplateKind, type: string): PluginTemplate | undefined {
@@ -93,11 +95,18 @@ export class TemplateCatalog {
    * - otherwise the secret fields (`secrets`) belong to the config schema but must travel in
    *   `credentials`; config and credentials are validated together, as the services merge them.
    */
-  validate(kind: TemplateKind, type: string, config: Record<string, unknown>, credentials: Record<string, unknown> | null): Record<string, unknown> {
+  validate(
+    kind: TemplateKind,
+    type: string,
+    config: Record<string, unknown>,
+    credentials: Record<string, unknown> | null,
+  ): Record<string, unknown> {
     const entry = this.#byKey.get(`${kind}/${type}`);
     if (!entry) {
       const known = this.list(kind).map((template) => template.type);
-      throw unprocessable(`unknown ${kind} type "${type}"; known types: ${known.join(', ') || '(none)'}`, [{ pointer: '/type', detail: 'is not a known type' }]);
+      throw unprocessable(`unknown ${kind} type "${type}"; known types: ${known.join(', ') || '(none)'}`, [
+        { pointer: '/type', detail: 'is not a known type' },
+      ]);
     }
     const problems: FieldProblem[] = [];
     if (entry.validateCredentials) {
@@ -113,11 +122,18 @@ export class TemplateCatalog {
         // NOTE: a secret field left at its template default (webhook headers: {}) carries no
         // secret; configs stored before secrets were stripped (below) still hold it.
         if (secrets.has(key) && !isDeepStrictEqual(value, entry.template.defaults[key])) {
-          problems.push({ pointer: `/config/${key}`, detail: 'is a secret: send it in credentials, which are encrypted and never returned' });
+          problems.push({
+            pointer: `/config/${key}`,
+            detail: 'is a secret: send it in credentials, which are encrypted and never returned',
+          });
         }
       }
       for (const key of Object.keys(credentials ?? {})) {
-        if (!secrets.has(key)) problems.push({ pointer: `/credentials/${key}`, detail: `is not a secret field of ${type} (secret fields: ${[...secrets].join(', ') || 'none'})` });
+        if (!secrets.has(key))
+          problems.push({
+            pointer: `/credentials/${key}`,
+            detail: `is not a secret field of ${type} (secret fields: ${[...secrets].join(', ') || 'none'})`,
+          });
       }
       const effective = structuredClone({ ...entry.template.defaults, ...config, ...(credentials ?? {}) });
       if (!entry.validate(effective)) {
@@ -136,12 +152,18 @@ export class TemplateCatalog {
 }
 
 function fieldOf(error: ErrorObject): string {
-  if (error.keyword === 'additionalProperties') return `${error.instancePath}/${String(error.params.additionalProperty)}`;
+  if (error.keyword === 'additionalProperties')
+    return `${error.instancePath}/${String(error.params.additionalProperty)}`;
   if (error.keyword === 'required') return `${error.instancePath}/${String(error.params.missingProperty)}`;
   return error.instancePath;
 }
 
 function describe(error: ErrorObject, base: string): FieldProblem {
-  const detail = error.keyword === 'additionalProperties' ? 'is not a known field' : error.keyword === 'required' ? 'is required' : (error.message ?? 'is invalid');
+  const detail =
+    error.keyword === 'additionalProperties'
+      ? 'is not a known field'
+      : error.keyword === 'required'
+        ? 'is required'
+        : (error.message ?? 'is invalid');
   return { pointer: `${base}${fieldOf(error)}`, detail };
 }

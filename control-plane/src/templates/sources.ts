@@ -8,16 +8,44 @@ import type { PluginTemplate, TemplateKind } from './catalog.ts';
 
 // Fallback secret detection, for templates that declare no `secrets` and no writeOnly fields:
 // these names are never stored in clear text, whatever the template says.
-const SECRET_NAMES = new Set(['password', 'secret', 'token', 'accessToken', 'apiKey', 'connectionString', 'privateKey', 'clientSecret', 'botToken', 'signingSecret', 'webhookSecret', 'secretAccessKey']);
+const SECRET_NAMES = new Set([
+  'password',
+  'secret',
+  'token',
+  'accessToken',
+  'apiKey',
+  'connectionString',
+  'privateKey',
+  'clientSecret',
+  'botToken',
+  'signingSecret',
+  'webhookSecret',
+  'secretAccessKey',
+]);
 
 type Raw = Record<string, unknown>;
 
 /** Whether a sub-schema holds a secret-named field anywhere inside (e.g. email's smtp.password). */
 function holdsSecret(schema: unknown, depth = 0): boolean {
   if (depth > 5 || typeof schema !== 'object' || schema === null) return false;
-  const node = schema as { properties?: Record<string, unknown>; anyOf?: unknown[]; oneOf?: unknown[]; allOf?: unknown[]; items?: unknown };
-  if (node.properties && Object.entries(node.properties).some(([name, child]) => SECRET_NAMES.has(name) || holdsSecret(child, depth + 1))) return true;
-  return [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? []), ...(node.items ? [node.items] : [])].some((child) => holdsSecret(child, depth + 1));
+  const node = schema as {
+    properties?: Record<string, unknown>;
+    anyOf?: unknown[];
+    oneOf?: unknown[];
+    allOf?: unknown[];
+    items?: unknown;
+  };
+  if (
+    node.properties &&
+    Object.entries(node.properties).some(([name, child]) => SECRET_NAMES.has(name) || holdsSecret(child, depth + 1))
+  )
+    return true;
+  return [
+    ...(node.anyOf ?? []),
+    ...(node.oneOf ?? []),
+    ...(node.allOf ?? []),
+    ...(node.items ? [node.items] : []),
+  ].some((child) => holdsSecret(child, depth + 1));
 }
 
 interface SchemaLike {
@@ -28,13 +56,22 @@ interface SchemaLike {
 export function normalizeTemplate(raw: Raw, fallbackKind: TemplateKind): PluginTemplate {
   const schema = (raw.configSchema ?? {}) as SchemaLike;
   const properties = schema.properties ?? {};
-  const defaults = (raw.defaults as Record<string, unknown> | undefined) ??
-    Object.fromEntries(Object.entries(properties).filter(([, p]) => p.default !== undefined).map(([name, p]) => [name, p.default]));
+  const defaults =
+    (raw.defaults as Record<string, unknown> | undefined) ??
+    Object.fromEntries(
+      Object.entries(properties)
+        .filter(([, p]) => p.default !== undefined)
+        .map(([name, p]) => [name, p.default]),
+    );
   const declaredSecrets = raw.secrets as string[] | undefined;
-  const writeOnly = Object.entries(properties).filter(([, p]) => p.writeOnly === true).map(([name]) => name);
+  const writeOnly = Object.entries(properties)
+    .filter(([, p]) => p.writeOnly === true)
+    .map(([name]) => name);
   // NOTE: a secret nested in an object field makes the whole field a credential: secrets are
   // split from the config at the top level only, and a password must never be stored in clear.
-  const named = Object.entries(properties).filter(([name, child]) => SECRET_NAMES.has(name) || holdsSecret(child)).map(([name]) => name);
+  const named = Object.entries(properties)
+    .filter(([name, child]) => SECRET_NAMES.has(name) || holdsSecret(child))
+    .map(([name]) => name);
   const template: PluginTemplate = {
     kind: (raw.kind as TemplateKind | undefined) ?? fallbackKind,
     type: String(raw.type),
@@ -61,7 +98,9 @@ async function importTemplates(specifier: string, kind: TemplateKind, logger: Lo
     module = (await import(specifier)) as Record<string, unknown>;
   } catch (error) {
     if (!isMissingModule(error)) throw error;
-    logger.warn(`${specifier} is not available: no ${kind} templates (the API accepts no ${kind} until it is)`, { error: errorMessage(error) });
+    logger.warn(`${specifier} is not available: no ${kind} templates (the API accepts no ${kind} until it is)`, {
+      error: errorMessage(error),
+    });
     return [];
   }
   const list = (module.templates ?? module.default ?? Object.values(module).find(Array.isArray)) as Raw[] | undefined;
@@ -85,8 +124,14 @@ export interface TemplateSources {
  */
 async function pluginTemplates(sources: TemplateSources, logger: Logger): Promise<PluginTemplate[]> {
   if (!sources.connectorPlugins || sources.connectorPlugins.length === 0) return [];
-  const [{ loadPlugins }, { pluginTemplate }] = await Promise.all([import('@muxly/ingest/connectors'), import('@muxly/ingest/templates')]);
-  const { plugins } = await loadPlugins(sources.connectorPlugins, { baseDirectory: sources.baseDirectory ?? process.cwd(), log: logger });
+  const [{ loadPlugins }, { pluginTemplate }] = await Promise.all([
+    import('@muxly/ingest/connectors'),
+    import('@muxly/ingest/templates'),
+  ]);
+  const { plugins } = await loadPlugins(sources.connectorPlugins, {
+    baseDirectory: sources.baseDirectory ?? process.cwd(),
+    log: logger,
+  });
   return plugins.map((plugin) => normalizeTemplate(pluginTemplate(plugin) as unknown as Raw, 'connector'));
 }
 

@@ -43,7 +43,16 @@ function startTestIngest(): Promise<IngestService> {
       log: { level: 'debug' },
       topics: { prefix: harness.settings.topics.prefix, partitions: 1 },
       ingest: { http: { port: 0 }, jobs: { enabled: false } },
-      controlPlane: { auth: { serviceToken: SERVICE_TOKEN, apiKeySync: { controlPlaneUrl: harness.baseUrl, refreshIntervalSeconds: REFRESH_SECONDS, cacheFile: join(cacheDirectory, 'keys.json') } } },
+      controlPlane: {
+        auth: {
+          serviceToken: SERVICE_TOKEN,
+          apiKeySync: {
+            controlPlaneUrl: harness.baseUrl,
+            refreshIntervalSeconds: REFRESH_SECONDS,
+            cacheFile: join(cacheDirectory, 'keys.json'),
+          },
+        },
+      },
     },
   });
   return startIngest(settings, capturingLogger(ingestLogs, { service: 'ingest' }));
@@ -69,9 +78,19 @@ async function createKey(body: Record<string, unknown>, token = admin) {
 const sql = <T>(query: string, params: unknown[] = []) => queryRows<T>(harness.database, query, params);
 
 test('the key is shown once, stored only as its hash; lists and reads never show it; scopes are checked', async () => {
-  const created = await harness.api('POST', '/api/v1/api-keys', { token: admin, body: { name: 'writer', scopes: ['metrics:write'] } });
+  const created = await harness.api('POST', '/api/v1/api-keys', {
+    token: admin,
+    body: { name: 'writer', scopes: ['metrics:write'] },
+  });
   expect(created.status).toBe(201);
-  expect(created.body).toMatchObject({ id: expect.stringMatching(/^key_/), name: 'writer', scopes: ['metrics:write'], active: true, revokedAt: null, key: expect.stringMatching(/^mxk_[A-Za-z0-9_-]{43}$/) });
+  expect(created.body).toMatchObject({
+    id: expect.stringMatching(/^key_/),
+    name: 'writer',
+    scopes: ['metrics:write'],
+    active: true,
+    revokedAt: null,
+    key: expect.stringMatching(/^mxk_[A-Za-z0-9_-]{43}$/),
+  });
   const { id, key, prefix } = created.body;
   expect(key.startsWith(prefix)).toBe(true);
 
@@ -82,16 +101,37 @@ test('the key is shown once, stored only as its hash; lists and reads never show
   expect(read.body).not.toHaveProperty('key');
   for (const answer of [list, read]) expect(JSON.stringify(answer.body)).not.toContain(key);
 
-  const [row] = await sql<{ key_hash: string; everything: string }>(`select key_hash, row_to_json(k)::text as everything from api_keys k where id = $1`, [id]);
+  const [row] = await sql<{ key_hash: string; everything: string }>(
+    `select key_hash, row_to_json(k)::text as everything from api_keys k where id = $1`,
+    [id],
+  );
   expect(row!.key_hash).toBe(`sha256:${createHash('sha256').update(key).digest('hex')}`);
   expect(row!.everything).not.toContain(key);
 
-  expectProblem(await harness.api('POST', '/api/v1/api-keys', { token: admin, body: { name: 'bad', scopes: ['connectors:fly'] } }), 422);
-  expectProblem(await harness.api('POST', '/api/v1/api-keys', { token: admin, body: { name: 'past', scopes: ['metrics:write'], expiresAt: '2020-01-01T00:00:00Z' } }), 422);
-  const viewer = await harness.api('POST', '/api/v1/users', { token: admin, body: { username: 'keyless', password: 'keyless-password', roles: ['viewer'] } });
+  expectProblem(
+    await harness.api('POST', '/api/v1/api-keys', { token: admin, body: { name: 'bad', scopes: ['connectors:fly'] } }),
+    422,
+  );
+  expectProblem(
+    await harness.api('POST', '/api/v1/api-keys', {
+      token: admin,
+      body: { name: 'past', scopes: ['metrics:write'], expiresAt: '2020-01-01T00:00:00Z' },
+    }),
+    422,
+  );
+  const viewer = await harness.api('POST', '/api/v1/users', {
+    token: admin,
+    body: { username: 'keyless', password: 'keyless-password', roles: ['viewer'] },
+  });
   expect(viewer.status).toBe(201);
   const viewerToken = (await harness.login('keyless', 'keyless-password')).accessToken;
-  expectProblem(await harness.api('POST', '/api/v1/api-keys', { token: viewerToken, body: { name: 'mine', scopes: ['metrics:write'] } }), 403);
+  expectProblem(
+    await harness.api('POST', '/api/v1/api-keys', {
+      token: viewerToken,
+      body: { name: 'mine', scopes: ['metrics:write'] },
+    }),
+    403,
+  );
   expectProblem(await harness.api('GET', '/api/v1/api-keys', { token: viewerToken }), 403);
 });
 
@@ -100,7 +140,13 @@ test('on the control plane a key can do exactly its scopes; revocation and expir
   const writer = await createKey({ name: 'metrics writer', scopes: ['metrics:write'] });
   expect((await harness.api('GET', '/api/v1/connectors', { token: reader.key })).status).toBe(200);
   expect((await harness.api('GET', '/api/v1/connectors', { headers: { 'x-api-key': reader.key } })).status).toBe(200);
-  expectProblem(await harness.api('POST', '/api/v1/connectors', { token: reader.key, body: { name: 'nope', type: 'custom', config: { baseUrl: 'http://x' } } }), 403);
+  expectProblem(
+    await harness.api('POST', '/api/v1/connectors', {
+      token: reader.key,
+      body: { name: 'nope', type: 'custom', config: { baseUrl: 'http://x' } },
+    }),
+    403,
+  );
   expectProblem(await harness.api('GET', '/api/v1/users', { token: reader.key }), 403);
   expectProblem(await harness.api('GET', '/api/v1/connectors', { token: writer.key }), 403);
   // A key is not a person: it has no account to read or sign out of.
@@ -112,11 +158,21 @@ test('on the control plane a key can do exactly its scopes; revocation and expir
   expect(revoked.body).toMatchObject({ active: false, revokedAt: expect.any(String) });
   // Revoking twice keeps the first time; an unknown key is 404.
   expect((await harness.api('DELETE', `/api/v1/api-keys/${reader.id}`, { token: admin })).status).toBe(204);
-  expect((await harness.api('GET', `/api/v1/api-keys/${reader.id}`, { token: admin })).body.revokedAt).toBe(revoked.body.revokedAt);
+  expect((await harness.api('GET', `/api/v1/api-keys/${reader.id}`, { token: admin })).body.revokedAt).toBe(
+    revoked.body.revokedAt,
+  );
   expectProblem(await harness.api('DELETE', '/api/v1/api-keys/key_0000000000000000', { token: admin }), 404);
 
-  const shortLived = await createKey({ name: 'short-lived', scopes: ['connectors:read'], expiresAt: new Date(Date.now() + 3_000).toISOString() });
-  await waitFor('the short-lived key to expire', async () => (await harness.api('GET', '/api/v1/connectors', { token: shortLived.key })).status === 401, 30_000);
+  const shortLived = await createKey({
+    name: 'short-lived',
+    scopes: ['connectors:read'],
+    expiresAt: new Date(Date.now() + 3_000).toISOString(),
+  });
+  await waitFor(
+    'the short-lived key to expire',
+    async () => (await harness.api('GET', '/api/v1/connectors', { token: shortLived.key })).status === 401,
+    30_000,
+  );
   expect((await harness.api('GET', `/api/v1/api-keys/${shortLived.id}`, { token: admin })).body.active).toBe(false);
 });
 
@@ -124,7 +180,10 @@ test('the hashes ingest syncs need the service token (or api-keys:sync) and hold
   const writer = await createKey({ name: 'synced', scopes: ['metrics:write'] });
   const reader = await createKey({ name: 'not synced', scopes: ['connectors:read'] });
   expectProblem(await harness.api('GET', '/api/v1/internal/api-keys'), 401);
-  expectProblem(await harness.api('GET', '/api/v1/internal/api-keys', { token: randomBytes(32).toString('base64url') }), 401);
+  expectProblem(
+    await harness.api('GET', '/api/v1/internal/api-keys', { token: randomBytes(32).toString('base64url') }),
+    401,
+  );
   expectProblem(await harness.api('GET', '/api/v1/internal/api-keys', { token: writer.key }), 403);
   const synced = await harness.api('GET', '/api/v1/internal/api-keys', { token: SERVICE_TOKEN });
   expect(synced.status).toBe(200);
@@ -141,23 +200,43 @@ test(`ingest accepts a new key after a sync and refuses a revoked one within ${R
   ingest = await startTestIngest();
   const key = await createKey({ name: 'ingest writer', scopes: ['metrics:write'] });
   const other = await createKey({ name: 'ingest reader', scopes: ['connectors:read'] });
-  await waitFor('ingest to accept the new key', async () => (await ingestStatus(key.key)) === 202, REVOCATION_BOUND_MS + SLACK_MS);
+  await waitFor(
+    'ingest to accept the new key',
+    async () => (await ingestStatus(key.key)) === 202,
+    REVOCATION_BOUND_MS + SLACK_MS,
+  );
   expect(await ingestStatus(other.key)).toBe(401);
   expect(await ingestStatus(`mxk_${randomBytes(32).toString('base64url')}`)).toBe(401);
 
   expect((await harness.api('DELETE', `/api/v1/api-keys/${key.id}`, { token: admin })).status).toBe(204);
-  await waitFor('ingest to refuse the revoked key', async () => (await ingestStatus(key.key)) === 401, REVOCATION_BOUND_MS + SLACK_MS);
+  await waitFor(
+    'ingest to refuse the revoked key',
+    async () => (await ingestStatus(key.key)) === 401,
+    REVOCATION_BOUND_MS + SLACK_MS,
+  );
 });
 
 test('while the control plane is down ingest keeps accepting known keys, also after its own restart (cache file)', async () => {
   const key = await createKey({ name: 'outage writer', scopes: ['metrics:write'] });
   const revoked = await createKey({ name: 'revoked before the outage', scopes: ['metrics:write'] });
-  await waitFor('ingest to accept both keys', async () => (await ingestStatus(key.key)) === 202 && (await ingestStatus(revoked.key)) === 202, REVOCATION_BOUND_MS + SLACK_MS);
+  await waitFor(
+    'ingest to accept both keys',
+    async () => (await ingestStatus(key.key)) === 202 && (await ingestStatus(revoked.key)) === 202,
+    REVOCATION_BOUND_MS + SLACK_MS,
+  );
   await harness.api('DELETE', `/api/v1/api-keys/${revoked.id}`, { token: admin });
-  await waitFor('ingest to refuse the revoked key', async () => (await ingestStatus(revoked.key)) === 401, REVOCATION_BOUND_MS + SLACK_MS);
+  await waitFor(
+    'ingest to refuse the revoked key',
+    async () => (await ingestStatus(revoked.key)) === 401,
+    REVOCATION_BOUND_MS + SLACK_MS,
+  );
 
   await harness.stopService();
-  await waitFor('ingest to notice the control plane is gone', async () => ingestLogs.some((line) => line.includes('cannot fetch API keys')), 30_000);
+  await waitFor(
+    'ingest to notice the control plane is gone',
+    async () => ingestLogs.some((line) => line.includes('cannot fetch API keys')),
+    30_000,
+  );
   expect(await ingestStatus(key.key)).toBe(202);
   expect(await ingestStatus(revoked.key)).toBe(401);
 

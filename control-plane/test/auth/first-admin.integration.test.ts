@@ -10,7 +10,11 @@ import { ADMIN, startAuthHarness, type AuthHarness } from './support.ts';
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const ROOT_LOGIN = 'root@example.test';
 
-function createAdmin(database: TestDatabase, args: string[], stdin: string): Promise<{ code: number | null; output: string }> {
+function createAdmin(
+  database: TestDatabase,
+  args: string[],
+  stdin: string,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['control-plane/src/auth/create-admin.cli.ts', ...args], {
       cwd: ROOT,
@@ -50,22 +54,37 @@ test('the command creates the first admin; settings then do not add a second one
   // bootstrapAdmin is set too, but a user exists already: it is not created.
   harness = await startAuthHarness({}, { database });
   expect(harness.logs.some((line) => line.includes('first admin created from settings'))).toBe(false);
-  expectProblem(await harness.api('POST', '/api/v1/auth/login', { body: { username: ADMIN.email, password: ADMIN.password } }), 401);
+  expectProblem(
+    await harness.api('POST', '/api/v1/auth/login', { body: { username: ADMIN.email, password: ADMIN.password } }),
+    401,
+  );
   const root = await harness.login(ROOT_LOGIN, 'root-password-1234');
   const me = await harness.api('GET', '/api/v1/auth/me', { token: root.accessToken });
   expect(me.body).toMatchObject({ kind: 'user', username: ROOT_LOGIN, email: ROOT_LOGIN, roles: ['admin'] });
 
   // Another admin takes root's admin role and disables it; the command gives both back.
-  const other = await harness.api('POST', '/api/v1/users', { token: root.accessToken, body: { username: 'other-admin', password: 'other-admin-password', roles: ['admin'] } });
+  const other = await harness.api('POST', '/api/v1/users', {
+    token: root.accessToken,
+    body: { username: 'other-admin', password: 'other-admin-password', roles: ['admin'] },
+  });
   expect(other.status).toBe(201);
   const otherToken = (await harness.login('other-admin', 'other-admin-password')).accessToken;
-  const demoted = await harness.api('PATCH', `/api/v1/users/${me.body.id}`, { token: otherToken, body: { roles: ['viewer'], disabled: true } });
+  const demoted = await harness.api('PATCH', `/api/v1/users/${me.body.id}`, {
+    token: otherToken,
+    body: { roles: ['viewer'], disabled: true },
+  });
   expect(demoted.body).toMatchObject({ roles: ['viewer'], disabled: true });
-  expectProblem(await harness.api('POST', '/api/v1/auth/login', { body: { username: ROOT_LOGIN, password: 'root-password-1234' } }), 401);
+  expectProblem(
+    await harness.api('POST', '/api/v1/auth/login', { body: { username: ROOT_LOGIN, password: 'root-password-1234' } }),
+    401,
+  );
 
   const reset = await createAdmin(database, [ROOT_LOGIN, '--reset'], 'root-new-password-1\n');
   expect([reset.code, reset.output]).toEqual([0, expect.stringContaining('admin reset')]);
-  expectProblem(await harness.api('POST', '/api/v1/auth/login', { body: { username: ROOT_LOGIN, password: 'root-password-1234' } }), 401);
+  expectProblem(
+    await harness.api('POST', '/api/v1/auth/login', { body: { username: ROOT_LOGIN, password: 'root-password-1234' } }),
+    401,
+  );
   const back = await harness.login(ROOT_LOGIN, 'root-new-password-1');
   const meAgain = await harness.api('GET', '/api/v1/auth/me', { token: back.accessToken });
   expect(meAgain.body.roles).toEqual(['admin', 'viewer']);

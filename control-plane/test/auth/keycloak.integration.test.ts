@@ -28,13 +28,28 @@ test('realm roles map to Muxly roles: admin, editor and viewer each get their pe
   expect((await harness.api('GET', '/api/v1/users', { token: alice })).status).toBe(200);
 
   expectProblem(await harness.api('GET', '/api/v1/users', { token: eddie }), 403);
-  const created = await harness.api('POST', '/api/v1/destinations', { token: eddie, body: { name: 'from-sso', type: 'file', config: { path: '/tmp/sso' } } });
+  const created = await harness.api('POST', '/api/v1/destinations', {
+    token: eddie,
+    body: { name: 'from-sso', type: 'file', config: { path: '/tmp/sso' } },
+  });
   expect(created.status).toBe(201);
 
   expect((await harness.api('GET', '/api/v1/destinations', { token: victor })).status).toBe(200);
-  expectProblem(await harness.api('POST', '/api/v1/destinations', { token: victor, body: { name: 'nope', type: 'file', config: { path: '/tmp/no' } } }), 403);
+  expectProblem(
+    await harness.api('POST', '/api/v1/destinations', {
+      token: victor,
+      body: { name: 'nope', type: 'file', config: { path: '/tmp/no' } },
+    }),
+    403,
+  );
   // A Keycloak account's password lives in Keycloak.
-  expectProblem(await harness.api('POST', '/api/v1/auth/password', { token: victor, body: { currentPassword: 'victor-password', newPassword: 'something-else-123' } }), 409);
+  expectProblem(
+    await harness.api('POST', '/api/v1/auth/password', {
+      token: victor,
+      body: { currentPassword: 'victor-password', newPassword: 'something-else-123' },
+    }),
+    409,
+  );
 });
 
 test('a token of another realm is refused, even for a user with the same role names', async () => {
@@ -44,22 +59,51 @@ test('a token of another realm is refused, even for a user with the same role na
 
 test('the verifier checks audience, issuer and algorithm of a genuine realm token', async () => {
   const token = await keycloakToken('muxly', 'alice', 'alice-password');
-  const settings = { issuer: ISSUER, audience: 'muxly-api', algorithms: ['RS256'], roleSource: 'realm' as const, roleMapping: { 'muxly-admin': 'admin' } };
+  const settings = {
+    issuer: ISSUER,
+    audience: 'muxly-api',
+    algorithms: ['RS256'],
+    roleSource: 'realm' as const,
+    roleMapping: { 'muxly-admin': 'admin' },
+  };
   expect((await new KeycloakVerifier(settings).verify(token)).roles).toEqual(['admin']);
-  await expect(new KeycloakVerifier({ ...settings, audience: 'another-api' }).verify(token)).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'aud' });
-  await expect(new KeycloakVerifier({ ...settings, algorithms: ['ES256'] }).verify(token)).rejects.toMatchObject({ code: 'ERR_JOSE_ALG_NOT_ALLOWED' });
+  await expect(new KeycloakVerifier({ ...settings, audience: 'another-api' }).verify(token)).rejects.toMatchObject({
+    code: 'ERR_JWT_CLAIM_VALIDATION_FAILED',
+    claim: 'aud',
+  });
+  await expect(new KeycloakVerifier({ ...settings, algorithms: ['ES256'] }).verify(token)).rejects.toMatchObject({
+    code: 'ERR_JOSE_ALG_NOT_ALLOWED',
+  });
   // The realm's keys but another issuer name: refused on `iss`.
-  await expect(new KeycloakVerifier({ ...settings, issuer: `${KEYCLOAK_URL}/realms/other`, jwksUrl: `${ISSUER}/protocol/openid-connect/certs` }).verify(token)).rejects.toMatchObject({ claim: 'iss' });
+  await expect(
+    new KeycloakVerifier({
+      ...settings,
+      issuer: `${KEYCLOAK_URL}/realms/other`,
+      jwksUrl: `${ISSUER}/protocol/openid-connect/certs`,
+    }).verify(token),
+  ).rejects.toMatchObject({ claim: 'iss' });
   // Another realm's keys under this issuer name: no key matches the token's.
-  await expect(new KeycloakVerifier({ ...settings, jwksUrl: `${KEYCLOAK_URL}/realms/other/protocol/openid-connect/certs` }).verify(token)).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  await expect(
+    new KeycloakVerifier({ ...settings, jwksUrl: `${KEYCLOAK_URL}/realms/other/protocol/openid-connect/certs` }).verify(
+      token,
+    ),
+  ).rejects.toMatchObject({ code: 'ERR_JWKS_NO_MATCHING_KEY' });
   // An ID token is signed by the same keys; even with its audience (the client id) configured, it is not an access token.
   const tokens = await fetch(`${ISSUER}/protocol/openid-connect/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'password', client_id: 'muxly-cli', username: 'alice', password: 'alice-password', scope: 'openid' }),
+    body: new URLSearchParams({
+      grant_type: 'password',
+      client_id: 'muxly-cli',
+      username: 'alice',
+      password: 'alice-password',
+      scope: 'openid',
+    }),
   });
   const { id_token: idToken } = (await tokens.json()) as { id_token: string };
-  await expect(new KeycloakVerifier({ ...settings, audience: 'muxly-cli' }).verify(idToken)).rejects.toMatchObject({ claim: 'typ' });
+  await expect(new KeycloakVerifier({ ...settings, audience: 'muxly-cli' }).verify(idToken)).rejects.toMatchObject({
+    claim: 'typ',
+  });
   // Through the API: a control plane expecting another audience refuses the same token.
   const strict = await startAuthHarness({ keycloak: { issuer: ISSUER, audience: 'another-api' } });
   try {
@@ -86,15 +130,36 @@ describe('in a throw-away realm', () => {
     const token = await fetch(`${KEYCLOAK_URL}/realms/master/protocol/openid-connect/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', client_id: 'admin-cli', username: 'admin', password: 'admin' }),
+      body: new URLSearchParams({
+        grant_type: 'password',
+        client_id: 'admin-cli',
+        username: 'admin',
+        password: 'admin',
+      }),
     });
     admin = ((await token.json()) as { access_token: string }).access_token;
-    const template = JSON.parse(readFileSync(fileURLToPath(new URL('../../../deploy/local/keycloak/muxly-test-realm.json', import.meta.url)), 'utf8'));
+    const template = JSON.parse(
+      readFileSync(
+        fileURLToPath(new URL('../../../deploy/local/keycloak/muxly-test-realm.json', import.meta.url)),
+        'utf8',
+      ),
+    );
     await adminApi('POST', '', {
       ...template,
       realm,
       roles: { ...template.roles, client: { 'muxly-cli': [{ name: 'pipeline-operator' }] } },
-      users: [{ username: 'olga', enabled: true, emailVerified: true, email: 'olga@muxly.test', firstName: 'Olga', lastName: 'Operator', credentials: [{ type: 'password', value: 'olga-password', temporary: false }], clientRoles: { 'muxly-cli': ['pipeline-operator'] } }],
+      users: [
+        {
+          username: 'olga',
+          enabled: true,
+          emailVerified: true,
+          email: 'olga@muxly.test',
+          firstName: 'Olga',
+          lastName: 'Operator',
+          credentials: [{ type: 'password', value: 'olga-password', temporary: false }],
+          clientRoles: { 'muxly-cli': ['pipeline-operator'] },
+        },
+      ],
     });
   });
   afterAll(async () => {
@@ -103,7 +168,14 @@ describe('in a throw-away realm', () => {
 
   test('client roles map by configuration; a new realm signing key is picked up without a restart', async () => {
     const verifier = new KeycloakVerifier(
-      { issuer: `${KEYCLOAK_URL}/realms/${realm}`, audience: 'muxly-api', algorithms: ['RS256'], roleSource: 'client', clientId: 'muxly-cli', roleMapping: { 'pipeline-operator': 'editor' } },
+      {
+        issuer: `${KEYCLOAK_URL}/realms/${realm}`,
+        audience: 'muxly-api',
+        algorithms: ['RS256'],
+        roleSource: 'client',
+        clientId: 'muxly-cli',
+        roleMapping: { 'pipeline-operator': 'editor' },
+      },
       { cooldownMs: 0 },
     );
     const before = await keycloakToken(realm, 'olga', 'olga-password');
@@ -126,12 +198,27 @@ describe('in a throw-away realm', () => {
   });
 
   test('a realm token is refused once it expires', async () => {
-    const verifier = new KeycloakVerifier({ issuer: `${KEYCLOAK_URL}/realms/${realm}`, audience: 'muxly-api', algorithms: ['RS256'], roleSource: 'realm', roleMapping: {} });
+    const verifier = new KeycloakVerifier({
+      issuer: `${KEYCLOAK_URL}/realms/${realm}`,
+      audience: 'muxly-api',
+      algorithms: ['RS256'],
+      roleSource: 'realm',
+      roleMapping: {},
+    });
     await adminApi('PUT', `/${realm}`, { accessTokenLifespan: 1 });
     const token = await keycloakToken(realm, 'olga', 'olga-password');
     expect((await verifier.verify(token)).username).toBe('olga');
     // exp is one second away; the verifier's clock tolerance is 5 s.
-    const refusal = await waitFor('the token to expire', async () => verifier.verify(token).then(() => undefined, (error: unknown) => error), 60_000, 500);
+    const refusal = await waitFor(
+      'the token to expire',
+      async () =>
+        verifier.verify(token).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+      60_000,
+      500,
+    );
     expect(refusal).toMatchObject({ code: 'ERR_JWT_EXPIRED' });
   });
 });

@@ -15,14 +15,23 @@ export const KEYCLOAK_URL = 'http://127.0.0.1:8180';
 
 export function ed25519Pem(): { privatePem: string; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  return { privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), publicPem: publicKey.export({ format: 'pem', type: 'spki' }).toString() };
+  return {
+    privatePem: privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+    publicPem: publicKey.export({ format: 'pem', type: 'spki' }).toString(),
+  };
 }
 
 export function capturingLogger(lines: string[], fields: Record<string, unknown> = {}): Logger {
   const write = (level: string) => (message: string, extra?: Record<string, unknown>) => {
     lines.push(JSON.stringify({ level, message, ...(redact({ ...fields, ...extra }) as object) }));
   };
-  return { error: write('error'), warn: write('warn'), info: write('info'), debug: write('debug'), child: (more) => capturingLogger(lines, { ...fields, ...more }) };
+  return {
+    error: write('error'),
+    warn: write('warn'),
+    info: write('info'),
+    debug: write('debug'),
+    child: (more) => capturingLogger(lines, { ...fields, ...more }),
+  };
 }
 
 /** Runs one query on a test database with its own connection (to look at what the API stored). */
@@ -43,7 +52,11 @@ export interface AuthHarness {
   baseUrl: string;
   logs: string[];
   signingKey: { privatePem: string; publicPem: string };
-  api(method: string, path: string, options?: { body?: unknown; token?: string; headers?: Record<string, string> }): Promise<ApiAnswer>;
+  api(
+    method: string,
+    path: string,
+    options?: { body?: unknown; token?: string; headers?: Record<string, string> },
+  ): Promise<ApiAnswer>;
   login(username: string, password: string): Promise<{ accessToken: string; refreshToken: string }>;
   /** Stops the control plane only (an outage); `close` then drops the database. */
   stopService(): Promise<void>;
@@ -57,7 +70,10 @@ export interface AuthHarnessOptions {
   bootstrapAdmin?: boolean;
 }
 
-export async function startAuthHarness(auth: Record<string, unknown> = {}, options: AuthHarnessOptions = {}): Promise<AuthHarness> {
+export async function startAuthHarness(
+  auth: Record<string, unknown> = {},
+  options: AuthHarnessOptions = {},
+): Promise<AuthHarness> {
   const database = options.database ?? (await createTestDatabase());
   const prefix = `test.auth.${randomBytes(4).toString('hex')}.`;
   const signingKey = ed25519Pem();
@@ -72,22 +88,41 @@ export async function startAuthHarness(auth: Record<string, unknown> = {}, optio
         database: { url: database.url, poolMax: 4 },
         publishConfig: false,
         scheduler: { enabled: false },
-        auth: { signingKey: signingKey.privatePem, ...(options.bootstrapAdmin === false ? {} : { bootstrapAdmin: ADMIN }), ...auth },
+        auth: {
+          signingKey: signingKey.privatePem,
+          ...(options.bootstrapAdmin === false ? {} : { bootstrapAdmin: ADMIN }),
+          ...auth,
+        },
       },
     },
   });
   const logs: string[] = [];
   let service: RunningControlPlane;
   try {
-    service = await startControlPlane({ settings, logger: capturingLogger(logs), templates: testTemplates, validateResponses: true });
+    service = await startControlPlane({
+      settings,
+      logger: capturingLogger(logs),
+      templates: testTemplates,
+      validateResponses: true,
+    });
   } catch (error) {
     await database.drop();
-    throw new Error(`the control plane did not start: ${(error as Error).message}\n(if Kafka or PostgreSQL is not running, start the stack with: npm run stack:start)`);
+    throw new Error(
+      `the control plane did not start: ${(error as Error).message}\n(if Kafka or PostgreSQL is not running, start the stack with: npm run stack:start)`,
+    );
   }
   const baseUrl = `http://127.0.0.1:${service.port}`;
   const api: AuthHarness['api'] = async (method, path, options = {}) => {
-    const headers: Record<string, string> = { ...(options.body === undefined ? {} : { 'content-type': 'application/json' }), ...(options.token ? { authorization: `Bearer ${options.token}` } : {}), ...options.headers };
-    const response = await fetch(`${baseUrl}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const headers: Record<string, string> = {
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+      ...options.headers,
+    };
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
     const text = await response.text();
     let body: unknown = text;
     try {
@@ -109,7 +144,8 @@ export async function startAuthHarness(auth: Record<string, unknown> = {}, optio
     api,
     async login(username, password) {
       const answer = await api('POST', '/api/v1/auth/login', { body: { username, password } });
-      if (answer.status !== 200) throw new Error(`login of ${username} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+      if (answer.status !== 200)
+        throw new Error(`login of ${username} failed: ${answer.status} ${JSON.stringify(answer.body)}`);
       return answer.body;
     },
     stopService,
@@ -139,13 +175,24 @@ export async function keycloakToken(realm: string, username: string, password: s
     response = await fetch(`${KEYCLOAK_URL}/realms/${realm}/protocol/openid-connect/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'password', client_id: 'muxly-cli', username, password, scope: 'openid' }),
+      body: new URLSearchParams({
+        grant_type: 'password',
+        client_id: 'muxly-cli',
+        username,
+        password,
+        scope: 'openid',
+      }),
     });
   } catch (error) {
-    throw new Error(`Keycloak does not answer at ${KEYCLOAK_URL} (${(error as Error).message}); start it with: bash deploy/local/stack.sh start keycloak`);
+    throw new Error(
+      `Keycloak does not answer at ${KEYCLOAK_URL} (${(error as Error).message}); start it with: bash deploy/local/stack.sh start keycloak`,
+    );
   }
   const body = (await response.json()) as { access_token?: string };
-  if (!response.ok || !body.access_token) throw new Error(`Keycloak refused the token request for ${username}@${realm}: ${response.status} ${JSON.stringify(body)}`);
+  if (!response.ok || !body.access_token)
+    throw new Error(
+      `Keycloak refused the token request for ${username}@${realm}: ${response.status} ${JSON.stringify(body)}`,
+    );
   return body.access_token;
 }
 
@@ -153,6 +200,9 @@ export async function keycloakToken(realm: string, username: string, password: s
 export async function requireKeycloak(): Promise<void> {
   for (const realm of ['muxly', 'other']) {
     const answer = await fetch(`${KEYCLOAK_URL}/realms/${realm}`).catch(() => null);
-    if (!answer?.ok) throw new Error(`Keycloak's "${realm}" realm does not answer at ${KEYCLOAK_URL}; start it with: bash deploy/local/stack.sh start keycloak`);
+    if (!answer?.ok)
+      throw new Error(
+        `Keycloak's "${realm}" realm does not answer at ${KEYCLOAK_URL}; start it with: bash deploy/local/stack.sh start keycloak`,
+      );
   }
 }

@@ -10,7 +10,10 @@ const Config = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 200, default: 'example.heartbeat' }),
     intervalSeconds: Type.Integer({ minimum: 1, default: 60 }),
-    start: Type.String({ default: '2026-01-01T00:00:00Z', description: 'The first slot of the first sync (RFC 3339).' }),
+    start: Type.String({
+      default: '2026-01-01T00:00:00Z',
+      description: 'The first slot of the first sync (RFC 3339).',
+    }),
     pageSize: Type.Integer({ minimum: 1, maximum: 10_000, default: 500 }),
     service: Type.String({ default: 'example', description: 'A dimension on every metric.' }),
   },
@@ -24,7 +27,12 @@ const TYPE = 'example-heartbeat';
 const idFor = (config: Config, slot: number): string =>
   `${TYPE}-${createHash('sha256').update(`${config.name}|${config.service}|${slot}`).digest('hex').slice(0, 32)}`;
 
-async function* read(config: Config, _credentials: unknown, cursor: ConnectorCursor, context: { now(): Date; signal: AbortSignal }): AsyncIterable<ConnectorPage> {
+async function* read(
+  config: Config,
+  _credentials: unknown,
+  cursor: ConnectorCursor,
+  context: { now(): Date; signal: AbortSignal },
+): AsyncIterable<ConnectorPage> {
   const step = config.intervalSeconds * 1000;
   const resume = typeof cursor?.next === 'number' ? cursor.next : Math.ceil(Date.parse(config.start) / step) * step;
   if (Number.isNaN(resume)) throw new Error(`start "${config.start}" is not a date`);

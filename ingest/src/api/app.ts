@@ -34,7 +34,8 @@ export interface IngestAppOptions {
 /** The ingest HTTP server (not yet listening): the API below, with slow and broken clients answered too. */
 export function createIngestServer(options: IngestAppOptions): Server {
   const metrics = createIngestMetrics(options.health.registry);
-  const rejected = (status: number, reason: string) => metrics.rejected.inc({ reason: `${status}_${reason.replaceAll('-', '_')}` });
+  const rejected = (status: number, reason: string) =>
+    metrics.rejected.inc({ reason: `${status}_${reason.replaceAll('-', '_')}` });
   const { headersMs, requestMs, keepAliveMs } = options.clientTimeouts;
   const server = createServer(
     {
@@ -75,7 +76,11 @@ export function closeGracefully(server: Server): Promise<void> {
   });
 }
 
-function createIngestApp(options: IngestAppOptions, metrics: IngestMetrics, rejected: (status: number, reason: string) => void): Express {
+function createIngestApp(
+  options: IngestAppOptions,
+  metrics: IngestMetrics,
+  rejected: (status: number, reason: string) => void,
+): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -84,15 +89,21 @@ function createIngestApp(options: IngestAppOptions, metrics: IngestMetrics, reje
   app.use((request, response, next) => {
     handleHealthRequest(request, response, options.health).then((handled) => handled || next(), next);
   });
-  app.get('/docs', (_request, response) => response.sendFile(INGEST_OPENAPI_PATH, { headers: { 'content-type': 'application/yaml' } }));
+  app.get('/docs', (_request, response) =>
+    response.sendFile(INGEST_OPENAPI_PATH, { headers: { 'content-type': 'application/yaml' } }),
+  );
 
   // Authenticate before reading a body, so an unknown caller cannot make us parse anything.
   const authenticate: RequestHandler = (request, response, next) => {
     const key = presentedApiKey(request.headers);
     const keyId = key ? options.apiKeys.verify(key) : undefined;
     if (!keyId) {
-      const [type, detail] = key ? ['api-key-invalid', 'The API key is not valid.'] : ['api-key-missing', 'Send an API key as "Authorization: Bearer <key>" or "X-API-Key".'];
-      next(new HttpProblem(401, detail, { type: `https://muxly.dev/problems/${type}` }, { 'www-authenticate': 'Bearer' }));
+      const [type, detail] = key
+        ? ['api-key-invalid', 'The API key is not valid.']
+        : ['api-key-missing', 'Send an API key as "Authorization: Bearer <key>" or "X-API-Key".'];
+      next(
+        new HttpProblem(401, detail, { type: `https://muxly.dev/problems/${type}` }, { 'www-authenticate': 'Bearer' }),
+      );
       return;
     }
     response.locals.apiKeyId = keyId;
@@ -103,9 +114,14 @@ function createIngestApp(options: IngestAppOptions, metrics: IngestMetrics, reje
     const waitMs = options.rateLimiter.take(String(response.locals.apiKeyId));
     if (waitMs === 0) return next();
     next(
-      new HttpProblem(429, 'This API key sends more requests than its rate limit allows; retry after the number of seconds in Retry-After.', {
-        type: 'https://muxly.dev/problems/rate-limited',
-      }, { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) }),
+      new HttpProblem(
+        429,
+        'This API key sends more requests than its rate limit allows; retry after the number of seconds in Retry-After.',
+        {
+          type: 'https://muxly.dev/problems/rate-limited',
+        },
+        { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
+      ),
     );
   };
   app.use('/v1', authenticate, rateLimit);

@@ -18,7 +18,10 @@ export function answeredByServer(request: IncomingMessage): boolean {
 export function answerClientErrors(server: Server, onRejected: (status: number, reason: string) => void): void {
   // The response in progress on each connection: once its head is out, nothing else may be written.
   const responses = new WeakMap<object, ServerResponse>();
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => void responses.set(request.socket, response));
+  server.on(
+    'request',
+    (request: IncomingMessage, response: ServerResponse) => void responses.set(request.socket, response),
+  );
 
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     if (error.code === 'ECONNRESET' || !socket.writable || responses.get(socket)?.headersSent) {
@@ -34,7 +37,12 @@ export function answerClientErrors(server: Server, onRejected: (status: number, 
     answeredConnections.add(socket);
     onRejected(status, reason);
     const body = JSON.stringify(problem(status, detail, { type: `https://muxly.dev/problems/${reason}` }));
-    const head = [`HTTP/1.1 ${status} ${STATUS_CODES[status]}`, `Content-Type: ${PROBLEM_CONTENT_TYPE}`, `Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close'];
+    const head = [
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}`,
+      `Content-Type: ${PROBLEM_CONTENT_TYPE}`,
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      'Connection: close',
+    ];
     // NOTE: close once the answer is flushed; a client still trickling bytes must not keep it open.
     socket.end(`${head.join('\r\n')}\r\n\r\n${body}`, () => socket.destroy());
   });

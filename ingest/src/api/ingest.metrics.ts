@@ -8,7 +8,11 @@ export interface IngestMetrics {
 
 export function createIngestMetrics(registry: Registry): IngestMetrics {
   return {
-    accepted: new Counter({ name: 'muxly_ingest_metrics_accepted_total', help: 'Metrics acknowledged by Kafka and answered 202.', registers: [registry] }),
+    accepted: new Counter({
+      name: 'muxly_ingest_metrics_accepted_total',
+      help: 'Metrics acknowledged by Kafka and answered 202.',
+      registers: [registry],
+    }),
     rejected: new Counter({
       name: 'muxly_ingest_requests_rejected_total',
       help: 'Requests answered with an error, by reason.',

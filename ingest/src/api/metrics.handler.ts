@@ -28,23 +28,34 @@ export function metricsHandler(options: MetricsHandlerOptions): RequestHandler {
     const metrics = isBatch ? body.metrics : [body];
 
     if (metrics.length > options.limits.maxBatchSize) {
-      throw new HttpProblem(413, `A batch holds at most ${options.limits.maxBatchSize} metrics; this one has ${metrics.length}.`, {
-        type: 'https://muxly.dev/problems/batch-too-large',
-      });
+      throw new HttpProblem(
+        413,
+        `A batch holds at most ${options.limits.maxBatchSize} metrics; this one has ${metrics.length}.`,
+        {
+          type: 'https://muxly.dev/problems/batch-too-large',
+        },
+      );
     }
     // A metric cannot be larger than the whole body: measure each one only when the body could hold
     // an oversized one (saves serializing every metric twice on the hot path).
-    const bodyBytes = (request as unknown as Record<symbol, number | undefined>)[BODY_BYTES] ?? Number.POSITIVE_INFINITY;
+    const bodyBytes =
+      (request as unknown as Record<symbol, number | undefined>)[BODY_BYTES] ?? Number.POSITIVE_INFINITY;
     if (bodyBytes > options.limits.maxMetricBytes) {
       const oversized: FieldError[] = [];
       metrics.forEach((metric, index) => {
         const size = Buffer.byteLength(JSON.stringify(metric));
         if (size > options.limits.maxMetricBytes) {
-          oversized.push({ pointer: isBatch ? `/metrics/${index}` : '', detail: `is ${size} bytes; the limit is ${options.limits.maxMetricBytes}` });
+          oversized.push({
+            pointer: isBatch ? `/metrics/${index}` : '',
+            detail: `is ${size} bytes; the limit is ${options.limits.maxMetricBytes}`,
+          });
         }
       });
       if (oversized.length > 0) {
-        throw new HttpProblem(413, 'A metric is larger than the per-metric limit.', { type: 'https://muxly.dev/problems/metric-too-large', errors: oversized });
+        throw new HttpProblem(413, 'A metric is larger than the per-metric limit.', {
+          type: 'https://muxly.dev/problems/metric-too-large',
+          errors: oversized,
+        });
       }
     }
 
@@ -68,10 +79,20 @@ export function metricsHandler(options: MetricsHandlerOptions): RequestHandler {
       await options.writer.write(JSON.stringify(envelope));
     } catch (error) {
       if (error instanceof BacklogFullError) {
-        throw new HttpProblem(503, 'Too many requests are waiting for Kafka; nothing was accepted. Retry later.', { type: 'https://muxly.dev/problems/kafka-backlog' }, { 'retry-after': '1' });
+        throw new HttpProblem(
+          503,
+          'Too many requests are waiting for Kafka; nothing was accepted. Retry later.',
+          { type: 'https://muxly.dev/problems/kafka-backlog' },
+          { 'retry-after': '1' },
+        );
       }
       if (error instanceof RetryableError) {
-        throw new HttpProblem(503, 'Kafka is unavailable; nothing was accepted. Retry later.', { type: 'https://muxly.dev/problems/kafka-unavailable' }, { 'retry-after': '5' });
+        throw new HttpProblem(
+          503,
+          'Kafka is unavailable; nothing was accepted. Retry later.',
+          { type: 'https://muxly.dev/problems/kafka-unavailable' },
+          { 'retry-after': '5' },
+        );
       }
       throw error;
     } finally {

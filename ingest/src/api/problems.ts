@@ -30,7 +30,9 @@ function fieldErrors(items: NonNullable<ValidatorError['errors']>): FieldError[]
   const errors: FieldError[] = [];
   // A value that matches none of an anyOf's branches gets one error per branch plus a summary:
   // keep only the summary for that field.
-  const anyOfFields = new Set(items.filter((item) => item.message === 'must match a schema in anyOf').map((item) => bodyPointer(item.path)));
+  const anyOfFields = new Set(
+    items.filter((item) => item.message === 'must match a schema in anyOf').map((item) => bodyPointer(item.path)),
+  );
   for (const item of items) {
     if (/^must match "(then|else)" schema$/.test(item.message ?? '')) continue;
     const error = { pointer: bodyPointer(item.path), detail: item.message ?? 'is invalid' };
@@ -49,7 +51,10 @@ function fieldErrors(items: NonNullable<ValidatorError['errors']>): FieldError[]
  * errors (malformed JSON 400, too large 413, bad encoding 415), HttpProblem from handlers, and
  * anything else as a 500 whose details stay in the log.
  */
-export function problemHandler(logger: Logger, onRejected?: (status: number, reason: string) => void): ErrorRequestHandler {
+export function problemHandler(
+  logger: Logger,
+  onRejected?: (status: number, reason: string) => void,
+): ErrorRequestHandler {
   return (error: unknown, request, response, _next) => {
     // The server already answered this connection (a client too slow with its body: 408) and
     // closed it; the body parser's "aborted" that follows is the same rejection.
@@ -58,24 +63,36 @@ export function problemHandler(logger: Logger, onRejected?: (status: number, rea
       onRejected?.(body.status, reason);
       sendProblem(response, body, headers);
     };
-    if (error instanceof HttpProblem) return respond(error.problem, error.problem.type.split('/').pop() ?? 'problem', error.headers);
+    if (error instanceof HttpProblem)
+      return respond(error.problem, error.problem.type.split('/').pop() ?? 'problem', error.headers);
     const e = error as ValidatorError;
-    if (e.type === 'entity.parse.failed') return respond(problem(400, `The body is not valid JSON: ${e.message ?? ''}`.trim()), 'malformed_json');
-    if (e.type === 'entity.too.large') return respond(problem(413, 'The request body is larger than the limit after decompression.'), 'too_large');
-    if (e.type === 'encoding.unsupported') return respond(problem(415, e.message ?? 'Unsupported content encoding.'), 'unsupported_encoding');
+    if (e.type === 'entity.parse.failed')
+      return respond(problem(400, `The body is not valid JSON: ${e.message ?? ''}`.trim()), 'malformed_json');
+    if (e.type === 'entity.too.large')
+      return respond(problem(413, 'The request body is larger than the limit after decompression.'), 'too_large');
+    if (e.type === 'encoding.unsupported')
+      return respond(problem(415, e.message ?? 'Unsupported content encoding.'), 'unsupported_encoding');
     if (e.type === 'request.aborted') return respond(problem(400, 'The request was aborted by the client.'), 'aborted');
     if (typeof e.status === 'number' && Array.isArray(e.errors)) {
       const errors = fieldErrors(e.errors);
       const inBody = e.errors.some((item) => (item.path ?? '').replace(/^\./, '/').startsWith('/body'));
-      if (e.status === 400 && inBody) return respond(problem(422, 'The request body does not match the schema.', { errors }), 'schema');
-      if (e.status === 415) return respond(problem(415, 'Send application/json (optionally with Content-Encoding: gzip).'), 'content_type');
+      if (e.status === 400 && inBody)
+        return respond(problem(422, 'The request body does not match the schema.', { errors }), 'schema');
+      if (e.status === 415)
+        return respond(problem(415, 'Send application/json (optionally with Content-Encoding: gzip).'), 'content_type');
       if (e.status === 404 || e.status === 405) return respond(problem(e.status, e.message), 'route');
-      return respond(problem(e.status, e.message ?? 'Invalid request.', errors.length > 0 ? { errors } : {}), 'invalid_request');
+      return respond(
+        problem(e.status, e.message ?? 'Invalid request.', errors.length > 0 ? { errors } : {}),
+        'invalid_request',
+      );
     }
     // The body parser's other refusals (a body that does not decompress, a bad charset) are the
     // client's: answer their status instead of a 500.
     if (e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      return respond(problem(e.status, `The request body could not be read: ${e.message ?? 'invalid body'}`), 'unreadable_body');
+      return respond(
+        problem(e.status, `The request body could not be read: ${e.message ?? 'invalid body'}`),
+        'unreadable_body',
+      );
     }
     logger.error('unhandled error', { error: (error as Error).message, path: request.path });
     return respond(problem(500, 'An unexpected error occurred; it has been logged.'), 'internal');

@@ -6,7 +6,9 @@ function manualProducer() {
   const sends: { messages: { value: string }[]; settle: (error?: Error) => void }[] = [];
   const producer = {
     sendAndWait: (messages: { value: string }[]) =>
-      new Promise<void>((resolve, reject) => sends.push({ messages, settle: (error) => (error ? reject(error) : resolve()) })),
+      new Promise<void>((resolve, reject) =>
+        sends.push({ messages, settle: (error) => (error ? reject(error) : resolve()) }),
+      ),
   } as unknown as KafkaProducer;
   return { producer, sends };
 }

@@ -17,5 +17,7 @@ test('keys are read from a bearer token or X-API-Key', () => {
 });
 
 test('the hash format is sha256 hex', () => {
-  expect(hashApiKey('mxk_local_dev_only_change_me')).toBe('sha256:4096d8a2c64bf0958353ce0ed892275eb25d25153f410e2eac281f82595f7fc4');
+  expect(hashApiKey('mxk_local_dev_only_change_me')).toBe(
+    'sha256:4096d8a2c64bf0958353ce0ed892275eb25d25153f410e2eac281f82595f7fc4',
+  );
 });

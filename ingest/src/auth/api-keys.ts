@@ -42,7 +42,10 @@ export class ApiKeyVerifier {
 }
 
 /** Reads the key from `Authorization: Bearer <key>` or `X-API-Key: <key>`. */
-export function presentedApiKey(headers: { authorization?: string | undefined; 'x-api-key'?: string | string[] | undefined }): string | undefined {
+export function presentedApiKey(headers: {
+  authorization?: string | undefined;
+  'x-api-key'?: string | string[] | undefined;
+}): string | undefined {
   const authorization = headers.authorization;
   if (authorization?.toLowerCase().startsWith('bearer ')) return authorization.slice(7).trim() || undefined;
   const header = headers['x-api-key'];

@@ -31,7 +31,9 @@ export interface ApiKeySync {
 }
 
 const isEntry = (key: unknown): key is ApiKeyEntry =>
-  typeof (key as ApiKeyEntry | null)?.id === 'string' && typeof (key as ApiKeyEntry).hash === 'string' && /^sha256:[0-9a-f]{64}$/.test((key as ApiKeyEntry).hash);
+  typeof (key as ApiKeyEntry | null)?.id === 'string' &&
+  typeof (key as ApiKeyEntry).hash === 'string' &&
+  /^sha256:[0-9a-f]{64}$/.test((key as ApiKeyEntry).hash);
 
 /** Fetch timeout: at most 5 s, and never longer than the interval (a slow answer must not pile up fetches). */
 export const syncTimeoutMs = (refreshIntervalSeconds: number) => Math.min(5_000, refreshIntervalSeconds * 1000);
@@ -53,7 +55,10 @@ export function startApiKeySync(options: ApiKeySyncOptions): ApiKeySync {
 
   const refresh = async () => {
     try {
-      const response = await fetch(url, { headers: { authorization: `Bearer ${options.serviceToken}` }, signal: AbortSignal.timeout(timeoutMs) });
+      const response = await fetch(url, {
+        headers: { authorization: `Bearer ${options.serviceToken}` },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       if (!response.ok) throw new Error(`the control plane answered ${response.status}`);
       const body = (await response.json()) as { keys?: unknown };
       if (!Array.isArray(body.keys)) throw new Error('the answer has no keys list');
@@ -68,7 +73,11 @@ export function startApiKeySync(options: ApiKeySyncOptions): ApiKeySync {
         cached = serialized;
       }
     } catch (error) {
-      if (!failing) options.logger.warn('cannot fetch API keys from the control plane; the last known keys stay in use', { url, error: (error as Error).message });
+      if (!failing)
+        options.logger.warn('cannot fetch API keys from the control plane; the last known keys stay in use', {
+          url,
+          error: (error as Error).message,
+        });
       failing = true;
     }
   };
@@ -91,17 +100,27 @@ function readCache(options: ApiKeySyncOptions): ApiKeyEntry[] | null {
   try {
     text = readFileSync(options.cacheFile, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') options.logger.warn('cannot read the API key cache', { file: options.cacheFile, error: (error as Error).message });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      options.logger.warn('cannot read the API key cache', {
+        file: options.cacheFile,
+        error: (error as Error).message,
+      });
     return null;
   }
   try {
     const keys = (JSON.parse(text) as { keys?: unknown }).keys;
     if (!Array.isArray(keys)) throw new Error('no keys list');
     const entries = keys.filter(isEntry);
-    options.logger.info('API keys loaded from the cache until the control plane answers', { file: options.cacheFile, keys: entries.length });
+    options.logger.info('API keys loaded from the cache until the control plane answers', {
+      file: options.cacheFile,
+      keys: entries.length,
+    });
     return entries;
   } catch (error) {
-    options.logger.warn('the API key cache is unreadable; ignoring it', { file: options.cacheFile, error: (error as Error).message });
+    options.logger.warn('the API key cache is unreadable; ignoring it', {
+      file: options.cacheFile,
+      error: (error as Error).message,
+    });
     return null;
   }
 }

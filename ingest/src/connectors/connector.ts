@@ -73,5 +73,10 @@ export interface ConnectorPlugin<Config = any, Credentials = any> {
    * must be safe to resume from once that page and all before it are published; a connector
    * never yields a cursor past records it has not yet yielded.
    */
-  read(config: Config, credentials: Credentials, cursor: ConnectorCursor, context: ConnectorContext): AsyncIterable<ConnectorPage>;
+  read(
+    config: Config,
+    credentials: Credentials,
+    cursor: ConnectorCursor,
+    context: ConnectorContext,
+  ): AsyncIterable<ConnectorPage>;
 }

@@ -3,7 +3,12 @@ import { ConfigurationError, createHttpClient, createLogger } from '@muxly/commo
 import type { ConnectorContext, ConnectorPage, ConnectorPlugin } from './connector.ts';
 import { checkConnector, runSync, SyncFailedError, type SyncProgress } from './sync.ts';
 
-const record = (n: number) => ({ id: `r${n}`, kind: 'event' as const, name: 'e', timestamp: '2026-03-01T00:00:00.000Z' });
+const record = (n: number) => ({
+  id: `r${n}`,
+  kind: 'event' as const,
+  name: 'e',
+  timestamp: '2026-03-01T00:00:00.000Z',
+});
 
 /** A connector that yields `pages` pages of two records, optionally throwing before page `failAt`. */
 const fakeConnector = (pages: number, failAt?: number): ConnectorPlugin<{ size: number }> => ({
@@ -15,7 +20,11 @@ const fakeConnector = (pages: number, failAt?: number): ConnectorPlugin<{ size: 
     const start = typeof cursor?.page === 'number' ? cursor.page : 0;
     for (let page = start + 1; page <= pages; page += 1) {
       if (page === failAt) throw new Error(`read failed at page ${page}`);
-      yield { stream: 's', records: Array.from({ length: config.size }, (_, i) => record(page * 10 + i)), cursor: { page } };
+      yield {
+        stream: 's',
+        records: Array.from({ length: config.size }, (_, i) => record(page * 10 + i)),
+        cursor: { page },
+      };
     }
   },
 });
@@ -50,36 +59,76 @@ describe('runSync', () => {
   it.each([
     ['the connector fails', fakeConnector(4, 3), undefined, { pages: 2, records: 4, cursor: { page: 2 } }],
     ['the sink fails', fakeConnector(4), 2, { pages: 1, records: 2, cursor: { page: 1 } }],
-  ])('when %s, keeps the cursor of the last published page, and a resume finishes', async (_name, connector, failingPublish, expected) => {
-    let calls = 0;
-    const sink = {
-      publish: async () => {
-        calls += 1;
-        if (calls === failingPublish) throw new Error('broker down');
-      },
-    };
-    const error = (await runSync({ connector, config: {}, credentials: undefined, cursor: null, sink, context: context() }).catch((caught: unknown) => caught)) as SyncFailedError;
-    expect(error).toBeInstanceOf(SyncFailedError);
-    expect(error.progress).toEqual(expected);
-    const resumed = await runSync({ connector: fakeConnector(4), config: {}, credentials: undefined, cursor: error.progress.cursor, sink: { publish: async () => {} }, context: context() });
-    expect(resumed.pages).toBe(4 - expected.pages);
-  });
+  ])(
+    'when %s, keeps the cursor of the last published page, and a resume finishes',
+    async (_name, connector, failingPublish, expected) => {
+      let calls = 0;
+      const sink = {
+        publish: async () => {
+          calls += 1;
+          if (calls === failingPublish) throw new Error('broker down');
+        },
+      };
+      const error = (await runSync({
+        connector,
+        config: {},
+        credentials: undefined,
+        cursor: null,
+        sink,
+        context: context(),
+      }).catch((caught: unknown) => caught)) as SyncFailedError;
+      expect(error).toBeInstanceOf(SyncFailedError);
+      expect(error.progress).toEqual(expected);
+      const resumed = await runSync({
+        connector: fakeConnector(4),
+        config: {},
+        credentials: undefined,
+        cursor: error.progress.cursor,
+        sink: { publish: async () => {} },
+        context: context(),
+      });
+      expect(resumed.pages).toBe(4 - expected.pages);
+    },
+  );
 
   it('does not publish empty pages but still advances the cursor', async () => {
     let published = 0;
-    const result = await runSync({ connector: fakeConnector(2), config: { size: 0 }, credentials: undefined, cursor: null, sink: { publish: async () => void (published += 1) }, context: context() });
+    const result = await runSync({
+      connector: fakeConnector(2),
+      config: { size: 0 },
+      credentials: undefined,
+      cursor: null,
+      sink: { publish: async () => void (published += 1) },
+      context: context(),
+    });
     expect(published).toBe(0);
     expect(result.cursor).toEqual({ page: 2 });
   });
 
   it('rejects invalid config before reading', async () => {
-    await expect(runSync({ connector: fakeConnector(1), config: { size: 'x' }, credentials: undefined, cursor: null, sink: { publish: async () => {} }, context: context() })).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(
+      runSync({
+        connector: fakeConnector(1),
+        config: { size: 'x' },
+        credentials: undefined,
+        cursor: null,
+        sink: { publish: async () => {} },
+        context: context(),
+      }),
+    ).rejects.toBeInstanceOf(ConfigurationError);
   });
 
   it('stops when the signal aborts', async () => {
     const controller = new AbortController();
     const sink = { publish: async () => controller.abort(new Error('cancelled')) };
-    const error = (await runSync({ connector: fakeConnector(3), config: {}, credentials: undefined, cursor: null, sink, context: context(controller.signal) }).catch((caught: unknown) => caught)) as SyncFailedError;
+    const error = (await runSync({
+      connector: fakeConnector(3),
+      config: {},
+      credentials: undefined,
+      cursor: null,
+      sink,
+      context: context(controller.signal),
+    }).catch((caught: unknown) => caught)) as SyncFailedError;
     expect(error.message).toMatch(/cancelled/);
     expect(error.progress.pages).toBe(1);
   });
@@ -89,7 +138,10 @@ describe('checkConnector', () => {
   it('reports config validation as the first step', async () => {
     await expect(checkConnector(fakeConnector(1), {}, undefined, context())).resolves.toEqual({
       ok: true,
-      steps: [{ name: 'config', ok: true }, { name: 'ping', ok: true }],
+      steps: [
+        { name: 'config', ok: true },
+        { name: 'ping', ok: true },
+      ],
     });
     const bad = await checkConnector(fakeConnector(1), { unknown: 1 }, undefined, context());
     expect(bad.ok).toBe(false);

@@ -84,12 +84,22 @@ export async function runSync(options: RunSyncOptions): Promise<SyncResult> {
  * The connection test (`POST /connectors/{id}/test`): validates config and credentials, then runs
  * the connector's own check. Never throws; a bad config is a failed first step.
  */
-export async function checkConnector(connector: ConnectorPlugin, config: unknown, credentials: unknown, context: ConnectorContext): Promise<CheckResult> {
+export async function checkConnector(
+  connector: ConnectorPlugin,
+  config: unknown,
+  credentials: unknown,
+  context: ConnectorContext,
+): Promise<CheckResult> {
   let parsedConfig: unknown;
   let parsedCredentials: unknown = credentials;
   try {
     parsedConfig = parseConfig(connector.configSchema, config, `${connector.type} connector config`);
-    if (connector.credentialsSchema) parsedCredentials = parseConfig(connector.credentialsSchema, credentials, `${connector.type} connector credentials`);
+    if (connector.credentialsSchema)
+      parsedCredentials = parseConfig(
+        connector.credentialsSchema,
+        credentials,
+        `${connector.type} connector credentials`,
+      );
   } catch (error) {
     return { ok: false, steps: [{ name: 'config', ok: false, message: errorMessage(error) }] };
   }
@@ -98,6 +108,12 @@ export async function checkConnector(connector: ConnectorPlugin, config: unknown
     return { ok: result.ok, steps: [{ name: 'config', ok: true }, ...result.steps] };
   } catch (error) {
     // A plugin's check that throws is reported, not propagated.
-    return { ok: false, steps: [{ name: 'config', ok: true }, { name: 'check', ok: false, message: errorMessage(error) }] };
+    return {
+      ok: false,
+      steps: [
+        { name: 'config', ok: true },
+        { name: 'check', ok: false, message: errorMessage(error) },
+      ],
+    };
   }
 }

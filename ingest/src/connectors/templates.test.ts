@@ -6,7 +6,11 @@ describe('connectorTemplates', () => {
     expect(connectorTemplates.map((template) => template.type).sort()).toEqual(Object.keys(builtInConnectors).sort());
     const hubspot = connectorTemplates.find((template) => template.type === 'hubspot')!;
     expect(hubspot.required).toEqual(['objectType']);
-    expect(hubspot.defaults).toMatchObject({ pageSize: 100, lookbackSeconds: 300, apiBaseUrl: 'https://api.hubapi.com' });
+    expect(hubspot.defaults).toMatchObject({
+      pageSize: 100,
+      lookbackSeconds: 300,
+      apiBaseUrl: 'https://api.hubapi.com',
+    });
     const bigquery = connectorTemplates.find((template) => template.type === 'bigquery')!;
     expect(bigquery.required).toEqual(expect.arrayContaining(['projectId', 'query', 'cursorColumn', 'mapping']));
     for (const template of connectorTemplates) {

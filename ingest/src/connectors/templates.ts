@@ -58,17 +58,21 @@ function defaultsOf(schema: TSchema): Record<string, unknown> {
   if (Kind in schema) return Value.Default(schema, {}) as Record<string, unknown>;
   // A plugin's plain JSON Schema: the top-level defaults.
   const properties = ((schema as { properties?: unknown }).properties ?? {}) as Record<string, { default?: unknown }>;
-  return Object.fromEntries(Object.entries(properties).filter(([, property]) => property.default !== undefined).map(([name, property]) => [name, property.default]));
+  return Object.fromEntries(
+    Object.entries(properties)
+      .filter(([, property]) => property.default !== undefined)
+      .map(([name, property]) => [name, property.default]),
+  );
 }
 
 /** Runs the connector's check (config validation first) with a guarded HTTP client of its own. */
-async function runCheck(load: () => Promise<ConnectorPlugin>, config: Record<string, unknown>, options: ConnectionCheckOptions): Promise<ConnectionCheckStep[]> {
-  const [{ checkConnector }, { createConnectorContext }, { createHttpClient, createLogger }, connector] = await Promise.all([
-    import('./sync.ts'),
-    import('./shared/context.ts'),
-    import('@muxly/common'),
-    load(),
-  ]);
+async function runCheck(
+  load: () => Promise<ConnectorPlugin>,
+  config: Record<string, unknown>,
+  options: ConnectionCheckOptions,
+): Promise<ConnectionCheckStep[]> {
+  const [{ checkConnector }, { createConnectorContext }, { createHttpClient, createLogger }, connector] =
+    await Promise.all([import('./sync.ts'), import('./shared/context.ts'), import('@muxly/common'), load()]);
   const http = createHttpClient({ allow: options.allowAddresses ?? [], timeoutMs: options.httpTimeoutMs ?? 10_000 });
   try {
     const context = createConnectorContext({
@@ -108,29 +112,55 @@ export function connectorTemplate(
 }
 
 /** The template of a loaded plugin (`loadPlugins`), so the control plane accepts its connectors. */
-export const pluginTemplate = (plugin: ConnectorPlugin): ConnectorTemplate => connectorTemplate(plugin, async () => plugin);
+export const pluginTemplate = (plugin: ConnectorPlugin): ConnectorTemplate =>
+  connectorTemplate(plugin, async () => plugin);
 
 type Endpoint = (config: Record<string, unknown>) => string | undefined;
 
-const builtIn = (type: ConnectorType, description: string, configSchema: TSchema, credentialsSchema: TSchema, endpoint: Endpoint): ConnectorTemplate => ({
-  ...connectorTemplate({ type, description, configSchema, credentialsSchema }, async () => (await import('./registry.ts')).builtInConnectors[type]),
+const builtIn = (
+  type: ConnectorType,
+  description: string,
+  configSchema: TSchema,
+  credentialsSchema: TSchema,
+  endpoint: Endpoint,
+): ConnectorTemplate => ({
+  ...connectorTemplate(
+    { type, description, configSchema, credentialsSchema },
+    async () => (await import('./registry.ts')).builtInConnectors[type],
+  ),
   endpoint,
 });
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
 
 export const connectorTemplates: ConnectorTemplate[] = [
-  builtIn('bigquery', 'BigQuery: a SQL query with an @cursor parameter; rows become metrics, events or records.', BigQueryConfig, GoogleCredentials, (config) =>
-    text(config.apiEndpoint) ?? 'https://bigquery.googleapis.com',
+  builtIn(
+    'bigquery',
+    'BigQuery: a SQL query with an @cursor parameter; rows become metrics, events or records.',
+    BigQueryConfig,
+    GoogleCredentials,
+    (config) => text(config.apiEndpoint) ?? 'https://bigquery.googleapis.com',
   ),
-  builtIn('ga4', 'Google Analytics 4: runReport with dimensions and metrics, incremental by date; rows become metric events.', Ga4Config, GoogleCredentials, (config) =>
-    text(config.apiEndpoint) ?? 'https://analyticsdata.googleapis.com',
+  builtIn(
+    'ga4',
+    'Google Analytics 4: runReport with dimensions and metrics, incremental by date; rows become metric events.',
+    Ga4Config,
+    GoogleCredentials,
+    (config) => text(config.apiEndpoint) ?? 'https://analyticsdata.googleapis.com',
   ),
-  builtIn('hubspot', 'HubSpot CRM objects (contacts, companies, deals, any object type), incremental on last modification.', HubSpotConfig, HubSpotCredentials, (config) =>
-    text(config.apiBaseUrl) ?? 'https://api.hubapi.com',
+  builtIn(
+    'hubspot',
+    'HubSpot CRM objects (contacts, companies, deals, any object type), incremental on last modification.',
+    HubSpotConfig,
+    HubSpotCredentials,
+    (config) => text(config.apiBaseUrl) ?? 'https://api.hubapi.com',
   ),
   // The URL is a template: its {{cursor}} and {{now}} placeholders do not change the host.
-  builtIn('custom', 'Any JSON HTTP API: URL template, auth, pagination, a record selector and a cursor field.', CustomHttpConfig, CustomHttpCredentials, (config) =>
-    text(config.url)?.replace(/\{\{[^}]*\}\}/g, ''),
+  builtIn(
+    'custom',
+    'Any JSON HTTP API: URL template, auth, pagination, a record selector and a cursor field.',
+    CustomHttpConfig,
+    CustomHttpCredentials,
+    (config) => text(config.url)?.replace(/\{\{[^}]*\}\}/g, ''),
   ),
 ];

@@ -1,5 +1,15 @@
 import type { Kafka } from 'kafkajs';
-import { BatchConsumer, compileValidator, createHttpClient, errorMessage, SecretKeyring, topicNames, type KafkaProducer, type Logger, type MuxlySettings } from '@muxly/common';
+import {
+  BatchConsumer,
+  compileValidator,
+  createHttpClient,
+  errorMessage,
+  SecretKeyring,
+  topicNames,
+  type KafkaProducer,
+  type Logger,
+  type MuxlySettings,
+} from '@muxly/common';
 import { JobCommand } from '@muxly/schemas';
 import { createConnectorRegistry, loadPlugins, type ConnectorRegistry } from '../connectors/index.ts';
 import { JobRunner } from './job.runner.ts';
@@ -20,7 +30,13 @@ export interface RunningJobs {
  * keyed by job id) and must not wait behind it. If ingest dies mid-sync the command is not
  * replayed; the control plane marks the execution timed out at its deadline and retries it.
  */
-export async function startJobs(options: { kafka: Kafka; producer: KafkaProducer; settings: MuxlySettings; logger: Logger; registry?: ConnectorRegistry }): Promise<RunningJobs> {
+export async function startJobs(options: {
+  kafka: Kafka;
+  producer: KafkaProducer;
+  settings: MuxlySettings;
+  logger: Logger;
+  registry?: ConnectorRegistry;
+}): Promise<RunningJobs> {
   const { settings } = options;
   const jobs = settings.ingest.jobs;
   const logger = options.logger.child({ component: 'jobs' });
@@ -31,7 +47,10 @@ export async function startJobs(options: { kafka: Kafka; producer: KafkaProducer
     // loader (with its location and why) and left out, and ingest runs without it.
     const loaded = await loadPlugins(jobs.plugins, { baseDirectory: process.cwd(), log: logger });
     registry = createConnectorRegistry(loaded.plugins);
-    logger.info('connector types available', { connectorTypes: registry.types(), pluginFailures: loaded.failures.length });
+    logger.info('connector types available', {
+      connectorTypes: registry.types(),
+      pluginFailures: loaded.failures.length,
+    });
   }
   const http = createHttpClient({ allow: jobs.allowAddresses, timeoutMs: jobs.httpTimeoutMs });
   const runner = new JobRunner({
@@ -45,7 +64,13 @@ export async function startJobs(options: { kafka: Kafka; producer: KafkaProducer
     progressIntervalMs: jobs.progressIntervalMs,
     logger,
   });
-  const consumer = new BatchConsumer(options.kafka, { groupId: `${topics.commands}.ingest`, topics: [topics.commands], fromBeginning: true, chunkSize: 50, logger });
+  const consumer = new BatchConsumer(options.kafka, {
+    groupId: `${topics.commands}.ingest`,
+    topics: [topics.commands],
+    fromBeginning: true,
+    chunkSize: 50,
+    logger,
+  });
   try {
     await consumer.start(async (messages, context) => {
       for (const [index, message] of messages.entries()) {

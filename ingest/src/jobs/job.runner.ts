@@ -84,10 +84,14 @@ export class JobRunner {
     const { executionId } = command;
     if (this.#started.has(executionId)) return void this.#log.debug('run command repeated; ignored', { executionId });
     this.#started.add(executionId, true);
-    if (this.#cancelled.has(executionId)) return void this.#log.info('run command was cancelled before it started', { executionId });
+    if (this.#cancelled.has(executionId))
+      return void this.#log.info('run command was cancelled before it started', { executionId });
     if (Date.parse(command.deadline) <= Date.now()) {
       // The control plane already marked it timed out (and may have queued a retry).
-      return void this.#log.warn('run command arrived after its deadline; not run', { executionId, deadline: command.deadline });
+      return void this.#log.warn('run command arrived after its deadline; not run', {
+        executionId,
+        deadline: command.deadline,
+      });
     }
     const controller = new AbortController();
     const done = this.#run(command, controller).finally(() => this.#running.delete(executionId));
@@ -114,17 +118,45 @@ export class JobRunner {
     const { executionId, connector: target } = command;
     const log = this.#log.child({ executionId, jobId: command.jobId, connectorId: target.id });
     const progress: JobProgress = { pages: 0, records: 0, cursor: command.cursor };
-    const report = (type: JobResult['type'], extra: Partial<JobResult> = {}) => this.#report({ resultVersion: 1, type, executionId, jobId: command.jobId, connectorId: target.id, attempt: command.attempt, at: new Date().toISOString(), progress: { ...progress }, ...extra }, log);
+    const report = (type: JobResult['type'], extra: Partial<JobResult> = {}) =>
+      this.#report(
+        {
+          resultVersion: 1,
+          type,
+          executionId,
+          jobId: command.jobId,
+          connectorId: target.id,
+          attempt: command.attempt,
+          at: new Date().toISOString(),
+          progress: { ...progress },
+          ...extra,
+        },
+        log,
+      );
     // NOTE: ingest stops at the deadline on its own too, so a lost cancel command cannot leave a
     // sync running forever.
-    const deadline = setTimeout(() => controller.abort('timed_out' satisfies StopReason), Math.max(0, Date.parse(command.deadline) - Date.now()));
+    const deadline = setTimeout(
+      () => controller.abort('timed_out' satisfies StopReason),
+      Math.max(0, Date.parse(command.deadline) - Date.now()),
+    );
     let sink: RawSink | undefined;
     try {
       const connector = this.#options.registry.get(target.type);
-      if (!connector) throw new ConfigurationError(`no connector of type "${target.type}" is installed in ingest (installed: ${this.#options.registry.types().join(', ')})`);
-      const credentials = target.credentials ? this.#options.keyring.decrypt(target.credentials as never, `connector/${target.id}`) : {};
+      if (!connector)
+        throw new ConfigurationError(
+          `no connector of type "${target.type}" is installed in ingest (installed: ${this.#options.registry.types().join(', ')})`,
+        );
+      const credentials = target.credentials
+        ? this.#options.keyring.decrypt(target.credentials as never, `connector/${target.id}`)
+        : {};
       await report('started');
-      sink = new RawSink({ producer: this.#options.producer, topic: this.#options.topics.raw, connector: { id: target.id, type: connector.type }, executionId, recordsPerMessage: this.#options.recordsPerMessage });
+      sink = new RawSink({
+        producer: this.#options.producer,
+        topic: this.#options.topics.raw,
+        connector: { id: target.id, type: connector.type },
+        executionId,
+        recordsPerMessage: this.#options.recordsPerMessage,
+      });
       let lastProgressAt = 0;
       const result = await runSync({
         connector,
@@ -132,7 +164,12 @@ export class JobRunner {
         credentials,
         cursor: command.cursor,
         sink,
-        context: createConnectorContext({ connectorId: target.id, log, signal: controller.signal, http: this.#options.http }),
+        context: createConnectorContext({
+          connectorId: target.id,
+          log,
+          signal: controller.signal,
+          http: this.#options.http,
+        }),
         onProgress: async (current) => {
           Object.assign(progress, current);
           if (Date.now() - lastProgressAt < this.#options.progressIntervalMs) return;
@@ -141,22 +178,52 @@ export class JobRunner {
         },
       });
       Object.assign(progress, { pages: result.pages, records: result.records, cursor: result.cursor });
-      const counts: JobCounts = { recordsRead: result.records, recordsPublished: sink.published, pages: result.pages, streams: result.streams };
+      const counts: JobCounts = {
+        recordsRead: result.records,
+        recordsPublished: sink.published,
+        pages: result.pages,
+        streams: result.streams,
+      };
       await report('succeeded', { counts });
     } catch (error) {
       if (error instanceof SyncFailedError) Object.assign(progress, error.progress);
       const cause = error instanceof SyncFailedError ? error.cause : error;
-      const counts: JobCounts = { recordsRead: progress.records, recordsPublished: sink?.published ?? 0, pages: progress.pages, streams: {} };
+      const counts: JobCounts = {
+        recordsRead: progress.records,
+        recordsPublished: sink?.published ?? 0,
+        pages: progress.pages,
+        streams: {},
+      };
       const reason = controller.signal.aborted ? (controller.signal.reason as StopReason) : undefined;
       if (reason === 'cancelled') {
-        await report('cancelled', { counts, error: { message: 'cancelled on request', errorClass: 'Cancelled', retryable: false } });
+        await report('cancelled', {
+          counts,
+          error: { message: 'cancelled on request', errorClass: 'Cancelled', retryable: false },
+        });
       } else if (reason === 'timed_out') {
-        await report('timed_out', { counts, error: { message: "timed out: the sync ran past the job's timeoutSeconds and was stopped", errorClass: 'Timeout', retryable: true } });
+        await report('timed_out', {
+          counts,
+          error: {
+            message: "timed out: the sync ran past the job's timeoutSeconds and was stopped",
+            errorClass: 'Timeout',
+            retryable: true,
+          },
+        });
       } else if (reason === 'shutdown') {
-        await report('failed', { counts, error: { message: 'ingest stopped during the sync', errorClass: 'Interrupted', retryable: true } });
+        await report('failed', {
+          counts,
+          error: { message: 'ingest stopped during the sync', errorClass: 'Interrupted', retryable: true },
+        });
       } else {
-        const retryable = !(cause instanceof ConfigurationError || cause instanceof PermanentError || cause instanceof InvalidEventError);
-        await report('failed', { counts, error: { message: errorMessage(cause), errorClass: cause instanceof Error ? cause.name : 'Error', retryable } });
+        const retryable = !(
+          cause instanceof ConfigurationError ||
+          cause instanceof PermanentError ||
+          cause instanceof InvalidEventError
+        );
+        await report('failed', {
+          counts,
+          error: { message: errorMessage(cause), errorClass: cause instanceof Error ? cause.name : 'Error', retryable },
+        });
       }
     } finally {
       clearTimeout(deadline);
@@ -165,7 +232,9 @@ export class JobRunner {
 
   async #report(result: JobResult, log: Logger): Promise<void> {
     try {
-      await this.#options.producer.send([{ topic: this.#options.topics.jobResults, key: result.executionId, value: JSON.stringify(result) }]);
+      await this.#options.producer.send([
+        { topic: this.#options.topics.jobResults, key: result.executionId, value: JSON.stringify(result) },
+      ]);
     } catch (error) {
       // NOTE: a lost final result leaves the execution running until its deadline, when the
       // control plane marks it timed out (and retries per the job); nothing is recorded falsely.

@@ -2,7 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import { createKafka, createLogger, ensureTopics, KafkaProducer, loadSettings, SecretKeyring, topicNames, topicSpecs, type TopicNames } from '@muxly/common';
+import {
+  createKafka,
+  createLogger,
+  ensureTopics,
+  KafkaProducer,
+  loadSettings,
+  SecretKeyring,
+  topicNames,
+  topicSpecs,
+  type TopicNames,
+} from '@muxly/common';
 import type { JobCommand, JobResult, RawEnvelope, RunCommand } from '@muxly/schemas';
 import { startJobs, type RunningJobs } from './commands.consumer.ts';
 
@@ -11,7 +21,10 @@ import { startJobs, type RunningJobs } from './commands.consumer.ts';
 
 const TOKEN = 'api-token-0123456789';
 const KEY = { id: 'k1', key: randomBytes(32).toString('base64') };
-const items = Array.from({ length: 7 }, (_, index) => ({ id: `i${index + 1}`, updated_at: `2026-02-0${index + 1}T00:00:00Z` }));
+const items = Array.from({ length: 7 }, (_, index) => ({
+  id: `i${index + 1}`,
+  updated_at: `2026-02-0${index + 1}T00:00:00Z`,
+}));
 const held: ServerResponse[] = [];
 const authorizations: string[] = [];
 
@@ -21,7 +34,9 @@ function handle(request: IncomingMessage, response: ServerResponse): void {
   const page = Number(url.searchParams.get('page') ?? 1);
   // /stuck answers its first page, then never again (until the test ends).
   if (url.pathname === '/stuck' && page > 1) return void held.push(response);
-  response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: items.slice((page - 1) * 3, page * 3) }));
+  response
+    .writeHead(200, { 'content-type': 'application/json' })
+    .end(JSON.stringify({ data: items.slice((page - 1) * 3, page * 3) }));
 }
 
 let api: Server;
@@ -44,7 +59,9 @@ beforeAll(async () => {
     overrides: {
       topics: { prefix, partitions: 1 },
       kafka: { connectionTimeoutMs: 2_000 },
-      ingest: { jobs: { allowAddresses: ['127.0.0.0/8'], recordsPerMessage: 2, progressIntervalMs: 0, httpTimeoutMs: 5_000 } },
+      ingest: {
+        jobs: { allowAddresses: ['127.0.0.0/8'], recordsPerMessage: 2, progressIntervalMs: 0, httpTimeoutMs: 5_000 },
+      },
       controlPlane: { secrets: { keys: [KEY] } },
     },
   });
@@ -116,7 +133,8 @@ const run = (executionId: string, path: string, overrides: Partial<RunCommand> =
   issuedAt: new Date().toISOString(),
   ...overrides,
 });
-const send = (command: JobCommand) => producer.send([{ topic: topics.commands, key: command.jobId, value: JSON.stringify(command) }]);
+const send = (command: JobCommand) =>
+  producer.send([{ topic: topics.commands, key: command.jobId, value: JSON.stringify(command) }]);
 async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -126,7 +144,10 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
-const final = (executionId: string) => until(`the final result of ${executionId}`, () => results.find((result) => result.executionId === executionId && !['started', 'progress'].includes(result.type)));
+const final = (executionId: string) =>
+  until(`the final result of ${executionId}`, () =>
+    results.find((result) => result.executionId === executionId && !['started', 'progress'].includes(result.type)),
+  );
 
 test('a run publishes connector.records.v1 envelopes, reports progress and the result with the cursor', async () => {
   await send(run('exe-ok', '/items'));
@@ -145,15 +166,32 @@ test('a run publishes connector.records.v1 envelopes, reports progress and the r
   // 3 + 3 + 1 records at most 2 per message: 5 envelopes, awaited before the result.
   const envelopes = raw.filter((envelope) => envelope.jobExecutionId === 'exe-ok');
   expect(envelopes).toHaveLength(5);
-  expect(envelopes[0]).toMatchObject({ envelopeVersion: 1, format: 'connector.records.v1', source: { type: 'custom', id: 'api' }, connectorId: 'api', payload: { stream: 'items' } });
-  const records = envelopes.flatMap((envelope) => (envelope.payload as { records: { attributes: { id: string } }[] }).records);
+  expect(envelopes[0]).toMatchObject({
+    envelopeVersion: 1,
+    format: 'connector.records.v1',
+    source: { type: 'custom', id: 'api' },
+    connectorId: 'api',
+    payload: { stream: 'items' },
+  });
+  const records = envelopes.flatMap(
+    (envelope) => (envelope.payload as { records: { attributes: { id: string } }[] }).records,
+  );
   expect(records).toHaveLength(7);
 });
 
 test('a cancel stops a sync mid-way; the result keeps the cursor of what was published', async () => {
   await send(run('exe-stuck', '/stuck'));
-  await until('the first page', () => results.find((result) => result.executionId === 'exe-stuck' && result.type === 'progress'));
-  await send({ commandVersion: 1, type: 'cancel', executionId: 'exe-stuck', jobId: 'job-1', reason: 'cancelled', issuedAt: new Date().toISOString() });
+  await until('the first page', () =>
+    results.find((result) => result.executionId === 'exe-stuck' && result.type === 'progress'),
+  );
+  await send({
+    commandVersion: 1,
+    type: 'cancel',
+    executionId: 'exe-stuck',
+    jobId: 'job-1',
+    reason: 'cancelled',
+    issuedAt: new Date().toISOString(),
+  });
   const result = await final('exe-stuck');
   expect(result).toMatchObject({
     type: 'cancelled',
@@ -166,14 +204,25 @@ test('a cancel stops a sync mid-way; the result keeps the cursor of what was pub
 test('a sync still running at its deadline is stopped by ingest itself and reported timed out', async () => {
   await send(run('exe-late', '/stuck', { deadline: new Date(Date.now() + 2_500).toISOString() }));
   const result = await final('exe-late');
-  expect(result).toMatchObject({ type: 'timed_out', progress: { pages: 1, records: 3 }, error: { errorClass: 'Timeout', retryable: true } });
+  expect(result).toMatchObject({
+    type: 'timed_out',
+    progress: { pages: 1, records: 3 },
+    error: { errorClass: 'Timeout', retryable: true },
+  });
 });
 
 test('failures are reported with whether a retry can help; expired and repeated commands do not run', async () => {
   await send(run('exe-expired', '/items', { deadline: new Date(Date.now() - 1_000).toISOString() }));
-  await send(run('exe-unknown', '/items', { connector: { ...run('x', '/items').connector, type: 'no-such-connector' } }));
-  await send(run('exe-bad-config', '/items', { connector: { ...run('x', '/items').connector, config: { url: 'not a url' } } }));
-  expect(await final('exe-unknown')).toMatchObject({ type: 'failed', error: { errorClass: 'ConfigurationError', retryable: false } });
+  await send(
+    run('exe-unknown', '/items', { connector: { ...run('x', '/items').connector, type: 'no-such-connector' } }),
+  );
+  await send(
+    run('exe-bad-config', '/items', { connector: { ...run('x', '/items').connector, config: { url: 'not a url' } } }),
+  );
+  expect(await final('exe-unknown')).toMatchObject({
+    type: 'failed',
+    error: { errorClass: 'ConfigurationError', retryable: false },
+  });
   expect((await final('exe-unknown')).error?.message).toContain('no-such-connector');
   expect(await final('exe-bad-config')).toMatchObject({ type: 'failed', error: { retryable: false } });
   // Sent again: already handled, nothing new.

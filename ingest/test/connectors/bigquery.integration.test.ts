@@ -32,34 +32,60 @@ afterEach(async () => {
 const config = (overrides: Record<string, unknown> = {}) => ({
   projectId: PROJECT,
   location: 'US',
-  query: 'SELECT event_time, plan, signups FROM `muxly-test.product.daily_signups` WHERE event_time > @cursor ORDER BY event_time',
+  query:
+    'SELECT event_time, plan, signups FROM `muxly-test.product.daily_signups` WHERE event_time > @cursor ORDER BY event_time',
   cursorColumn: 'event_time',
   lookbackSeconds: 0,
   pageSize: 2,
   pollIntervalMs: 50,
-  mapping: { kind: 'metric', name: 'signups', timestampColumn: 'event_time', valueColumn: 'signups', dimensionColumns: ['plan'] },
+  mapping: {
+    kind: 'metric',
+    name: 'signups',
+    timestampColumn: 'event_time',
+    valueColumn: 'signups',
+    dimensionColumns: ['plan'],
+  },
   apiEndpoint: bigquery.url,
   retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 5_000 },
   ...overrides,
 });
 const credentials = { accessToken: GOOGLE_TOKEN };
 
-const sync = (options: { cursor?: Record<string, unknown> | null; creds?: unknown; sink?: ReturnType<typeof memorySink>; overrides?: Record<string, unknown> } = {}) => {
+const sync = (
+  options: {
+    cursor?: Record<string, unknown> | null;
+    creds?: unknown;
+    sink?: ReturnType<typeof memorySink>;
+    overrides?: Record<string, unknown>;
+  } = {},
+) => {
   const sink = options.sink ?? memorySink();
   const context = testContext();
-  return runSync({ connector: bigqueryConnector, config: config(options.overrides), credentials: options.creds ?? credentials, cursor: options.cursor ?? null, sink, context }).then(
-    (result) => ({ result, sink, context }),
-  );
+  return runSync({
+    connector: bigqueryConnector,
+    config: config(options.overrides),
+    credentials: options.creds ?? credentials,
+    cursor: options.cursor ?? null,
+    sink,
+    context,
+  }).then((result) => ({ result, sink, context }));
 };
 
-const insertRequests = () => bigquery.requests.filter((request) => request.method === 'POST' && request.path.endsWith('/jobs'));
+const insertRequests = () =>
+  bigquery.requests.filter((request) => request.method === 'POST' && request.path.endsWith('/jobs'));
 
 describe('BigQuery connector with @google-cloud/bigquery against a local REST v2 server', () => {
   it('first sync runs the job, waits for jobComplete, pages through rows and maps metrics', async () => {
     const { result, sink, context } = await sync();
     expect(result).toMatchObject({ records: 5, pages: 3, cursor: { value: day(5) } });
     expect(context.sleeps).toEqual([50]); // one jobComplete:false poll
-    expect(allRecords(sink.pages)[1]).toMatchObject({ kind: 'metric', name: 'signups', value: 20, timestamp: day(2), dimensions: { plan: 'pro' } });
+    expect(allRecords(sink.pages)[1]).toMatchObject({
+      kind: 'metric',
+      name: 'signups',
+      value: 20,
+      timestamp: day(2),
+      dimensions: { plan: 'pro' },
+    });
     const inserted = JSON.parse(insertRequests()[0]!.body);
     expect(inserted.configuration.query).toMatchObject({
       useLegacySql: false,
@@ -75,7 +101,8 @@ describe('BigQuery connector with @google-cloud/bigquery against a local REST v2
     const first = await sync();
     bigquery.rows.push({ event_time: '2026-03-06T00:00:00.000Z', plan: 'pro', signups: 60 });
     const second = await sync({ cursor: first.result.cursor, overrides: { lookbackSeconds: 86_400 } });
-    const parameter = JSON.parse(insertRequests().at(-1)!.body).configuration.query.queryParameters[0].parameterValue.value as string;
+    const parameter = JSON.parse(insertRequests().at(-1)!.body).configuration.query.queryParameters[0].parameterValue
+      .value as string;
     expect(Date.parse(parameter.replace(' ', 'T'))).toBe(Date.parse(day(4)));
     const ids = allRecords(second.sink.pages).map((record) => record.id);
     expect(ids).toHaveLength(2); // day 5 again (lookback) and day 6
@@ -88,7 +115,9 @@ describe('BigQuery connector with @google-cloud/bigquery against a local REST v2
     const error = (await sync({ sink: failing }).catch((caught: unknown) => caught)) as SyncFailedError;
     expect(error).toBeInstanceOf(SyncFailedError);
     expect(error.progress.records).toBe(2);
-    expect(error.progress.cursor).toMatchObject({ pending: { jobId: expect.any(String), pageToken: expect.any(String), highest: day(2) } });
+    expect(error.progress.cursor).toMatchObject({
+      pending: { jobId: expect.any(String), pageToken: expect.any(String), highest: day(2) },
+    });
     const resumed = await sync({ cursor: error.progress.cursor });
     expect(insertRequests()).toHaveLength(1); // the job was not re-run
     expect(allRecords(resumed.sink.pages).map((record) => record.timestamp)).toEqual([day(3), day(4), day(5)]);
@@ -96,28 +125,61 @@ describe('BigQuery connector with @google-cloud/bigquery against a local REST v2
   });
 
   it('re-runs the query when the job to resume has expired', async () => {
-    const { result } = await sync({ cursor: { value: day(3), pending: { jobId: 'expired-job', location: 'US', pageToken: 'Mg', highest: day(4) } } });
+    const { result } = await sync({
+      cursor: { value: day(3), pending: { jobId: 'expired-job', location: 'US', pageToken: 'Mg', highest: day(4) } },
+    });
     expect(result).toMatchObject({ records: 2, cursor: { value: day(5) } });
     expect(insertRequests()).toHaveLength(1);
   });
 
   it('stops with a ConfigurationError when the credentials are refused', async () => {
-    const error = (await sync({ creds: { accessToken: 'ya29.revoked' } }).catch((caught: unknown) => caught)) as SyncFailedError;
+    const error = (await sync({ creds: { accessToken: 'ya29.revoked' } }).catch(
+      (caught: unknown) => caught,
+    )) as SyncFailedError;
     expect(error.cause).toBeInstanceOf(ConfigurationError);
     expect(String(error.cause)).toMatch(/401/);
     expect(bigquery.requests).toHaveLength(1);
   });
 
   it('stops with a ConfigurationError on an invalid query', async () => {
-    const error = (await sync({ overrides: { query: 'SELEC x FORM y WHERE t > @cursor' } }).catch((caught: unknown) => caught)) as SyncFailedError;
+    const error = (await sync({ overrides: { query: 'SELEC x FORM y WHERE t > @cursor' } }).catch(
+      (caught: unknown) => caught,
+    )) as SyncFailedError;
     expect(error.cause).toBeInstanceOf(ConfigurationError);
     expect(String(error.cause)).toMatch(/invalidQuery/);
   });
 
   it.each([
-    ['429 with Retry-After', { path: /\/queries\//, status: 429, headers: { 'retry-after': '2' }, body: googleError(429, 'RESOURCE_EXHAUSTED', 'Too many requests', 'rateLimitExceeded', 'usageLimits') }, 2000],
-    ['403 rateLimitExceeded', { path: /\/jobs$/, status: 403, body: googleError(403, 'PERMISSION_DENIED', 'Exceeded rate limits: too many api requests per user per method', 'rateLimitExceeded', 'usageLimits') }, undefined],
-    ['503 backendError', { path: /\/queries\//, status: 503, body: googleError(503, 'UNAVAILABLE', 'Backend error', 'backendError') }, undefined],
+    [
+      '429 with Retry-After',
+      {
+        path: /\/queries\//,
+        status: 429,
+        headers: { 'retry-after': '2' },
+        body: googleError(429, 'RESOURCE_EXHAUSTED', 'Too many requests', 'rateLimitExceeded', 'usageLimits'),
+      },
+      2000,
+    ],
+    [
+      '403 rateLimitExceeded',
+      {
+        path: /\/jobs$/,
+        status: 403,
+        body: googleError(
+          403,
+          'PERMISSION_DENIED',
+          'Exceeded rate limits: too many api requests per user per method',
+          'rateLimitExceeded',
+          'usageLimits',
+        ),
+      },
+      undefined,
+    ],
+    [
+      '503 backendError',
+      { path: /\/queries\//, status: 503, body: googleError(503, 'UNAVAILABLE', 'Backend error', 'backendError') },
+      undefined,
+    ],
   ])('retries after %s and completes', async (_name, fault, expectedWait) => {
     bigquery.fail(fault);
     const { result, context } = await sync();
@@ -128,7 +190,12 @@ describe('BigQuery connector with @google-cloud/bigquery against a local REST v2
   });
 
   it('gives up on persistent 5xx with a RetryableError after the policy attempts', async () => {
-    bigquery.fail({ path: /\/jobs$/, status: 500, body: googleError(500, 'INTERNAL', 'Internal error', 'internalError'), times: 3 });
+    bigquery.fail({
+      path: /\/jobs$/,
+      status: 500,
+      body: googleError(500, 'INTERNAL', 'Internal error', 'internalError'),
+      times: 3,
+    });
     const error = (await sync().catch((caught: unknown) => caught)) as SyncFailedError;
     expect(error.cause).toBeInstanceOf(RetryableError);
     expect(insertRequests()).toHaveLength(3);
@@ -139,23 +206,39 @@ describe('BigQuery connector with @google-cloud/bigquery against a local REST v2
     expect(good).toMatchObject({ ok: true });
     expect(verdicts(good)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:ok']);
     expect(good.steps.at(-1)!.message).toMatch(/would process 1024 bytes/);
-    const dryRuns = bigquery.requests.filter((request) => request.path.endsWith('/jobs')).map((request) => JSON.parse(request.body));
+    const dryRuns = bigquery.requests
+      .filter((request) => request.path.endsWith('/jobs'))
+      .map((request) => JSON.parse(request.body));
     expect(dryRuns).toEqual([expect.objectContaining({ configuration: expect.objectContaining({ dryRun: true }) })]);
 
     const badToken = await checkConnector(bigqueryConnector, config(), { accessToken: 'ya29.bad' }, testContext());
     expect(verdicts(badToken)).toEqual(['config:ok', 'authenticate:failed']);
     expect(badToken.steps.at(-1)!.message).toMatch(/refused the credentials \(401\)/);
 
-    const otherProject = await checkConnector(bigqueryConnector, config({ projectId: 'someone-elses' }), credentials, testContext());
+    const otherProject = await checkConnector(
+      bigqueryConnector,
+      config({ projectId: 'someone-elses' }),
+      credentials,
+      testContext(),
+    );
     expect(verdicts(otherProject)).toEqual(['config:ok', 'authenticate:ok', 'permission:failed']);
     expect(otherProject.steps.at(-1)!.message).toMatch(/denied access \(403 accessDenied\).*bigquery\.jobs\.create/);
 
-    const missingTable = await checkConnector(bigqueryConnector, config({ query: 'SELECT * FROM `muxly-test.product.missing_table` WHERE event_time > @cursor' }), credentials, testContext());
+    const missingTable = await checkConnector(
+      bigqueryConnector,
+      config({ query: 'SELECT * FROM `muxly-test.product.missing_table` WHERE event_time > @cursor' }),
+      credentials,
+      testContext(),
+    );
     expect(verdicts(missingTable)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:failed']);
     expect(missingTable.steps.at(-1)!.message).toMatch(/404 notFound.*missing_table/);
 
     // Unreachable: nothing was learned, so the first step fails.
-    bigquery.fail({ path: /\/jobs$/, status: 503, body: googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.', 'backendError') });
+    bigquery.fail({
+      path: /\/jobs$/,
+      status: 503,
+      body: googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.', 'backendError'),
+    });
     const down = await checkConnector(bigqueryConnector, config(), credentials, testContext());
     expect(verdicts(down)).toEqual(['config:ok', 'authenticate:failed']);
     expect(down.steps.at(-1)!.message).toMatch(/503/);

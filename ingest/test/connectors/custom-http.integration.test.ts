@@ -28,14 +28,30 @@ const baseConfig = (overrides: Record<string, unknown> = {}) => ({
   recordSelector: '$.data[*]',
   cursorPath: '$.updated_at',
   startCursor: '2026-01-01T00:00:00Z',
-  mapping: { kind: 'record', name: 'account.updated', idPath: '$.id', entityType: 'account', dimensions: { plan: '$.plan' } },
+  mapping: {
+    kind: 'record',
+    name: 'account.updated',
+    idPath: '$.id',
+    entityType: 'account',
+    dimensions: { plan: '$.plan' },
+  },
   retry: { maxAttempts: 3, initialDelayMs: 10, maxDelayMs: 5_000 },
   ...overrides,
 });
 const credentials = { token: CUSTOM_TOKEN };
 
-const sync = (config: unknown, cursor: { value: string } | null = null, creds: unknown = credentials, sink = memorySink(), context = testContext()) =>
-  runSync({ connector: customHttpConnector, config, credentials: creds, cursor, sink, context }).then((result) => ({ result, sink, context }));
+const sync = (
+  config: unknown,
+  cursor: { value: string } | null = null,
+  creds: unknown = credentials,
+  sink = memorySink(),
+  context = testContext(),
+) =>
+  runSync({ connector: customHttpConnector, config, credentials: creds, cursor, sink, context }).then((result) => ({
+    result,
+    sink,
+    context,
+  }));
 
 describe('custom HTTP connector against a local JSON API', () => {
   it('first sync reads every page and maps records', async () => {
@@ -44,7 +60,13 @@ describe('custom HTTP connector against a local JSON API', () => {
     expect(result.pages).toBe(3);
     expect(result.cursor).toEqual({ value: '2026-03-05T10:00:00Z' });
     const first = allRecords(sink.pages)[0]!;
-    expect(first).toMatchObject({ kind: 'record', name: 'account.updated', timestamp: '2026-03-01T10:00:00.000Z', dimensions: { plan: 'pro' }, entity: { type: 'account', id: 'a' } });
+    expect(first).toMatchObject({
+      kind: 'record',
+      name: 'account.updated',
+      timestamp: '2026-03-01T10:00:00.000Z',
+      dimensions: { plan: 'pro' },
+      entity: { type: 'account', id: 'a' },
+    });
     expect(api.requests[0]!.headers.authorization).toBe(`Bearer ${CUSTOM_TOKEN}`);
   });
 
@@ -63,7 +85,12 @@ describe('custom HTTP connector against a local JSON API', () => {
   it.each([
     ['cursor', `/v1/items?since={{cursor}}&limit=2`, { type: 'cursor', nextPath: '$.meta.next' }, '$.data[*]'],
     ['offset', `/v1/items-offset?since={{cursor}}`, { type: 'offset', limit: 2 }, '$.results[*]'],
-    ['page number', `/v1/items-page?since={{cursor}}`, { type: 'page', sizeParam: 'per_page', size: 2 }, '$.results[*]'],
+    [
+      'page number',
+      `/v1/items-page?since={{cursor}}`,
+      { type: 'page', sizeParam: 'per_page', size: 2 },
+      '$.results[*]',
+    ],
     ['Link header', `/v1/items-link?since={{cursor}}`, { type: 'link' }, '$[*]'],
   ])('paginates by %s', async (_style, path, pagination, recordSelector) => {
     const { result } = await sync(baseConfig({ url: `${api.url}${path}`, pagination, recordSelector }));
@@ -72,9 +99,16 @@ describe('custom HTTP connector against a local JSON API', () => {
 
   it.each([
     ['API key in query', { type: 'apiKey', in: 'query', name: 'api_key' }, { apiKey: CUSTOM_TOKEN }],
-    ['OAuth2 client credentials', { type: 'oauth2ClientCredentials', tokenUrl: 'TOKEN_URL', clientId: OAUTH_CLIENT.id }, { clientSecret: OAUTH_CLIENT.secret }],
+    [
+      'OAuth2 client credentials',
+      { type: 'oauth2ClientCredentials', tokenUrl: 'TOKEN_URL', clientId: OAUTH_CLIENT.id },
+      { clientSecret: OAUTH_CLIENT.secret },
+    ],
   ])('authenticates with %s', async (_name, auth, creds) => {
-    const resolved = { ...auth, ...(auth.type === 'oauth2ClientCredentials' ? { tokenUrl: `${api.url}/oauth/token` } : {}) };
+    const resolved = {
+      ...auth,
+      ...(auth.type === 'oauth2ClientCredentials' ? { tokenUrl: `${api.url}/oauth/token` } : {}),
+    };
     const { result } = await sync(baseConfig({ auth: resolved }), null, creds);
     expect(result.records).toBe(5);
   });
@@ -86,13 +120,17 @@ describe('custom HTTP connector against a local JSON API', () => {
     const progress = (error as SyncFailedError).progress;
     expect(progress).toMatchObject({ pages: 1, records: 2, cursor: { value: '2026-03-02T10:00:00Z' } });
     const resumed = await sync(baseConfig(), progress.cursor as { value: string });
-    const seen = new Set([...allRecords(failing.pages), ...allRecords(resumed.sink.pages)].map((record) => record.entity?.id));
+    const seen = new Set(
+      [...allRecords(failing.pages), ...allRecords(resumed.sink.pages)].map((record) => record.entity?.id),
+    );
     expect([...seen].sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
   });
 
   it('holds the cursor until the last page when answers are not sorted by the cursor field', async () => {
     const failing = memorySink({ failOnPublish: 2 });
-    const error = (await sync(baseConfig({ sortedByCursor: false }), null, credentials, failing).catch((caught: unknown) => caught)) as SyncFailedError;
+    const error = (await sync(baseConfig({ sortedByCursor: false }), null, credentials, failing).catch(
+      (caught: unknown) => caught,
+    )) as SyncFailedError;
     expect(error.progress).toMatchObject({ pages: 1, records: 2, cursor: null });
     const { result } = await sync(baseConfig({ sortedByCursor: false }));
     expect(result.cursor).toEqual({ value: '2026-03-05T10:00:00Z' });
@@ -123,7 +161,13 @@ describe('custom HTTP connector against a local JSON API', () => {
   });
 
   it('refuses loopback when the allow-list does not name it', async () => {
-    const error = await sync(baseConfig(), null, credentials, memorySink(), testContext({ allowLoopback: false })).catch((caught: unknown) => caught);
+    const error = await sync(
+      baseConfig(),
+      null,
+      credentials,
+      memorySink(),
+      testContext({ allowLoopback: false }),
+    ).catch((caught: unknown) => caught);
     expect((error as SyncFailedError).cause).toBeInstanceOf(BlockedAddressError);
     expect(api.requests).toHaveLength(0);
   });
@@ -142,16 +186,28 @@ describe('custom HTTP connector against a local JSON API', () => {
     const denied = await checkConnector(customHttpConnector, baseConfig(), { token: 'nope' }, testContext());
     expect(verdicts(denied)).toEqual(['config:ok', 'authenticate:failed']);
     expect(denied.steps.at(-1)!.message).toMatch(/refused the credentials \(HTTP 401\)/);
-    const forbidden = await checkConnector(customHttpConnector, baseConfig({ url: `${api.url}/v1/admin/items` }), credentials, testContext());
+    const forbidden = await checkConnector(
+      customHttpConnector,
+      baseConfig({ url: `${api.url}/v1/admin/items` }),
+      credentials,
+      testContext(),
+    );
     expect(verdicts(forbidden)).toEqual(['config:ok', 'authenticate:ok', 'permission:failed']);
     expect(forbidden.steps.at(-1)!.message).toMatch(/denied access \(HTTP 403\)/);
-    const blocked = await checkConnector(customHttpConnector, baseConfig(), credentials, testContext({ allowLoopback: false }));
+    const blocked = await checkConnector(
+      customHttpConnector,
+      baseConfig(),
+      credentials,
+      testContext({ allowLoopback: false }),
+    );
     expect(verdicts(blocked)).toEqual(['config:ok', 'connect:failed']);
     expect(blocked.steps.at(-1)!.message).toMatch(/refused: private, loopback/);
   });
 
   it('connection check with OAuth2 client credentials proves the token endpoint first', async () => {
-    const oauth = baseConfig({ auth: { type: 'oauth2ClientCredentials', tokenUrl: `${api.url}/oauth/token`, clientId: OAUTH_CLIENT.id } });
+    const oauth = baseConfig({
+      auth: { type: 'oauth2ClientCredentials', tokenUrl: `${api.url}/oauth/token`, clientId: OAUTH_CLIENT.id },
+    });
     const good = await checkConnector(customHttpConnector, oauth, { clientSecret: OAUTH_CLIENT.secret }, testContext());
     expect(verdicts(good)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:ok']);
     expect(good.steps[1]!.message).toMatch(/token endpoint 127\.0\.0\.1:\d+ issued an access token/);

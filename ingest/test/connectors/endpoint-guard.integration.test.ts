@@ -14,18 +14,42 @@ const cases: [string, ConnectorPlugin, Record<string, unknown>, unknown][] = [
   [
     'bigquery',
     builtInConnectors.bigquery,
-    { projectId: 'p', query: 'SELECT 1 WHERE t > @cursor', cursorColumn: 't', mapping: { kind: 'event', name: 'x', timestampColumn: 't' }, apiEndpoint: internal },
+    {
+      projectId: 'p',
+      query: 'SELECT 1 WHERE t > @cursor',
+      cursorColumn: 't',
+      mapping: { kind: 'event', name: 'x', timestampColumn: 't' },
+      apiEndpoint: internal,
+    },
     { accessToken: 'ya29' },
   ],
-  ['ga4', builtInConnectors.ga4, { propertyId: '1', metrics: ['activeUsers'], apiEndpoint: internal }, { accessToken: 'ya29' }],
-  ['custom', builtInConnectors.custom, { url: `${internal}/x`, recordSelector: '$[*]', mapping: { name: 'x', idPath: '$.id' } }, {}],
+  [
+    'ga4',
+    builtInConnectors.ga4,
+    { propertyId: '1', metrics: ['activeUsers'], apiEndpoint: internal },
+    { accessToken: 'ya29' },
+  ],
+  [
+    'custom',
+    builtInConnectors.custom,
+    { url: `${internal}/x`, recordSelector: '$[*]', mapping: { name: 'x', idPath: '$.id' } },
+    {},
+  ],
 ];
 
 describe('endpoint overrides pass the outbound address guard', () => {
-  it.each(cases)('%s refuses an internal endpoint that the allow-list does not name', async (_type, connector, config, credentials) => {
-    const error = (await runSync({ connector, config, credentials, cursor: null, sink: memorySink(), context: testContext({ allowLoopback: false }) }).catch(
-      (caught: unknown) => caught,
-    )) as SyncFailedError;
-    expect(error.cause).toBeInstanceOf(BlockedAddressError);
-  });
+  it.each(cases)(
+    '%s refuses an internal endpoint that the allow-list does not name',
+    async (_type, connector, config, credentials) => {
+      const error = (await runSync({
+        connector,
+        config,
+        credentials,
+        cursor: null,
+        sink: memorySink(),
+        context: testContext({ allowLoopback: false }),
+      }).catch((caught: unknown) => caught)) as SyncFailedError;
+      expect(error.cause).toBeInstanceOf(BlockedAddressError);
+    },
+  );
 });

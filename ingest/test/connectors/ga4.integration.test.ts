@@ -11,7 +11,12 @@ import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
 const PROPERTY = '123456789';
 const rowsFor = (days: number[]): Ga4Row[] =>
   days.flatMap((day) =>
-    ['US', 'DE'].map((country) => ({ date: `2026-03-${String(day).padStart(2, '0')}`, country, activeUsers: day * 10 + (country === 'US' ? 1 : 2), sessions: day * 20 })),
+    ['US', 'DE'].map((country) => ({
+      date: `2026-03-${String(day).padStart(2, '0')}`,
+      country,
+      activeUsers: day * 10 + (country === 'US' ? 1 : 2),
+      sessions: day * 20,
+    })),
   );
 
 let ga4: FakeGa4;
@@ -35,12 +40,25 @@ const config = (overrides: Record<string, unknown> = {}) => ({
 });
 const credentials = { accessToken: GOOGLE_TOKEN };
 
-const sync = (options: { cursor?: Record<string, unknown> | null; creds?: unknown; sink?: ReturnType<typeof memorySink>; overrides?: Record<string, unknown>; now?: string } = {}) => {
+const sync = (
+  options: {
+    cursor?: Record<string, unknown> | null;
+    creds?: unknown;
+    sink?: ReturnType<typeof memorySink>;
+    overrides?: Record<string, unknown>;
+    now?: string;
+  } = {},
+) => {
   const sink = options.sink ?? memorySink();
   const context = testContext({ now: options.now ?? '2026-03-10T12:00:00Z' });
-  return runSync({ connector: ga4Connector, config: config(options.overrides), credentials: options.creds ?? credentials, cursor: options.cursor ?? null, sink, context }).then(
-    (result) => ({ result, sink, context }),
-  );
+  return runSync({
+    connector: ga4Connector,
+    config: config(options.overrides),
+    credentials: options.creds ?? credentials,
+    cursor: options.cursor ?? null,
+    sink,
+    context,
+  }).then((result) => ({ result, sink, context }));
 };
 
 describe('GA4 connector with @google-analytics/data against a local Data API v1beta server', () => {
@@ -80,7 +98,9 @@ describe('GA4 connector with @google-analytics/data against a local Data API v1b
     expect(error.progress).toMatchObject({ pages: 1, records: 8, cursor: { lastDate: '2026-03-06' } });
     const resumed = await sync({ cursor: error.progress.cursor, overrides: { lookbackDays: 0 } });
     expect(ga4.reports.at(-1)!.body.dateRanges).toEqual([{ startDate: '2026-03-07', endDate: '2026-03-10' }]);
-    const dates = new Set([...allRecords(failing.pages), ...allRecords(resumed.sink.pages)].map((record) => record.timestamp.slice(0, 10)));
+    const dates = new Set(
+      [...allRecords(failing.pages), ...allRecords(resumed.sink.pages)].map((record) => record.timestamp.slice(0, 10)),
+    );
     expect([...dates].sort()).toEqual(['2026-03-06', '2026-03-07', '2026-03-08', '2026-03-09', '2026-03-10']);
   });
 
@@ -97,7 +117,14 @@ describe('GA4 connector with @google-analytics/data against a local Data API v1b
 
   it.each([
     ['429 quota exhausted (gRPC RESOURCE_EXHAUSTED)', ga4QuotaExhausted()],
-    ['503 (gRPC UNAVAILABLE)', { path: /:runReport$/, status: 503, body: googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.') }],
+    [
+      '503 (gRPC UNAVAILABLE)',
+      {
+        path: /:runReport$/,
+        status: 503,
+        body: googleError(503, 'UNAVAILABLE', 'The service is currently unavailable.'),
+      },
+    ],
   ])('retries after %s and completes', async (_name, fault) => {
     ga4.fail(fault);
     const { result, context } = await sync();
@@ -107,7 +134,12 @@ describe('GA4 connector with @google-analytics/data against a local Data API v1b
   });
 
   it('gives up on persistent 5xx after the policy attempts with a RetryableError', async () => {
-    ga4.fail({ path: /:runReport$/, status: 500, body: googleError(500, 'INTERNAL', 'Internal error encountered.'), times: 3 });
+    ga4.fail({
+      path: /:runReport$/,
+      status: 500,
+      body: googleError(500, 'INTERNAL', 'Internal error encountered.'),
+      times: 3,
+    });
     const error = (await sync().catch((caught: unknown) => caught)) as SyncFailedError;
     expect(error.cause).toBeInstanceOf(RetryableError);
     expect(ga4.requests).toHaveLength(3);
@@ -117,7 +149,9 @@ describe('GA4 connector with @google-analytics/data against a local Data API v1b
     const good = await checkConnector(ga4Connector, config(), credentials, testContext());
     expect(good.ok).toBe(true);
     expect(verdicts(good)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:ok']);
-    expect(ga4.reports.at(-1)!.body).toMatchObject({ dateRanges: [{ startDate: '2026-03-10', endDate: '2026-03-10' }] });
+    expect(ga4.reports.at(-1)!.body).toMatchObject({
+      dateRanges: [{ startDate: '2026-03-10', endDate: '2026-03-10' }],
+    });
     expect(Number(ga4.reports.at(-1)!.body.limit)).toBe(1);
 
     const badToken = await checkConnector(ga4Connector, config(), { accessToken: 'nope' }, testContext());
@@ -125,7 +159,12 @@ describe('GA4 connector with @google-analytics/data against a local Data API v1b
     const otherProperty = await checkConnector(ga4Connector, config({ propertyId: '999' }), credentials, testContext());
     expect(verdicts(otherProperty)).toEqual(['config:ok', 'authenticate:ok', 'permission:failed']);
     expect(otherProperty.steps.at(-1)!.message).toMatch(/sufficient permissions/);
-    const unknownMetric = await checkConnector(ga4Connector, config({ metrics: ['activeUsers', 'bounceRateTypo'] }), credentials, testContext());
+    const unknownMetric = await checkConnector(
+      ga4Connector,
+      config({ metrics: ['activeUsers', 'bounceRateTypo'] }),
+      credentials,
+      testContext(),
+    );
     expect(verdicts(unknownMetric)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:failed']);
     expect(unknownMetric.steps.at(-1)!.message).toMatch(/bounceRateTypo is not a valid dimension or metric/);
   });

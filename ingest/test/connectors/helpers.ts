@@ -7,7 +7,9 @@ import type { SyncSink } from '../../src/connectors/sync.ts';
  * listen), a pinned clock, and a sleep that records the requested waits but waits only briefly,
  * so retry tests check the delays (Retry-After honored) without spending them.
  */
-export function testContext(options: { now?: string; allowLoopback?: boolean } = {}): ConnectorContext & { sleeps: number[] } {
+export function testContext(
+  options: { now?: string; allowLoopback?: boolean } = {},
+): ConnectorContext & { sleeps: number[] } {
   const sleeps: number[] = [];
   const controller = new AbortController();
   return {
@@ -41,4 +43,5 @@ export function memorySink(options: { failOnPublish?: number } = {}): SyncSink &
 export const allRecords = (pages: ConnectorPage[]) => pages.flatMap((page) => page.records);
 
 /** A check result as `name:verdict` strings, the shape the connection-test assertions compare. */
-export const verdicts = (result: { steps: { name: string; ok: boolean }[] }): string[] => result.steps.map((step) => `${step.name}:${step.ok ? 'ok' : 'failed'}`);
+export const verdicts = (result: { steps: { name: string; ok: boolean }[] }): string[] =>
+  result.steps.map((step) => `${step.name}:${step.ok ? 'ok' : 'failed'}`);

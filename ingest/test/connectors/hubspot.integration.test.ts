@@ -1,7 +1,15 @@
 import { ConfigurationError, RetryableError } from '@muxly/common';
 import { hubspotConnector } from '../../src/connectors/hubspot/connector.ts';
 import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
-import { contact, HUBSPOT_TOKEN, HUBSPOT_TOKEN_WITHOUT_SCOPES, hubspotError, hubspotRateLimited, startFakeHubSpot, type FakeHubSpot } from '../fakes/hubspot.ts';
+import {
+  contact,
+  HUBSPOT_TOKEN,
+  HUBSPOT_TOKEN_WITHOUT_SCOPES,
+  hubspotError,
+  hubspotRateLimited,
+  startFakeHubSpot,
+  type FakeHubSpot,
+} from '../fakes/hubspot.ts';
 import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
 
 // @hubspot/api-client (the code production runs) against a local server speaking HubSpot's
@@ -14,7 +22,12 @@ beforeEach(async () => {
     companies: [
       {
         id: '900',
-        properties: { hs_object_id: '900', name: 'Acme', hs_lastmodifieddate: '2026-03-02T00:00:00.000Z', industry: 'SOFTWARE' },
+        properties: {
+          hs_object_id: '900',
+          name: 'Acme',
+          hs_lastmodifieddate: '2026-03-02T00:00:00.000Z',
+          industry: 'SOFTWARE',
+        },
         createdAt: '2026-01-01T00:00:00.000Z',
         updatedAt: '2026-03-02T00:00:00.000Z',
         archived: false,
@@ -38,12 +51,24 @@ const config = (overrides: Record<string, unknown> = {}) => ({
 });
 const credentials = { accessToken: HUBSPOT_TOKEN };
 
-const sync = (options: { cursor?: { lastModified: string } | null; creds?: unknown; sink?: ReturnType<typeof memorySink>; overrides?: Record<string, unknown> } = {}) => {
+const sync = (
+  options: {
+    cursor?: { lastModified: string } | null;
+    creds?: unknown;
+    sink?: ReturnType<typeof memorySink>;
+    overrides?: Record<string, unknown>;
+  } = {},
+) => {
   const sink = options.sink ?? memorySink();
   const context = testContext();
-  return runSync({ connector: hubspotConnector, config: config(options.overrides), credentials: options.creds ?? credentials, cursor: options.cursor ?? null, sink, context }).then(
-    (result) => ({ result, sink, context }),
-  );
+  return runSync({
+    connector: hubspotConnector,
+    config: config(options.overrides),
+    credentials: options.creds ?? credentials,
+    cursor: options.cursor ?? null,
+    sink,
+    context,
+  }).then((result) => ({ result, sink, context }));
 };
 
 describe('HubSpot connector with @hubspot/api-client against a local CRM v3 search server', () => {
@@ -59,7 +84,13 @@ describe('HubSpot connector with @hubspot/api-client against a local CRM v3 sear
       dimensions: { lifecyclestage: 'lead' },
     });
     expect(hubspot.searches[0]!.body).toMatchObject({
-      filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(Date.parse('1970-01-01T00:00:00Z')) }] }],
+      filterGroups: [
+        {
+          filters: [
+            { propertyName: 'lastmodifieddate', operator: 'GTE', value: String(Date.parse('1970-01-01T00:00:00Z')) },
+          ],
+        },
+      ],
       sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
       limit: 2,
     });
@@ -81,14 +112,18 @@ describe('HubSpot connector with @hubspot/api-client against a local CRM v3 sear
   });
 
   it('uses hs_lastmodifieddate for other object types', async () => {
-    const { result } = await sync({ overrides: { objectType: 'companies', properties: ['name'], dimensions: ['industry'] } });
+    const { result } = await sync({
+      overrides: { objectType: 'companies', properties: ['name'], dimensions: ['industry'] },
+    });
     expect(result.records).toBe(1);
     expect(hubspot.searches[0]!.body.sorts).toEqual([{ propertyName: 'hs_lastmodifieddate', direction: 'ASCENDING' }]);
   });
 
   it('restarts the search from the latest timestamp at the 10,000-result paging limit', async () => {
     const base = Date.parse('2026-01-01T00:00:00Z');
-    hubspot.objects.contacts = Array.from({ length: 10_050 }, (_, n) => contact(n + 1, new Date(base + n * 1000).toISOString(), `u${n}@example.com`));
+    hubspot.objects.contacts = Array.from({ length: 10_050 }, (_, n) =>
+      contact(n + 1, new Date(base + n * 1000).toISOString(), `u${n}@example.com`),
+    );
     const { result } = await sync({ overrides: { pageSize: 200, properties: [], dimensions: [] } });
     // 50 pages to the limit, then a new search from the 10,000th timestamp (it is read twice).
     expect(result.records).toBe(10_051);
@@ -101,14 +136,25 @@ describe('HubSpot connector with @hubspot/api-client against a local CRM v3 sear
     const failing = memorySink({ failOnPublish: 2 });
     const error = (await sync({ sink: failing }).catch((caught: unknown) => caught)) as SyncFailedError;
     expect(error).toBeInstanceOf(SyncFailedError);
-    expect(error.progress).toMatchObject({ pages: 1, records: 2, cursor: { lastModified: '2026-03-02T10:00:00.000Z' } });
-    const resumed = await sync({ cursor: error.progress.cursor as { lastModified: string }, overrides: { lookbackSeconds: 0 } });
-    const entities = [...allRecords(failing.pages), ...allRecords(resumed.sink.pages)].map((record) => record.entity?.id);
+    expect(error.progress).toMatchObject({
+      pages: 1,
+      records: 2,
+      cursor: { lastModified: '2026-03-02T10:00:00.000Z' },
+    });
+    const resumed = await sync({
+      cursor: error.progress.cursor as { lastModified: string },
+      overrides: { lookbackSeconds: 0 },
+    });
+    const entities = [...allRecords(failing.pages), ...allRecords(resumed.sink.pages)].map(
+      (record) => record.entity?.id,
+    );
     expect(new Set(entities)).toEqual(new Set(['1', '2', '3', '4', '5']));
   });
 
   it('stops with a ConfigurationError on a bad token, without retrying', async () => {
-    const error = (await sync({ creds: { accessToken: 'pat-wrong' } }).catch((caught: unknown) => caught)) as SyncFailedError;
+    const error = (await sync({ creds: { accessToken: 'pat-wrong' } }).catch(
+      (caught: unknown) => caught,
+    )) as SyncFailedError;
     expect(error.cause).toBeInstanceOf(ConfigurationError);
     expect(String(error.cause)).toMatch(/INVALID_AUTHENTICATION/);
     expect(hubspot.requests).toHaveLength(1);
@@ -117,7 +163,11 @@ describe('HubSpot connector with @hubspot/api-client against a local CRM v3 sear
   it.each([
     ['429 with Retry-After', hubspotRateLimited(3), [3000]],
     ['429 without Retry-After (policy backoff)', hubspotRateLimited(), [expect.any(Number)]],
-    ['502', { path: /search$/, status: 502, body: hubspotError('INTERNAL_ERROR', 'Bad gateway') }, [expect.any(Number)]],
+    [
+      '502',
+      { path: /search$/, status: 502, body: hubspotError('INTERNAL_ERROR', 'Bad gateway') },
+      [expect.any(Number)],
+    ],
   ])('retries after %s and completes', async (_name, fault, sleeps) => {
     hubspot.fail(fault);
     const { result, context } = await sync();
@@ -143,10 +193,20 @@ describe('HubSpot connector with @hubspot/api-client against a local CRM v3 sear
     const bad = await checkConnector(hubspotConnector, config(), { accessToken: 'nope' }, testContext());
     expect(verdicts(bad)).toEqual(['config:ok', 'authenticate:failed']);
     expect(bad.steps.at(-1)!.message).toMatch(/refused the access token/);
-    const unscoped = await checkConnector(hubspotConnector, config(), { accessToken: HUBSPOT_TOKEN_WITHOUT_SCOPES }, testContext());
+    const unscoped = await checkConnector(
+      hubspotConnector,
+      config(),
+      { accessToken: HUBSPOT_TOKEN_WITHOUT_SCOPES },
+      testContext(),
+    );
     expect(verdicts(unscoped)).toEqual(['config:ok', 'authenticate:ok', 'permission:failed']);
     expect(unscoped.steps.at(-1)!.message).toMatch(/403 MISSING_SCOPES/);
-    const unknownType = await checkConnector(hubspotConnector, config({ objectType: 'p_widgets' }), credentials, testContext());
+    const unknownType = await checkConnector(
+      hubspotConnector,
+      config({ objectType: 'p_widgets' }),
+      credentials,
+      testContext(),
+    );
     expect(verdicts(unknownType)).toEqual(['config:ok', 'authenticate:ok', 'permission:ok', 'check:failed']);
     expect(unknownType.steps.at(-1)!.message).toMatch(/Unable to infer object type from: p_widgets/);
   });

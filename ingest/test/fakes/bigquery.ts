@@ -50,25 +50,57 @@ export async function startFakeBigQuery(options: {
         jobReference?: { projectId: string; jobId: string; location?: string };
         configuration: { dryRun?: boolean; query: { query: string; queryParameters?: unknown[] } };
       };
-      const reference = { projectId: insert[1]!, jobId: body.jobReference?.jobId ?? `job_${jobs.size + 1}`, location: body.jobReference?.location ?? 'US' };
+      const reference = {
+        projectId: insert[1]!,
+        jobId: body.jobReference?.jobId ?? `job_${jobs.size + 1}`,
+        location: body.jobReference?.location ?? 'US',
+      };
       // The token belongs to a principal with jobUser on options.projectId only.
       if (reference.projectId !== options.projectId) {
         return {
           status: 403,
-          body: googleError(403, 'PERMISSION_DENIED', `Access Denied: Project ${reference.projectId}: User does not have bigquery.jobs.create permission in project ${reference.projectId}.`, 'accessDenied'),
+          body: googleError(
+            403,
+            'PERMISSION_DENIED',
+            `Access Denied: Project ${reference.projectId}: User does not have bigquery.jobs.create permission in project ${reference.projectId}.`,
+            'accessDenied',
+          ),
         };
       }
       const missing = /`?([\w-]+\.[\w-]+\.missing_\w+)`?/.exec(body.configuration.query.query);
       if (missing) {
-        return { status: 404, body: googleError(404, 'NOT_FOUND', `Not found: Table ${missing[1]!.replace('.', ':')} was not found in location US`, 'notFound') };
+        return {
+          status: 404,
+          body: googleError(
+            404,
+            'NOT_FOUND',
+            `Not found: Table ${missing[1]!.replace('.', ':')} was not found in location US`,
+            'notFound',
+          ),
+        };
       }
       if (/SELEC\b|FORM\b/.test(body.configuration.query.query)) {
-        return { status: 400, body: googleError(400, 'INVALID_ARGUMENT', 'Syntax error: Unexpected identifier at [1:1]', 'invalidQuery') };
+        return {
+          status: 400,
+          body: googleError(400, 'INVALID_ARGUMENT', 'Syntax error: Unexpected identifier at [1:1]', 'invalidQuery'),
+        };
       }
       if (body.configuration.dryRun) {
-        return { body: { kind: 'bigquery#job', jobReference: reference, configuration: body.configuration, status: { state: 'DONE' }, statistics: { totalBytesProcessed: '1024', query: { totalBytesProcessed: '1024' } } } };
+        return {
+          body: {
+            kind: 'bigquery#job',
+            jobReference: reference,
+            configuration: body.configuration,
+            status: { state: 'DONE' },
+            statistics: { totalBytesProcessed: '1024', query: { totalBytesProcessed: '1024' } },
+          },
+        };
       }
-      jobs.set(reference.jobId, { parameters: body.configuration.query.queryParameters ?? [], query: body.configuration.query.query, polls: 0 });
+      jobs.set(reference.jobId, {
+        parameters: body.configuration.query.queryParameters ?? [],
+        query: body.configuration.query.query,
+        polls: 0,
+      });
       return {
         body: {
           kind: 'bigquery#job',
@@ -86,15 +118,29 @@ export async function startFakeBigQuery(options: {
       const jobId = decodeURIComponent(results[2]!);
       const job = jobs.get(jobId);
       const reference = { projectId: results[1]!, jobId, location: request.query.get('location') ?? 'US' };
-      if (!job) return { status: 404, body: googleError(404, 'NOT_FOUND', `Not found: Job ${reference.projectId}:${reference.location}.${jobId}`, 'notFound') };
+      if (!job)
+        return {
+          status: 404,
+          body: googleError(
+            404,
+            'NOT_FOUND',
+            `Not found: Job ${reference.projectId}:${reference.location}.${jobId}`,
+            'notFound',
+          ),
+        };
       job.polls += 1;
       if (job.polls <= (options.pendingPolls ?? 0)) {
-        return { body: { kind: 'bigquery#getQueryResultsResponse', etag: 'e', jobReference: reference, jobComplete: false } };
+        return {
+          body: { kind: 'bigquery#getQueryResultsResponse', etag: 'e', jobReference: reference, jobComplete: false },
+        };
       }
-      const parameter = job.parameters[0] as { parameterType: { type: string }; parameterValue: { value: string } } | undefined;
+      const parameter = job.parameters[0] as
+        { parameterType: { type: string }; parameterValue: { value: string } } | undefined;
       const field = options.schema.find((candidate) => candidate.name === options.cursorColumn)!;
       const inclusive = />=\s*@cursor/.test(job.query);
-      const bound = parameter ? parseParameter(parameter.parameterType.type, parameter.parameterValue.value) : undefined;
+      const bound = parameter
+        ? parseParameter(parameter.parameterType.type, parameter.parameterValue.value)
+        : undefined;
       const key = (row: Record<string, unknown>) => parseParameter(field.type, String(row[options.cursorColumn]));
       const matching = state.rows
         .filter((row) => bound === undefined || (inclusive ? key(row) >= bound : key(row) > bound))
@@ -102,16 +148,25 @@ export async function startFakeBigQuery(options: {
       const offset = Number(Buffer.from(request.query.get('pageToken') ?? '', 'base64url').toString() || 0);
       const size = Number(request.query.get('maxResults') ?? 100_000);
       const page = matching.slice(offset, offset + size);
-      const next = offset + size < matching.length ? Buffer.from(String(offset + size)).toString('base64url') : undefined;
+      const next =
+        offset + size < matching.length ? Buffer.from(String(offset + size)).toString('base64url') : undefined;
       return {
         body: {
           kind: 'bigquery#getQueryResultsResponse',
           etag: 'e',
-          schema: { fields: options.schema.map((schemaField) => ({ name: schemaField.name, type: schemaField.type, mode: 'NULLABLE' })) },
+          schema: {
+            fields: options.schema.map((schemaField) => ({
+              name: schemaField.name,
+              type: schemaField.type,
+              mode: 'NULLABLE',
+            })),
+          },
           jobReference: reference,
           totalRows: String(matching.length),
           ...(next ? { pageToken: next } : {}),
-          rows: page.map((row) => ({ f: options.schema.map((schemaField) => ({ v: encodeCell(schemaField, row[schemaField.name]) })) })),
+          rows: page.map((row) => ({
+            f: options.schema.map((schemaField) => ({ v: encodeCell(schemaField, row[schemaField.name]) })),
+          })),
           totalBytesProcessed: '1024',
           jobComplete: true,
           cacheHit: false,

@@ -32,12 +32,19 @@ export async function startFakeCustomApi(items: Item[]): Promise<FakeCustomApi> 
       return { body: { access_token: `oauth-token-${issued}`, token_type: 'Bearer', expires_in: 3600 } };
     }
     const auth = request.headers.authorization ?? '';
-    if (auth !== `Bearer ${CUSTOM_TOKEN}` && !auth.startsWith('Bearer oauth-token-') && request.query.get('api_key') !== CUSTOM_TOKEN) {
+    if (
+      auth !== `Bearer ${CUSTOM_TOKEN}` &&
+      !auth.startsWith('Bearer oauth-token-') &&
+      request.query.get('api_key') !== CUSTOM_TOKEN
+    ) {
       return { status: 401, body: { error: 'unauthorized' } };
     }
-    if (request.path === '/v1/admin/items') return { status: 403, body: { error: 'forbidden', message: 'this token may not read admin items' } };
+    if (request.path === '/v1/admin/items')
+      return { status: 403, body: { error: 'forbidden', message: 'this token may not read admin items' } };
     const since = request.query.get('since') ?? '';
-    const matching = state.items.filter((item) => item.updated_at >= since).sort((a, b) => a.updated_at.localeCompare(b.updated_at));
+    const matching = state.items
+      .filter((item) => item.updated_at >= since)
+      .sort((a, b) => a.updated_at.localeCompare(b.updated_at));
     if (request.path === '/v1/items') {
       // Cursor style: ?cursor=<index>, answer { data, meta: { next } }.
       const start = Number(request.query.get('cursor') ?? 0);

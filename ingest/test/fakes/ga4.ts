@@ -33,7 +33,11 @@ const TYPE_INTEGER = 1;
 export const ga4QuotaExhausted = (): Fault => ({
   path: /:runReport$/,
   status: 429,
-  body: googleError(429, 'RESOURCE_EXHAUSTED', 'Exhausted property tokens per hour quota. This property may be in a tokens per hour quota exhausted state.'),
+  body: googleError(
+    429,
+    'RESOURCE_EXHAUSTED',
+    'Exhausted property tokens per hour quota. This property may be in a tokens per hour quota exhausted state.',
+  ),
 });
 
 export async function startFakeGa4(propertyId: string, rows: Ga4Row[]): Promise<FakeGa4> {
@@ -42,17 +46,27 @@ export async function startFakeGa4(propertyId: string, rows: Ga4Row[]): Promise<
   const server = await startFakeServer((request) => {
     if (request.headers.authorization !== `Bearer ${GOOGLE_TOKEN}`) return { status: 401, body: unauthenticated() };
     const match = /^\/v1beta\/properties\/([^/:]+):runReport$/.exec(request.path);
-    if (!match || request.method !== 'POST') return { status: 404, body: googleError(404, 'NOT_FOUND', 'Requested entity was not found.') };
+    if (!match || request.method !== 'POST')
+      return { status: 404, body: googleError(404, 'NOT_FOUND', 'Requested entity was not found.') };
     if (match[1] !== propertyId) {
-      return { status: 403, body: googleError(403, 'PERMISSION_DENIED', 'User does not have sufficient permissions for this property.') };
+      return {
+        status: 403,
+        body: googleError(403, 'PERMISSION_DENIED', 'User does not have sufficient permissions for this property.'),
+      };
     }
     const body = JSON.parse(request.body) as ReportBody;
     reports.push({ property: match[1]!, body });
     const dimensions = (body.dimensions ?? []).map((dimension) => dimension.name);
     const metrics = (body.metrics ?? []).map((metric) => metric.name);
-    const unknown = [...dimensions.filter((name) => !['date', 'country'].includes(name)), ...metrics.filter((name) => !['activeUsers', 'sessions'].includes(name))];
+    const unknown = [
+      ...dimensions.filter((name) => !['date', 'country'].includes(name)),
+      ...metrics.filter((name) => !['activeUsers', 'sessions'].includes(name)),
+    ];
     if (unknown.length > 0) {
-      return { status: 400, body: googleError(400, 'INVALID_ARGUMENT', `Field ${unknown[0]} is not a valid dimension or metric.`) };
+      return {
+        status: 400,
+        body: googleError(400, 'INVALID_ARGUMENT', `Field ${unknown[0]} is not a valid dimension or metric.`),
+      };
     }
     const range = body.dateRanges?.[0];
     const matching = state.rows
@@ -61,13 +75,19 @@ export async function startFakeGa4(propertyId: string, rows: Ga4Row[]): Promise<
     const offset = Number(body.offset ?? 0);
     const limit = Number(body.limit ?? 10_000);
     const page = matching.slice(offset, offset + limit);
-    const cell = (row: Ga4Row, name: string) => (name === 'date' ? row.date.replaceAll('-', '') : String(row[name as keyof Ga4Row]));
+    const cell = (row: Ga4Row, name: string) =>
+      name === 'date' ? row.date.replaceAll('-', '') : String(row[name as keyof Ga4Row]);
     return {
       body: {
         dimensionHeaders: dimensions.map((name) => ({ name })),
         metricHeaders: metrics.map((name) => ({ name, type: TYPE_INTEGER })),
         ...(page.length > 0
-          ? { rows: page.map((row) => ({ dimensionValues: dimensions.map((name) => ({ value: cell(row, name) })), metricValues: metrics.map((name) => ({ value: cell(row, name) })) })) }
+          ? {
+              rows: page.map((row) => ({
+                dimensionValues: dimensions.map((name) => ({ value: cell(row, name) })),
+                metricValues: metrics.map((name) => ({ value: cell(row, name) })),
+              })),
+            }
           : {}),
         ...(matching.length > 0 ? { rowCount: matching.length } : {}),
         metadata: { currencyCode: 'USD', timeZone: 'Etc/UTC' },

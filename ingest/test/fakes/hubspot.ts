@@ -51,7 +51,9 @@ export const hubspotRateLimited = (retryAfterSeconds?: number): Fault => ({
   path: /\/search$/,
   status: 429,
   headers: retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) },
-  body: hubspotError('RATE_LIMITS', 'You have reached your ten_secondly_rolling limit.', { policyName: 'TEN_SECONDLY_ROLLING' }),
+  body: hubspotError('RATE_LIMITS', 'You have reached your ten_secondly_rolling limit.', {
+    policyName: 'TEN_SECONDLY_ROLLING',
+  }),
 });
 
 const asNumber = (value: string | null | undefined): number => {
@@ -84,10 +86,19 @@ export async function startFakeHubSpot(objects: Record<string, HubSpotObject[]>)
       const objectType = /^\/crm\/v3\/objects\/([^/]+)/.exec(request.path)?.[1] ?? 'objects';
       return {
         status: 403,
-        body: hubspotError('MISSING_SCOPES', "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.", {
-          errors: [{ message: 'One or more of the following scopes are required.', context: { requiredGranularScopes: [`crm.objects.${objectType}.read`] } }],
-          links: { scopes: 'https://developers.hubspot.com/scopes' },
-        }),
+        body: hubspotError(
+          'MISSING_SCOPES',
+          "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+          {
+            errors: [
+              {
+                message: 'One or more of the following scopes are required.',
+                context: { requiredGranularScopes: [`crm.objects.${objectType}.read`] },
+              },
+            ],
+            links: { scopes: 'https://developers.hubspot.com/scopes' },
+          },
+        ),
       };
     }
     if (request.headers.authorization !== `Bearer ${HUBSPOT_TOKEN}`) {
@@ -100,25 +111,36 @@ export async function startFakeHubSpot(objects: Record<string, HubSpotObject[]>)
       };
     }
     const match = /^\/crm\/v3\/objects\/([^/]+)\/search$/.exec(request.path);
-    if (!match || request.method !== 'POST') return { status: 404, body: hubspotError('OBJECT_NOT_FOUND', 'resource not found') };
+    if (!match || request.method !== 'POST')
+      return { status: 404, body: hubspotError('OBJECT_NOT_FOUND', 'resource not found') };
     const objectType = decodeURIComponent(match[1]!);
     const body = JSON.parse(request.body || '{}') as SearchBody;
     searches.push({ objectType, body });
     const all = objects[objectType];
-    if (!all) return { status: 400, body: hubspotError('VALIDATION_ERROR', `Unable to infer object type from: ${objectType}`) };
+    if (!all)
+      return { status: 400, body: hubspotError('VALIDATION_ERROR', `Unable to infer object type from: ${objectType}`) };
     const limit = body.limit ?? 10;
     if (limit > 200) return { status: 400, body: hubspotError('VALIDATION_ERROR', 'limit must be at most 200') };
     const offset = Number(body.after ?? 0);
-    if (offset >= 10_000) return { status: 400, body: hubspotError('VALIDATION_ERROR', 'paging past 10000 results is not supported') };
+    if (offset >= 10_000)
+      return { status: 400, body: hubspotError('VALIDATION_ERROR', 'paging past 10000 results is not supported') };
     const groups = body.filterGroups ?? [];
-    let found = all.filter((object) => groups.length === 0 || groups.some((group) => group.filters.every((filter) => matches(object, filter))));
+    let found = all.filter(
+      (object) =>
+        groups.length === 0 || groups.some((group) => group.filters.every((filter) => matches(object, filter))),
+    );
     for (const sort of [...(body.sorts ?? [])].reverse()) {
       const name = typeof sort === 'string' ? sort.replace(/^-/, '') : sort.propertyName;
       const descending = typeof sort === 'string' ? sort.startsWith('-') : sort.direction === 'DESCENDING';
-      found = [...found].sort((a, b) => (asNumber(a.properties[name]) - asNumber(b.properties[name])) * (descending ? -1 : 1));
+      found = [...found].sort(
+        (a, b) => (asNumber(a.properties[name]) - asNumber(b.properties[name])) * (descending ? -1 : 1),
+      );
     }
     const page = found.slice(offset, offset + limit);
-    const wanted = body.properties && body.properties.length > 0 ? new Set([...body.properties, 'hs_object_id', 'createdate', 'lastmodifieddate', 'hs_lastmodifieddate']) : undefined;
+    const wanted =
+      body.properties && body.properties.length > 0
+        ? new Set([...body.properties, 'hs_object_id', 'createdate', 'lastmodifieddate', 'hs_lastmodifieddate'])
+        : undefined;
     const results = page.map((object) => ({
       ...object,
       properties: Object.fromEntries(Object.entries(object.properties).filter(([key]) => !wanted || wanted.has(key))),
@@ -128,7 +150,13 @@ export async function startFakeHubSpot(objects: Record<string, HubSpotObject[]>)
       body: {
         total: found.length,
         results,
-        ...(next ? { paging: { next: { after: next, link: `https://api.hubapi.com/crm/v3/objects/${objectType}/search?after=${next}` } } } : {}),
+        ...(next
+          ? {
+              paging: {
+                next: { after: next, link: `https://api.hubapi.com/crm/v3/objects/${objectType}/search?after=${next}` },
+              },
+            }
+          : {}),
       },
     };
   });
@@ -139,7 +167,13 @@ export async function startFakeHubSpot(objects: Record<string, HubSpotObject[]>)
 export function contact(id: number, lastModified: string, email: string): HubSpotObject {
   return {
     id: String(id),
-    properties: { hs_object_id: String(id), email, createdate: '2026-01-01T00:00:00.000Z', lastmodifieddate: lastModified, lifecyclestage: 'lead' },
+    properties: {
+      hs_object_id: String(id),
+      email,
+      createdate: '2026-01-01T00:00:00.000Z',
+      lastmodifieddate: lastModified,
+      lifecyclestage: 'lead',
+    },
     createdAt: '2026-01-01T00:00:00.000Z',
     updatedAt: lastModified,
     archived: false,

@@ -56,14 +56,21 @@ export async function startFakeServer(handler: FakeHandler): Promise<FakeServer>
         body: Buffer.concat(chunks).toString('utf8'),
       };
       requests.push(request);
-      const fault = faults.find((candidate) => candidate.remaining > 0 && (!candidate.path || candidate.path.test(request.path)));
+      const fault = faults.find(
+        (candidate) => candidate.remaining > 0 && (!candidate.path || candidate.path.test(request.path)),
+      );
       const answer: Promise<FakeAnswer> = fault
-        ? Promise.resolve((fault.remaining -= 1, { status: fault.status, headers: fault.headers ?? {}, body: fault.body }))
+        ? Promise.resolve(
+            ((fault.remaining -= 1), { status: fault.status, headers: fault.headers ?? {}, body: fault.body }),
+          )
         : Promise.resolve().then(() => handler(request));
       answer
         .then((result) => {
           const text = typeof result.body === 'string' ? result.body : JSON.stringify(result.body);
-          outgoing.writeHead(result.status ?? 200, { 'content-type': 'application/json; charset=utf-8', ...(result.headers ?? {}) });
+          outgoing.writeHead(result.status ?? 200, {
+            'content-type': 'application/json; charset=utf-8',
+            ...(result.headers ?? {}),
+          });
           outgoing.end(text);
         })
         .catch((error: unknown) => {

@@ -7,7 +7,10 @@ import { LiveConfig } from './live-config.ts';
 
 const brokers = (process.env.MUXLY_KAFKA__BROKERS ?? '127.0.0.1:9092').split(',');
 const logger = createLogger({ service: 'router-test', silent: true });
-const kafka = createKafka({ brokers, clientId: 'router-live-config-test', ssl: false, connectionTimeoutMs: 3000, requestTimeoutMs: 10_000 }, logger);
+const kafka = createKafka(
+  { brokers, clientId: 'router-live-config-test', ssl: false, connectionTimeoutMs: 3000, requestTimeoutMs: 10_000 },
+  logger,
+);
 const topic = `muxly-test.config.${randomSuffix()}`;
 const keyring = new SecretKeyring({ keys: [{ id: 'k1', key: Buffer.alloc(32, 3).toString('base64') }] });
 // The raw client: tombstones (null values) are what the control plane writes on deletion.
@@ -16,7 +19,11 @@ const applied: PipelineDefinition[] = [];
 let live: LiveConfig | undefined;
 
 const send = (records: { key: string; value: unknown }[]) =>
-  producer.send({ topic, acks: -1, messages: records.map(({ key, value }) => ({ key, value: value === null ? null : JSON.stringify(value) })) });
+  producer.send({
+    topic,
+    acks: -1,
+    messages: records.map(({ key, value }) => ({ key, value: value === null ? null : JSON.stringify(value) })),
+  });
 
 async function until<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -33,9 +40,16 @@ beforeAll(async () => {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`Kafka is not reachable at ${brokers.join(',')} (${(error as Error).message}); start it with npm run stack:start`);
+    throw new Error(
+      `Kafka is not reachable at ${brokers.join(',')} (${(error as Error).message}); start it with npm run stack:start`,
+    );
   }
-  await admin.createTopics({ topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }], waitForLeaders: true });
+  await admin.createTopics({
+    topics: [
+      { topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+    ],
+    waitForLeaders: true,
+  });
   await admin.disconnect();
   await producer.connect();
 });
@@ -54,9 +68,30 @@ test('applies the topic at start, then live changes and deletions, with decrypte
     kind: 'destination',
     id: 'alerts',
     version,
-    object: { id: 'alerts', name: 'Alerts', type: 'slack', enabled: true, config: { channel, text: '{{ $.name }}' }, credentials: keyring.encrypt({ token: 'xoxb-1' }, 'destination/alerts') },
+    object: {
+      id: 'alerts',
+      name: 'Alerts',
+      type: 'slack',
+      enabled: true,
+      config: { channel, text: '{{ $.name }}' },
+      credentials: keyring.encrypt({ token: 'xoxb-1' }, 'destination/alerts'),
+    },
   });
-  const rule = { kind: 'rule', id: 'signups', version: 1, object: { id: 'signups', name: 'Signups', priority: 10, enabled: true, condition: { path: '$.name', op: 'eq', value: 'signup' }, transformations: [], destinationIds: ['alerts'], stopOnMatch: false } };
+  const rule = {
+    kind: 'rule',
+    id: 'signups',
+    version: 1,
+    object: {
+      id: 'signups',
+      name: 'Signups',
+      priority: 10,
+      enabled: true,
+      condition: { path: '$.name', op: 'eq', value: 'signup' },
+      transformations: [],
+      destinationIds: ['alerts'],
+      stopOnMatch: false,
+    },
+  };
   await send([
     { key: 'destination/alerts', value: destination(1, 'C1') },
     { key: 'rule/signups', value: rule },
@@ -77,11 +112,21 @@ test('applies the topic at start, then live changes and deletions, with decrypte
   await live.start();
   // start() resolves after the records present at start were applied, in one apply.
   expect(applied).toHaveLength(1);
-  expect(applied[0]!.destinations).toEqual([{ id: 'alerts', name: 'Alerts', type: 'slack', enabled: true, config: { channel: 'C1', text: '{{ $.name }}', token: 'xoxb-1' } }]);
+  expect(applied[0]!.destinations).toEqual([
+    {
+      id: 'alerts',
+      name: 'Alerts',
+      type: 'slack',
+      enabled: true,
+      config: { channel: 'C1', text: '{{ $.name }}', token: 'xoxb-1' },
+    },
+  ]);
   expect(applied[0]!.rules.map((entry) => entry.id)).toEqual(['signups']);
 
   await send([{ key: 'destination/alerts', value: destination(2, 'C2') }]);
-  const changed = await until('the live change', () => applied.find((pipeline) => pipeline.destinations[0]?.config.channel === 'C2'));
+  const changed = await until('the live change', () =>
+    applied.find((pipeline) => pipeline.destinations[0]?.config.channel === 'C2'),
+  );
   expect(changed.destinations[0]!.config.token).toBe('xoxb-1');
 
   await send([{ key: 'rule/signups', value: null }]);
@@ -89,7 +134,14 @@ test('applies the topic at start, then live changes and deletions, with decrypte
 }, 60_000);
 
 test('without the config topic the router keeps its settings pipeline and says so', async () => {
-  const missing = new LiveConfig({ kafka, topic: `${topic}.missing`, keyring, base: { destinations: [], rules: [] }, logger, onChange: async () => undefined });
+  const missing = new LiveConfig({
+    kafka,
+    topic: `${topic}.missing`,
+    keyring,
+    base: { destinations: [], rules: [] },
+    logger,
+    onChange: async () => undefined,
+  });
   await missing.start();
   await missing.stop();
 }, 30_000);

@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
-import { BatchConsumer, createKafka, errorMessage, SecretKeyring, topicNames, type Logger, type MuxlySettings } from '@muxly/common';
+import {
+  BatchConsumer,
+  createKafka,
+  errorMessage,
+  SecretKeyring,
+  topicNames,
+  type Logger,
+  type MuxlySettings,
+} from '@muxly/common';
 import type { PipelineDefinition } from '../pipeline/pipeline.ts';
 import { PipelineState } from './pipeline.state.ts';
 
@@ -64,17 +72,21 @@ export class LiveConfig {
     } catch (error) {
       // Without the topic (topics.create=false and no control plane yet) the settings file's
       // pipeline runs; say loudly that live changes will not arrive.
-      this.#options.logger.warn('live config: the config topic cannot be read; running the settings file pipeline without live reload', {
-        topic: this.#options.topic,
-        error: errorMessage(error),
-      });
+      this.#options.logger.warn(
+        'live config: the config topic cannot be read; running the settings file pipeline without live reload',
+        {
+          topic: this.#options.topic,
+          error: errorMessage(error),
+        },
+      );
       this.#stopped = true;
       return;
     } finally {
       await admin.disconnect();
     }
     const positions = new Map<number, bigint>();
-    const isCaughtUp = () => [...ends].every(([partition, end]) => end === 0n || (positions.get(partition) ?? -1n) + 1n >= end);
+    const isCaughtUp = () =>
+      [...ends].every(([partition, end]) => end === 0n || (positions.get(partition) ?? -1n) + 1n >= end);
 
     let markCaughtUp!: () => void;
     const caughtUp = new Promise<void>((resolve) => (markCaughtUp = resolve));
@@ -83,7 +95,10 @@ export class LiveConfig {
         let changed = false;
         for (const message of messages) {
           const key = message.key?.toString('utf8');
-          if (key) changed = this.#state.apply({ key, value: message.value === null ? null : message.value.toString('utf8') }) || changed;
+          if (key)
+            changed =
+              this.#state.apply({ key, value: message.value === null ? null : message.value.toString('utf8') }) ||
+              changed;
           positions.set(context.partition, BigInt(message.offset));
         }
         if (!this.#caughtUp) {
@@ -92,7 +107,9 @@ export class LiveConfig {
           this.#schedule();
         }
       })
-      .catch((error: unknown) => this.#options.logger.error('live config consumer stopped', { error: errorMessage(error) }));
+      .catch((error: unknown) =>
+        this.#options.logger.error('live config consumer stopped', { error: errorMessage(error) }),
+      );
 
     if (isCaughtUp()) markCaughtUp();
     const timeoutMs = this.#options.catchUpTimeoutMs ?? 30_000;
@@ -102,7 +119,11 @@ export class LiveConfig {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs))),
     ]);
     clearTimeout(timer);
-    if (timedOut) this.#options.logger.warn('live config: not caught up with the config topic in time; applying what was read', { topic: this.#options.topic, timeoutMs });
+    if (timedOut)
+      this.#options.logger.warn('live config: not caught up with the config topic in time; applying what was read', {
+        topic: this.#options.topic,
+        timeoutMs,
+      });
     this.#caughtUp = true;
     await this.#apply();
   }
@@ -120,7 +141,10 @@ export class LiveConfig {
       const pipeline = this.#state.snapshot();
       try {
         await this.#options.onChange(pipeline);
-        this.#options.logger.info('live config applied', { destinations: pipeline.destinations.length, rules: pipeline.rules.length });
+        this.#options.logger.info('live config applied', {
+          destinations: pipeline.destinations.length,
+          rules: pipeline.rules.length,
+        });
       } catch (error) {
         this.#options.logger.error('live config refused; the running pipeline stays', { error: errorMessage(error) });
       }
@@ -142,10 +166,17 @@ export class LiveConfig {
  * Starts following the config topic named by the settings, applying changes through `apply`
  * (RouterService.apply). The settings file's `pipeline` is the base the topic overrides by id.
  */
-export async function followLiveConfig(settings: MuxlySettings, apply: (pipeline: PipelineDefinition) => Promise<void>, logger: Logger): Promise<LiveConfig> {
+export async function followLiveConfig(
+  settings: MuxlySettings,
+  apply: (pipeline: PipelineDefinition) => Promise<void>,
+  logger: Logger,
+): Promise<LiveConfig> {
   const kafka = createKafka({ ...settings.kafka, clientId: `${settings.kafka.clientId}-router-config` }, logger);
   const keyring = new SecretKeyring(settings.controlPlane.secrets);
-  if (keyring.usesDevelopmentKey) logger.warn('destination credentials are decrypted with the public development key: configure controlPlane.secrets.keys for production');
+  if (keyring.usesDevelopmentKey)
+    logger.warn(
+      'destination credentials are decrypted with the public development key: configure controlPlane.secrets.keys for production',
+    );
   const live = new LiveConfig({
     kafka,
     topic: topicNames(settings.topics.prefix).config,

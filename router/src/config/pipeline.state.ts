@@ -1,5 +1,11 @@
 import { errorMessage, isEncryptedValue, type Logger, type SecretKeyring } from '@muxly/common';
-import type { DestinationDefinition, FailurePolicy, PipelineDefinition, RouteDefinition, RoutingRuleDefinition } from '../pipeline/pipeline.ts';
+import type {
+  DestinationDefinition,
+  FailurePolicy,
+  PipelineDefinition,
+  RouteDefinition,
+  RoutingRuleDefinition,
+} from '../pipeline/pipeline.ts';
 
 // The router's view of the live configuration topic (docs/control-plane-api.md, "Live
 // configuration"): the latest record per key `<kind>/<id>`, value {kind, id, version, object} or
@@ -16,7 +22,8 @@ export interface ConfigRecord {
   value: string | null;
 }
 
-const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
 
 export class PipelineState {
   readonly #destinations = new Map<string, Entry>();
@@ -39,7 +46,14 @@ export class PipelineState {
     const slash = record.key.indexOf('/');
     const kind = record.key.slice(0, slash);
     const id = record.key.slice(slash + 1);
-    const table = kind === 'destination' ? this.#destinations : kind === 'rule' ? this.#rules : kind === 'route' ? this.#routes : undefined;
+    const table =
+      kind === 'destination'
+        ? this.#destinations
+        : kind === 'rule'
+          ? this.#rules
+          : kind === 'route'
+            ? this.#routes
+            : undefined;
     if (!table || slash <= 0 || id === '') return false;
     if (record.value === null) {
       // Always a change: besides the topic's object, it may hide the settings file's one.
@@ -68,7 +82,9 @@ export class PipelineState {
 
   /** The effective pipeline: the settings file's objects, overridden by id by the topic's. */
   snapshot(): PipelineDefinition {
-    const destinations = new Map(this.#base.destinations.filter((d) => !this.#deleted.has(`destination/${d.id}`)).map((d) => [d.id, d]));
+    const destinations = new Map(
+      this.#base.destinations.filter((d) => !this.#deleted.has(`destination/${d.id}`)).map((d) => [d.id, d]),
+    );
     for (const [id, { object }] of this.#destinations) {
       const definition = this.#destination(id, object);
       if (definition) destinations.set(id, definition);
@@ -76,7 +92,9 @@ export class PipelineState {
     }
     const rules = new Map(this.#base.rules.filter((r) => !this.#deleted.has(`rule/${r.id}`)).map((r) => [r.id, r]));
     for (const [id, { object }] of this.#rules) rules.set(id, ruleDefinition(id, object));
-    const routes = new Map((this.#base.routes ?? []).filter((r) => !this.#deleted.has(`route/${r.id}`)).map((r) => [r.id, r]));
+    const routes = new Map(
+      (this.#base.routes ?? []).filter((r) => !this.#deleted.has(`route/${r.id}`)).map((r) => [r.id, r]),
+    );
     for (const [id, { object }] of this.#routes) routes.set(id, routeDefinition(id, object));
     return { destinations: [...destinations.values()], rules: [...rules.values()], routes: [...routes.values()] };
   }
@@ -90,7 +108,10 @@ export class PipelineState {
       } catch (error) {
         // NOTE: without its credentials the destination cannot work; it is left out (its events
         // wait in Kafka, uncommitted for its group) rather than started with a partial config.
-        this.#logger.error('destination credentials cannot be decrypted; destination not started', { destination: id, error: errorMessage(error) });
+        this.#logger.error('destination credentials cannot be decrypted; destination not started', {
+          destination: id,
+          error: errorMessage(error),
+        });
         return undefined;
       }
     }
@@ -126,6 +147,10 @@ function routeDefinition(id: string, object: Record<string, unknown>): RouteDefi
     ruleIds: Array.isArray(object.ruleIds) ? object.ruleIds.map(String) : [],
     enabled: object.enabled !== false,
     // An unknown policy is kept as it is: RoutingTable.compile refuses it with its place.
-    errorHandling: { onFailure: (typeof errorHandling.onFailure === 'string' ? errorHandling.onFailure : 'dead-letter') as FailurePolicy },
+    errorHandling: {
+      onFailure: (typeof errorHandling.onFailure === 'string'
+        ? errorHandling.onFailure
+        : 'dead-letter') as FailurePolicy,
+    },
   };
 }

@@ -10,7 +10,12 @@ export interface BackoffPolicy {
  * many routers retrying one recovering peer do not come back in lock step. A peer's Retry-After
  * wins when it asks for longer than the computed delay.
  */
-export function retryDelayMs(policy: BackoffPolicy, attempt: number, retryAfterMs?: number, random: () => number = Math.random): number {
+export function retryDelayMs(
+  policy: BackoffPolicy,
+  attempt: number,
+  retryAfterMs?: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, attempt - 1));
   const jittered = Math.round(ceiling / 2 + (random() * ceiling) / 2);
   return retryAfterMs !== undefined ? Math.max(jittered, Math.min(retryAfterMs, policy.maxDelayMs * 10)) : jittered;

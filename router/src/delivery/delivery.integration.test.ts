@@ -4,7 +4,14 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, IHeaders, Producer } from 'kafkajs';
-import { createKafka, createLogger, encodeWireFormat, loadSettings, topicNames, type MuxlySettings } from '@muxly/common';
+import {
+  createKafka,
+  createLogger,
+  encodeWireFormat,
+  loadSettings,
+  topicNames,
+  type MuxlySettings,
+} from '@muxly/common';
 import { DLQ_HEADERS } from '@muxly/schemas';
 import { startRouter, type RouterService } from '../service.ts';
 import type { PipelineDefinition } from '../pipeline/pipeline.ts';
@@ -45,7 +52,11 @@ function answer(name: string): { status: number; headers?: Record<string, string
   return { status: 204 };
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 45_000): Promise<T> {
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 45_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
@@ -61,11 +72,24 @@ async function until<T>(what: string, check: () => Promise<T | undefined | false
 }
 
 const ids = new Map<string, string>();
-async function produce(name: string, source: { type: string; id: string } = { type: 'api', id: 'key-1' }): Promise<string> {
+async function produce(
+  name: string,
+  source: { type: string; id: string } = { type: 'api', id: 'key-1' },
+): Promise<string> {
   const id = randomUUID();
   ids.set(name, id);
   const now = new Date().toISOString();
-  const event = { id, schemaVersion: 1, kind: 'event', name, timestamp: now, receivedAt: now, source, dimensions: {}, attributes: {} };
+  const event = {
+    id,
+    schemaVersion: 1,
+    kind: 'event',
+    name,
+    timestamp: now,
+    receivedAt: now,
+    source,
+    dimensions: {},
+    attributes: {},
+  };
   await producer.send({ topic: topics.events, acks: -1, messages: [{ key: name, value: encodeWireFormat(1, event) }] });
   return id;
 }
@@ -76,7 +100,9 @@ async function metric(name: string, labels: Record<string, string>): Promise<num
   for (const line of text.split('\n')) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{([^}]*)\} (\S+)$/.exec(line);
     if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...match[2]!.matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map((pair) => [pair[1], pair[2]]));
+    const found = Object.fromEntries(
+      [...match[2]!.matchAll(/([a-zA-Z_]+)="([^"]*)"/g)].map((pair) => [pair[1], pair[2]]),
+    );
     if (Object.entries(labels).every(([key, value]) => found[key] === value)) return Number(match[3]);
   }
   return undefined;
@@ -108,18 +134,49 @@ beforeAll(async () => {
   pipeline = {
     destinations: [
       { id: 'archive', type: 'file', enabled: true, config: { path: join(directory, 'archive.jsonl') } },
-      { id: 'hook', type: 'webhook', enabled: true, config: { url: hookUrl, allow: ['127.0.0.0/8'], timeoutMs: 5_000 } },
+      {
+        id: 'hook',
+        type: 'webhook',
+        enabled: true,
+        config: { url: hookUrl, allow: ['127.0.0.0/8'], timeoutMs: 5_000 },
+      },
     ],
     rules: [
-      { id: 'everything', priority: 1, enabled: true, transformations: [], destinationIds: ['archive'], stopOnMatch: false },
+      {
+        id: 'everything',
+        priority: 1,
+        enabled: true,
+        transformations: [],
+        destinationIds: ['archive'],
+        stopOnMatch: false,
+      },
       { id: 'api-hook', priority: 2, enabled: true, transformations: [], destinationIds: ['hook'], stopOnMatch: false },
       { id: 'crm-hook', priority: 3, enabled: true, transformations: [], destinationIds: ['hook'], stopOnMatch: false },
-      { id: 'billing-hook', priority: 4, enabled: true, transformations: [], destinationIds: ['hook'], stopOnMatch: false },
+      {
+        id: 'billing-hook',
+        priority: 4,
+        enabled: true,
+        transformations: [],
+        destinationIds: ['hook'],
+        stopOnMatch: false,
+      },
     ],
     routes: [
-      { id: 'api', connectorId: null, ruleIds: ['api-hook'], enabled: true, errorHandling: { onFailure: 'dead-letter' } },
+      {
+        id: 'api',
+        connectorId: null,
+        ruleIds: ['api-hook'],
+        enabled: true,
+        errorHandling: { onFailure: 'dead-letter' },
+      },
       { id: 'crm', connectorId: 'crm', ruleIds: ['crm-hook'], enabled: true, errorHandling: { onFailure: 'continue' } },
-      { id: 'billing', connectorId: 'billing', ruleIds: ['billing-hook'], enabled: true, errorHandling: { onFailure: 'stop' } },
+      {
+        id: 'billing',
+        connectorId: 'billing',
+        ruleIds: ['billing-hook'],
+        enabled: true,
+        errorHandling: { onFailure: 'stop' },
+      },
     ],
   };
   settings = loadSettings({
@@ -127,7 +184,11 @@ beforeAll(async () => {
     overrides: {
       log: { level: 'error' },
       topics: { prefix, partitions: 1 },
-      router: { health: { host: '127.0.0.1', port: 0 }, groupIdPrefix: `${prefix}router.`, retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 500 } },
+      router: {
+        health: { host: '127.0.0.1', port: 0 },
+        groupIdPrefix: `${prefix}router.`,
+        retry: { maxAttempts: 3, initialDelayMs: 50, maxDelayMs: 500 },
+      },
     },
   });
   const kafka = createKafka(settings.kafka, logger);
@@ -135,9 +196,14 @@ beforeAll(async () => {
   try {
     await producer.connect();
   } catch (error) {
-    throw new Error(`Kafka is not reachable at ${settings.kafka.brokers.join(',')} (${(error as Error).message}); start the local stack: npm run stack:start`);
+    throw new Error(
+      `Kafka is not reachable at ${settings.kafka.brokers.join(',')} (${(error as Error).message}); start the local stack: npm run stack:start`,
+    );
   }
-  router = await startRouter({ ...settings, pipeline: { destinations: pipeline.destinations, rules: pipeline.rules } }, logger);
+  router = await startRouter(
+    { ...settings, pipeline: { destinations: pipeline.destinations, rules: pipeline.rules } },
+    logger,
+  );
   await router.apply(pipeline);
 
   dlqReader = kafka.consumer({ groupId: `${prefix}dlq-reader` });
@@ -157,7 +223,9 @@ afterAll(async () => {
   await producer?.disconnect();
   const admin = createKafka(settings.kafka, logger).admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: (await admin.listTopics()).filter((topic) => topic.startsWith(prefix)) }).catch(() => undefined);
+  await admin
+    .deleteTopics({ topics: (await admin.listTopics()).filter((topic) => topic.startsWith(prefix)) })
+    .catch(() => undefined);
   await admin.disconnect();
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
@@ -170,13 +238,20 @@ test('retries honor Retry-After, refused events are dead-lettered at once, crm f
 
   const archived = await until('every event in the file destination', async () => {
     const found = await fileIds('archive.jsonl');
-    return ['ok', 'throttled', 'refused', 'flaky', 'refused-by-crm'].every((name) => found.includes(ids.get(name)!)) ? found : undefined;
+    return ['ok', 'throttled', 'refused', 'flaky', 'refused-by-crm'].every((name) => found.includes(ids.get(name)!))
+      ? found
+      : undefined;
   });
   expect(archived).toHaveLength(5);
 
   await until('refused and flaky in the DLQ', () => deadLetters.length >= 2);
-  await until('the throttled event delivered', () => requests.some((request) => request.name === 'throttled' && request.status === 204));
-  await until('the crm event given up', async () => (await metric('muxly_router_skipped_total', { destination: 'hook' })) === 1);
+  await until('the throttled event delivered', () =>
+    requests.some((request) => request.name === 'throttled' && request.status === 204),
+  );
+  await until(
+    'the crm event given up',
+    async () => (await metric('muxly_router_skipped_total', { destination: 'hook' })) === 1,
+  );
 
   // 429 then success: the retry waited at least the peer's Retry-After (1 s), though the
   // router's own backoff ceiling is 500 ms.
@@ -200,7 +275,10 @@ test('retries honor Retry-After, refused events are dead-lettered at once, crm f
   expect(requests.filter((request) => request.name === 'refused-by-crm')).toHaveLength(1);
   expect(letter('refused-by-crm')).toBeUndefined();
 
-  await until('the hook consumer caught up (lag 0)', async () => (await metric('muxly_router_consumer_lag', { destination: 'hook', partition: '0' })) === 0);
+  await until(
+    'the hook consumer caught up (lag 0)',
+    async () => (await metric('muxly_router_consumer_lag', { destination: 'hook', partition: '0' })) === 0,
+  );
   const hook = { destination: 'hook' };
   expect(await metric('muxly_router_delivered_total', hook)).toBe(2); // ok, throttled
   expect(await metric('muxly_router_dead_lettered_total', hook)).toBe(2);
@@ -220,7 +298,10 @@ test('a route with onFailure stop holds its destination at the event until it go
   // Produced once the destination holds, so it is in a later batch than the held event.
   const afterId = await produce('after');
   // Past maxAttempts (3) and still retried, never dead-lettered; nothing after it reaches the hook.
-  await until('a fourth attempt at the held event', () => requests.filter((request) => request.name === 'held').length >= 4);
+  await until(
+    'a fourth attempt at the held event',
+    () => requests.filter((request) => request.name === 'held').length >= 4,
+  );
   expect(requests.some((request) => request.id === afterId)).toBe(false);
   expect(deadLetters.some((entry) => entry.id === heldId)).toBe(false);
   // Another destination is not held back: both events are in the file.
@@ -230,18 +311,36 @@ test('a route with onFailure stop holds its destination at the event until it go
   });
 
   refusing.delete('held');
-  await until('the event after the held one', () => requests.some((request) => request.id === afterId && request.status === 204));
+  await until('the event after the held one', () =>
+    requests.some((request) => request.id === afterId && request.status === 204),
+  );
   const delivered = requests.filter((request) => request.status === 204).map((request) => request.id);
   expect(delivered.indexOf(heldId)).toBeGreaterThanOrEqual(0);
   expect(delivered.indexOf(heldId)).toBeLessThan(delivered.indexOf(afterId));
-  await until('the stopped gauge back to 0', async () => (await metric('muxly_router_stopped', { destination: 'hook' })) === 0);
+  await until(
+    'the stopped gauge back to 0',
+    async () => (await metric('muxly_router_stopped', { destination: 'hook' })) === 0,
+  );
   expect(deadLetters.some((entry) => entry.id === heldId)).toBe(false);
 });
 
 test('a new pipeline applies live: a destination added, another removed, a rule changed, without restart', async () => {
   const next: PipelineDefinition = {
-    destinations: [pipeline.destinations[1]!, { id: 'signups', type: 'file', enabled: true, config: { path: join(directory, 'signups.jsonl') } }],
-    rules: [{ id: 'signups-only', priority: 1, enabled: true, condition: { path: '$.name', op: 'eq', value: 'signup' }, transformations: [], destinationIds: ['signups'], stopOnMatch: false }],
+    destinations: [
+      pipeline.destinations[1]!,
+      { id: 'signups', type: 'file', enabled: true, config: { path: join(directory, 'signups.jsonl') } },
+    ],
+    rules: [
+      {
+        id: 'signups-only',
+        priority: 1,
+        enabled: true,
+        condition: { path: '$.name', op: 'eq', value: 'signup' },
+        transformations: [],
+        destinationIds: ['signups'],
+        stopOnMatch: false,
+      },
+    ],
     routes: [],
   };
   await router!.apply(next);
@@ -249,12 +348,17 @@ test('a new pipeline applies live: a destination added, another removed, a rule 
   const other = await produce('pageview');
   await until('the signup in the new destination', async () => (await fileIds('signups.jsonl')).includes(signup));
   // The hook has no rule any more and the archive no longer runs: both filtered or absent.
-  await until('the hook consumer past both events', async () => (await metric('muxly_router_filtered_total', { destination: 'hook' })) === 2);
+  await until(
+    'the hook consumer past both events',
+    async () => (await metric('muxly_router_filtered_total', { destination: 'hook' })) === 2,
+  );
   expect(requests.some((request) => request.id === signup || request.id === other)).toBe(false);
   expect(await fileIds('archive.jsonl')).not.toContain(signup);
   expect(await fileIds('signups.jsonl')).not.toContain(other);
   // An invalid pipeline is refused whole, naming the place; the running one stays.
-  await expect(router!.apply({ ...next, rules: [{ ...next.rules[0]!, condition: { path: '$.name', op: 'eqq', value: 1 } }] })).rejects.toThrow('Invalid routing rules');
+  await expect(
+    router!.apply({ ...next, rules: [{ ...next.rules[0]!, condition: { path: '$.name', op: 'eqq', value: 1 } }] }),
+  ).rejects.toThrow('Invalid routing rules');
   const again = await produce('signup');
   await until('a signup after the refused change', async () => (await fileIds('signups.jsonl')).includes(again));
 });

@@ -1,5 +1,14 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { BatchConsumer, ConfigurationError, decodeWireFormat, errorMessage, InvalidEventError, PermanentError, type BatchContext, type Logger } from '@muxly/common';
+import {
+  BatchConsumer,
+  ConfigurationError,
+  decodeWireFormat,
+  errorMessage,
+  InvalidEventError,
+  PermanentError,
+  type BatchContext,
+  type Logger,
+} from '@muxly/common';
 import type { DeliveryItem, DestinationInstance } from '../destinations/destination.ts';
 import type { FailurePolicy, RouteDecision, RoutingTable } from '../pipeline/pipeline.ts';
 import { retryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
@@ -77,14 +86,22 @@ export class DestinationWorker {
       try {
         event = decodeWireFormat(message.value ?? Buffer.alloc(0)).value as Record<string, unknown>;
       } catch (error) {
-        letters.push({ message, partition: context.partition, error: new InvalidEventError(errorMessage(error)), attempts: 1, firstFailedAt: new Date() });
+        letters.push({
+          message,
+          partition: context.partition,
+          error: new InvalidEventError(errorMessage(error)),
+          attempts: 1,
+          firstFailedAt: new Date(),
+        });
         continue;
       }
       // Read per event: a live reload applies from the next event on.
       let decision = this.#options.routing().decide(event, destinationId);
       if (decision.routed === 'error') {
         // A transformation that throws on this event (e.g. a value it cannot convert).
-        const error = new InvalidEventError(`rule ${decision.ruleId} failed on this event: ${errorMessage(decision.error)}`);
+        const error = new InvalidEventError(
+          `rule ${decision.ruleId} failed on this event: ${errorMessage(decision.error)}`,
+        );
         if (decision.onFailure === 'dead-letter') {
           letters.push({ message, partition: context.partition, error, attempts: 1, firstFailedAt: new Date() });
           continue;
@@ -100,7 +117,12 @@ export class DestinationWorker {
         continue;
       }
       const id = typeof event.id === 'string' ? event.id : `${context.topic}-${context.partition}-${message.offset}`;
-      pending.push({ item: { event: decision.event, id, topic: context.topic, partition: context.partition, offset: message.offset }, message, onFailure: decision.onFailure, attempts: 0 });
+      pending.push({
+        item: { event: decision.event, id, topic: context.topic, partition: context.partition, offset: message.offset },
+        message,
+        onFailure: decision.onFailure,
+        attempts: 0,
+      });
     }
 
     for (let start = 0; start < pending.length; start += this.#options.maxBatchSize) {
@@ -109,7 +131,11 @@ export class DestinationWorker {
     if (letters.length > 0) {
       await this.#options.deadLetters.write(destinationId, letters);
       metrics.deadLettered.inc(this.#labels, letters.length);
-      this.#options.logger.warn('events dead-lettered', { destination: destinationId, count: letters.length, reason: letters[0]?.error.message });
+      this.#options.logger.warn('events dead-lettered', {
+        destination: destinationId,
+        count: letters.length,
+        reason: letters[0]?.error.message,
+      });
     }
     const last = messages[messages.length - 1];
     if (last) {
@@ -133,12 +159,22 @@ export class DestinationWorker {
    * onFailure "stop" for a rule that throws: the destination holds at this event and evaluates it
    * again with the current rules after each backoff, so a corrected rule (live reload) releases it.
    */
-  async #holdUntilDecided(event: Record<string, unknown>, message: KafkaMessage, context: BatchContext, error: Error): Promise<Exclude<RouteDecision, { routed: 'error' }>> {
+  async #holdUntilDecided(
+    event: Record<string, unknown>,
+    message: KafkaMessage,
+    context: BatchContext,
+    error: Error,
+  ): Promise<Exclude<RouteDecision, { routed: 'error' }>> {
     const { metrics, backoff, logger, destinationId } = this.#options;
     metrics.stopped.set(this.#labels, 1);
     try {
       for (let round = 1; ; round += 1) {
-        logger.error('destination stopped at an event its rule cannot process (route onFailure: stop)', { destination: destinationId, partition: context.partition, offset: message.offset, error: error.message });
+        logger.error('destination stopped at an event its rule cannot process (route onFailure: stop)', {
+          destination: destinationId,
+          partition: context.partition,
+          offset: message.offset,
+          error: error.message,
+        });
         await this.#wait(retryDelayMs(backoff, round), context);
         const decision = this.#options.routing().decide(event, destinationId);
         if (decision.routed !== 'error') return decision;
@@ -192,7 +228,13 @@ export class DestinationWorker {
         } else if (entry.onFailure === 'continue') {
           this.#skip(entry.message, context, error);
         } else {
-          letters.push({ message: entry.message, partition: context.partition, error, attempts: entry.attempts, firstFailedAt: entry.firstFailedAt });
+          letters.push({
+            message: entry.message,
+            partition: context.partition,
+            error,
+            attempts: entry.attempts,
+            firstFailedAt: entry.firstFailedAt,
+          });
         }
       });
       metrics.delivered.inc(this.#labels, remaining.length - failures.size - notSent.size);
@@ -201,9 +243,21 @@ export class DestinationWorker {
       if (next.length === 0) break;
       const delay = retryDelayMs(backoff, round, retryAfterMs);
       if (held > 0) {
-        logger.error('destination stopped at events it cannot deliver (route onFailure: stop); retrying', { destination: destinationId, events: held, attempt: round, delayMs: delay, error: next[0]?.lastError?.message });
+        logger.error('destination stopped at events it cannot deliver (route onFailure: stop); retrying', {
+          destination: destinationId,
+          events: held,
+          attempt: round,
+          delayMs: delay,
+          error: next[0]?.lastError?.message,
+        });
       } else {
-        logger.warn('delivery failed; retrying', { destination: destinationId, events: next.length, attempt: round, delayMs: delay, error: next[0]?.lastError?.message });
+        logger.warn('delivery failed; retrying', {
+          destination: destinationId,
+          events: next.length,
+          attempt: round,
+          delayMs: delay,
+          error: next[0]?.lastError?.message,
+        });
       }
       try {
         await this.#wait(delay, context);
@@ -221,7 +275,8 @@ export class DestinationWorker {
   async #wait(delayMs: number, context: BatchContext): Promise<void> {
     const deadline = Date.now() + delayMs;
     while (Date.now() < deadline) {
-      if (!context.shouldContinue() || this.#stopping.signal.aborted) throw new Error('stopping: the unfinished chunk will be redelivered');
+      if (!context.shouldContinue() || this.#stopping.signal.aborted)
+        throw new Error('stopping: the unfinished chunk will be redelivered');
       await sleep(Math.min(2_000, deadline - Date.now()), this.#stopping.signal);
       await context.heartbeat();
     }

@@ -2,21 +2,33 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 /** Per-destination delivery metrics; the only label is the destination id (bounded by config). */
 export function createRouterMetrics(registry: Registry) {
-  const counter = (name: string, help: string) => new Counter({ name, help, labelNames: ['destination'], registers: [registry] });
+  const counter = (name: string, help: string) =>
+    new Counter({ name, help, labelNames: ['destination'], registers: [registry] });
   return {
     delivered: counter('muxly_router_delivered_total', 'Events delivered to the destination.'),
-    filtered: counter('muxly_router_filtered_total', 'Events no enabled rule routes to the destination (dropped on purpose).'),
+    filtered: counter(
+      'muxly_router_filtered_total',
+      'Events no enabled rule routes to the destination (dropped on purpose).',
+    ),
     failed: counter('muxly_router_failed_attempts_total', 'Failed delivery attempts (each retry counts).'),
     retried: counter('muxly_router_retried_total', 'Events sent again after a retryable failure.'),
     deadLettered: counter('muxly_router_dead_lettered_total', 'Events written to the DLQ.'),
-    skipped: counter('muxly_router_skipped_total', 'Events given up without dead-lettering, as their route says (onFailure: continue).'),
+    skipped: counter(
+      'muxly_router_skipped_total',
+      'Events given up without dead-lettering, as their route says (onFailure: continue).',
+    ),
     stopped: new Gauge({
       name: 'muxly_router_stopped',
       help: '1 while the destination holds at an event it cannot deliver (route onFailure: stop), else 0.',
       labelNames: ['destination'],
       registers: [registry],
     }),
-    lag: new Gauge({ name: 'muxly_router_consumer_lag', help: 'Events behind the head of the events topic, per partition, after the last delivered chunk.', labelNames: ['destination', 'partition'], registers: [registry] }),
+    lag: new Gauge({
+      name: 'muxly_router_consumer_lag',
+      help: 'Events behind the head of the events topic, per partition, after the last delivered chunk.',
+      labelNames: ['destination', 'partition'],
+      registers: [registry],
+    }),
     sendSeconds: new Histogram({
       name: 'muxly_router_send_seconds',
       help: 'Duration of one send() of a batch to the destination.',

@@ -6,15 +6,22 @@ import { destinationPlugin } from './registry.ts';
 const validators = new WeakMap<object, (value: unknown) => string[]>();
 
 /** Validates a destination's config against its type's schema (filling defaults) and creates it. */
-export async function createDestination(definition: DestinationDefinition, context: DestinationContext): Promise<{ plugin: DestinationPlugin<unknown>; instance: DestinationInstance }> {
+export async function createDestination(
+  definition: DestinationDefinition,
+  context: DestinationContext,
+): Promise<{ plugin: DestinationPlugin<unknown>; instance: DestinationInstance }> {
   const plugin = destinationPlugin(definition.type);
   if (!plugin) throw new ConfigurationError(`Destination ${definition.id} has an unknown type "${definition.type}"`);
   let validate = validators.get(plugin.configSchema);
-  if (!validate) validators.set(plugin.configSchema, (validate = compileConfigValidator(plugin.configSchema, 'config')));
+  if (!validate)
+    validators.set(plugin.configSchema, (validate = compileConfigValidator(plugin.configSchema, 'config')));
   const config = structuredClone(definition.config);
   const problems = validate(config);
   if (problems.length > 0) {
-    throw new ConfigurationError(`Invalid configuration of destination ${definition.id}`, problems.map((problem) => `destinations.${definition.id}.${problem}`));
+    throw new ConfigurationError(
+      `Invalid configuration of destination ${definition.id}`,
+      problems.map((problem) => `destinations.${definition.id}.${problem}`),
+    );
   }
   return { plugin, instance: await plugin.create(config, context) };
 }

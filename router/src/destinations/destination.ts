@@ -34,7 +34,12 @@ export interface SendResult {
  * The answer of an in-order sender that stopped at the `failed` items (indexes) on a transient
  * error: those failed, the later ones were not sent. Throws the error when that is the whole batch.
  */
-export function stoppedAt(failed: number[], error: Error, batchLength: number, earlier: { index: number; error: Error }[] = []): SendResult {
+export function stoppedAt(
+  failed: number[],
+  error: Error,
+  batchLength: number,
+  earlier: { index: number; error: Error }[] = [],
+): SendResult {
   const next = failed.length === 0 ? batchLength : failed[failed.length - 1]! + 1;
   if (earlier.length === 0 && failed.length === batchLength) throw error;
   return {

@@ -9,7 +9,10 @@ import { ConfigurationError } from '@muxly/common';
  */
 export function resolveConfig<S extends TSchema>(schema: S, config: unknown, type: string): Static<S> {
   const value = Value.Default(schema, structuredClone(config ?? {}));
-  const problems = [...Value.Errors(schema, value)].map((error) => `config${error.path.replace(/\/(\d+)/g, '[$1]').replaceAll('/', '.')}: ${error.message}`);
-  if (problems.length > 0) throw new ConfigurationError(`Invalid ${type} destination configuration`, [...new Set(problems)]);
+  const problems = [...Value.Errors(schema, value)].map(
+    (error) => `config${error.path.replace(/\/(\d+)/g, '[$1]').replaceAll('/', '.')}: ${error.message}`,
+  );
+  if (problems.length > 0)
+    throw new ConfigurationError(`Invalid ${type} destination configuration`, [...new Set(problems)]);
   return value as Static<S>;
 }

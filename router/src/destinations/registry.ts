@@ -21,5 +21,7 @@ export const destinationRegistry = {
 export type DestinationType = keyof typeof destinationRegistry;
 
 export function destinationPlugin(type: string): DestinationPlugin<unknown> | undefined {
-  return Object.hasOwn(destinationRegistry, type) ? (destinationRegistry[type as DestinationType] as DestinationPlugin<unknown>) : undefined;
+  return Object.hasOwn(destinationRegistry, type)
+    ? (destinationRegistry[type as DestinationType] as DestinationPlugin<unknown>)
+    : undefined;
 }

@@ -64,20 +64,30 @@ const PROVES: Record<Checked, Partial<Record<AccessStep, string>> & { check: str
     check: 'the bucket exists',
   },
   slack: { authenticate: 'Slack accepted the token (auth.test)', check: 'the Slack Web API answered' },
-  email: { authenticate: 'the SMTP server accepted the connection and, when configured, the login', check: 'the SMTP server answered' },
+  email: {
+    authenticate: 'the SMTP server accepted the connection and, when configured, the login',
+    check: 'the SMTP server answered',
+  },
 };
 const NOT_PROVEN: Record<Checked, Partial<Record<AccessStep, string>>> = {
   file: { authenticate: 'a file has no credentials', permission: 'writing is tried on the first delivery' },
-  webhook: { authenticate: 'the receiver checks the signature and headers on delivery; the test sends no event', permission: 'the receiver decides on delivery' },
+  webhook: {
+    authenticate: 'the receiver checks the signature and headers on delivery; the test sends no event',
+    permission: 'the receiver decides on delivery',
+  },
   database: {},
   s3: {},
-  slack: { permission: "the chat:write scope and the channel are checked when the first message is posted" },
+  slack: { permission: 'the chat:write scope and the channel are checked when the first message is posted' },
   email: { permission: 'the sender and recipients are checked when the first message is sent' },
 };
 const ORDER: readonly AccessStep[] = ['authenticate', 'permission', 'check'];
 
 /** Which step a failed health check fails: the one a refusal names, else the first the type proves. */
-function failedStep(type: Checked, error: unknown, RefusedError: new (...args: never[]) => { step: AccessStep }): AccessStep {
+function failedStep(
+  type: Checked,
+  error: unknown,
+  RefusedError: new (...args: never[]) => { step: AccessStep },
+): AccessStep {
   if (error instanceof RefusedError) return error.step;
   const code = (error as { code?: unknown }).code;
   if (code === 'EACCES' || code === 'EPERM') return 'permission';
@@ -85,17 +95,28 @@ function failedStep(type: Checked, error: unknown, RefusedError: new (...args: n
 }
 
 /** Creates the destination from the effective config, asks its peer, and releases it. */
-async function checkDestination(type: Checked, config: Record<string, unknown>, signal: AbortSignal): Promise<CheckStep[]> {
-  const [{ destinationRegistry }, { BlockedAddressError, createLogger, errorMessage, RefusedError }, { Registry }] = await Promise.all([
-    import('./registry.ts'),
-    import('@muxly/common'),
-    import('prom-client'),
-  ]);
+async function checkDestination(
+  type: Checked,
+  config: Record<string, unknown>,
+  signal: AbortSignal,
+): Promise<CheckStep[]> {
+  const [{ destinationRegistry }, { BlockedAddressError, createLogger, errorMessage, RefusedError }, { Registry }] =
+    await Promise.all([import('./registry.ts'), import('@muxly/common'), import('prom-client')]);
   let started = Date.now();
-  const step = (name: CheckStep['name'], status: CheckStep['status'], detail: string): CheckStep => ({ name, status, detail, durationMs: Date.now() - started });
+  const step = (name: CheckStep['name'], status: CheckStep['status'], detail: string): CheckStep => ({
+    name,
+    status,
+    detail,
+    durationMs: Date.now() - started,
+  });
   let instance;
   try {
-    instance = await destinationRegistry[type].create(config as never, { destinationId: `check-${type}`, log: createLogger({ service: 'router', silent: true }), metrics: new Registry(), signal });
+    instance = await destinationRegistry[type].create(config as never, {
+      destinationId: `check-${type}`,
+      log: createLogger({ service: 'router', silent: true }),
+      metrics: new Registry(),
+      signal,
+    });
   } catch (error) {
     return [step('config', 'failed', errorMessage(error))];
   }
@@ -105,7 +126,11 @@ async function checkDestination(type: Checked, config: Record<string, unknown>, 
     await instance.healthcheck();
     for (const name of ORDER) {
       const proven = PROVES[type][name];
-      steps.push(proven ? step(name, 'ok', proven) : step(name, 'skipped', NOT_PROVEN[type][name] ?? `the ${type} check does not test this`));
+      steps.push(
+        proven
+          ? step(name, 'ok', proven)
+          : step(name, 'skipped', NOT_PROVEN[type][name] ?? `the ${type} check does not test this`),
+      );
     }
   } catch (error) {
     if (error instanceof BlockedAddressError) {
@@ -116,7 +141,8 @@ async function checkDestination(type: Checked, config: Record<string, unknown>, 
     }
     const failed = failedStep(type, error, RefusedError);
     // A peer that answered with a refusal of a later step has accepted the credentials first.
-    const authenticated = error instanceof RefusedError && failed !== 'authenticate' ? PROVES[type].authenticate : undefined;
+    const authenticated =
+      error instanceof RefusedError && failed !== 'authenticate' ? PROVES[type].authenticate : undefined;
     for (const name of ORDER) {
       const position = ORDER.indexOf(name) - ORDER.indexOf(failed);
       if (position === 0) steps.push(step(name, 'failed', errorMessage(error)));
@@ -148,6 +174,11 @@ export const destinationTemplates: readonly DestinationTemplate[] = Object.entri
     secrets: SECRETS[type],
     // The prometheus exporter binds its port: a check from the control plane's host would test
     // nothing the router sees, and could collide with a running exporter.
-    ...(type === 'prometheus' ? {} : { check: (config: Record<string, unknown>, options: { signal: AbortSignal }) => checkDestination(type, config, options.signal) }),
+    ...(type === 'prometheus'
+      ? {}
+      : {
+          check: (config: Record<string, unknown>, options: { signal: AbortSignal }) =>
+            checkDestination(type, config, options.signal),
+        }),
   };
 });

@@ -16,7 +16,10 @@ export function testContext(destinationId = `test-${process.pid}`): DestinationC
 }
 
 /** Unified events as the router hands them to a destination, on one partition from `firstOffset`. */
-export function testItems(count: number, options: { topic?: string; partition?: number; firstOffset?: number; name?: string } = {}): DeliveryItem[] {
+export function testItems(
+  count: number,
+  options: { topic?: string; partition?: number; firstOffset?: number; name?: string } = {},
+): DeliveryItem[] {
   const { topic = 'muxly.events', partition = 0, firstOffset = 0, name = 'signup' } = options;
   return Array.from({ length: count }, (_, index) => {
     const id = `evt-${partition}-${firstOffset + index}`;

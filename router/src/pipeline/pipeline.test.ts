@@ -1,7 +1,9 @@
 import { ConfigurationError } from '@muxly/common';
 import { RoutingTable, type RouteDefinition, type RoutingRuleDefinition } from './pipeline.ts';
 
-const rule = (overrides: Partial<RoutingRuleDefinition> & { id: string; destinationIds: string[] }): RoutingRuleDefinition => ({
+const rule = (
+  overrides: Partial<RoutingRuleDefinition> & { id: string; destinationIds: string[] },
+): RoutingRuleDefinition => ({
   priority: 100,
   enabled: true,
   transformations: [],
@@ -19,17 +21,44 @@ const from = (type: string, id: string, name = 'signup') => ({ ...event(name), s
 
 test('a destination gets the event as transformed by the first matching rule that names it', () => {
   const table = RoutingTable.compile([
-    rule({ id: 'later', priority: 20, destinationIds: ['s3'], transformations: [{ type: 'set', path: '$.tag', value: 'later' }] }),
-    rule({ id: 'first', priority: 10, condition: { path: '$.name', op: 'eq', value: 'signup' }, destinationIds: ['s3'], transformations: [{ type: 'set', path: '$.tag', value: 'first' }] }),
+    rule({
+      id: 'later',
+      priority: 20,
+      destinationIds: ['s3'],
+      transformations: [{ type: 'set', path: '$.tag', value: 'later' }],
+    }),
+    rule({
+      id: 'first',
+      priority: 10,
+      condition: { path: '$.name', op: 'eq', value: 'signup' },
+      destinationIds: ['s3'],
+      transformations: [{ type: 'set', path: '$.tag', value: 'first' }],
+    }),
   ]);
-  expect(table.decide(event('signup'), 's3')).toEqual({ routed: true, event: { ...event('signup'), tag: 'first' }, ruleId: 'first', onFailure: 'dead-letter' });
-  expect(table.decide(event('login'), 's3')).toEqual({ routed: true, event: { ...event('login'), tag: 'later' }, ruleId: 'later', onFailure: 'dead-letter' });
+  expect(table.decide(event('signup'), 's3')).toEqual({
+    routed: true,
+    event: { ...event('signup'), tag: 'first' },
+    ruleId: 'first',
+    onFailure: 'dead-letter',
+  });
+  expect(table.decide(event('login'), 's3')).toEqual({
+    routed: true,
+    event: { ...event('login'), tag: 'later' },
+    ruleId: 'later',
+    onFailure: 'dead-letter',
+  });
   expect(table.decide(event('login'), 'slack')).toEqual({ routed: false });
 });
 
 test('stopOnMatch ends the search, also for destinations the stopping rule does not name', () => {
   const table = RoutingTable.compile([
-    rule({ id: 'drop-dev', priority: 1, condition: { path: '$.dimensions.env', op: 'eq', value: 'dev' }, destinationIds: ['archive'], stopOnMatch: true }),
+    rule({
+      id: 'drop-dev',
+      priority: 1,
+      condition: { path: '$.dimensions.env', op: 'eq', value: 'dev' },
+      destinationIds: ['archive'],
+      stopOnMatch: true,
+    }),
     rule({ id: 'all', priority: 2, destinationIds: ['slack', 'archive'] }),
   ]);
   expect(table.decide(event('x', 'dev'), 'slack')).toEqual({ routed: false });
@@ -44,14 +73,20 @@ test('disabled rules are ignored and the input event is never modified', () => {
     rule({ id: 'on', destinationIds: ['b'], transformations: [{ type: 'remove', path: '$.value' }] }),
   ]);
   expect(table.decide(input, 'a')).toEqual({ routed: false });
-  expect(table.decide(input, 'b')).toMatchObject({ routed: true, event: { id: 'e-signup', name: 'signup', dimensions: { env: 'prod' } } });
+  expect(table.decide(input, 'b')).toMatchObject({
+    routed: true,
+    event: { id: 'e-signup', name: 'signup', dimensions: { env: 'prod' } },
+  });
   expect(input.value).toBe(1);
 });
 
 test('invalid rules and unknown destinations are refused with the rule id and place', () => {
   let error: unknown;
   try {
-    RoutingTable.compile([rule({ id: 'typo', condition: { path: '$.name', op: 'eqq', value: 'x' }, destinationIds: ['nowhere'] })], new Set(['file']));
+    RoutingTable.compile(
+      [rule({ id: 'typo', condition: { path: '$.name', op: 'eqq', value: 'x' }, destinationIds: ['nowhere'] })],
+      new Set(['file']),
+    );
   } catch (caught) {
     error = caught;
   }
@@ -65,26 +100,46 @@ describe('routes', () => {
   const rules = [
     rule({ id: 'everyone', priority: 1, destinationIds: ['archive'] }),
     rule({ id: 'crm-only', priority: 2, destinationIds: ['slack'] }),
-    rule({ id: 'api-only', priority: 3, destinationIds: ['slack'], transformations: [{ type: 'set', path: '$.via', value: 'api' }] }),
+    rule({
+      id: 'api-only',
+      priority: 3,
+      destinationIds: ['slack'],
+      transformations: [{ type: 'set', path: '$.via', value: 'api' }],
+    }),
   ];
 
-  test('a rule a route lists applies only to that route\'s source; a rule no route lists applies to every source', () => {
+  test("a rule a route lists applies only to that route's source; a rule no route lists applies to every source", () => {
     const table = RoutingTable.compile(rules, undefined, [
       route({ id: 'hubspot', connectorId: 'hs-1', ruleIds: ['crm-only'], errorHandling: { onFailure: 'stop' } }),
       route({ id: 'api', connectorId: null, ruleIds: ['api-only'], errorHandling: { onFailure: 'continue' } }),
     ]);
-    expect(table.decide(from('hubspot', 'hs-1'), 'slack')).toMatchObject({ routed: true, ruleId: 'crm-only', onFailure: 'stop' });
-    expect(table.decide(from('api', 'key-7'), 'slack')).toMatchObject({ routed: true, ruleId: 'api-only', onFailure: 'continue', event: { via: 'api' } });
+    expect(table.decide(from('hubspot', 'hs-1'), 'slack')).toMatchObject({
+      routed: true,
+      ruleId: 'crm-only',
+      onFailure: 'stop',
+    });
+    expect(table.decide(from('api', 'key-7'), 'slack')).toMatchObject({
+      routed: true,
+      ruleId: 'api-only',
+      onFailure: 'continue',
+      event: { via: 'api' },
+    });
     // A source without a route, and an event without a source: only the unlisted rules.
     expect(table.decide(from('bigquery', 'bq-1'), 'slack')).toEqual({ routed: false });
     expect(table.decide(event('signup'), 'slack')).toEqual({ routed: false });
     for (const input of [from('hubspot', 'hs-1'), from('api', 'key-7'), from('bigquery', 'bq-1'), event('x')]) {
-      expect(table.decide(input, 'archive')).toMatchObject({ routed: true, ruleId: 'everyone', onFailure: 'dead-letter' });
+      expect(table.decide(input, 'archive')).toMatchObject({
+        routed: true,
+        ruleId: 'everyone',
+        onFailure: 'dead-letter',
+      });
     }
   });
 
   test('disabled routes are ignored; without enabled routes every rule applies everywhere', () => {
-    const table = RoutingTable.compile(rules, undefined, [route({ id: 'off', connectorId: 'hs-1', ruleIds: ['crm-only'], enabled: false })]);
+    const table = RoutingTable.compile(rules, undefined, [
+      route({ id: 'off', connectorId: 'hs-1', ruleIds: ['crm-only'], enabled: false }),
+    ]);
     expect(table.decide(from('bigquery', 'bq-1'), 'slack')).toMatchObject({ routed: true, ruleId: 'crm-only' });
   });
 
@@ -96,10 +151,16 @@ describe('routes', () => {
     expect(table.decide(from('hubspot', 'hs-1'), 'slack')).toMatchObject({ onFailure: 'dead-letter' });
   });
 
-  test('a rule that throws on an event yields an error decision with its route\'s policy', () => {
+  test("a rule that throws on an event yields an error decision with its route's policy", () => {
     // A deep copy of a value nested deeper than the stack allows throws a RangeError.
-    const throwing = rule({ id: 'bad', destinationIds: ['slack'], transformations: [{ type: 'copy', from: '$.attributes.deep', to: '$.copy' }] });
-    const table = RoutingTable.compile([throwing], undefined, [route({ id: 'r', connectorId: null, ruleIds: ['bad'], errorHandling: { onFailure: 'stop' } })]);
+    const throwing = rule({
+      id: 'bad',
+      destinationIds: ['slack'],
+      transformations: [{ type: 'copy', from: '$.attributes.deep', to: '$.copy' }],
+    });
+    const table = RoutingTable.compile([throwing], undefined, [
+      route({ id: 'r', connectorId: null, ruleIds: ['bad'], errorHandling: { onFailure: 'stop' } }),
+    ]);
     const deep = JSON.parse(`${'['.repeat(200_000)}${']'.repeat(200_000)}`) as unknown;
     const decision = table.decide({ ...from('api', 'k'), attributes: { deep } }, 'slack');
     expect(decision).toMatchObject({ routed: 'error', ruleId: 'bad', onFailure: 'stop' });
@@ -109,7 +170,9 @@ describe('routes', () => {
   test('unknown rules and policies in routes are refused with their place', () => {
     let error: unknown;
     try {
-      RoutingTable.compile(rules, undefined, [route({ id: 'r1', ruleIds: ['everyone', 'ghost'], errorHandling: { onFailure: 'retry' as never } })]);
+      RoutingTable.compile(rules, undefined, [
+        route({ id: 'r1', ruleIds: ['everyone', 'ghost'], errorHandling: { onFailure: 'retry' as never } }),
+      ]);
     } catch (caught) {
       error = caught;
     }

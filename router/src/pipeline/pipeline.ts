@@ -1,7 +1,11 @@
 import { ConfigurationError } from '@muxly/common';
 import { compileRules, ROUTE_FAILURE_POLICIES, RuleCompileError, type RuleEvaluator } from '@muxly/schemas';
 import type { Static } from '@sinclair/typebox';
-import type { DestinationDefinition as DestinationSchema, RouteDefinition as RouteSchema, RoutingRuleDefinition as RuleSchema } from '@muxly/schemas';
+import type {
+  DestinationDefinition as DestinationSchema,
+  RouteDefinition as RouteSchema,
+  RoutingRuleDefinition as RuleSchema,
+} from '@muxly/schemas';
 
 export type DestinationDefinition = Static<typeof DestinationSchema>;
 export type RoutingRuleDefinition = Static<typeof RuleSchema>;
@@ -68,12 +72,19 @@ export class RoutingTable {
     this.#unrouted = unrouted;
   }
 
-  static compile(definitions: readonly RoutingRuleDefinition[], knownDestinations?: ReadonlySet<string>, routes: readonly RouteDefinition[] = []): RoutingTable {
-    const enabled = definitions.filter((rule) => rule.enabled).sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
+  static compile(
+    definitions: readonly RoutingRuleDefinition[],
+    knownDestinations?: ReadonlySet<string>,
+    routes: readonly RouteDefinition[] = [],
+  ): RoutingTable {
+    const enabled = definitions
+      .filter((rule) => rule.enabled)
+      .sort((a, b) => a.priority - b.priority || a.id.localeCompare(b.id));
     const problems: string[] = [];
     if (knownDestinations) {
       for (const rule of enabled) {
-        for (const id of rule.destinationIds) if (!knownDestinations.has(id)) problems.push(`rules.${rule.id}.destinationIds: unknown destination "${id}"`);
+        for (const id of rule.destinationIds)
+          if (!knownDestinations.has(id)) problems.push(`rules.${rule.id}.destinationIds: unknown destination "${id}"`);
       }
     }
     const knownRules = new Set(definitions.map((rule) => rule.id));
@@ -84,7 +95,9 @@ export class RoutingTable {
       });
       const policy = route.errorHandling?.onFailure ?? 'dead-letter';
       if (!ROUTE_FAILURE_POLICIES.includes(policy)) {
-        problems.push(`routes.${route.id}.errorHandling.onFailure: unknown policy ${JSON.stringify(policy)} (one of ${ROUTE_FAILURE_POLICIES.join(', ')})`);
+        problems.push(
+          `routes.${route.id}.errorHandling.onFailure: unknown policy ${JSON.stringify(policy)} (one of ${ROUTE_FAILURE_POLICIES.join(', ')})`,
+        );
       }
     }
     let evaluators: RuleEvaluator[] = [];
@@ -92,11 +105,20 @@ export class RoutingTable {
       evaluators = compileRules(enabled, 'rules');
     } catch (error) {
       if (!(error instanceof RuleCompileError)) throw error;
-      problems.push(...error.problems.map((problem) => problem.replace(/^rules\[(\d+)\]/, (_, index: string) => `rules.${enabled[Number(index)]?.id ?? index}`)));
+      problems.push(
+        ...error.problems.map((problem) =>
+          problem.replace(/^rules\[(\d+)\]/, (_, index: string) => `rules.${enabled[Number(index)]?.id ?? index}`),
+        ),
+      );
     }
     if (problems.length > 0) throw new ConfigurationError('Invalid routing rules', problems);
 
-    const compiled = enabled.map((rule, index) => ({ id: rule.id, stopOnMatch: rule.stopOnMatch, destinationIds: new Set(rule.destinationIds), evaluate: evaluators[index]! }));
+    const compiled = enabled.map((rule, index) => ({
+      id: rule.id,
+      stopOnMatch: rule.stopOnMatch,
+      destinationIds: new Set(rule.destinationIds),
+      evaluate: evaluators[index]!,
+    }));
     const routed = new Set(enabledRoutes.flatMap((route) => route.ruleIds));
     const unrouted: SourcePlan = { rules: compiled.filter((rule) => !routed.has(rule.id)), policies: new Map() };
 
@@ -133,7 +155,13 @@ export class RoutingTable {
         return { routed: 'error', error, ruleId: rule.id, onFailure: plan.policies.get(rule.id) ?? 'dead-letter' };
       }
       if (!result.matched) continue;
-      if (names) return { routed: true, event: result.event, ruleId: rule.id, onFailure: plan.policies.get(rule.id) ?? 'dead-letter' };
+      if (names)
+        return {
+          routed: true,
+          event: result.event,
+          ruleId: rule.id,
+          onFailure: plan.policies.get(rule.id) ?? 'dead-letter',
+        };
       return { routed: false };
     }
     return { routed: false };

@@ -8,12 +8,19 @@ import { SourceRef } from './unified-event.ts';
 /** One metric as clients send it to POST /v1/metrics (the OpenAPI document mirrors this). */
 export const MetricInput = Type.Object(
   {
-    id: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Idempotency key; generated when absent.' })),
+    id: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Idempotency key; generated when absent.' }),
+    ),
     name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z_:][A-Za-z0-9_.:/-]*$' }),
     value: Type.Number(),
     unit: Type.Optional(Type.String({ maxLength: 50 })),
     timestamp: Type.Optional(Type.String({ format: 'date-time' })),
-    dimensions: Type.Optional(Type.Record(Type.String({ maxLength: 200 }), Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()]))),
+    dimensions: Type.Optional(
+      Type.Record(
+        Type.String({ maxLength: 200 }),
+        Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()]),
+      ),
+    ),
     attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
@@ -34,9 +41,19 @@ export const ConnectorRecord = Type.Object(
     timestamp: Type.String({ format: 'date-time' }),
     value: Type.Optional(Type.Number()),
     unit: Type.Optional(Type.String({ maxLength: 50 })),
-    dimensions: Type.Optional(Type.Record(Type.String({ maxLength: 200 }), Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()]))),
+    dimensions: Type.Optional(
+      Type.Record(
+        Type.String({ maxLength: 200 }),
+        Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()]),
+      ),
+    ),
     attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-    entity: Type.Optional(Type.Object({ type: Type.String({ minLength: 1 }), id: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+    entity: Type.Optional(
+      Type.Object(
+        { type: Type.String({ minLength: 1 }), id: Type.String({ minLength: 1 }) },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

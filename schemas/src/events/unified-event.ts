@@ -9,14 +9,25 @@ import { Type, type Static } from '@sinclair/typebox';
 // validator supports patterns, while some (the Node schema-registry client's default ajv among
 // them) refuse to compile a schema with a format they do not know, and a consumer could not decode.
 const Rfc3339 = (description: string) =>
-  Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$', description });
+  Type.String({
+    pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$',
+    description,
+  });
 
 const Label = Type.Union([Type.String({ maxLength: 1024 }), Type.Number(), Type.Boolean()]);
 
 export const SourceRef = Type.Object(
   {
-    type: Type.String({ minLength: 1, maxLength: 100, description: 'api, bigquery, ga4, hubspot, custom, or a plugin name.' }),
-    id: Type.String({ minLength: 1, maxLength: 200, description: 'The API key id or connector id that produced the event.' }),
+    type: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'api, bigquery, ga4, hubspot, custom, or a plugin name.',
+    }),
+    id: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'The API key id or connector id that produced the event.',
+    }),
   },
   { additionalProperties: false },
 );

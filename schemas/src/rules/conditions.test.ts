@@ -8,7 +8,12 @@ const event = {
   unit: 'ms',
   timestamp: '2026-11-23T10:00:00Z',
   dimensions: { env: 'prod', country: 'FR', 'x-y': 'dash', beta: true },
-  attributes: { tags: ['a', 'b'], nested: { deep: { level: 3 } }, nothing: null, items: [{ sku: 'k1' }, { sku: 'k2' }] },
+  attributes: {
+    tags: ['a', 'b'],
+    nested: { deep: { level: 3 } },
+    nothing: null,
+    items: [{ sku: 'k1' }, { sku: 'k2' }],
+  },
 };
 
 const matches = (condition: unknown, input: unknown = event): boolean => compileRule({ condition })(input).matched;
@@ -51,22 +56,50 @@ describe('conditions', () => {
     ['double-quoted name', { path: '$["dimensions"]["x-y"]', op: 'eq', value: 'dash' }, true],
     ['array index', { path: '$.attributes.items[1].sku', op: 'eq', value: 'k2' }, true],
     ['array index out of range', { path: '$.attributes.items[5].sku', op: 'exists' }, false],
-    ['all', { all: [{ path: '$.name', op: 'eq', value: 'signup' }, { path: '$.value', op: 'gt', value: 1 }] }, true],
-    ['all one false', { all: [{ path: '$.name', op: 'eq', value: 'signup' }, { path: '$.value', op: 'gt', value: 1000 }] }, false],
+    [
+      'all',
+      {
+        all: [
+          { path: '$.name', op: 'eq', value: 'signup' },
+          { path: '$.value', op: 'gt', value: 1 },
+        ],
+      },
+      true,
+    ],
+    [
+      'all one false',
+      {
+        all: [
+          { path: '$.name', op: 'eq', value: 'signup' },
+          { path: '$.value', op: 'gt', value: 1000 },
+        ],
+      },
+      false,
+    ],
     ['all empty', { all: [] }, true],
-    ['any', { any: [{ path: '$.name', op: 'eq', value: 'x' }, { path: '$.unit', op: 'eq', value: 'ms' }] }, true],
+    [
+      'any',
+      {
+        any: [
+          { path: '$.name', op: 'eq', value: 'x' },
+          { path: '$.unit', op: 'eq', value: 'ms' },
+        ],
+      },
+      true,
+    ],
     ['any empty', { any: [] }, false],
     ['not', { not: { path: '$.dimensions.env', op: 'in', value: ['dev', 'test'] } }, true],
     [
       'design example',
-      { all: [{ path: '$.name', op: 'eq', value: 'signup' }, { not: { path: '$.dimensions.env', op: 'in', value: ['dev', 'test'] } }] },
+      {
+        all: [
+          { path: '$.name', op: 'eq', value: 'signup' },
+          { not: { path: '$.dimensions.env', op: 'in', value: ['dev', 'test'] } },
+        ],
+      },
       true,
     ],
-    [
-      'five children',
-      { all: [1, 2, 3, 4, 5].map((n) => ({ path: '$.value', op: 'gt', value: n })) },
-      true,
-    ],
+    ['five children', { all: [1, 2, 3, 4, 5].map((n) => ({ path: '$.value', op: 'gt', value: n })) }, true],
     ['no condition matches everything', undefined, true],
   ];
   test.each(cases)('%s', (_name, condition, expected) => {
@@ -87,7 +120,16 @@ describe('conditions', () => {
 
 describe('invalid conditions are refused with their place', () => {
   const cases: [string, unknown, string][] = [
-    ['unknown operator', { all: [{ path: '$.a', op: 'eq', value: 1 }, { path: '$.b', op: 'eqq', value: 1 }] }, 'rule.condition.all[1].op: unknown operator "eqq"'],
+    [
+      'unknown operator',
+      {
+        all: [
+          { path: '$.a', op: 'eq', value: 1 },
+          { path: '$.b', op: 'eqq', value: 1 },
+        ],
+      },
+      'rule.condition.all[1].op: unknown operator "eqq"',
+    ],
     ['path without $', { path: 'name', op: 'eq', value: 1 }, 'rule.condition.path: path "name" must start with "$"'],
     ['wildcard', { path: '$.items[*]', op: 'exists' }, 'rule.condition.path: expected a quoted name or an array index'],
     ['recursive descent', { path: '$..name', op: 'exists' }, 'rule.condition.path: recursive descent'],
@@ -97,10 +139,18 @@ describe('invalid conditions are refused with their place', () => {
     ['eq object', { path: '$.a', op: 'eq', value: { x: 1 } }, 'rule.condition.value: "eq" compares with'],
     ['gt boolean', { path: '$.a', op: 'gt', value: true }, 'rule.condition.value: "gt" compares with'],
     ['bad regex', { path: '$.a', op: 'matches', value: '(' }, 'rule.condition.value: invalid regular expression'],
-    ['stateful flag', { path: '$.a', op: 'matches', value: 'a', flags: 'g' }, 'rule.condition.flags: flags may only combine'],
+    [
+      'stateful flag',
+      { path: '$.a', op: 'matches', value: 'a', flags: 'g' },
+      'rule.condition.flags: flags may only combine',
+    ],
     ['unknown field', { path: '$.a', op: 'eq', value: 1, vlaue: 2 }, 'rule.condition.vlaue: unknown field'],
     ['all not array', { all: { path: '$.a', op: 'exists' } }, 'rule.condition.all: must be an array'],
-    ['not nested error', { not: { any: [{ path: '$.a', op: 'exists', value: 'yes' }] } }, 'rule.condition.not.any[0].value: "exists" takes true'],
+    [
+      'not nested error',
+      { not: { any: [{ path: '$.a', op: 'exists', value: 'yes' }] } },
+      'rule.condition.not.any[0].value: "exists" takes true',
+    ],
     ['empty object', {}, 'rule.condition: a condition needs'],
     ['scalar', 42, 'rule.condition: a condition must be an object'],
   ];
@@ -113,7 +163,15 @@ describe('invalid conditions are refused with their place', () => {
     const rules = [
       { condition: { path: '$.a', op: 'eq', value: 1 } },
       { condition: { path: '$.a', op: 'eq', value: 1 } },
-      { condition: { all: [{ path: '$.a', op: 'eq', value: 1 }, { path: '$.b', op: 'eqq', value: 1 }] }, transformations: [{ type: 'renam' }] },
+      {
+        condition: {
+          all: [
+            { path: '$.a', op: 'eq', value: 1 },
+            { path: '$.b', op: 'eqq', value: 1 },
+          ],
+        },
+        transformations: [{ type: 'renam' }],
+      },
     ];
     try {
       compileRules(rules);

@@ -16,7 +16,10 @@ const isScalar = (value: unknown): value is string | number | boolean | null =>
  */
 export function compileCondition(condition: unknown, place: string, problems: Problems): Predicate {
   if (!isPlainObject(condition)) {
-    problems.add(place, `a condition must be an object with "all", "any", "not" or "path"/"op", not ${describe(condition)}`);
+    problems.add(
+      place,
+      `a condition must be an object with "all", "any", "not" or "path"/"op", not ${describe(condition)}`,
+    );
     return NEVER;
   }
   if ('all' in condition || 'any' in condition) {
@@ -81,7 +84,10 @@ function compileComparison(condition: Record<string, unknown>, place: string, pr
     case 'eq':
     case 'ne': {
       if (!isScalar(value)) {
-        problems.add(valuePlace, `"${String(op)}" compares with a string, number, boolean or null, not ${describe(value)}`);
+        problems.add(
+          valuePlace,
+          `"${String(op)}" compares with a string, number, boolean or null, not ${describe(value)}`,
+        );
         return NEVER;
       }
       // NOTE: a missing field is not equal to anything (not even null): `ne` is true for it.
@@ -140,7 +146,10 @@ function compileOrdering(
   problems: Problems,
 ): Predicate {
   if (!(typeof value === 'number' && Number.isFinite(value)) && typeof value !== 'string') {
-    problems.add(place, `"${op}" compares with a finite number or a string (e.g. an RFC 3339 time), not ${describe(value)}`);
+    problems.add(
+      place,
+      `"${op}" compares with a finite number or a string (e.g. an RFC 3339 time), not ${describe(value)}`,
+    );
     return NEVER;
   }
   // Only values of the same type compare: "10" is neither greater nor less than 9.
@@ -169,9 +178,18 @@ function compileOrdering(
   }
 }
 
-function compileMatches(get: (event: unknown) => unknown, pattern: unknown, flags: unknown, place: string, problems: Problems): Predicate {
+function compileMatches(
+  get: (event: unknown) => unknown,
+  pattern: unknown,
+  flags: unknown,
+  place: string,
+  problems: Problems,
+): Predicate {
   if (typeof pattern !== 'string' || pattern.length > 1000) {
-    problems.add(`${place}.value`, `"matches" needs a regular expression string of at most 1000 characters, not ${describe(pattern)}`);
+    problems.add(
+      `${place}.value`,
+      `"matches" needs a regular expression string of at most 1000 characters, not ${describe(pattern)}`,
+    );
     return NEVER;
   }
   // NOTE: "g" and "y" are refused: they make RegExp.test stateful (lastIndex) across events.

@@ -27,7 +27,10 @@ export function parsePath(path: unknown): PathSegment[] {
       if (path[position + 1] === '.') throw new PathSyntaxError(`recursive descent ".." is not supported in "${path}"`);
       IDENTIFIER.lastIndex = position + 1;
       const match = IDENTIFIER.exec(path);
-      if (!match) throw new PathSyntaxError(`expected a field name after "." at position ${position + 1} in "${path}" (use $['name'] for other characters)`);
+      if (!match)
+        throw new PathSyntaxError(
+          `expected a field name after "." at position ${position + 1} in "${path}" (use $['name'] for other characters)`,
+        );
       segments.push(match[0]);
       position = IDENTIFIER.lastIndex;
     } else if (char === '[') {
@@ -40,7 +43,10 @@ export function parsePath(path: unknown): PathSegment[] {
       } else {
         INDEX.lastIndex = position + 1;
         const match = INDEX.exec(path);
-        if (!match) throw new PathSyntaxError(`expected a quoted name or an array index at position ${position + 1} in "${path}" (wildcards and filters are not supported)`);
+        if (!match)
+          throw new PathSyntaxError(
+            `expected a quoted name or an array index at position ${position + 1} in "${path}" (wildcards and filters are not supported)`,
+          );
         segments.push(Number(match[1]));
         position = INDEX.lastIndex;
       }
@@ -49,7 +55,8 @@ export function parsePath(path: unknown): PathSegment[] {
     }
   }
   for (const segment of segments) {
-    if (typeof segment === 'string' && FORBIDDEN_KEYS.has(segment)) throw new PathSyntaxError(`field name "${segment}" is not allowed in "${path}"`);
+    if (typeof segment === 'string' && FORBIDDEN_KEYS.has(segment))
+      throw new PathSyntaxError(`field name "${segment}" is not allowed in "${path}"`);
   }
   return segments;
 }
@@ -83,7 +90,8 @@ export function compileGetter(segments: readonly PathSegment[]): Getter {
     case 0:
       return (root) => root;
     case 1:
-      return (root) => (root !== null && typeof root === 'object' ? (root as Record<PathSegment, unknown>)[a!] : undefined);
+      return (root) =>
+        root !== null && typeof root === 'object' ? (root as Record<PathSegment, unknown>)[a!] : undefined;
     case 2:
       return (root) => {
         if (root === null || typeof root !== 'object') return undefined;
@@ -122,7 +130,9 @@ export function compileHas(segments: readonly PathSegment[]): (root: unknown) =>
 }
 
 /** Sets a value, creating intermediate objects (or arrays for numeric segments) as needed. */
-export function compileSetter(segments: readonly PathSegment[]): (root: Record<string, unknown>, value: unknown) => void {
+export function compileSetter(
+  segments: readonly PathSegment[],
+): (root: Record<string, unknown>, value: unknown) => void {
   if (segments.length === 0) throw new PathSyntaxError('cannot assign to the root "$"');
   const last = segments[segments.length - 1]!;
   const parents = segments.slice(0, -1);

@@ -38,7 +38,12 @@ export function pathAt(problems: Problems, place: string, value: unknown): PathS
 }
 
 /** Records every key of `object` that is not in `allowed`: a typo must not pass silently. */
-export function checkKeys(problems: Problems, place: string, object: Record<string, unknown>, allowed: readonly string[]): void {
+export function checkKeys(
+  problems: Problems,
+  place: string,
+  object: Record<string, unknown>,
+  allowed: readonly string[],
+): void {
   for (const key of Object.keys(object)) {
     if (!allowed.includes(key)) problems.add(`${place}.${key}`, `unknown field (allowed: ${allowed.join(', ')})`);
   }

@@ -7,8 +7,23 @@ import { RuleLogic, validateRule } from './index.ts';
 const valid: unknown[] = [
   {},
   { condition: { path: '$.name', op: 'eq', value: 'signup' } },
-  { condition: { all: [{ path: '$.value', op: 'gte', value: 1 }, { not: { path: "$.dimensions['x-y']", op: 'in', value: ['a', 1, null] } }] } },
-  { condition: { any: [{ path: '$.a', op: 'exists' }, { path: '$.b', op: 'matches', value: '^x', flags: 'i' }, { path: '$.c', op: 'contains', value: 'y' }] } },
+  {
+    condition: {
+      all: [
+        { path: '$.value', op: 'gte', value: 1 },
+        { not: { path: "$.dimensions['x-y']", op: 'in', value: ['a', 1, null] } },
+      ],
+    },
+  },
+  {
+    condition: {
+      any: [
+        { path: '$.a', op: 'exists' },
+        { path: '$.b', op: 'matches', value: '^x', flags: 'i' },
+        { path: '$.c', op: 'contains', value: 'y' },
+      ],
+    },
+  },
   {
     transformations: [
       { type: 'rename', from: '$.a', to: '$.b' },
@@ -37,12 +52,18 @@ const invalid: unknown[] = [
   { transformations: [{ type: 'remove', path: '$.a', extra: 1 }] },
 ];
 
-test.each(valid.map((definition) => [JSON.stringify(definition), definition]))('valid for both: %s', (_name, definition) => {
-  expect(validateRule(definition)).toEqual([]);
-  expect([...Value.Errors(RuleLogic, definition)]).toEqual([]);
-});
+test.each(valid.map((definition) => [JSON.stringify(definition), definition]))(
+  'valid for both: %s',
+  (_name, definition) => {
+    expect(validateRule(definition)).toEqual([]);
+    expect([...Value.Errors(RuleLogic, definition)]).toEqual([]);
+  },
+);
 
-test.each(invalid.map((definition) => [JSON.stringify(definition), definition]))('invalid for both: %s', (_name, definition) => {
-  expect(validateRule(definition)).not.toEqual([]);
-  expect(Value.Check(RuleLogic, definition)).toBe(false);
-});
+test.each(invalid.map((definition) => [JSON.stringify(definition), definition]))(
+  'invalid for both: %s',
+  (_name, definition) => {
+    expect(validateRule(definition)).not.toEqual([]);
+    expect(Value.Check(RuleLogic, definition)).toBe(false);
+  },
+);

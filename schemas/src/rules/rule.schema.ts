@@ -8,20 +8,49 @@ import { UNIT_NAMES } from './units.ts';
 const Path = Type.String({ pattern: '^\\$', description: "JSONPath subset: $.a.b, $.a['x-y'], $.arr[0]." });
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]);
 
-export const COMPARISON_OPERATORS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'exists', 'matches', 'contains'] as const;
+export const COMPARISON_OPERATORS = [
+  'eq',
+  'ne',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'in',
+  'exists',
+  'matches',
+  'contains',
+] as const;
 export type ComparisonOperator = (typeof COMPARISON_OPERATORS)[number];
 
 const Comparison = Type.Union(
   [
-    Type.Object({ path: Path, op: Type.Union([Type.Literal('eq'), Type.Literal('ne')]), value: Scalar }, { additionalProperties: false }),
     Type.Object(
-      { path: Path, op: Type.Union([Type.Literal('gt'), Type.Literal('gte'), Type.Literal('lt'), Type.Literal('lte')]), value: Type.Union([Type.Number(), Type.String()]) },
+      { path: Path, op: Type.Union([Type.Literal('eq'), Type.Literal('ne')]), value: Scalar },
       { additionalProperties: false },
     ),
-    Type.Object({ path: Path, op: Type.Literal('in'), value: Type.Array(Scalar, { maxItems: 10_000 }) }, { additionalProperties: false }),
-    Type.Object({ path: Path, op: Type.Literal('exists'), value: Type.Optional(Type.Boolean({ default: true })) }, { additionalProperties: false }),
     Type.Object(
-      { path: Path, op: Type.Literal('matches'), value: Type.String({ maxLength: 1000 }), flags: Type.Optional(Type.String({ pattern: '^[imsu]*$' })) },
+      {
+        path: Path,
+        op: Type.Union([Type.Literal('gt'), Type.Literal('gte'), Type.Literal('lt'), Type.Literal('lte')]),
+        value: Type.Union([Type.Number(), Type.String()]),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { path: Path, op: Type.Literal('in'), value: Type.Array(Scalar, { maxItems: 10_000 }) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      { path: Path, op: Type.Literal('exists'), value: Type.Optional(Type.Boolean({ default: true })) },
+      { additionalProperties: false },
+    ),
+    Type.Object(
+      {
+        path: Path,
+        op: Type.Literal('matches'),
+        value: Type.String({ maxLength: 1000 }),
+        flags: Type.Optional(Type.String({ pattern: '^[imsu]*$' })),
+      },
       { additionalProperties: false },
     ),
     Type.Object({ path: Path, op: Type.Literal('contains'), value: Scalar }, { additionalProperties: false }),
@@ -60,20 +89,43 @@ export const RuleTransformation = Type.Union(
       { path: Path, mapping: Type.Record(Type.String(), Type.Unknown()), default: Type.Optional(Type.Unknown()) },
       'Replaces a value by its entry in `mapping` (keys are the value as a string); otherwise `default` when given.',
     ),
-    transformation('template', { path: Path, template: Type.String({ maxLength: 10_000 }) }, 'Sets a field to a string template, e.g. "{{ $.name }} in {{ $.dimensions.env }}".'),
+    transformation(
+      'template',
+      { path: Path, template: Type.String({ maxLength: 10_000 }) },
+      'Sets a field to a string template, e.g. "{{ $.name }} in {{ $.dimensions.env }}".',
+    ),
     transformation(
       'convert',
       { path: Path, from: Unit, to: Unit, unitPath: Type.Optional(Path) },
       'Converts a number between units of one dimension; with `unitPath`, only when that field equals `from`, and it is set to `to`.',
     ),
-    transformation('flatten', { path: Path, separator: Type.Optional(Type.String({ minLength: 1, default: '.' })) }, 'Turns nested objects at `path` into one level with joined keys.'),
-    transformation('unflatten', { path: Path, separator: Type.Optional(Type.String({ minLength: 1, default: '.' })) }, 'The reverse of flatten.'),
+    transformation(
+      'flatten',
+      { path: Path, separator: Type.Optional(Type.String({ minLength: 1, default: '.' })) },
+      'Turns nested objects at `path` into one level with joined keys.',
+    ),
+    transformation(
+      'unflatten',
+      { path: Path, separator: Type.Optional(Type.String({ minLength: 1, default: '.' })) },
+      'The reverse of flatten.',
+    ),
     transformation('keep', { paths: Type.Array(Path, { minItems: 1 }) }, 'Keeps only the listed fields.'),
   ],
   { $id: 'RuleTransformation', title: 'Routing rule transformation' },
 );
 export type RuleTransformation = Static<typeof RuleTransformation>;
-export const TRANSFORMATION_TYPES = ['rename', 'copy', 'set', 'remove', 'map', 'template', 'convert', 'flatten', 'unflatten', 'keep'] as const;
+export const TRANSFORMATION_TYPES = [
+  'rename',
+  'copy',
+  'set',
+  'remove',
+  'map',
+  'template',
+  'convert',
+  'flatten',
+  'unflatten',
+  'keep',
+] as const;
 
 /** The part of a routing rule that decides and reshapes: what compileRule reads. */
 export const RuleLogic = Type.Object({

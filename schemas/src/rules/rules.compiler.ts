@@ -33,7 +33,9 @@ export function validateRule(definition: unknown, place = 'rule'): string[] {
 /** Compiles a list of rules; places read `rules[2].condition…`. Throws with every problem of every rule. */
 export function compileRules(definitions: readonly unknown[], place = 'rules'): RuleEvaluator[] {
   const problems = new Problems();
-  const evaluators = definitions.map((definition, index) => compileRuleInto(definition, `${place}[${index}]`, problems));
+  const evaluators = definitions.map((definition, index) =>
+    compileRuleInto(definition, `${place}[${index}]`, problems),
+  );
   problems.throwIfAny();
   return evaluators;
 }
@@ -44,16 +46,21 @@ function compileRuleInto(definition: unknown, place: string, problems: Problems)
     return () => NO_MATCH;
   }
   const matches: Predicate | undefined =
-    definition.condition === undefined || definition.condition === null ? undefined : compileCondition(definition.condition, `${place}.condition`, problems);
+    definition.condition === undefined || definition.condition === null
+      ? undefined
+      : compileCondition(definition.condition, `${place}.condition`, problems);
 
   const list = definition.transformations ?? [];
   let transforms: Transform[] = [];
   if (!Array.isArray(list)) problems.add(`${place}.transformations`, `must be an array, not ${describe(list)}`);
-  else transforms = list.map((item, index) => compileTransformation(item, `${place}.transformations[${index}]`, problems));
+  else
+    transforms = list.map((item, index) => compileTransformation(item, `${place}.transformations[${index}]`, problems));
 
   const transform = chain(transforms);
   if (!transform) {
-    return matches ? (event) => (matches(event) ? { matched: true, event: event as Document } : NO_MATCH) : (event) => ({ matched: true, event: event as Document });
+    return matches
+      ? (event) => (matches(event) ? { matched: true, event: event as Document } : NO_MATCH)
+      : (event) => ({ matched: true, event: event as Document });
   }
   return (event) => {
     if (matches && !matches(event)) return NO_MATCH;

@@ -37,7 +37,8 @@ export function compileTemplateInto(text: unknown, place: string, problems: Prob
   if (getters.length === 0) return () => text;
   return (event) => {
     let result = literals[0]!;
-    for (let index = 0; index < getters.length; index++) result += templateText(getters[index]!(event)) + literals[index + 1]!;
+    for (let index = 0; index < getters.length; index++)
+      result += templateText(getters[index]!(event)) + literals[index + 1]!;
     return result;
   };
 }

@@ -18,29 +18,87 @@ const apply = (transformations: unknown[], input: unknown = base()): unknown => 
 describe('transformations', () => {
   const cases: [string, unknown[], (event: ReturnType<typeof base>) => unknown][] = [
     ['rename', [{ type: 'rename', from: '$.name', to: '$.event' }], ({ name, ...rest }) => ({ ...rest, event: name })],
-    ['rename into a new nested path', [{ type: 'rename', from: '$.unit', to: '$.meta.unit' }], ({ unit, ...rest }) => ({ ...rest, meta: { unit } })],
+    [
+      'rename into a new nested path',
+      [{ type: 'rename', from: '$.unit', to: '$.meta.unit' }],
+      ({ unit, ...rest }) => ({ ...rest, meta: { unit } }),
+    ],
     ['rename missing is a no-op', [{ type: 'rename', from: '$.nope', to: '$.other' }], (e) => e],
-    ['copy', [{ type: 'copy', from: '$.attributes.user', to: '$.user' }], (e) => ({ ...e, user: { id: 'u1', plan: 'pro' } })],
+    [
+      'copy',
+      [{ type: 'copy', from: '$.attributes.user', to: '$.user' }],
+      (e) => ({ ...e, user: { id: 'u1', plan: 'pro' } }),
+    ],
     ['copy missing is a no-op', [{ type: 'copy', from: '$.attributes.none', to: '$.user' }], (e) => e],
-    ['set constant', [{ type: 'set', path: '$.dimensions.team', value: 'growth' }], (e) => ({ ...e, dimensions: { ...e.dimensions, team: 'growth' } })],
-    ['set creates parents', [{ type: 'set', path: '$.a.b[1]', value: true }], (e) => ({ ...e, a: { b: [undefined, true] } })],
+    [
+      'set constant',
+      [{ type: 'set', path: '$.dimensions.team', value: 'growth' }],
+      (e) => ({ ...e, dimensions: { ...e.dimensions, team: 'growth' } }),
+    ],
+    [
+      'set creates parents',
+      [{ type: 'set', path: '$.a.b[1]', value: true }],
+      (e) => ({ ...e, a: { b: [undefined, true] } }),
+    ],
     ['set object value', [{ type: 'set', path: '$.meta', value: { v: 1 } }], (e) => ({ ...e, meta: { v: 1 } })],
-    ['remove', [{ type: 'remove', path: '$.attributes.user.plan' }], (e) => ({ ...e, attributes: { ...e.attributes, user: { id: 'u1' } } })],
+    [
+      'remove',
+      [{ type: 'remove', path: '$.attributes.user.plan' }],
+      (e) => ({ ...e, attributes: { ...e.attributes, user: { id: 'u1' } } }),
+    ],
     ['remove missing is a no-op', [{ type: 'remove', path: '$.attributes.zzz.y' }], (e) => e],
-    ['remove array element', [{ type: 'remove', path: '$.attributes.tags[0]' }], (e) => ({ ...e, attributes: { ...e.attributes, tags: [] } })],
-    ['map', [{ type: 'map', path: '$.dimensions.env', mapping: { prod: 'production', dev: 'development' } }], (e) => ({ ...e, dimensions: { ...e.dimensions, env: 'production' } })],
-    ['map number as string key', [{ type: 'map', path: '$.dimensions.status', mapping: { '200': 'ok' } }], (e) => ({ ...e, dimensions: { ...e.dimensions, status: 'ok' } })],
-    ['map default', [{ type: 'map', path: '$.dimensions.env', mapping: { dev: 'development' }, default: 'other' }], (e) => ({ ...e, dimensions: { ...e.dimensions, env: 'other' } })],
-    ['map without default keeps value', [{ type: 'map', path: '$.dimensions.env', mapping: { dev: 'development' } }], (e) => e],
-    ['map missing stays missing', [{ type: 'map', path: '$.dimensions.none', mapping: { a: 'b' }, default: 'x' }], (e) => e],
+    [
+      'remove array element',
+      [{ type: 'remove', path: '$.attributes.tags[0]' }],
+      (e) => ({ ...e, attributes: { ...e.attributes, tags: [] } }),
+    ],
+    [
+      'map',
+      [{ type: 'map', path: '$.dimensions.env', mapping: { prod: 'production', dev: 'development' } }],
+      (e) => ({ ...e, dimensions: { ...e.dimensions, env: 'production' } }),
+    ],
+    [
+      'map number as string key',
+      [{ type: 'map', path: '$.dimensions.status', mapping: { '200': 'ok' } }],
+      (e) => ({ ...e, dimensions: { ...e.dimensions, status: 'ok' } }),
+    ],
+    [
+      'map default',
+      [{ type: 'map', path: '$.dimensions.env', mapping: { dev: 'development' }, default: 'other' }],
+      (e) => ({ ...e, dimensions: { ...e.dimensions, env: 'other' } }),
+    ],
+    [
+      'map without default keeps value',
+      [{ type: 'map', path: '$.dimensions.env', mapping: { dev: 'development' } }],
+      (e) => e,
+    ],
+    [
+      'map missing stays missing',
+      [{ type: 'map', path: '$.dimensions.none', mapping: { a: 'b' }, default: 'x' }],
+      (e) => e,
+    ],
     [
       'template',
-      [{ type: 'template', path: '$.title', template: '{{ $.name }} by {{$.attributes.user.id}} ({{ $.missing }}) {{ $.attributes.tags }}' }],
+      [
+        {
+          type: 'template',
+          path: '$.title',
+          template: '{{ $.name }} by {{$.attributes.user.id}} ({{ $.missing }}) {{ $.attributes.tags }}',
+        },
+      ],
       (e) => ({ ...e, title: 'page_view by u1 () ["x"]' }),
     ],
     ['convert', [{ type: 'convert', path: '$.value', from: 'ms', to: 's' }], (e) => ({ ...e, value: 1.5 })],
-    ['convert with unit field', [{ type: 'convert', path: '$.value', from: 'ms', to: 's', unitPath: '$.unit' }], (e) => ({ ...e, value: 1.5, unit: 's' })],
-    ['convert skips other units', [{ type: 'convert', path: '$.value', from: 'bytes', to: 'KB', unitPath: '$.unit' }], (e) => e],
+    [
+      'convert with unit field',
+      [{ type: 'convert', path: '$.value', from: 'ms', to: 's', unitPath: '$.unit' }],
+      (e) => ({ ...e, value: 1.5, unit: 's' }),
+    ],
+    [
+      'convert skips other units',
+      [{ type: 'convert', path: '$.value', from: 'bytes', to: 'KB', unitPath: '$.unit' }],
+      (e) => e,
+    ],
     ['convert missing is a no-op', [{ type: 'convert', path: '$.nothing', from: 'ms', to: 's' }], (e) => e],
     ['convert non-number is a no-op', [{ type: 'convert', path: '$.name', from: 'ms', to: 's' }], (e) => e],
     [
@@ -48,18 +106,37 @@ describe('transformations', () => {
       [{ type: 'flatten', path: '$.attributes' }],
       (e) => ({ ...e, attributes: { 'user.id': 'u1', 'user.plan': 'pro', tags: ['x'] } }),
     ],
-    ['flatten with separator', [{ type: 'flatten', path: '$.attributes', separator: '_' }], (e) => ({ ...e, attributes: { user_id: 'u1', user_plan: 'pro', tags: ['x'] } })],
+    [
+      'flatten with separator',
+      [{ type: 'flatten', path: '$.attributes', separator: '_' }],
+      (e) => ({ ...e, attributes: { user_id: 'u1', user_plan: 'pro', tags: ['x'] } }),
+    ],
     ['flatten missing is a no-op', [{ type: 'flatten', path: '$.nothing' }], (e) => e],
     ['unflatten missing is a no-op', [{ type: 'unflatten', path: '$.nothing' }], (e) => e],
     ['unflatten of a non-object is a no-op', [{ type: 'unflatten', path: '$.name' }], (e) => e],
-    ['keep with every path missing leaves an empty event', [{ type: 'keep', paths: ['$.nothing', '$.attributes.none'] }], () => ({})],
-    ['template over a missing parent creates it', [{ type: 'template', path: '$.meta.title', template: '{{ $.name }}' }], (e) => ({ ...e, meta: { title: 'page_view' } })],
+    [
+      'keep with every path missing leaves an empty event',
+      [{ type: 'keep', paths: ['$.nothing', '$.attributes.none'] }],
+      () => ({}),
+    ],
+    [
+      'template over a missing parent creates it',
+      [{ type: 'template', path: '$.meta.title', template: '{{ $.name }}' }],
+      (e) => ({ ...e, meta: { title: 'page_view' } }),
+    ],
     [
       'flatten then unflatten round-trips',
-      [{ type: 'flatten', path: '$.attributes' }, { type: 'unflatten', path: '$.attributes' }],
+      [
+        { type: 'flatten', path: '$.attributes' },
+        { type: 'unflatten', path: '$.attributes' },
+      ],
       (e) => e,
     ],
-    ['keep', [{ type: 'keep', paths: ['$.id', '$.attributes.user.id', '$.missing'] }], (e) => ({ id: e.id, attributes: { user: { id: 'u1' } } })],
+    [
+      'keep',
+      [{ type: 'keep', paths: ['$.id', '$.attributes.user.id', '$.missing'] }],
+      (e) => ({ id: e.id, attributes: { user: { id: 'u1' } } }),
+    ],
     [
       'ordered list',
       [
@@ -76,7 +153,13 @@ describe('transformations', () => {
 
   test('the input event is never modified', () => {
     const input = base();
-    apply([{ type: 'remove', path: '$.attributes.user' }, { type: 'set', path: '$.dimensions.env', value: 'x' }], input);
+    apply(
+      [
+        { type: 'remove', path: '$.attributes.user' },
+        { type: 'set', path: '$.dimensions.env', value: 'x' },
+      ],
+      input,
+    );
     expect(input).toEqual(base());
   });
 
@@ -95,7 +178,11 @@ describe('transformations', () => {
       input,
     ) as Record<string, unknown>;
     expect(input).toEqual(snapshot);
-    expect(output).toMatchObject({ owner: { id: 'u1', plan: 'free' }, list: [{}, { a: 3 }], dimensions: { env: 'x', status: 200 } });
+    expect(output).toMatchObject({
+      owner: { id: 'u1', plan: 'free' },
+      list: [{}, { a: 3 }],
+      dimensions: { env: 'x', status: 200 },
+    });
     // Unchanged parts are shared, not copied.
     expect(output.id).toBe(input.id);
     expect((output.attributes as Record<string, unknown>).tags).toBe(input.attributes.tags);
@@ -111,7 +198,9 @@ describe('transformations', () => {
 
   test('unflatten does not reach a prototype from event keys', () => {
     const input = JSON.parse('{"attributes":{"__proto__.polluted":"yes","a.b":1}}');
-    const output = apply([{ type: 'unflatten', path: '$.attributes' }], input) as { attributes: Record<string, unknown> };
+    const output = apply([{ type: 'unflatten', path: '$.attributes' }], input) as {
+      attributes: Record<string, unknown>;
+    };
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     expect(output.attributes).toEqual({ '__proto__.polluted': 'yes', a: { b: 1 } });
   });
@@ -126,16 +215,40 @@ describe('transformations', () => {
 
 describe('invalid transformations are refused with their place', () => {
   const cases: [string, unknown, string][] = [
-    ['unknown type', { type: 'renam', from: '$.a', to: '$.b' }, 'rule.transformations[0].type: unknown transformation "renam"'],
+    [
+      'unknown type',
+      { type: 'renam', from: '$.a', to: '$.b' },
+      'rule.transformations[0].type: unknown transformation "renam"',
+    ],
     ['missing field', { type: 'rename', from: '$.a' }, 'rule.transformations[0].to: is required'],
     ['unknown field', { type: 'remove', path: '$.a', paths: [] }, 'rule.transformations[0].paths: unknown field'],
     ['root target', { type: 'set', path: '$', value: 1 }, 'rule.transformations[0].path: cannot be the root "$"'],
-    ['bad unit', { type: 'convert', path: '$.value', from: 'ms', to: 'parsecs' }, 'rule.transformations[0].to: unknown unit "parsecs"'],
-    ['cross dimension', { type: 'convert', path: '$.value', from: 'ms', to: 'MB' }, 'rule.transformations[0]: cannot convert ms (time) to MB (data)'],
-    ['bad template path', { type: 'template', path: '$.t', template: 'hi {{ name }}' }, 'rule.transformations[0].template placeholder "{{ name }}": path "name" must start with "$"'],
-    ['unclosed template', { type: 'template', path: '$.t', template: 'hi {{ $.name' }, 'rule.transformations[0].template: unclosed "{{"'],
+    [
+      'bad unit',
+      { type: 'convert', path: '$.value', from: 'ms', to: 'parsecs' },
+      'rule.transformations[0].to: unknown unit "parsecs"',
+    ],
+    [
+      'cross dimension',
+      { type: 'convert', path: '$.value', from: 'ms', to: 'MB' },
+      'rule.transformations[0]: cannot convert ms (time) to MB (data)',
+    ],
+    [
+      'bad template path',
+      { type: 'template', path: '$.t', template: 'hi {{ name }}' },
+      'rule.transformations[0].template placeholder "{{ name }}": path "name" must start with "$"',
+    ],
+    [
+      'unclosed template',
+      { type: 'template', path: '$.t', template: 'hi {{ $.name' },
+      'rule.transformations[0].template: unclosed "{{"',
+    ],
     ['keep empty', { type: 'keep', paths: [] }, 'rule.transformations[0].paths: must be a non-empty array'],
-    ['map not object', { type: 'map', path: '$.a', mapping: ['x'] }, 'rule.transformations[0].mapping: must be an object'],
+    [
+      'map not object',
+      { type: 'map', path: '$.a', mapping: ['x'] },
+      'rule.transformations[0].mapping: must be an object',
+    ],
     ['not an object', 'rename', 'rule.transformations[0]: a transformation must be an object'],
   ];
   test.each(cases)('%s', (_name, transformation, message) => {
@@ -144,7 +257,9 @@ describe('invalid transformations are refused with their place', () => {
   });
 
   test('transformations must be an array', () => {
-    expect(validateRule({ transformations: { type: 'remove' } })).toEqual(['rule.transformations: must be an array, not {"type":"remove"}']);
+    expect(validateRule({ transformations: { type: 'remove' } })).toEqual([
+      'rule.transformations: must be an array, not {"type":"remove"}',
+    ]);
   });
 });
 
@@ -173,6 +288,8 @@ describe('compileTemplate', () => {
   test('renders and refuses bad placeholders', () => {
     expect(compileTemplate('Hello {{ $.user.name }}!')({ user: { name: 'Ada' } })).toBe('Hello Ada!');
     expect(compileTemplate('no placeholders')({})).toBe('no placeholders');
-    expect(() => compileTemplate('{{ $..x }}', 'config.text')).toThrow('config.text placeholder "{{ $..x }}": recursive descent');
+    expect(() => compileTemplate('{{ $..x }}', 'config.text')).toThrow(
+      'config.text placeholder "{{ $..x }}": recursive descent',
+    );
   });
 });

@@ -31,7 +31,8 @@ export function cloneJson<T>(value: T): T {
     const key = keys[index]!;
     const child = (value as Record<string, unknown>)[key];
     const cloned = child === null || typeof child !== 'object' ? child : cloneJson(child);
-    if (key === '__proto__') Object.defineProperty(copy, key, { value: cloned, enumerable: true, writable: true, configurable: true });
+    if (key === '__proto__')
+      Object.defineProperty(copy, key, { value: cloned, enumerable: true, writable: true, configurable: true });
     else copy[key] = cloned;
   }
   return copy as T;
@@ -40,7 +41,10 @@ export function cloneJson<T>(value: T): T {
 type Container = Record<PathSegment, unknown>;
 
 /** The container at `segments` (all but the last), each level owned (copied once if it was not). */
-function compileOwnedParent(segments: readonly PathSegment[], create: boolean): (root: Document, owned: Set<object>) => Container | undefined {
+function compileOwnedParent(
+  segments: readonly PathSegment[],
+  create: boolean,
+): (root: Document, owned: Set<object>) => Container | undefined {
   const parents = segments.slice(0, -1);
   return (root, owned) => {
     let current: Container = root;
@@ -70,7 +74,9 @@ function compileOwnedParent(segments: readonly PathSegment[], create: boolean): 
 }
 
 /** Sets a value, creating missing parents and copying shared ones (copy-on-write). */
-function compileOwnedSetter(segments: readonly PathSegment[]): (root: Document, owned: Set<object>, value: unknown) => void {
+function compileOwnedSetter(
+  segments: readonly PathSegment[],
+): (root: Document, owned: Set<object>, value: unknown) => void {
   const parent = compileOwnedParent(segments, true);
   const last = segments[segments.length - 1]!;
   return (root, owned, value) => {
@@ -112,7 +118,10 @@ export function compileTransformation(definition: unknown, place: string, proble
   }
   const type = definition.type as (typeof TRANSFORMATION_TYPES)[number];
   if (!TRANSFORMATION_TYPES.includes(type)) {
-    problems.add(`${place}.type`, `unknown transformation ${describe(definition.type)} (one of ${TRANSFORMATION_TYPES.join(', ')})`);
+    problems.add(
+      `${place}.type`,
+      `unknown transformation ${describe(definition.type)} (one of ${TRANSFORMATION_TYPES.join(', ')})`,
+    );
     return IDENTITY;
   }
   const fields = FIELDS[type];
@@ -184,7 +193,13 @@ export function compileTransformation(definition: unknown, place: string, proble
       };
     }
     case 'convert':
-      return compileConvert(definition, writable('path'), definition.unitPath === undefined ? undefined : writable('unitPath'), place, problems);
+      return compileConvert(
+        definition,
+        writable('path'),
+        definition.unitPath === undefined ? undefined : writable('unitPath'),
+        place,
+        problems,
+      );
     case 'flatten':
     case 'unflatten': {
       const target = path('path');
@@ -194,7 +209,10 @@ export function compileTransformation(definition: unknown, place: string, proble
         return IDENTITY;
       }
       if (!target) return IDENTITY;
-      const reshape = type === 'flatten' ? (object: Document) => flatten(object, separator) : (object: Document) => unflatten(object, separator);
+      const reshape =
+        type === 'flatten'
+          ? (object: Document) => flatten(object, separator)
+          : (object: Document) => unflatten(object, separator);
       if (target.length === 0)
         return (document, owned) => {
           const reshaped = reshape(document);
@@ -218,7 +236,9 @@ export function compileTransformation(definition: unknown, place: string, proble
       const copies = paths.map((item, index) => {
         const segments = pathAt(problems, `${place}.paths[${index}]`, item);
         if (segments?.length === 0) problems.add(`${place}.paths[${index}]`, 'cannot be the root "$"');
-        return segments && segments.length > 0 ? { get: compileGetter(segments), set: compileOwnedSetter(segments) } : undefined;
+        return segments && segments.length > 0
+          ? { get: compileGetter(segments), set: compileOwnedSetter(segments) }
+          : undefined;
       });
       return (document, owned) => {
         const kept: Document = {};
@@ -233,7 +253,12 @@ export function compileTransformation(definition: unknown, place: string, proble
   }
 }
 
-function compileMap(definition: Document, target: PathSegment[] | undefined, place: string, problems: Problems): Transform {
+function compileMap(
+  definition: Document,
+  target: PathSegment[] | undefined,
+  place: string,
+  problems: Problems,
+): Transform {
   const { mapping } = definition;
   if (!isPlainObject(mapping)) {
     problems.add(`${place}.mapping`, `must be an object from values to replacements, not ${describe(mapping)}`);
@@ -264,8 +289,12 @@ function compileConvert(
   problems: Problems,
 ): Transform {
   const { from, to } = definition;
-  for (const [field, unit] of [['from', from], ['to', to]] as const) {
-    if (!isUnitName(unit)) problems.add(`${place}.${field}`, `unknown unit ${describe(unit)} (one of ${UNIT_NAMES.join(', ')})`);
+  for (const [field, unit] of [
+    ['from', from],
+    ['to', to],
+  ] as const) {
+    if (!isUnitName(unit))
+      problems.add(`${place}.${field}`, `unknown unit ${describe(unit)} (one of ${UNIT_NAMES.join(', ')})`);
   }
   if (!isUnitName(from) || !isUnitName(to)) return IDENTITY;
   const convert = unitConverter(from, to);
@@ -328,6 +357,7 @@ function unflatten(object: Document, separator: string): Document {
 }
 
 function defineField(object: Document, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
   else object[key] = value;
 }

@@ -41,7 +41,8 @@ export const isUnitName = (name: unknown): name is UnitName => typeof name === '
 export function unitConverter(from: UnitName, to: UnitName): ((value: number) => number) | string {
   const source: Unit = UNITS[from];
   const target: Unit = UNITS[to];
-  if (source.dimension !== target.dimension) return `cannot convert ${from} (${source.dimension}) to ${to} (${target.dimension})`;
+  if (source.dimension !== target.dimension)
+    return `cannot convert ${from} (${source.dimension}) to ${to} (${target.dimension})`;
   if (from === to) return (value) => value;
   const scale = source.factor / target.factor;
   const shift = ((source.offset ?? 0) - (target.offset ?? 0)) / target.factor;

@@ -20,7 +20,9 @@ export const RoutingRuleDefinition = Type.Object(
     name: Type.Optional(Type.String()),
     priority: Type.Integer({ default: 100 }),
     enabled: Type.Boolean({ default: true }),
-    condition: Type.Optional(Type.Unknown({ description: 'A condition (see docs/routing.md); absent matches every event.' })),
+    condition: Type.Optional(
+      Type.Unknown({ description: 'A condition (see docs/routing.md); absent matches every event.' }),
+    ),
     transformations: Type.Array(Type.Unknown(), { default: [] }),
     destinationIds: Type.Array(Type.String(), { minItems: 1 }),
     stopOnMatch: Type.Boolean({ default: false }),
@@ -38,7 +40,10 @@ export const RouteDefinition = Type.Object(
       default: null,
       description: 'The source connector whose events this route covers; null: events sent to the ingest API.',
     }),
-    ruleIds: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'The rules that apply to this source (see docs/routing.md, "Routes").' }),
+    ruleIds: Type.Array(Type.String({ minLength: 1 }), {
+      minItems: 1,
+      description: 'The rules that apply to this source (see docs/routing.md, "Routes").',
+    }),
     enabled: Type.Boolean({ default: true }),
     errorHandling: Type.Object(
       {
@@ -46,7 +51,8 @@ export const RouteDefinition = Type.Object(
           ROUTE_FAILURE_POLICIES.map((policy) => Type.Literal(policy)),
           {
             default: 'dead-letter',
-            description: 'An event these rules routed that cannot be delivered: dead-letter it, skip it (continue, counted), or stop the destination at it until it goes through.',
+            description:
+              'An event these rules routed that cannot be delivered: dead-letter it, skip it (continue, counted), or stop the destination at it until it goes through.',
           },
         ),
       },
@@ -63,7 +69,8 @@ export const PipelineSettings = Type.Object(
     routes: Type.Optional(
       Type.Array(RouteDefinition, {
         default: [],
-        description: 'Ties sources to rules, with their error handling; without routes every rule applies to every source.',
+        description:
+          'Ties sources to rules, with their error handling; without routes every rule applies to every source.',
       }),
     ),
   },

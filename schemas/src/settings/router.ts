@@ -4,9 +4,16 @@ import { HttpListener, Section } from './shared.ts';
 export const RouterSettings = Section({
   health: HttpListener(9102, 'Health and metrics endpoints.'),
   retry: Section({
-    maxAttempts: Type.Integer({ minimum: 1, default: 10, description: 'Attempts per event before it is dead-lettered.' }),
+    maxAttempts: Type.Integer({
+      minimum: 1,
+      default: 10,
+      description: 'Attempts per event before it is dead-lettered.',
+    }),
     initialDelayMs: Type.Integer({ minimum: 1, default: 500 }),
     maxDelayMs: Type.Integer({ minimum: 1, default: 60_000 }),
   }),
-  groupIdPrefix: Type.String({ default: 'muxly-router.', description: 'Each destination consumes with the group <prefix><destination id>.' }),
+  groupIdPrefix: Type.String({
+    default: 'muxly-router.',
+    description: 'Each destination consumes with the group <prefix><destination id>.',
+  }),
 });

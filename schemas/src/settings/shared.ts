@@ -16,7 +16,9 @@ export const HttpListener = (defaultPort: number, description: string) =>
   );
 
 export const LogSettings = Section({
-  level: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')], { default: 'info' }),
+  level: Type.Union([Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug')], {
+    default: 'info',
+  }),
 });
 
 export const KafkaSettings = Section({
@@ -38,7 +40,11 @@ export const KafkaSettings = Section({
 });
 
 export const SchemaRegistrySettings = Section({
-  url: Type.String({ format: 'uri', default: 'http://127.0.0.1:8085/apis/ccompat/v7', description: 'Confluent-compatible schema registry API.' }),
+  url: Type.String({
+    format: 'uri',
+    default: 'http://127.0.0.1:8085/apis/ccompat/v7',
+    description: 'Confluent-compatible schema registry API.',
+  }),
   username: Type.Optional(Type.String()),
   password: Type.Optional(Type.String()),
 });

@@ -8,7 +8,10 @@ const validateMetric = compileValidator(MetricInput);
 export function normalizeApiMetrics(envelope: RawEnvelope): NormalizeResult {
   const payload = envelope.payload as { metrics?: unknown };
   if (!payload || !Array.isArray(payload.metrics)) {
-    return { events: [], rejected: [{ index: -1, item: envelope.payload, reason: 'payload.metrics must be an array' }] };
+    return {
+      events: [],
+      rejected: [{ index: -1, item: envelope.payload, reason: 'payload.metrics must be an array' }],
+    };
   }
   const result: NormalizeResult = { events: [], rejected: [] };
   payload.metrics.forEach((item: unknown, index) => {
@@ -16,7 +19,8 @@ export function normalizeApiMetrics(envelope: RawEnvelope): NormalizeResult {
     if (problems.length > 0) return void result.rejected.push({ index, item, reason: problems.join('; ') });
     const metric = item as MetricInput;
     const timestamp = toUtcTimestamp(metric.timestamp ?? envelope.receivedAt);
-    if (!metric.id || !timestamp) return void result.rejected.push({ index, item, reason: 'id and a valid timestamp are required' });
+    if (!metric.id || !timestamp)
+      return void result.rejected.push({ index, item, reason: 'id and a valid timestamp are required' });
     const event: UnifiedEvent = {
       id: metric.id,
       schemaVersion: 1,

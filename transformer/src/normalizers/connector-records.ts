@@ -8,7 +8,10 @@ const validateRecord = compileValidator(ConnectorRecord);
 export function normalizeConnectorRecords(envelope: RawEnvelope): NormalizeResult {
   const payload = envelope.payload as { records?: unknown };
   if (!payload || !Array.isArray(payload.records)) {
-    return { events: [], rejected: [{ index: -1, item: envelope.payload, reason: 'payload.records must be an array' }] };
+    return {
+      events: [],
+      rejected: [{ index: -1, item: envelope.payload, reason: 'payload.records must be an array' }],
+    };
   }
   const result: NormalizeResult = { events: [], rejected: [] };
   payload.records.forEach((item: unknown, index) => {

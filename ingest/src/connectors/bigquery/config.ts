@@ -7,14 +7,20 @@ export const BigQueryMapping = Type.Object(
   {
     kind: Type.Union([Type.Literal('metric'), Type.Literal('event'), Type.Literal('record')], { default: 'metric' }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A fixed event name.' })),
-    nameColumn: Type.Optional(Type.String({ minLength: 1, description: 'Or: the column holding each row\'s name.' })),
+    nameColumn: Type.Optional(Type.String({ minLength: 1, description: "Or: the column holding each row's name." })),
     timestampColumn: Column,
     valueColumn: Type.Optional(Type.String({ minLength: 1, description: 'The measurement, for metrics.' })),
     unit: Type.Optional(Type.String({ maxLength: 50 })),
     dimensionColumns: Type.Array(Column, { default: [] }),
-    idColumns: Type.Optional(Type.Array(Column, { minItems: 1, description: 'Primary key; defaults to timestamp and dimension columns.' })),
-    versionColumn: Type.Optional(Type.String({ minLength: 1, description: 'A row version; without it the row content is the version.' })),
-    entityType: Type.Optional(Type.String({ minLength: 1, description: 'Sets entity { type, id: primary key } on each record.' })),
+    idColumns: Type.Optional(
+      Type.Array(Column, { minItems: 1, description: 'Primary key; defaults to timestamp and dimension columns.' }),
+    ),
+    versionColumn: Type.Optional(
+      Type.String({ minLength: 1, description: 'A row version; without it the row content is the version.' }),
+    ),
+    entityType: Type.Optional(
+      Type.String({ minLength: 1, description: 'Sets entity { type, id: primary key } on each record.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -23,16 +29,35 @@ export const BigQueryConfig = Type.Object(
   {
     projectId: Type.String({ minLength: 1, description: 'The project that runs (and is billed for) the query.' }),
     location: Type.Optional(Type.String({ minLength: 1, description: 'Dataset location, e.g. US or europe-west1.' })),
-    query: Type.String({ minLength: 1, description: 'Standard SQL; @cursor is the resume value (after the lookback).' }),
+    query: Type.String({
+      minLength: 1,
+      description: 'Standard SQL; @cursor is the resume value (after the lookback).',
+    }),
     cursorColumn: Column,
-    cursorType: Type.Union([Type.Literal('TIMESTAMP'), Type.Literal('INT64'), Type.Literal('STRING')], { default: 'TIMESTAMP' }),
+    cursorType: Type.Union([Type.Literal('TIMESTAMP'), Type.Literal('INT64'), Type.Literal('STRING')], {
+      default: 'TIMESTAMP',
+    }),
     startCursor: Type.String({ default: '1970-01-01T00:00:00Z', description: 'The @cursor of the first sync.' }),
-    lookbackSeconds: Type.Integer({ minimum: 0, default: 3600, description: 'For TIMESTAMP cursors: re-read late-arriving rows.' }),
+    lookbackSeconds: Type.Integer({
+      minimum: 0,
+      default: 3600,
+      description: 'For TIMESTAMP cursors: re-read late-arriving rows.',
+    }),
     pageSize: Type.Integer({ minimum: 1, maximum: 100_000, default: 5_000 }),
-    pollIntervalMs: Type.Integer({ minimum: 10, maximum: 60_000, default: 1_000, description: 'Wait between polls of a running job.' }),
+    pollIntervalMs: Type.Integer({
+      minimum: 10,
+      maximum: 60_000,
+      default: 1_000,
+      description: 'Wait between polls of a running job.',
+    }),
     maxPollAttempts: Type.Integer({ minimum: 1, default: 3_600 }),
     mapping: BigQueryMapping,
-    apiEndpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'Override of https://bigquery.googleapis.com (proxies, tests).' })),
+    apiEndpoint: Type.Optional(
+      Type.String({
+        pattern: '^https?://',
+        description: 'Override of https://bigquery.googleapis.com (proxies, tests).',
+      }),
+    ),
     retry: RetryPolicy,
   },
   { additionalProperties: false },

@@ -37,7 +37,12 @@ async function createClient(config: BigQueryConfig, credentials: GoogleCredentia
   });
 }
 
-function call<T>(what: string, config: BigQueryConfig, context: ConnectorContext, operation: () => Promise<T>): Promise<T> {
+function call<T>(
+  what: string,
+  config: BigQueryConfig,
+  context: ConnectorContext,
+  operation: () => Promise<T>,
+): Promise<T> {
   return withRetry(
     `bigquery ${what}`,
     async () => {
@@ -66,7 +71,12 @@ function cursorParameter(client: BigQuery, config: BigQueryConfig, value: string
   return value;
 }
 
-async function* read(config: BigQueryConfig, credentials: GoogleCredentials, cursor: ConnectorCursor, context: ConnectorContext): AsyncIterable<ConnectorPage> {
+async function* read(
+  config: BigQueryConfig,
+  credentials: GoogleCredentials,
+  cursor: ConnectorCursor,
+  context: ConnectorContext,
+): AsyncIterable<ConnectorPage> {
   // NOTE: the client opens its own sockets; an endpoint override is checked against the outbound
   // address guard here (at resolve time) before any request.
   if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
@@ -93,7 +103,7 @@ async function* read(config: BigQueryConfig, credentials: GoogleCredentials, cur
     );
   }
   const stream = `${config.projectId}:${config.mapping.name ?? config.mapping.nameColumn ?? 'query'}`;
-  for (let polls = 0; ; ) {
+  for (let polls = 0; ;) {
     let fetched;
     try {
       fetched = await call('get query results', config, context, () =>
@@ -103,7 +113,10 @@ async function* read(config: BigQueryConfig, credentials: GoogleCredentials, cur
       // NOTE: a resumed job's results expire (about a day). Without this fallback the stored
       // cursor would point at a vanished job forever; re-run the query from the committed value.
       if (pending && pageToken === pending.pageToken && error instanceof ConfigurationError) {
-        context.log.warn('bigquery job to resume is gone; re-running the query', { jobId: pending.jobId, error: error.message });
+        context.log.warn('bigquery job to resume is gone; re-running the query', {
+          jobId: pending.jobId,
+          error: error.message,
+        });
         yield* read(config, credentials, committedValue === undefined ? null : { value: committedValue }, context);
         return;
       }
@@ -113,17 +126,24 @@ async function* read(config: BigQueryConfig, credentials: GoogleCredentials, cur
     if (response?.jobComplete === false) {
       // NOTE: rows are not ready; with autoPaginate off the client hands polling to the caller.
       polls += 1;
-      if (polls >= config.maxPollAttempts) throw new ConfigurationError(`bigquery job ${job.id} still running after ${polls} polls`);
+      if (polls >= config.maxPollAttempts)
+        throw new ConfigurationError(`bigquery job ${job.id} still running after ${polls} polls`);
       await context.sleep(config.pollIntervalMs);
       continue;
     }
     const records = rows.map((row) => mapRow(config, row as Record<string, unknown>));
-    for (const row of rows) highest = laterValue(config, highest, (row as Record<string, unknown>)[config.cursorColumn]);
+    for (const row of rows)
+      highest = laterValue(config, highest, (row as Record<string, unknown>)[config.cursorColumn]);
     const nextToken = response?.pageToken ?? undefined;
     const nextCursor: ConnectorCursor = nextToken
       ? {
           ...(committedValue === undefined ? {} : { value: committedValue }),
-          pending: { jobId: job.id!, ...(job.location ? { location: job.location } : {}), pageToken: nextToken, ...(highest ? { highest } : {}) },
+          pending: {
+            jobId: job.id!,
+            ...(job.location ? { location: job.location } : {}),
+            pageToken: nextToken,
+            ...(highest ? { highest } : {}),
+          },
         }
       : highest === undefined
         ? null
@@ -161,7 +181,10 @@ export const bigqueryConnector = {
           const bytes = job.metadata?.statistics?.totalBytesProcessed;
           return {
             permission: `may run query jobs in project ${config.projectId} and read the tables the query names`,
-            check: bytes === undefined ? 'the query is valid (dry run)' : `the query is valid (dry run), it would process ${bytes} bytes`,
+            check:
+              bytes === undefined
+                ? 'the query is valid (dry run)'
+                : `the query is valid (dry run), it would process ${bytes} bytes`,
           };
         },
       },

@@ -31,7 +31,8 @@ export function mapRow(config: BigQueryConfig, row: Record<string, unknown>): Co
     if (label !== undefined) dimensions[column] = label;
   }
   const rawName = mapping.nameColumn ? values[mapping.nameColumn] : mapping.name;
-  if (typeof rawName !== 'string' || rawName === '') throw new Error(`row has no name (set mapping.name or mapping.nameColumn)`);
+  if (typeof rawName !== 'string' || rawName === '')
+    throw new Error(`row has no name (set mapping.name or mapping.nameColumn)`);
   const name = mapping.kind === 'metric' ? metricName('', rawName) : rawName;
   const keyColumns = mapping.idColumns ?? [mapping.timestampColumn, ...mapping.dimensionColumns];
   const primaryKey = keyColumns.map((column) => values[column] ?? null);
@@ -46,7 +47,8 @@ export function mapRow(config: BigQueryConfig, row: Record<string, unknown>): Co
   };
   if (mapping.kind === 'metric') {
     const value = Number(mapping.valueColumn ? values[mapping.valueColumn] : Number.NaN);
-    if (!Number.isFinite(value)) throw new Error(`metric row has no numeric value in column ${mapping.valueColumn ?? '(valueColumn not set)'}`);
+    if (!Number.isFinite(value))
+      throw new Error(`metric row has no numeric value in column ${mapping.valueColumn ?? '(valueColumn not set)'}`);
     record.value = value;
     if (mapping.unit) record.unit = mapping.unit;
   }
@@ -55,7 +57,11 @@ export function mapRow(config: BigQueryConfig, row: Record<string, unknown>): Co
 }
 
 /** The larger of two cursor values of the configured type. */
-export function laterValue(config: BigQueryConfig, current: string | undefined, candidate: unknown): string | undefined {
+export function laterValue(
+  config: BigQueryConfig,
+  current: string | undefined,
+  candidate: unknown,
+): string | undefined {
   const value = plain(candidate);
   if (value === null || value === undefined) return current;
   let text = String(value);

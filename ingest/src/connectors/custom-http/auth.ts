@@ -10,11 +10,17 @@ export interface AuthApplier {
 
 function required(credentials: CustomHttpCredentials, key: keyof CustomHttpCredentials, authType: string): string {
   const value = credentials[key];
-  if (value === undefined || value === '') throw new ConfigurationError(`auth type ${authType} needs credentials.${key}`);
+  if (value === undefined || value === '')
+    throw new ConfigurationError(`auth type ${authType} needs credentials.${key}`);
   return value;
 }
 
-export function createAuth(config: CustomHttpConfig, credentials: CustomHttpCredentials, http: HttpClient, signal: AbortSignal): AuthApplier {
+export function createAuth(
+  config: CustomHttpConfig,
+  credentials: CustomHttpCredentials,
+  http: HttpClient,
+  signal: AbortSignal,
+): AuthApplier {
   const auth = config.auth;
   switch (auth.type) {
     case 'none':
@@ -53,10 +59,18 @@ export function createAuth(config: CustomHttpConfig, credentials: CustomHttpCred
 type OAuthConfig = Extract<CustomHttpConfig['auth'], { type: 'oauth2ClientCredentials' }>;
 
 /** RFC 6749 section 4.4: client credentials grant. */
-async function fetchToken(auth: OAuthConfig, secret: string, http: HttpClient, signal: AbortSignal): Promise<{ value: string; expiresAt: number }> {
+async function fetchToken(
+  auth: OAuthConfig,
+  secret: string,
+  http: HttpClient,
+  signal: AbortSignal,
+): Promise<{ value: string; expiresAt: number }> {
   const form = new URLSearchParams({ grant_type: 'client_credentials' });
   if (auth.scope) form.set('scope', auth.scope);
-  const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+  };
   if (auth.clientAuthentication === 'body') {
     form.set('client_id', auth.clientId);
     form.set('client_secret', secret);
@@ -68,13 +82,17 @@ async function fetchToken(auth: OAuthConfig, secret: string, http: HttpClient, s
   try {
     const response = await http.request({ method: 'POST', url: auth.tokenUrl, headers, body: form.toString(), signal });
     const body = response.json<{ access_token?: unknown; expires_in?: unknown }>();
-    if (typeof body.access_token !== 'string') throw new ConfigurationError('OAuth2 token endpoint answered without access_token');
+    if (typeof body.access_token !== 'string')
+      throw new ConfigurationError('OAuth2 token endpoint answered without access_token');
     const lifetimeSeconds = typeof body.expires_in === 'number' ? body.expires_in : 3600;
     // Renew a little early so a token does not expire between check and use.
     return { value: body.access_token, expiresAt: Date.now() + Math.max(0, lifetimeSeconds - 30) * 1000 };
   } catch (error) {
     if (error instanceof PermanentError) {
-      throw new RefusedError('authenticate', `OAuth2 token request refused (HTTP ${error.status ?? '?'}): check clientId, clientSecret and scope`);
+      throw new RefusedError(
+        'authenticate',
+        `OAuth2 token request refused (HTTP ${error.status ?? '?'}): check clientId, clientSecret and scope`,
+      );
     }
     throw error;
   }

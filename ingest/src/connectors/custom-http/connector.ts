@@ -43,13 +43,25 @@ async function fetchPage(
       if (body !== undefined) requestHeaders['content-type'] ??= 'application/json';
       await auth.apply(url, requestHeaders);
       try {
-        return await context.http.request({ method: config.method, url, headers: requestHeaders, body, signal: context.signal });
+        return await context.http.request({
+          method: config.method,
+          url,
+          headers: requestHeaders,
+          body,
+          signal: context.signal,
+        });
       } catch (error) {
         if (error instanceof PermanentError && error.status === 401) {
-          throw new RefusedError('authenticate', `${url.host} refused the credentials (HTTP 401): check the connector's auth settings`);
+          throw new RefusedError(
+            'authenticate',
+            `${url.host} refused the credentials (HTTP 401): check the connector's auth settings`,
+          );
         }
         if (error instanceof PermanentError && error.status === 403) {
-          throw new RefusedError('permission', `${url.host} denied access (HTTP 403): the credentials lack the rights this request needs`);
+          throw new RefusedError(
+            'permission',
+            `${url.host} denied access (HTTP 403): the credentials lack the rights this request needs`,
+          );
         }
         throw error;
       }
@@ -59,19 +71,28 @@ async function fetchPage(
   );
 }
 
-async function* read(config: CustomHttpConfig, credentials: CustomHttpCredentials, cursor: ConnectorCursor, context: ConnectorContext): AsyncIterable<ConnectorPage> {
+async function* read(
+  config: CustomHttpConfig,
+  credentials: CustomHttpCredentials,
+  cursor: ConnectorCursor,
+  context: ConnectorContext,
+): AsyncIterable<ConnectorPage> {
   const syncTime = context.now();
   const start = resumeValue(config, cursor);
   const values = { cursor: start === undefined ? '' : String(start), now: syncTime.toISOString() };
   const url = new URL(render(config.url, values, encodeURIComponent));
-  const headers = Object.fromEntries(Object.entries(config.headers).map(([name, value]) => [name, render(value, values, (text) => text)]));
-  const body = config.body === undefined ? undefined : render(config.body, values, (text) => JSON.stringify(text).slice(1, -1));
+  const headers = Object.fromEntries(
+    Object.entries(config.headers).map(([name, value]) => [name, render(value, values, (text) => text)]),
+  );
+  const body =
+    config.body === undefined ? undefined : render(config.body, values, (text) => JSON.stringify(text).slice(1, -1));
   const auth = createAuth(config, credentials, context.http, context.signal);
   const selector = compilePath(config.recordSelector);
   const cursorPath = config.cursorPath ? compilePath(config.cursorPath) : undefined;
 
   const stored = cursor?.value;
-  let highest: string | number | undefined = typeof stored === 'string' || typeof stored === 'number' ? stored : undefined;
+  let highest: string | number | undefined =
+    typeof stored === 'string' || typeof stored === 'number' ? stored : undefined;
   let state: PageState | undefined = firstPage(config, url);
   for (let pages = 0; state !== undefined; pages += 1) {
     if (pages >= config.maxPages) {
@@ -132,7 +153,9 @@ export const customHttpConnector = {
         run: async () => {
           const checkConfig = { ...config, pagination: { type: 'none' as const }, retry: CHECK_RETRY };
           const first = await read(checkConfig, credentials, null, context)[Symbol.asyncIterator]().next();
-          return { check: `the first page answered; the record selector found ${first.done ? 0 : first.value.records.length} records` };
+          return {
+            check: `the first page answered; the record selector found ${first.done ? 0 : first.value.records.length} records`,
+          };
         },
       },
     ]);

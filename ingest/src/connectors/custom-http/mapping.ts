@@ -13,7 +13,8 @@ export function mapRecord(config: CustomHttpConfig, source: string, item: unknow
   const versionPath = mapping.versionPath ?? config.cursorPath;
   const version = versionPath ? compilePath(versionPath).first(item) : undefined;
   const timestampPath = mapping.timestampPath ?? config.cursorPath;
-  const timestamp = (timestampPath ? toTimestamp(compilePath(timestampPath).first(item)) : undefined) ?? syncTime.toISOString();
+  const timestamp =
+    (timestampPath ? toTimestamp(compilePath(timestampPath).first(item)) : undefined) ?? syncTime.toISOString();
   const dimensions: Record<string, string | number | boolean> = {};
   for (const [label, path] of Object.entries(mapping.dimensions)) {
     const value = toLabel(compilePath(path).first(item));
@@ -26,11 +27,17 @@ export function mapRecord(config: CustomHttpConfig, source: string, item: unknow
     name: mapping.name,
     timestamp,
     dimensions,
-    attributes: item !== null && typeof item === 'object' && !Array.isArray(item) ? (item as Record<string, unknown>) : { value: item },
+    attributes:
+      item !== null && typeof item === 'object' && !Array.isArray(item)
+        ? (item as Record<string, unknown>)
+        : { value: item },
   };
   if (mapping.kind === 'metric') {
     const value = Number(mapping.valuePath ? compilePath(mapping.valuePath).first(item) : Number.NaN);
-    if (!Number.isFinite(value)) throw new Error(`metric record ${String(primaryKey)} has no numeric value at ${mapping.valuePath ?? '(valuePath not set)'}`);
+    if (!Number.isFinite(value))
+      throw new Error(
+        `metric record ${String(primaryKey)} has no numeric value at ${mapping.valuePath ?? '(valuePath not set)'}`,
+      );
     record.value = value;
     if (mapping.unit) record.unit = mapping.unit;
   }

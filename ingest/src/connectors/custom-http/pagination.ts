@@ -24,7 +24,13 @@ export function firstPage(config: CustomHttpConfig, url: URL): PageState {
   return state;
 }
 
-export function nextPage(config: CustomHttpConfig, state: PageState, response: HttpResponse, body: unknown, recordCount: number): PageState | undefined {
+export function nextPage(
+  config: CustomHttpConfig,
+  state: PageState,
+  response: HttpResponse,
+  body: unknown,
+  recordCount: number,
+): PageState | undefined {
   const pagination = config.pagination;
   switch (pagination.type) {
     case 'none':

@@ -41,15 +41,28 @@ async function createClient(config: Ga4Config, credentials: GoogleCredentials): 
 const isoDate = (time: number): string => new Date(time).toISOString().slice(0, 10);
 const fromCompact = (value: string): string => `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}`;
 
-export function reportWindow(config: Ga4Config, cursor: ConnectorCursor, now: Date): { startDate: string; endDate: string } {
+export function reportWindow(
+  config: Ga4Config,
+  cursor: ConnectorCursor,
+  now: Date,
+): { startDate: string; endDate: string } {
   const today = Date.parse(isoDate(now.getTime()));
   const last = typeof cursor?.lastDate === 'string' ? Date.parse(cursor.lastDate) : Number.NaN;
   // The cursor is the last date read completely: start the day after it, minus the lookback.
-  const start = Number.isNaN(last) ? today - (config.initialDays - 1) * DAY_MS : Math.min(today, last + DAY_MS - config.lookbackDays * DAY_MS);
+  const start = Number.isNaN(last)
+    ? today - (config.initialDays - 1) * DAY_MS
+    : Math.min(today, last + DAY_MS - config.lookbackDays * DAY_MS);
   return { startDate: isoDate(start), endDate: isoDate(today) };
 }
 
-function runReport(client: BetaAnalyticsDataClient, config: Ga4Config, window: { startDate: string; endDate: string }, offset: number, limit: number, context: ConnectorContext): Promise<Report> {
+function runReport(
+  client: BetaAnalyticsDataClient,
+  config: Ga4Config,
+  window: { startDate: string; endDate: string },
+  offset: number,
+  limit: number,
+  context: ConnectorContext,
+): Promise<Report> {
   const request = {
     property: `properties/${config.propertyId}`,
     dimensions: ['date', ...config.dimensions.filter((name) => name !== 'date')].map((name) => ({ name })),
@@ -111,7 +124,12 @@ function toRecords(config: Ga4Config, report: Report): { records: ConnectorRecor
   return { records, dates };
 }
 
-async function* read(config: Ga4Config, credentials: GoogleCredentials, cursor: ConnectorCursor, context: ConnectorContext): AsyncIterable<ConnectorPage> {
+async function* read(
+  config: Ga4Config,
+  credentials: GoogleCredentials,
+  cursor: ConnectorCursor,
+  context: ConnectorContext,
+): AsyncIterable<ConnectorPage> {
   // NOTE: the client opens its own sockets; an endpoint override is checked against the outbound
   // address guard here (at resolve time) before any request.
   if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
@@ -120,7 +138,7 @@ async function* read(config: Ga4Config, credentials: GoogleCredentials, cursor: 
     const window = reportWindow(config, cursor, context.now());
     const stream = `properties/${config.propertyId}`;
     let committed = typeof cursor?.lastDate === 'string' ? cursor.lastDate : undefined;
-    for (let offset = 0; ; ) {
+    for (let offset = 0; ;) {
       const report = await runReport(client, config, window, offset, config.pageSize, context);
       const { records, dates } = toRecords(config, report);
       const rowCount = Number(report.rowCount ?? 0);
@@ -129,7 +147,11 @@ async function* read(config: Ga4Config, credentials: GoogleCredentials, cursor: 
       const done = rows === 0 || offset >= rowCount;
       // Rows are ordered by date: every date before this page's last one is complete. The final
       // page completes the window. The cursor never moves backwards.
-      const completeThrough = done ? window.endDate : dates.length > 0 ? isoDate(Date.parse(dates.at(-1)!) - DAY_MS) : undefined;
+      const completeThrough = done
+        ? window.endDate
+        : dates.length > 0
+          ? isoDate(Date.parse(dates.at(-1)!) - DAY_MS)
+          : undefined;
       if (completeThrough && (committed === undefined || completeThrough > committed)) committed = completeThrough;
       yield { stream, records, cursor: committed === undefined ? cursor : { lastDate: committed } };
       if (done) return;
@@ -156,7 +178,14 @@ export const ga4Connector = {
           const client = await createClient(config, credentials);
           try {
             const today = isoDate(context.now().getTime());
-            const report = await runReport(client, { ...config, retry: CHECK_RETRY }, { startDate: today, endDate: today }, 0, 1, context);
+            const report = await runReport(
+              client,
+              { ...config, retry: CHECK_RETRY },
+              { startDate: today, endDate: today },
+              0,
+              1,
+              context,
+            );
             return {
               permission: `may read reports of property ${config.propertyId}`,
               check: `a one-row report with the configured dimensions and metrics answered (${Number(report.rowCount ?? 0)} rows today)`,

@@ -8,16 +8,35 @@ export const HubSpotConfig = Type.Object(
       pattern: '^[A-Za-z0-9_-]+$',
       description: 'contacts, companies, deals, tickets, or any CRM object type id (e.g. 2-123456).',
     }),
-    properties: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Properties to fetch (HubSpot defaults when empty).' }),
-    dimensions: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'Properties copied into the event dimensions.' }),
+    properties: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Properties to fetch (HubSpot defaults when empty).',
+    }),
+    dimensions: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'Properties copied into the event dimensions.',
+    }),
     cursorProperty: Type.Optional(
-      Type.String({ minLength: 1, description: 'Defaults to lastmodifieddate for contacts, hs_lastmodifieddate otherwise.' }),
+      Type.String({
+        minLength: 1,
+        description: 'Defaults to lastmodifieddate for contacts, hs_lastmodifieddate otherwise.',
+      }),
     ),
-    eventName: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Defaults to hubspot.<objectType>.updated.' })),
+    eventName: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Defaults to hubspot.<objectType>.updated.' }),
+    ),
     startDate: Type.String({ default: '1970-01-01T00:00:00Z', description: 'Where the first sync starts (RFC 3339).' }),
-    lookbackSeconds: Type.Integer({ minimum: 0, default: 300, description: 'Re-read this far behind the cursor: search indexing lags writes.' }),
+    lookbackSeconds: Type.Integer({
+      minimum: 0,
+      default: 300,
+      description: 'Re-read this far behind the cursor: search indexing lags writes.',
+    }),
     pageSize: Type.Integer({ minimum: 1, maximum: 200, default: 100 }),
-    apiBaseUrl: Type.String({ pattern: '^https?://[^/]+(:\\d+)?$', default: 'https://api.hubapi.com', description: 'No trailing slash.' }),
+    apiBaseUrl: Type.String({
+      pattern: '^https?://[^/]+(:\\d+)?$',
+      default: 'https://api.hubapi.com',
+      description: 'No trailing slash.',
+    }),
     retry: RetryPolicy,
   },
   { additionalProperties: false },

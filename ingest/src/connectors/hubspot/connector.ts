@@ -27,7 +27,13 @@ async function createClient(config: HubSpotConfig, credentials: HubSpotCredentia
   return new Client({ accessToken: credentials.accessToken, basePath: config.apiBaseUrl, numberOfApiCallRetries: 0 });
 }
 
-function search(client: Client, config: HubSpotConfig, since: number, after: string | undefined, context: ConnectorContext): Promise<SearchResponse> {
+function search(
+  client: Client,
+  config: HubSpotConfig,
+  since: number,
+  after: string | undefined,
+  context: ConnectorContext,
+): Promise<SearchResponse> {
   const cursorProperty = config.cursorProperty ?? defaultCursorProperty(config.objectType);
   const request = {
     filterGroups: [{ filters: [{ propertyName: cursorProperty, operator: 'GTE', value: String(since) }] }],
@@ -84,7 +90,12 @@ function startTime(config: HubSpotConfig, cursor: ConnectorCursor): number {
   return configured;
 }
 
-async function* read(config: HubSpotConfig, credentials: HubSpotCredentials, cursor: ConnectorCursor, context: ConnectorContext): AsyncIterable<ConnectorPage> {
+async function* read(
+  config: HubSpotConfig,
+  credentials: HubSpotCredentials,
+  cursor: ConnectorCursor,
+  context: ConnectorContext,
+): AsyncIterable<ConnectorPage> {
   // NOTE: the official client opens its own sockets, so a user-set endpoint is checked against the
   // outbound address guard here (at resolve time, not connect time) before any request.
   await context.http.assertAllowed(config.apiBaseUrl);
@@ -104,8 +115,11 @@ async function* read(config: HubSpotConfig, credentials: HubSpotCredentials, cur
     if (Number(next) >= SEARCH_RESULT_CAP) {
       const restartAt = Date.parse(highest ?? '');
       // NOTE: more than 10,000 objects sharing one timestamp cannot be paged; stop, do not loop.
-      if (Number.isNaN(restartAt) || restartAt <= since) throw new ConfigurationError('hubspot: more than 10,000 objects share one modification time');
-      context.log.info('hubspot search reached 10,000 results, restarting from the latest timestamp', { objectType: config.objectType });
+      if (Number.isNaN(restartAt) || restartAt <= since)
+        throw new ConfigurationError('hubspot: more than 10,000 objects share one modification time');
+      context.log.info('hubspot search reached 10,000 results, restarting from the latest timestamp', {
+        objectType: config.objectType,
+      });
       since = restartAt;
       after = undefined;
     } else {
@@ -127,8 +141,17 @@ export const hubspotConnector = {
         step: 'check',
         run: async () => {
           await context.http.assertAllowed(config.apiBaseUrl);
-          const response = await search(await createClient(config, credentials), { ...config, pageSize: 1, retry: CHECK_RETRY }, 0, undefined, context);
-          return { permission: `the token may search ${config.objectType}`, check: `${response.total} objects visible` };
+          const response = await search(
+            await createClient(config, credentials),
+            { ...config, pageSize: 1, retry: CHECK_RETRY },
+            0,
+            undefined,
+            context,
+          );
+          return {
+            permission: `the token may search ${config.objectType}`,
+            check: `${response.total} objects visible`,
+          };
         },
       },
     ]),

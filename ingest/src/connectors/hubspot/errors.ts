@@ -22,7 +22,10 @@ function hubspotMessage(body: unknown): string {
   }
   if (typeof body === 'object' && body !== null) {
     const { message, category } = body as { message?: unknown; category?: unknown };
-    return [category, message].filter((part) => typeof part === 'string').join(': ').slice(0, 300);
+    return [category, message]
+      .filter((part) => typeof part === 'string')
+      .join(': ')
+      .slice(0, 300);
   }
   return '';
 }
@@ -31,12 +34,22 @@ export function mapHubSpotError(error: unknown): Error {
   if (isApiException(error)) {
     const detail = hubspotMessage(error.body);
     const retryAfterMs = parseRetryAfter(error.headers?.['retry-after']);
-    if (error.code === 401) return new RefusedError('authenticate', `HubSpot refused the access token (401 ${detail}): check the private app token`);
-    if (error.code === 403) return new RefusedError('permission', `HubSpot denied access (403 ${detail}): the private app needs the CRM read scope for this object`);
+    if (error.code === 401)
+      return new RefusedError(
+        'authenticate',
+        `HubSpot refused the access token (401 ${detail}): check the private app token`,
+      );
+    if (error.code === 403)
+      return new RefusedError(
+        'permission',
+        `HubSpot denied access (403 ${detail}): the private app needs the CRM read scope for this object`,
+      );
     if (error.code === 429) return new ThrottledError(`HubSpot rate limit (429 ${detail})`, { retryAfterMs });
-    if (error.code === 408 || error.code >= 500) return new RetryableError(`HubSpot answered ${error.code} ${detail}`, { retryAfterMs });
+    if (error.code === 408 || error.code >= 500)
+      return new RetryableError(`HubSpot answered ${error.code} ${detail}`, { retryAfterMs });
     // 400 on search is a bad object type, property or filter: the configuration must change.
-    if (error.code === 400 || error.code === 404) return new RefusedError('check', `HubSpot rejected the search (${error.code} ${detail})`);
+    if (error.code === 400 || error.code === 404)
+      return new RefusedError('check', `HubSpot rejected the search (${error.code} ${detail})`);
     return new PermanentError(`HubSpot answered ${error.code} ${detail}`, { status: error.code });
   }
   // node-fetch FetchError (connection refused, reset, DNS): transient.

@@ -10,7 +10,12 @@ const recordProblems = compileValidator(ConnectorRecord);
 
 function checkPage(type: string, page: unknown): ConnectorPage {
   const candidate = page as Partial<ConnectorPage> | null;
-  if (candidate === null || typeof candidate !== 'object' || typeof candidate.stream !== 'string' || !Array.isArray(candidate.records)) {
+  if (
+    candidate === null ||
+    typeof candidate !== 'object' ||
+    typeof candidate.stream !== 'string' ||
+    !Array.isArray(candidate.records)
+  ) {
     throw new InvalidEventError(`plugin ${type} yielded a page without { stream, records, cursor }`);
   }
   if (candidate.cursor !== null && (typeof candidate.cursor !== 'object' || Array.isArray(candidate.cursor))) {
@@ -18,7 +23,8 @@ function checkPage(type: string, page: unknown): ConnectorPage {
   }
   candidate.records.forEach((record, index) => {
     const problems = recordProblems(record);
-    if (problems.length > 0) throw new InvalidEventError(`plugin ${type} yielded an invalid record at index ${index}: ${problems.join('; ')}`);
+    if (problems.length > 0)
+      throw new InvalidEventError(`plugin ${type} yielded an invalid record at index ${index}: ${problems.join('; ')}`);
   });
   return candidate as ConnectorPage;
 }
@@ -43,7 +49,11 @@ export function isolatePlugin(plugin: ConnectorPlugin): ConnectorPlugin {
       } catch (error) {
         throw new Error(`plugin ${plugin.type} read failed: ${errorMessage(error)}`, { cause: error });
       }
-      if (pages === null || typeof pages !== 'object' || typeof (pages as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function') {
+      if (
+        pages === null ||
+        typeof pages !== 'object' ||
+        typeof (pages as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function'
+      ) {
         throw new Error(`plugin ${plugin.type} read did not return an async iterable`);
       }
       const iterator = pages[Symbol.asyncIterator]();

@@ -37,7 +37,10 @@ export function resolvePluginEntry(location: string, baseDirectory: string): str
   const manifestPath = path.join(target, 'package.json');
   if (existsSync(manifestPath)) {
     const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { exports?: unknown; main?: unknown };
-    const exported = typeof manifest.exports === 'string' ? manifest.exports : (manifest.exports as Record<string, unknown> | undefined)?.['.'];
+    const exported =
+      typeof manifest.exports === 'string'
+        ? manifest.exports
+        : (manifest.exports as Record<string, unknown> | undefined)?.['.'];
     const entry =
       typeof exported === 'string'
         ? exported
@@ -58,10 +61,12 @@ export function resolvePluginEntry(location: string, baseDirectory: string): str
 
 /** Checks the module's export against the connector contract; lists every problem. */
 export function validatePluginShape(candidate: unknown): string[] {
-  if (candidate === null || typeof candidate !== 'object') return ['the module must export a connector object (default export or `connector`)'];
+  if (candidate === null || typeof candidate !== 'object')
+    return ['the module must export a connector object (default export or `connector`)'];
   const plugin = candidate as Record<string, unknown>;
   const problems: string[] = [];
-  if (typeof plugin.type !== 'string' || !TYPE_PATTERN.test(plugin.type)) problems.push('type must be a lower-case name (letters, digits, dashes)');
+  if (typeof plugin.type !== 'string' || !TYPE_PATTERN.test(plugin.type))
+    problems.push('type must be a lower-case name (letters, digits, dashes)');
   else if (isBuiltInConnectorType(plugin.type)) problems.push(`type "${plugin.type}" is a built-in connector type`);
   if (typeof plugin.description !== 'string') problems.push('description must be a string');
   const schema = plugin.configSchema as Record<string, unknown> | undefined;
@@ -69,7 +74,10 @@ export function validatePluginShape(candidate: unknown): string[] {
   else if (schema.type !== 'object' || schema.additionalProperties !== false) {
     problems.push('configSchema must describe an object with additionalProperties: false (unknown fields are errors)');
   }
-  if (plugin.credentialsSchema !== undefined && (plugin.credentialsSchema === null || typeof plugin.credentialsSchema !== 'object')) {
+  if (
+    plugin.credentialsSchema !== undefined &&
+    (plugin.credentialsSchema === null || typeof plugin.credentialsSchema !== 'object')
+  ) {
     problems.push('credentialsSchema, when given, must be a JSON Schema object');
   }
   if (typeof plugin.check !== 'function') problems.push('check(config, credentials, context) must be a function');
@@ -95,7 +103,10 @@ async function importWithin(entry: string, timeoutMs: number): Promise<{ default
 }
 
 /** Imports and validates every location; never throws. Duplicated types keep the first. */
-export async function loadPlugins(locations: readonly string[], options: { baseDirectory: string; log: Logger; importTimeoutMs?: number }): Promise<LoadedPlugins> {
+export async function loadPlugins(
+  locations: readonly string[],
+  options: { baseDirectory: string; log: Logger; importTimeoutMs?: number },
+): Promise<LoadedPlugins> {
   const plugins: ConnectorPlugin[] = [];
   const failures: PluginFailure[] = [];
   for (const location of locations) {
@@ -106,12 +117,16 @@ export async function loadPlugins(locations: readonly string[], options: { baseD
       const problems = validatePluginShape(candidate);
       if (problems.length > 0) throw new Error(`not a connector plugin: ${problems.join('; ')}`);
       const plugin = candidate as ConnectorPlugin;
-      if (plugins.some((loaded) => loaded.type === plugin.type)) throw new Error(`connector type "${plugin.type}" is already provided by another plugin`);
+      if (plugins.some((loaded) => loaded.type === plugin.type))
+        throw new Error(`connector type "${plugin.type}" is already provided by another plugin`);
       plugins.push(isolatePlugin(plugin));
       options.log.info('connector plugin loaded', { location, connectorType: plugin.type });
     } catch (error) {
       failures.push({ location, error: errorMessage(error) });
-      options.log.error('connector plugin failed to load; continuing without it', { location, error: errorMessage(error) });
+      options.log.error('connector plugin failed to load; continuing without it', {
+        location,
+        error: errorMessage(error),
+      });
     }
   }
   return { plugins, failures };

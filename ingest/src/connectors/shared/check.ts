@@ -39,7 +39,12 @@ export async function runProbes(peer: string, probes: readonly Probe[]): Promise
     proven.add(step);
     steps.push({ name: step, ok: true, message, durationMs });
   };
-  const passUpTo = (step: AccessStep, messages: Partial<Record<AccessStep, string>>, durationMs: number, inclusive: boolean) => {
+  const passUpTo = (
+    step: AccessStep,
+    messages: Partial<Record<AccessStep, string>>,
+    durationMs: number,
+    inclusive: boolean,
+  ) => {
     const end = ORDER.indexOf(step) + (inclusive ? 1 : 0);
     for (const earlier of ORDER.slice(0, end)) pass(earlier, messages[earlier] ?? implied[earlier], durationMs);
   };
@@ -62,7 +67,8 @@ export async function runProbes(peer: string, probes: readonly Probe[]): Promise
         // The peer answered with a refusal of this step: every step before it was passed.
         passUpTo(failed, {}, durationMs, false);
       } else {
-        failed = ORDER.find((step) => !proven.has(step) && ORDER.indexOf(step) <= ORDER.indexOf(probe.step)) ?? probe.step;
+        failed =
+          ORDER.find((step) => !proven.has(step) && ORDER.indexOf(step) <= ORDER.indexOf(probe.step)) ?? probe.step;
       }
       // A step an earlier probe passed can still fail now (a token was issued, then the API
       // refused it): the failure replaces that verdict and what was inferred after it.

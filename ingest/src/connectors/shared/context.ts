@@ -7,7 +7,12 @@ import type { ConnectorContext } from '../connector.ts';
  * one guarded client (`createHttpClient({ allow: <outbound allow-list> })`), shared by all syncs
  * and closed by the service at shutdown.
  */
-export function createConnectorContext(options: { connectorId: string; log: Logger; http: HttpClient; signal?: AbortSignal }): ConnectorContext {
+export function createConnectorContext(options: {
+  connectorId: string;
+  log: Logger;
+  http: HttpClient;
+  signal?: AbortSignal;
+}): ConnectorContext {
   const signal = options.signal ?? new AbortController().signal;
   return {
     connectorId: options.connectorId,

@@ -1,8 +1,8 @@
-
 // How the Google clients authenticate. NOTE: always hand the client explicit credentials: without
 // them the libraries probe the GCE metadata server and the environment (DESIGN.md section 8).
 
-export type GoogleCredentialInput = { serviceAccountKey: { client_email: string; private_key: string } } | { accessToken: string };
+export type GoogleCredentialInput =
+  { serviceAccountKey: { client_email: string; private_key: string } } | { accessToken: string };
 
 /** Client options for @google-cloud/bigquery and @google-analytics/data. */
 export async function googleAuthOptions(credentials: GoogleCredentialInput): Promise<Record<string, unknown>> {
@@ -23,5 +23,7 @@ export async function googleAuthOptions(credentials: GoogleCredentialInput): Pro
 export function googleErrorReasons(error: unknown): string[] {
   const errors = (error as { errors?: unknown }).errors;
   if (!Array.isArray(errors)) return [];
-  return errors.map((entry) => (entry as { reason?: unknown }).reason).filter((reason): reason is string => typeof reason === 'string');
+  return errors
+    .map((entry) => (entry as { reason?: unknown }).reason)
+    .filter((reason): reason is string => typeof reason === 'string');
 }

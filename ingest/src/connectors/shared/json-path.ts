@@ -60,7 +60,8 @@ function parse(source: string): Step[] {
       const inner = source.slice(position + 1, close).trim();
       if (inner === '*') steps.push({ kind: 'wildcard' });
       else if (/^-?\d+$/.test(inner)) steps.push({ kind: 'index', index: Number(inner) });
-      else if (/^'[^']*'$/.test(inner) || /^"[^"]*"$/.test(inner)) steps.push({ kind: 'member', name: inner.slice(1, -1) });
+      else if (/^'[^']*'$/.test(inner) || /^"[^"]*"$/.test(inner))
+        steps.push({ kind: 'member', name: inner.slice(1, -1) });
       else fail(source, position + 1, 'expected *, a number or a quoted name (filters are not supported)');
       position = close + 1;
     } else {

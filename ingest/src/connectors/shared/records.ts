@@ -8,7 +8,9 @@ import { createHash } from 'node:crypto';
  * row (a later modification time, a revised metric value) gets a new id on purpose.
  */
 export function recordId(source: string, stream: string, primaryKey: unknown, version: unknown): string {
-  const digest = createHash('sha256').update(JSON.stringify([source, stream, primaryKey, version ?? null])).digest('hex');
+  const digest = createHash('sha256')
+    .update(JSON.stringify([source, stream, primaryKey, version ?? null]))
+    .digest('hex');
   return `${source}-${digest.slice(0, 40)}`;
 }
 
@@ -26,7 +28,8 @@ export function toLabel(value: unknown): Label | undefined {
 /** Parses a timestamp in the shapes sources use (RFC 3339, epoch ms or s, YYYYMMDD) to RFC 3339. */
 export function toTimestamp(value: unknown): string | undefined {
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.toISOString();
-  if (typeof value === 'number' && Number.isFinite(value)) return new Date(value < 1e11 ? value * 1000 : value).toISOString();
+  if (typeof value === 'number' && Number.isFinite(value))
+    return new Date(value < 1e11 ? value * 1000 : value).toISOString();
   if (typeof value !== 'string' || value === '') return undefined;
   const compactDate = /^(\d{4})(\d{2})(\d{2})$/.exec(value);
   if (compactDate) return `${compactDate[1]}-${compactDate[2]}-${compactDate[3]}T00:00:00.000Z`;

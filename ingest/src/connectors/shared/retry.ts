@@ -8,9 +8,19 @@ import type { ConnectorContext } from '../connector.ts';
 
 export const RetryPolicy = Type.Object(
   {
-    maxAttempts: Type.Integer({ minimum: 1, maximum: 20, default: 5, description: 'Attempts per request, the first included.' }),
+    maxAttempts: Type.Integer({
+      minimum: 1,
+      maximum: 20,
+      default: 5,
+      description: 'Attempts per request, the first included.',
+    }),
     initialDelayMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 1_000 }),
-    maxDelayMs: Type.Integer({ minimum: 0, maximum: 600_000, default: 60_000, description: 'Longest single wait, Retry-After included.' }),
+    maxDelayMs: Type.Integer({
+      minimum: 0,
+      maximum: 600_000,
+      default: 60_000,
+      description: 'Longest single wait, Retry-After included.',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -19,7 +29,12 @@ export type RetryPolicy = Static<typeof RetryPolicy>;
 const DEFAULT_POLICY: RetryPolicy = { maxAttempts: 5, initialDelayMs: 1_000, maxDelayMs: 60_000 };
 
 /** The wait before attempt `attempt + 1`: Retry-After when known, else exponential with full jitter. */
-export function retryDelay(error: RetryableError, attempt: number, policy: RetryPolicy, random: () => number = Math.random): number {
+export function retryDelay(
+  error: RetryableError,
+  attempt: number,
+  policy: RetryPolicy,
+  random: () => number = Math.random,
+): number {
   if (error.retryAfterMs !== undefined) return Math.min(error.retryAfterMs, policy.maxDelayMs);
   const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** (attempt - 1));
   return Math.round(ceiling * (0.5 + random() / 2));

@@ -1,16 +1,27 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-const Identifier = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', description: 'A plain SQL identifier (letters, digits, underscore).' });
+const Identifier = Type.String({
+  pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$',
+  description: 'A plain SQL identifier (letters, digits, underscore).',
+});
 
 export const DatabaseDestinationConfig = Type.Object(
   {
-    connectionString: Type.String({ minLength: 1, description: 'postgres://user:password@host:5432/database (a credential: stored encrypted).' }),
+    connectionString: Type.String({
+      minLength: 1,
+      description: 'postgres://user:password@host:5432/database (a credential: stored encrypted).',
+    }),
     schema: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', default: 'public' }),
     table: Identifier,
-    idColumn: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', default: 'id', description: 'Primary-key column that receives the event id; the upsert conflicts on it.' }),
+    idColumn: Type.String({
+      pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$',
+      default: 'id',
+      description: 'Primary-key column that receives the event id; the upsert conflicts on it.',
+    }),
     columns: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }), Type.String({ pattern: '^\\$' }), {
       minProperties: 1,
-      description: 'Column name → JSONPath into the event, e.g. { "name": "$.name", "env": "$.dimensions.env" }. Objects and arrays are written as JSON text (use json/jsonb columns).',
+      description:
+        'Column name → JSONPath into the event, e.g. { "name": "$.name", "env": "$.dimensions.env" }. Objects and arrays are written as JSON text (use json/jsonb columns).',
     }),
     onConflict: Type.Union([Type.Literal('nothing'), Type.Literal('update')], {
       default: 'nothing',
@@ -27,8 +38,16 @@ export type DatabaseDestinationConfig = Static<typeof DatabaseDestinationConfig>
 export const databaseDestinationTemplate = {
   kind: 'destination' as const,
   type: 'database',
-  description: 'Writes events into a PostgreSQL table with multi-row upserts on the event id (a redelivery writes nothing twice).',
+  description:
+    'Writes events into a PostgreSQL table with multi-row upserts on the event id (a redelivery writes nothing twice).',
   configSchema: DatabaseDestinationConfig,
-  defaults: { schema: 'public', idColumn: 'id', onConflict: 'nothing', poolSize: 4, statementTimeoutMs: 30_000, ssl: false },
+  defaults: {
+    schema: 'public',
+    idColumn: 'id',
+    onConflict: 'nothing',
+    poolSize: 4,
+    statementTimeoutMs: 30_000,
+    ssl: false,
+  },
   required: ['connectionString', 'table', 'columns'],
 };

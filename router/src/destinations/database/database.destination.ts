@@ -29,9 +29,11 @@ export function classifyDatabaseError(error: unknown): Error {
   const sqlClass = code.slice(0, 2);
   if (['08', '53', '57', '58', '40', '55'].includes(sqlClass)) return new RetryableError(message, { cause: error });
   // 28: invalid authorization (wrong password, unknown role); 42501: insufficient privilege.
-  if (sqlClass === '28') return new RefusedError('authenticate', `${message} (check the user and password of the connection string)`);
+  if (sqlClass === '28')
+    return new RefusedError('authenticate', `${message} (check the user and password of the connection string)`);
   if (code === '42501') return new RefusedError('permission', `${message} (grant the user the rights on the table)`);
-  if (sqlClass === '42' || sqlClass === '3D' || sqlClass === '3F') return new RefusedError('check', `${message} (check the database, table and columns)`);
+  if (sqlClass === '42' || sqlClass === '3D' || sqlClass === '3F')
+    return new RefusedError('check', `${message} (check the database, table and columns)`);
   if (sqlClass === '22' || sqlClass === '23') return new PermanentError(message, { cause: error });
   return new RetryableError(message, { cause: error });
 }
@@ -43,7 +45,10 @@ export const databaseDestination: DestinationPlugin<DatabaseDestinationConfig> =
   async create(rawConfig, context) {
     const config = resolveConfig(DatabaseDestinationConfig, rawConfig, 'database');
     const mapped = Object.entries(config.columns).map(([column, path]) => {
-      if (column === config.idColumn) throw new ConfigurationError(`config.columns.${column}: the id column always receives the event id; do not map it`);
+      if (column === config.idColumn)
+        throw new ConfigurationError(
+          `config.columns.${column}: the id column always receives the event id; do not map it`,
+        );
       try {
         return { column, get: compileGetter(parsePath(path)) };
       } catch (error) {
@@ -67,7 +72,12 @@ export const databaseDestination: DestinationPlugin<DatabaseDestinationConfig> =
       ssl: config.ssl ? { rejectUnauthorized: true } : undefined,
     });
     // An idle client losing its connection emits on the pool; without a listener it would crash the process.
-    pool.on('error', (error) => context.log.warn('database destination: idle connection error', { destination: context.destinationId, error: error.message }));
+    pool.on('error', (error) =>
+      context.log.warn('database destination: idle connection error', {
+        destination: context.destinationId,
+        error: error.message,
+      }),
+    );
 
     const insert = async (items: readonly DeliveryItem[]): Promise<void> => {
       const parameters: unknown[] = [];
@@ -130,9 +140,13 @@ export const databaseDestination: DestinationPlugin<DatabaseDestinationConfig> =
         } catch (error) {
           throw classifyDatabaseError(error);
         }
-        if (!rights?.can_insert) throw new RefusedError('permission', `PostgreSQL: the user may not INSERT into ${table} (grant it INSERT)`);
+        if (!rights?.can_insert)
+          throw new RefusedError('permission', `PostgreSQL: the user may not INSERT into ${table} (grant it INSERT)`);
         if (config.onConflict === 'update' && !rights.can_update) {
-          throw new RefusedError('permission', `PostgreSQL: the user may not UPDATE ${table}, which onConflict: update needs (grant it UPDATE)`);
+          throw new RefusedError(
+            'permission',
+            `PostgreSQL: the user may not UPDATE ${table}, which onConflict: update needs (grant it UPDATE)`,
+          );
         }
       },
       async close() {

@@ -20,12 +20,16 @@ beforeAll(async () => {
   try {
     await admin.connect();
   } catch (error) {
-    throw new Error(`PostgreSQL is not reachable at ${adminUrl} (${(error as Error).message}); start it (npm run stack:start) or set DATABASE_URL`);
+    throw new Error(
+      `PostgreSQL is not reachable at ${adminUrl} (${(error as Error).message}); start it (npm run stack:start) or set DATABASE_URL`,
+    );
   }
   await admin.query(`CREATE DATABASE ${databaseName}`);
   client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
-  await client.query(`CREATE TABLE events (id text PRIMARY KEY, name text NOT NULL, value double precision, env text, dimensions jsonb, plan varchar(3))`);
+  await client.query(
+    `CREATE TABLE events (id text PRIMARY KEY, name text NOT NULL, value double precision, env text, dimensions jsonb, plan varchar(3))`,
+  );
 });
 
 afterAll(async () => {
@@ -37,7 +41,13 @@ afterAll(async () => {
 const config = (overrides: Record<string, unknown> = {}) => ({
   connectionString: databaseUrl,
   table: 'events',
-  columns: { name: '$.name', value: '$.value', env: '$.dimensions.env', dimensions: '$.dimensions', plan: '$.attributes.plan' },
+  columns: {
+    name: '$.name',
+    value: '$.value',
+    env: '$.dimensions.env',
+    dimensions: '$.dimensions',
+    plan: '$.attributes.plan',
+  },
   ...overrides,
 });
 
@@ -52,7 +62,14 @@ test('writes a batch with one multi-row insert and a redelivery writes nothing t
     const { rows } = await client.query(`SELECT count(*)::int AS count, count(DISTINCT id)::int AS ids FROM events`);
     expect(rows[0]).toEqual({ count: 300, ids: 300 });
     const row = await client.query(`SELECT * FROM events WHERE id = 'evt-0-3'`);
-    expect(row.rows[0]).toEqual({ id: 'evt-0-3', name: 'signup', value: 3.5, env: 'dev', dimensions: { env: 'dev', country: 'FR' }, plan: 'pro' });
+    expect(row.rows[0]).toEqual({
+      id: 'evt-0-3',
+      name: 'signup',
+      value: 3.5,
+      env: 'dev',
+      dimensions: { env: 'dev', country: 'FR' },
+      plan: 'pro',
+    });
   } finally {
     await destination.close();
   }
@@ -98,7 +115,13 @@ test('a missing table or column is a configuration error, in send and in healthc
 });
 
 test('invalid configuration is refused at create', async () => {
-  await expect(createForTest(databaseDestination, config({ columns: { id: '$.id' } }))).rejects.toThrow('the id column always receives the event id');
-  await expect(createForTest(databaseDestination, config({ columns: { name: 'name' } }))).rejects.toBeInstanceOf(ConfigurationError);
-  await expect(createForTest(databaseDestination, config({ table: 'events; drop table x' }))).rejects.toBeInstanceOf(ConfigurationError);
+  await expect(createForTest(databaseDestination, config({ columns: { id: '$.id' } }))).rejects.toThrow(
+    'the id column always receives the event id',
+  );
+  await expect(createForTest(databaseDestination, config({ columns: { name: 'name' } }))).rejects.toBeInstanceOf(
+    ConfigurationError,
+  );
+  await expect(createForTest(databaseDestination, config({ table: 'events; drop table x' }))).rejects.toBeInstanceOf(
+    ConfigurationError,
+  );
 });

@@ -1,6 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-const Address = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^\\s@<>]+@[^\\s@<>]+$|^[^<>]*<[^\\s@<>]+@[^\\s@<>]+>$', description: 'a@b.example or "Name <a@b.example>"' });
+const Address = Type.String({
+  minLength: 3,
+  maxLength: 320,
+  pattern: '^[^\\s@<>]+@[^\\s@<>]+$|^[^<>]*<[^\\s@<>]+@[^\\s@<>]+>$',
+  description: 'a@b.example or "Name <a@b.example>"',
+});
 
 export const EmailDestinationConfig = Type.Object(
   {
@@ -8,7 +13,10 @@ export const EmailDestinationConfig = Type.Object(
       {
         host: Type.String({ minLength: 1 }),
         port: Type.Integer({ minimum: 1, maximum: 65_535, default: 587 }),
-        secure: Type.Boolean({ default: false, description: 'TLS from the first byte (port 465); otherwise STARTTLS when the server offers it.' }),
+        secure: Type.Boolean({
+          default: false,
+          description: 'TLS from the first byte (port 465); otherwise STARTTLS when the server offers it.',
+        }),
         requireTLS: Type.Boolean({ default: false, description: 'Refuse to send unless STARTTLS succeeds.' }),
         user: Type.Optional(Type.String({ minLength: 1 })),
         password: Type.Optional(Type.String({ minLength: 1, description: 'A credential: stored encrypted.' })),
@@ -18,7 +26,11 @@ export const EmailDestinationConfig = Type.Object(
     ),
     from: Address,
     to: Type.Array(Address, { minItems: 1, maxItems: 50 }),
-    subject: Type.String({ minLength: 1, maxLength: 998, description: 'Template, e.g. "Signup from {{ $.dimensions.country }}".' }),
+    subject: Type.String({
+      minLength: 1,
+      maxLength: 998,
+      description: 'Template, e.g. "Signup from {{ $.dimensions.country }}".',
+    }),
     text: Type.String({ minLength: 1, maxLength: 100_000, description: 'Plain-text body template.' }),
     digest: Type.Optional(
       Type.Object(
@@ -31,7 +43,11 @@ export const EmailDestinationConfig = Type.Object(
           }),
           separator: Type.String({ default: '\n\n---\n\n' }),
         },
-        { additionalProperties: false, description: 'Send one email per delivered batch, its body the events\' texts joined, instead of one per event.' },
+        {
+          additionalProperties: false,
+          description:
+            "Send one email per delivered batch, its body the events' texts joined, instead of one per event.",
+        },
       ),
     ),
   },
@@ -42,7 +58,8 @@ export type EmailDestinationConfig = Static<typeof EmailDestinationConfig>;
 export const emailDestinationTemplate = {
   kind: 'destination' as const,
   type: 'email',
-  description: 'Sends events by email over SMTP (nodemailer) from subject and body templates; optional digest of each batch.',
+  description:
+    'Sends events by email over SMTP (nodemailer) from subject and body templates; optional digest of each batch.',
   configSchema: EmailDestinationConfig,
   defaults: { smtp: { port: 587, secure: false, requireTLS: false, timeoutMs: 30_000 } },
   required: ['smtp', 'from', 'to', 'subject', 'text'],

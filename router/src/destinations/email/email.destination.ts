@@ -13,8 +13,10 @@ import { EmailDestinationConfig } from './config.ts';
 export function classifySmtpError(error: unknown): Error {
   const { code, responseCode } = error as { code?: string; responseCode?: number };
   const message = `SMTP: ${errorMessage(error)}`;
-  if (code === 'EAUTH' || responseCode === 530 || responseCode === 535) return new RefusedError('authenticate', `${message} (check the SMTP user and password)`);
-  if (typeof responseCode === 'number' && responseCode >= 400 && responseCode < 500) return new RetryableError(message, { cause: error });
+  if (code === 'EAUTH' || responseCode === 530 || responseCode === 535)
+    return new RefusedError('authenticate', `${message} (check the SMTP user and password)`);
+  if (typeof responseCode === 'number' && responseCode >= 400 && responseCode < 500)
+    return new RetryableError(message, { cause: error });
   if (typeof responseCode === 'number' && responseCode >= 500) return new PermanentError(message, { cause: error });
   if (code === 'EENVELOPE' || code === 'EMESSAGE') return new PermanentError(message, { cause: error });
   return new RetryableError(message, { cause: error });
@@ -29,7 +31,8 @@ function compile(text: string, place: string): Template {
 }
 
 /** A Message-ID derived from the event ids, so a redelivered email can be recognised by the receiver. */
-const messageId = (ids: readonly string[]): string => `<${createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32)}@muxly>`;
+const messageId = (ids: readonly string[]): string =>
+  `<${createHash('sha256').update(ids.join('\n')).digest('hex').slice(0, 32)}@muxly>`;
 
 export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
   type: 'email',
@@ -41,7 +44,8 @@ export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
     const text = compile(config.text, 'config.text');
     const digestSubject = config.digest ? compile(config.digest.subject, 'config.digest.subject') : undefined;
     const { smtp } = config;
-    if ((smtp.user === undefined) !== (smtp.password === undefined)) throw new ConfigurationError('config.smtp: set both user and password, or neither');
+    if ((smtp.user === undefined) !== (smtp.password === undefined))
+      throw new ConfigurationError('config.smtp: set both user and password, or neither');
 
     const transport = nodemailer.createTransport({
       host: smtp.host,
@@ -59,7 +63,13 @@ export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
 
     const deliver = async (items: readonly DeliveryItem[], mailSubject: string, body: string): Promise<void> => {
       try {
-        await transport.sendMail({ from: config.from, to: config.to, subject: mailSubject, text: body, messageId: messageId(items.map((item) => item.id)) });
+        await transport.sendMail({
+          from: config.from,
+          to: config.to,
+          subject: mailSubject,
+          text: body,
+          messageId: messageId(items.map((item) => item.id)),
+        });
       } catch (error) {
         throw classifySmtpError(error);
       }
@@ -69,7 +79,11 @@ export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
       async send(batch): Promise<SendResult | void> {
         if (digestSubject) {
           const summary = { count: batch.length, first: batch[0]?.event, last: batch[batch.length - 1]?.event };
-          await deliver(batch, digestSubject(summary), batch.map((item) => text(item.event)).join(config.digest!.separator));
+          await deliver(
+            batch,
+            digestSubject(summary),
+            batch.map((item) => text(item.event)).join(config.digest!.separator),
+          );
           return;
         }
         // One email per event, in order. NOTE: emails already sent count as delivered; only the

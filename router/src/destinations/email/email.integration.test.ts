@@ -15,8 +15,13 @@ const received: Received[] = [];
 let server: SMTPServer;
 let port: number;
 
-const header = (raw: string, name: string): string | undefined => new RegExp(`^${name}: (.*)$`, 'mi').exec(raw)?.[1]?.trim();
-const body = (raw: string): string => raw.slice(raw.indexOf('\r\n\r\n') + 4).replace(/=\r\n/g, '').trimEnd();
+const header = (raw: string, name: string): string | undefined =>
+  new RegExp(`^${name}: (.*)$`, 'mi').exec(raw)?.[1]?.trim();
+const body = (raw: string): string =>
+  raw
+    .slice(raw.indexOf('\r\n\r\n') + 4)
+    .replace(/=\r\n/g, '')
+    .trimEnd();
 
 beforeAll(async () => {
   server = new SMTPServer({
@@ -29,8 +34,10 @@ beforeAll(async () => {
       callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
     },
     onRcptTo(address, _session, callback) {
-      if (address.address.startsWith('busy@')) return callback(Object.assign(new Error('Mailbox busy, try later'), { responseCode: 451 }));
-      if (address.address.startsWith('nobody@')) return callback(Object.assign(new Error('No such user'), { responseCode: 550 }));
+      if (address.address.startsWith('busy@'))
+        return callback(Object.assign(new Error('Mailbox busy, try later'), { responseCode: 451 }));
+      if (address.address.startsWith('nobody@'))
+        return callback(Object.assign(new Error('No such user'), { responseCode: 550 }));
       callback();
     },
     onData(stream, session, callback) {
@@ -38,7 +45,11 @@ beforeAll(async () => {
       stream.setEncoding('utf8');
       stream.on('data', (chunk: string) => (raw += chunk));
       stream.on('end', () => {
-        received.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), raw });
+        received.push({
+          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          to: session.envelope.rcptTo.map((r) => r.address),
+          raw,
+        });
         callback();
       });
     },
@@ -76,12 +87,19 @@ test('sends one email per event with templated subject and body, and a Message-I
 });
 
 test('digest mode sends one email per batch', async () => {
-  const destination = await createForTest(emailDestination, config({ digest: { subject: '{{ $.count }} events, first {{ $.first.id }}' } }));
+  const destination = await createForTest(
+    emailDestination,
+    config({ digest: { subject: '{{ $.count }} events, first {{ $.first.id }}' } }),
+  );
   try {
     await destination.send(testItems(3));
     expect(received).toHaveLength(1);
     expect(header(received[0]!.raw, 'Subject')).toBe('3 events, first evt-0-0');
-    expect(body(received[0]!.raw).split('\r\n\r\n---\r\n\r\n')).toEqual(['Event evt-0-0 value 0.5', 'Event evt-0-1 value 1.5', 'Event evt-0-2 value 2.5']);
+    expect(body(received[0]!.raw).split('\r\n\r\n---\r\n\r\n')).toEqual([
+      'Event evt-0-0 value 0.5',
+      'Event evt-0-1 value 1.5',
+      'Event evt-0-2 value 2.5',
+    ]);
   } finally {
     await destination.close();
   }
@@ -90,12 +108,21 @@ test('digest mode sends one email per batch', async () => {
 test('SMTP replies map to the router error classes', async () => {
   const busy = await createForTest(emailDestination, config({ to: ['busy@muxly.example'] }));
   const unknown = await createForTest(emailDestination, config({ to: ['nobody@muxly.example'] }));
-  const badPassword = await createForTest(emailDestination, config({ smtp: { host: '127.0.0.1', port, user: 'muxly', password: 'wrong', timeoutMs: 5000 } }));
-  const unreachable = await createForTest(emailDestination, config({ smtp: { host: '127.0.0.1', port: 1, timeoutMs: 2000 } }));
+  const badPassword = await createForTest(
+    emailDestination,
+    config({ smtp: { host: '127.0.0.1', port, user: 'muxly', password: 'wrong', timeoutMs: 5000 } }),
+  );
+  const unreachable = await createForTest(
+    emailDestination,
+    config({ smtp: { host: '127.0.0.1', port: 1, timeoutMs: 2000 } }),
+  );
   try {
     await expect(busy.send(testItems(1))).rejects.toBeInstanceOf(RetryableError); // 451
     const refused = await unknown.send(testItems(2)); // 550: each message dead-lettered alone
-    expect(refused?.failures?.map((failure) => [failure.index, failure.error instanceof PermanentError])).toEqual([[0, true], [1, true]]);
+    expect(refused?.failures?.map((failure) => [failure.index, failure.error instanceof PermanentError])).toEqual([
+      [0, true],
+      [1, true],
+    ]);
     await expect(badPassword.send(testItems(1))).rejects.toBeInstanceOf(ConfigurationError); // 535
     await expect(badPassword.healthcheck()).rejects.toBeInstanceOf(ConfigurationError);
     await expect(unreachable.send(testItems(1))).rejects.toBeInstanceOf(RetryableError);
@@ -106,6 +133,10 @@ test('SMTP replies map to the router error classes', async () => {
 });
 
 test('invalid templates and half-set credentials are refused at create', async () => {
-  await expect(createForTest(emailDestination, config({ subject: '{{ $.a' }))).rejects.toThrow('config.subject: unclosed "{{"');
-  await expect(createForTest(emailDestination, config({ smtp: { host: '127.0.0.1', port, user: 'muxly' } }))).rejects.toThrow('set both user and password');
+  await expect(createForTest(emailDestination, config({ subject: '{{ $.a' }))).rejects.toThrow(
+    'config.subject: unclosed "{{"',
+  );
+  await expect(
+    createForTest(emailDestination, config({ smtp: { host: '127.0.0.1', port, user: 'muxly' } })),
+  ).rejects.toThrow('set both user and password');
 });

@@ -2,14 +2,31 @@ import { Type, type Static } from '@sinclair/typebox';
 
 export const FileDestinationConfig = Type.Object(
   {
-    path: Type.String({ minLength: 1, description: 'File to append to; rotated files get a timestamp suffix beside it.' }),
+    path: Type.String({
+      minLength: 1,
+      description: 'File to append to; rotated files get a timestamp suffix beside it.',
+    }),
     format: Type.Union([Type.Literal('jsonl'), Type.Literal('csv')], { default: 'jsonl' }),
     csvColumns: Type.Optional(
-      Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'For csv: dotted paths into the event, e.g. "dimensions.env"; the header row uses them as names.' }),
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: 'For csv: dotted paths into the event, e.g. "dimensions.env"; the header row uses them as names.',
+      }),
     ),
-    rotateBytes: Type.Integer({ minimum: 0, default: 100 * 1024 * 1024, description: 'Rotate when the file reaches this size; 0 disables.' }),
-    rotateIntervalSeconds: Type.Integer({ minimum: 0, default: 0, description: 'Rotate files older than this; 0 disables.' }),
-    fsync: Type.Boolean({ default: true, description: 'Flush to disk before the batch counts as delivered (durable before commit).' }),
+    rotateBytes: Type.Integer({
+      minimum: 0,
+      default: 100 * 1024 * 1024,
+      description: 'Rotate when the file reaches this size; 0 disables.',
+    }),
+    rotateIntervalSeconds: Type.Integer({
+      minimum: 0,
+      default: 0,
+      description: 'Rotate files older than this; 0 disables.',
+    }),
+    fsync: Type.Boolean({
+      default: true,
+      description: 'Flush to disk before the batch counts as delivered (durable before commit).',
+    }),
   },
   { additionalProperties: false },
 );

@@ -37,7 +37,8 @@ class FileDestination implements DestinationInstance {
   async #current(): Promise<FileHandle> {
     const { rotateBytes, rotateIntervalSeconds } = this.#config;
     const tooBig = rotateBytes > 0 && this.#size >= rotateBytes;
-    const tooOld = rotateIntervalSeconds > 0 && this.#handle && Date.now() - this.#openedAt >= rotateIntervalSeconds * 1000;
+    const tooOld =
+      rotateIntervalSeconds > 0 && this.#handle && Date.now() - this.#openedAt >= rotateIntervalSeconds * 1000;
     if (this.#handle && (tooBig || tooOld)) await this.#rotate();
     if (!this.#handle) await this.#open();
     return this.#handle!;
@@ -106,7 +107,9 @@ export const fileDestination: DestinationPlugin<FileDestinationConfig> = {
   maxBatchSize: 1_000,
   async create(config, _context: DestinationContext) {
     if (config.format === 'csv' && !config.csvColumns) {
-      throw new ConfigurationError('The csv format needs csvColumns', ['config.csvColumns is required when config.format is "csv"']);
+      throw new ConfigurationError('The csv format needs csvColumns', [
+        'config.csvColumns is required when config.format is "csv"',
+      ]);
     }
     return new FileDestination(config);
   },

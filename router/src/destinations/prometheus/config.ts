@@ -5,18 +5,28 @@ const JsonPath = Type.String({ pattern: '^\\$' });
 
 export const PrometheusMetricDefinition = Type.Object(
   {
-    name: Type.String({ pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$', maxLength: 200, description: 'Prometheus metric name, e.g. muxly_signups_total.' }),
+    name: Type.String({
+      pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$',
+      maxLength: 200,
+      description: 'Prometheus metric name, e.g. muxly_signups_total.',
+    }),
     type: Type.Union([Type.Literal('counter'), Type.Literal('gauge'), Type.Literal('histogram')]),
     help: Type.String({ minLength: 1, maxLength: 500, default: 'Exported by Muxly.' }),
     when: Type.Optional(RuleCondition),
     value: Type.Optional(
-      Type.String({ pattern: '^\\$', description: 'JSONPath of the number: gauge sets it, histogram observes it, counter adds it (a counter without `value` counts events).' }),
+      Type.String({
+        pattern: '^\\$',
+        description:
+          'JSONPath of the number: gauge sets it, histogram observes it, counter adds it (a counter without `value` counts events).',
+      }),
     ),
     labels: Type.Record(Type.String({ pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$', maxLength: 100 }), JsonPath, {
       default: {},
       description: 'Label name → JSONPath; the label set is declared here, so it is bounded.',
     }),
-    buckets: Type.Optional(Type.Array(Type.Number(), { minItems: 1, maxItems: 50, description: 'Histogram upper bounds.' })),
+    buckets: Type.Optional(
+      Type.Array(Type.Number(), { minItems: 1, maxItems: 50, description: 'Histogram upper bounds.' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -31,7 +41,8 @@ export const PrometheusDestinationConfig = Type.Object(
       minimum: 1,
       maximum: 100_000,
       default: 1000,
-      description: 'Cardinality limit: label combinations beyond it are folded into one series whose labels are all "__overflow__".',
+      description:
+        'Cardinality limit: label combinations beyond it are folded into one series whose labels are all "__overflow__".',
     }),
     pushgateway: Type.Optional(
       Type.Object(
@@ -52,7 +63,8 @@ export type PrometheusMetricDefinition = Static<typeof PrometheusMetricDefinitio
 export const prometheusDestinationTemplate = {
   kind: 'destination' as const,
   type: 'prometheus',
-  description: 'Turns events into Prometheus counters, gauges and histograms with declared labels, served on an exporter port; optional Pushgateway push.',
+  description:
+    'Turns events into Prometheus counters, gauges and histograms with declared labels, served on an exporter port; optional Pushgateway push.',
   configSchema: PrometheusDestinationConfig,
   defaults: { host: '0.0.0.0', port: 9464, path: '/metrics', maxSeriesPerMetric: 1000 },
   required: ['metrics'],

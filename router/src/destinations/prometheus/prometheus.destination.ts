@@ -15,7 +15,13 @@ interface CompiledMetric {
   prepare(event: unknown): () => void;
 }
 
-function compileMetric(definition: PrometheusMetricDefinition, index: number, registry: Registry, maxSeries: number, overflows: Counter): CompiledMetric {
+function compileMetric(
+  definition: PrometheusMetricDefinition,
+  index: number,
+  registry: Registry,
+  maxSeries: number,
+  overflows: Counter,
+): CompiledMetric {
   const place = `config.metrics[${index}]`;
   const labelNames = Object.keys(definition.labels);
   let labelGetters: ((event: unknown) => unknown)[];
@@ -29,10 +35,14 @@ function compileMetric(definition: PrometheusMetricDefinition, index: number, re
       when = (event) => evaluate(event).matched;
     }
   } catch (error) {
-    throw new ConfigurationError(error instanceof RuleCompileError ? error.message : `${place}: ${errorMessage(error)}`);
+    throw new ConfigurationError(
+      error instanceof RuleCompileError ? error.message : `${place}: ${errorMessage(error)}`,
+    );
   }
-  if (definition.type !== 'counter' && getValue === undefined) throw new ConfigurationError(`${place}.value: a ${definition.type} needs the JSONPath of its number`);
-  if (definition.type !== 'histogram' && definition.buckets) throw new ConfigurationError(`${place}.buckets: only histograms have buckets`);
+  if (definition.type !== 'counter' && getValue === undefined)
+    throw new ConfigurationError(`${place}.value: a ${definition.type} needs the JSONPath of its number`);
+  if (definition.type !== 'histogram' && definition.buckets)
+    throw new ConfigurationError(`${place}.buckets: only histograms have buckets`);
 
   const common = { name: definition.name, help: definition.help, labelNames, registers: [registry] };
   const metric =
@@ -40,7 +50,10 @@ function compileMetric(definition: PrometheusMetricDefinition, index: number, re
       ? new Counter(common)
       : definition.type === 'gauge'
         ? new Gauge(common)
-        : new Histogram({ ...common, ...(definition.buckets ? { buckets: [...definition.buckets].sort((a, b) => a - b) } : {}) });
+        : new Histogram({
+            ...common,
+            ...(definition.buckets ? { buckets: [...definition.buckets].sort((a, b) => a - b) } : {}),
+          });
 
   // NOTE: the cardinality limit is per destination instance; it resets when the destination is
   // reconfigured, as the exporter's series do.
@@ -55,11 +68,14 @@ function compileMetric(definition: PrometheusMetricDefinition, index: number, re
       if (getValue) {
         const value = getValue(event);
         if (typeof value !== 'number' || !Number.isFinite(value)) {
-          throw new InvalidEventError(`metric ${definition.name}: ${definition.value} is ${value === undefined ? 'missing' : `not a finite number (${JSON.stringify(value)})`}`);
+          throw new InvalidEventError(
+            `metric ${definition.name}: ${definition.value} is ${value === undefined ? 'missing' : `not a finite number (${JSON.stringify(value)})`}`,
+          );
         }
         number = value;
       }
-      if (definition.type === 'counter' && number < 0) throw new InvalidEventError(`metric ${definition.name}: a counter cannot decrease (value ${number})`);
+      if (definition.type === 'counter' && number < 0)
+        throw new InvalidEventError(`metric ${definition.name}: a counter cannot decrease (value ${number})`);
       let labels: Record<string, string> = {};
       const values = labelGetters.map((get) => templateText(get(event)));
       const key = values.join('\u0000');
@@ -82,7 +98,9 @@ function compileMetric(definition: PrometheusMetricDefinition, index: number, re
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (error: Error & { code?: string }) =>
-      reject(new ConfigurationError(`prometheus exporter cannot listen on ${host}:${port}: ${error.code ?? error.message}`)),
+      reject(
+        new ConfigurationError(`prometheus exporter cannot listen on ${host}:${port}: ${error.code ?? error.message}`),
+      ),
     );
     server.listen(port, host, () => resolve());
   });
@@ -106,8 +124,14 @@ export const prometheusDestination: DestinationPlugin<PrometheusDestinationConfi
       labelNames: ['metric'],
       registers: [registry],
     });
-    const unmatched = new Counter({ name: 'muxly_exporter_unmatched_events_total', help: 'Events that matched no declared metric.', registers: [registry] });
-    const metrics = config.metrics.map((definition, index) => compileMetric(definition, index, registry, config.maxSeriesPerMetric, overflows));
+    const unmatched = new Counter({
+      name: 'muxly_exporter_unmatched_events_total',
+      help: 'Events that matched no declared metric.',
+      registers: [registry],
+    });
+    const metrics = config.metrics.map((definition, index) =>
+      compileMetric(definition, index, registry, config.maxSeriesPerMetric, overflows),
+    );
 
     const server = createServer((request, response) => {
       const path = (request.url ?? '/').split('?')[0];
@@ -121,7 +145,12 @@ export const prometheusDestination: DestinationPlugin<PrometheusDestinationConfi
       );
     });
     await listen(server, config.host, config.port);
-    context.log.info('prometheus exporter listening', { destination: context.destinationId, host: config.host, port: config.port, path: config.path });
+    context.log.info('prometheus exporter listening', {
+      destination: context.destinationId,
+      host: config.host,
+      port: config.port,
+      path: config.path,
+    });
 
     let pushTimer: NodeJS.Timeout | undefined;
     let push: (() => Promise<void>) | undefined;
@@ -133,7 +162,10 @@ export const prometheusDestination: DestinationPlugin<PrometheusDestinationConfi
           await gateway.pushAdd({ jobName: job, groupings: { destination: context.destinationId } });
         } catch (error) {
           // Best effort: the exporter endpoint stays the source of truth; a missed push is retried next interval.
-          context.log.warn('pushgateway push failed', { destination: context.destinationId, error: errorMessage(error) });
+          context.log.warn('pushgateway push failed', {
+            destination: context.destinationId,
+            error: errorMessage(error),
+          });
         }
       };
       pushTimer = setInterval(() => void push!(), intervalSeconds * 1000);
@@ -147,7 +179,9 @@ export const prometheusDestination: DestinationPlugin<PrometheusDestinationConfi
           try {
             // All samples of an event are checked before any is recorded: an invalid event
             // (dead-lettered) must not leave half of its samples in the exporter.
-            const samples = metrics.filter((metric) => !metric.when || metric.when(item.event)).map((metric) => metric.prepare(item.event));
+            const samples = metrics
+              .filter((metric) => !metric.when || metric.when(item.event))
+              .map((metric) => metric.prepare(item.event));
             if (samples.length === 0) unmatched.inc();
             for (const record of samples) record();
           } catch (error) {

@@ -38,7 +38,9 @@ async function poll<T>(what: string, attempt: () => Promise<T | undefined>, time
 function start(binary: string, args: string[]): ChildProcess {
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   child.on('error', (error) => {
-    throw new Error(`cannot start ${binary} (${error.message}): install it with apt-get install -y prometheus prometheus-pushgateway`);
+    throw new Error(
+      `cannot start ${binary} (${error.message}): install it with apt-get install -y prometheus prometheus-pushgateway`,
+    );
   });
   return child;
 }
@@ -62,7 +64,13 @@ test('a real Prometheus scrapes counters, gauges and histograms with declared la
     maxSeriesPerMetric: 2,
     pushgateway: { url: `http://127.0.0.1:${gatewayPort}`, job: 'muxly_test', intervalSeconds: 1 },
     metrics: [
-      { name: 'muxly_test_signups_total', type: 'counter', help: 'Signups.', when: { path: '$.name', op: 'eq', value: 'signup' }, labels: { env: '$.dimensions.env' } },
+      {
+        name: 'muxly_test_signups_total',
+        type: 'counter',
+        help: 'Signups.',
+        when: { path: '$.name', op: 'eq', value: 'signup' },
+        labels: { env: '$.dimensions.env' },
+      },
       { name: 'muxly_test_latency_ms', type: 'gauge', value: '$.value', labels: { country: '$.dimensions.country' } },
       { name: 'muxly_test_latency_histogram_ms', type: 'histogram', value: '$.value', buckets: [1, 10, 100] },
       { name: 'muxly_test_by_index', type: 'counter', labels: { index: '$.attributes.index' } },
@@ -91,20 +99,31 @@ test('a real Prometheus scrapes counters, gauges and histograms with declared la
 
   type Sample = { metric: Record<string, string>; value: [number, string] };
   const query = async (expression: string): Promise<Sample[] | undefined> => {
-    const response = await fetch(`http://127.0.0.1:${prometheusPort}/api/v1/query?query=${encodeURIComponent(expression)}`);
+    const response = await fetch(
+      `http://127.0.0.1:${prometheusPort}/api/v1/query?query=${encodeURIComponent(expression)}`,
+    );
     const body = (await response.json()) as { status: string; data: { result: Sample[] } };
     return body.status === 'success' && body.data.result.length > 0 ? body.data.result : undefined;
   };
-  const values = (samples: Sample[], label: string) => Object.fromEntries(samples.map((sample) => [sample.metric[label], Number(sample.value[1])]));
+  const values = (samples: Sample[], label: string) =>
+    Object.fromEntries(samples.map((sample) => [sample.metric[label], Number(sample.value[1])]));
 
   const signups = await poll('the scraped counter', () => query('muxly_test_signups_total'));
   expect(values(signups, 'env')).toEqual({ prod: 3, dev: 3 }); // the dead-lettered event recorded nothing
   expect(signups[0]!.metric.job).toBe('muxly');
   expect(values(await poll('the gauge', () => query('muxly_test_latency_ms')), 'country')).toEqual({ FR: 5.5 });
-  expect(Number((await poll('the histogram', () => query('muxly_test_latency_histogram_ms_bucket{le="10"}')))[0]!.value[1])).toBe(6);
+  expect(
+    Number((await poll('the histogram', () => query('muxly_test_latency_histogram_ms_bucket{le="10"}')))[0]!.value[1]),
+  ).toBe(6);
   // maxSeriesPerMetric 2: indexes 0 and 1 get their series, the rest fold into __overflow__.
-  expect(values(await poll('the limited counter', () => query('muxly_test_by_index')), 'index')).toEqual({ '0': 1, '1': 1, __overflow__: 4 });
-  expect(values(await poll('the overflow counter', () => query('muxly_exporter_series_overflow_total')), 'metric')).toEqual({ muxly_test_by_index: 4 });
+  expect(values(await poll('the limited counter', () => query('muxly_test_by_index')), 'index')).toEqual({
+    '0': 1,
+    '1': 1,
+    __overflow__: 4,
+  });
+  expect(
+    values(await poll('the overflow counter', () => query('muxly_exporter_series_overflow_total')), 'metric'),
+  ).toEqual({ muxly_test_by_index: 4 });
 
   const pushed = await poll('the Pushgateway to hold the pushed metrics', async () => {
     const text = await (await fetch(`http://127.0.0.1:${gatewayPort}/metrics`)).text();
@@ -115,9 +134,16 @@ test('a real Prometheus scrapes counters, gauges and histograms with declared la
 
 test('invalid metric declarations are refused at create', async () => {
   const port = await freePort();
-  await expect(createForTest(prometheusDestination, { port, metrics: [{ name: 'm', type: 'gauge' }] })).rejects.toThrow('config.metrics[0].value: a gauge needs');
+  await expect(createForTest(prometheusDestination, { port, metrics: [{ name: 'm', type: 'gauge' }] })).rejects.toThrow(
+    'config.metrics[0].value: a gauge needs',
+  );
   await expect(
-    createForTest(prometheusDestination, { port, metrics: [{ name: 'm', type: 'counter', when: { path: '$.a', op: 'eqq', value: 1 } }] }),
+    createForTest(prometheusDestination, {
+      port,
+      metrics: [{ name: 'm', type: 'counter', when: { path: '$.a', op: 'eqq', value: 1 } }],
+    }),
   ).rejects.toThrow('config.metrics[0].when');
-  await expect(createForTest(prometheusDestination, { port, metrics: [{ name: 'bad-name', type: 'counter' }] })).rejects.toThrow('Invalid prometheus destination configuration');
+  await expect(
+    createForTest(prometheusDestination, { port, metrics: [{ name: 'bad-name', type: 'counter' }] }),
+  ).rejects.toThrow('Invalid prometheus destination configuration');
 });

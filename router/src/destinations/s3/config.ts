@@ -3,12 +3,29 @@ import { Type, type Static } from '@sinclair/typebox';
 export const S3DestinationConfig = Type.Object(
   {
     bucket: Type.String({ minLength: 3, maxLength: 63 }),
-    prefix: Type.String({ default: 'muxly', pattern: '^[^/].*[^/]$|^$', description: 'Key prefix, without leading or trailing slash.' }),
+    prefix: Type.String({
+      default: 'muxly',
+      pattern: '^[^/].*[^/]$|^$',
+      description: 'Key prefix, without leading or trailing slash.',
+    }),
     region: Type.String({ minLength: 1, default: 'us-east-1' }),
-    endpoint: Type.Optional(Type.String({ pattern: '^https?://', description: 'Any S3-compatible endpoint (MinIO, S3Mock, R2…); AWS when absent.' })),
-    forcePathStyle: Type.Boolean({ default: false, description: 'Address buckets as <endpoint>/<bucket> (most S3-compatible servers need it).' }),
+    endpoint: Type.Optional(
+      Type.String({
+        pattern: '^https?://',
+        description: 'Any S3-compatible endpoint (MinIO, S3Mock, R2…); AWS when absent.',
+      }),
+    ),
+    forcePathStyle: Type.Boolean({
+      default: false,
+      description: 'Address buckets as <endpoint>/<bucket> (most S3-compatible servers need it).',
+    }),
     accessKeyId: Type.Optional(Type.String({ minLength: 1 })),
-    secretAccessKey: Type.Optional(Type.String({ minLength: 1, description: 'A credential: stored encrypted. Without keys, the AWS default credential chain applies.' })),
+    secretAccessKey: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description: 'A credential: stored encrypted. Without keys, the AWS default credential chain applies.',
+      }),
+    ),
     compressionLevel: Type.Integer({ minimum: 1, maximum: 9, default: 6 }),
     requestTimeoutMs: Type.Integer({ minimum: 1000, default: 60_000 }),
   },
@@ -19,8 +36,15 @@ export type S3DestinationConfig = Static<typeof S3DestinationConfig>;
 export const s3DestinationTemplate = {
   kind: 'destination' as const,
   type: 's3',
-  description: 'Batches events into gzip JSON-lines objects keyed by date, partition and offsets, on any S3-compatible store.',
+  description:
+    'Batches events into gzip JSON-lines objects keyed by date, partition and offsets, on any S3-compatible store.',
   configSchema: S3DestinationConfig,
-  defaults: { prefix: 'muxly', region: 'us-east-1', forcePathStyle: false, compressionLevel: 6, requestTimeoutMs: 60_000 },
+  defaults: {
+    prefix: 'muxly',
+    region: 'us-east-1',
+    forcePathStyle: false,
+    compressionLevel: 6,
+    requestTimeoutMs: 60_000,
+  },
   required: ['bucket'],
 };

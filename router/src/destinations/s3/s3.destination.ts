@@ -46,7 +46,11 @@ export function planObjects(batch: readonly DeliveryItem[], prefix: string): { k
 
 /** AWS SDK errors mapped to the router's error classes (one place). */
 export function classifyS3Error(error: unknown): Error {
-  const details = error as { name?: string; $metadata?: { httpStatusCode?: number }; $response?: { headers?: Record<string, string> } };
+  const details = error as {
+    name?: string;
+    $metadata?: { httpStatusCode?: number };
+    $response?: { headers?: Record<string, string> };
+  };
   const status = details.$metadata?.httpStatusCode;
   const message = `S3: ${details.name ?? 'error'}: ${errorMessage(error)}`;
   // HEAD answers carry no body: the SDK names their errors after the status (Forbidden, NotFound).
@@ -54,17 +58,23 @@ export function classifyS3Error(error: unknown): Error {
   if (['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'InvalidToken', 'ExpiredToken'].includes(name)) {
     return new RefusedError('authenticate', `${message} (check the access key id and secret access key)`);
   }
-  if (['AccessDenied', 'Forbidden', 'AllAccessDisabled'].includes(name)) return new RefusedError('permission', `${message} (grant the key access to the bucket)`);
+  if (['AccessDenied', 'Forbidden', 'AllAccessDisabled'].includes(name))
+    return new RefusedError('permission', `${message} (grant the key access to the bucket)`);
   if (['NoSuchBucket', 'NotFound', 'PermanentRedirect', 'AuthorizationHeaderMalformed'].includes(name)) {
     return new RefusedError('check', `${message} (check bucket, region and endpoint)`);
   }
   if (status === 429 || status === 503 || details.name === 'SlowDown') {
     const retryAfter = Number(details.$response?.headers?.['retry-after']);
-    return new ThrottledError(message, { retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined, cause: error });
+    return new ThrottledError(message, {
+      retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+      cause: error,
+    });
   }
   if (status === undefined || status === 408 || status >= 500) return new RetryableError(message, { cause: error });
-  if (status === 403) return new RefusedError('permission', `${message} (check the credentials and the key's access to the bucket)`);
-  if (status === 404 || status === 301) return new RefusedError('check', `${message} (check bucket, region and endpoint)`);
+  if (status === 403)
+    return new RefusedError('permission', `${message} (check the credentials and the key's access to the bucket)`);
+  if (status === 404 || status === 301)
+    return new RefusedError('check', `${message} (check bucket, region and endpoint)`);
   return new PermanentError(message, { status, cause: error });
 }
 
@@ -78,7 +88,9 @@ export const s3Destination: DestinationPlugin<S3DestinationConfig> = {
       region: config.region,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
       forcePathStyle: config.forcePathStyle,
-      ...(config.accessKeyId && config.secretAccessKey ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } } : {}),
+      ...(config.accessKeyId && config.secretAccessKey
+        ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
+        : {}),
       // The router's retry policy (backoff, jitter, Retry-After, DLQ) owns retries.
       maxAttempts: 1,
       requestHandler: { requestTimeout: config.requestTimeoutMs, connectionTimeout: 10_000 },
@@ -97,7 +109,12 @@ export const s3Destination: DestinationPlugin<S3DestinationConfig> = {
           } catch (error) {
             throw classifyS3Error(error);
           }
-          context.log.debug('s3 object written', { destination: context.destinationId, key, events: indexes.length, bytes: body.length });
+          context.log.debug('s3 object written', {
+            destination: context.destinationId,
+            key,
+            events: indexes.length,
+            bytes: body.length,
+          });
         }
       },
       async healthcheck() {

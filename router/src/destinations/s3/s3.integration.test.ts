@@ -15,7 +15,9 @@ beforeAll(async () => {
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (error) {
-    throw new Error(`the S3-compatible server is not reachable at ${endpoint} (${(error as Error).message}); start it with npm run stack:start`);
+    throw new Error(
+      `the S3-compatible server is not reachable at ${endpoint} (${(error as Error).message}); start it with npm run stack:start`,
+    );
   }
 });
 afterAll(() => client.destroy());
@@ -26,7 +28,13 @@ async function objects(): Promise<Map<string, unknown[]>> {
   for (const { Key } of listed.Contents ?? []) {
     const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key }));
     const text = gunzipSync(await object.Body!.transformToByteArray()).toString('utf8');
-    result.set(Key!, text.trimEnd().split('\n').map((line) => JSON.parse(line)));
+    result.set(
+      Key!,
+      text
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    );
   }
   return result;
 }
@@ -35,7 +43,10 @@ test('writes gzip JSON lines keyed by day, partition and offsets; a redelivery o
   const destination = await createForTest(s3Destination, config);
   try {
     await destination.healthcheck();
-    const batch = [...testItems(3, { partition: 0, firstOffset: 10 }), ...testItems(2, { partition: 4, firstOffset: 7 })];
+    const batch = [
+      ...testItems(3, { partition: 0, firstOffset: 10 }),
+      ...testItems(2, { partition: 4, firstOffset: 7 }),
+    ];
     (batch[4]!.event as Record<string, unknown>).receivedAt = '2026-11-24T00:00:01.000Z'; // the next day
     await destination.send(batch);
     await destination.send(batch); // redelivery after a crash before the commit
@@ -46,7 +57,9 @@ test('writes gzip JSON lines keyed by day, partition and offsets; a redelivery o
       'events/v1/dt=2026-11-23/muxly.events-4-7-7.jsonl.gz',
       'events/v1/dt=2026-11-24/muxly.events-4-8-8.jsonl.gz',
     ]);
-    expect(stored.get('events/v1/dt=2026-11-23/muxly.events-0-10-12.jsonl.gz')).toEqual(batch.slice(0, 3).map((item) => item.event));
+    expect(stored.get('events/v1/dt=2026-11-23/muxly.events-0-10-12.jsonl.gz')).toEqual(
+      batch.slice(0, 3).map((item) => item.event),
+    );
   } finally {
     await destination.close();
   }

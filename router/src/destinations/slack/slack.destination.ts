@@ -1,5 +1,12 @@
 import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
-import { ConfigurationError, errorMessage, PermanentError, RefusedError, RetryableError, ThrottledError } from '@muxly/common';
+import {
+  ConfigurationError,
+  errorMessage,
+  PermanentError,
+  RefusedError,
+  RetryableError,
+  ThrottledError,
+} from '@muxly/common';
 import { compileTemplate, RuleCompileError } from '@muxly/schemas';
 import { stoppedAt, type DestinationPlugin, type SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
@@ -8,24 +15,61 @@ import { SlackDestinationConfig } from './config.ts';
 // Slack `error` strings (https://api.slack.com/methods/chat.postMessage#errors) grouped by what the
 // router should do: the configuration is wrong, this message can never be posted, or wait and retry.
 const CONFIGURATION_ERRORS = new Set([
-  'invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'no_permission', 'missing_scope',
-  'channel_not_found', 'not_in_channel', 'is_archived', 'org_login_required', 'ekm_access_denied', 'team_access_not_granted',
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+  'no_permission',
+  'missing_scope',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'org_login_required',
+  'ekm_access_denied',
+  'team_access_not_granted',
 ]);
 // Which connection-test step a configuration error fails (the others are the channel: `check`).
-const AUTHENTICATION_ERRORS = new Set(['invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired']);
-const PERMISSION_ERRORS = new Set(['no_permission', 'missing_scope', 'org_login_required', 'ekm_access_denied', 'team_access_not_granted']);
-const RETRYABLE_ERRORS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited', 'rate_limited']);
+const AUTHENTICATION_ERRORS = new Set([
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+]);
+const PERMISSION_ERRORS = new Set([
+  'no_permission',
+  'missing_scope',
+  'org_login_required',
+  'ekm_access_denied',
+  'team_access_not_granted',
+]);
+const RETRYABLE_ERRORS = new Set([
+  'internal_error',
+  'fatal_error',
+  'service_unavailable',
+  'request_timeout',
+  'ratelimited',
+  'rate_limited',
+]);
 
 /** The one place where Slack Web API failures become the router's error classes. */
 export function classifySlackError(error: unknown): Error {
-  const slack = error as Partial<WebAPICallError> & { data?: { error?: string }; statusCode?: number; retryAfter?: number };
+  const slack = error as Partial<WebAPICallError> & {
+    data?: { error?: string };
+    statusCode?: number;
+    retryAfter?: number;
+  };
   switch (slack.code) {
     case ErrorCode.RateLimitedError:
-      return new ThrottledError('Slack: rate limited', { retryAfterMs: typeof slack.retryAfter === 'number' ? slack.retryAfter * 1000 : undefined });
+      return new ThrottledError('Slack: rate limited', {
+        retryAfterMs: typeof slack.retryAfter === 'number' ? slack.retryAfter * 1000 : undefined,
+      });
     case ErrorCode.PlatformError: {
       const code = slack.data?.error ?? 'unknown_error';
       if (AUTHENTICATION_ERRORS.has(code)) return new RefusedError('authenticate', `Slack: ${code} (check the token)`);
-      if (PERMISSION_ERRORS.has(code)) return new RefusedError('permission', `Slack: ${code} (check the token's scopes)`);
+      if (PERMISSION_ERRORS.has(code))
+        return new RefusedError('permission', `Slack: ${code} (check the token's scopes)`);
       if (CONFIGURATION_ERRORS.has(code)) return new RefusedError('check', `Slack: ${code} (check the channel)`);
       if (RETRYABLE_ERRORS.has(code)) return new RetryableError(`Slack: ${code}`);
       return new PermanentError(`Slack: ${code}`);

@@ -9,7 +9,10 @@ import { slackDestination } from './slack.destination.ts';
 
 const TOKEN = 'xoxb-test-token';
 const posted: Record<string, string>[] = [];
-let behaviour: (call: number, form: Record<string, string>) => { status?: number; headers?: Record<string, string>; body?: unknown } = () => ({});
+let behaviour: (
+  call: number,
+  form: Record<string, string>,
+) => { status?: number; headers?: Record<string, string>; body?: unknown } = () => ({});
 let server: Server;
 let calls = 0;
 let apiUrl: string;
@@ -25,16 +28,31 @@ beforeAll(async () => {
   server = createServer(async (request, response) => {
     const form = await readForm(request);
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-      response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers }).end(JSON.stringify(body));
+      response
+        .writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers })
+        .end(JSON.stringify(body));
     if (request.headers.authorization !== `Bearer ${TOKEN}`) return reply(200, { ok: false, error: 'invalid_auth' });
-    if (request.url === '/api/auth.test') return reply(200, { ok: true, url: 'https://muxly.slack.com/', team: 'Muxly', user: 'bot', team_id: 'T1', user_id: 'U1' });
+    if (request.url === '/api/auth.test')
+      return reply(200, {
+        ok: true,
+        url: 'https://muxly.slack.com/',
+        team: 'Muxly',
+        user: 'bot',
+        team_id: 'T1',
+        user_id: 'U1',
+      });
     if (request.url !== '/api/chat.postMessage') return reply(200, { ok: false, error: 'unknown_method' });
     const custom = behaviour(++calls, form);
     if (custom.status) return reply(custom.status, custom.body ?? '', custom.headers);
     if (form.channel !== 'C123') return reply(200, { ok: false, error: 'channel_not_found' });
     if ((form.text ?? '').length > 40) return reply(200, { ok: false, error: 'msg_too_long' });
     posted.push(form);
-    reply(200, { ok: true, channel: form.channel, ts: `1700000000.${String(posted.length).padStart(6, '0')}`, message: { text: form.text, type: 'message' } });
+    reply(200, {
+      ok: true,
+      channel: form.channel,
+      ts: `1700000000.${String(posted.length).padStart(6, '0')}`,
+      message: { text: form.text, type: 'message' },
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   apiUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/api/`;
@@ -59,12 +77,17 @@ test('posts one templated message per event', async () => {
   const destination = await createForTest(slackDestination, config());
   await destination.healthcheck();
   expect(await destination.send(testItems(3))).toBeUndefined();
-  expect(posted.map((form) => form.text)).toEqual(['signup from prod (0.5 ms)', 'signup from dev (1.5 ms)', 'signup from prod (2.5 ms)']);
+  expect(posted.map((form) => form.text)).toEqual([
+    'signup from prod (0.5 ms)',
+    'signup from dev (1.5 ms)',
+    'signup from prod (2.5 ms)',
+  ]);
   expect(posted[0]).toMatchObject({ channel: 'C123', username: 'Muxly', unfurl_links: 'false' });
 });
 
 test('HTTP 429 becomes a ThrottledError with Retry-After, reported only for messages not yet posted', async () => {
-  behaviour = (call) => (call === 2 ? { status: 429, headers: { 'retry-after': '7' }, body: { ok: false, error: 'ratelimited' } } : {});
+  behaviour = (call) =>
+    call === 2 ? { status: 429, headers: { 'retry-after': '7' }, body: { ok: false, error: 'ratelimited' } } : {};
   const destination = await createForTest(slackDestination, config());
   const result = await destination.send(testItems(3));
   expect(posted).toHaveLength(1);
@@ -102,5 +125,7 @@ test('Slack errors map to the router error classes', async () => {
 test('an unreachable Slack is retryable; a bad template is refused at create', async () => {
   const destination = await createForTest(slackDestination, config({ slackApiUrl: 'http://127.0.0.1:1/api/' }));
   await expect(destination.send(testItems(1))).rejects.toBeInstanceOf(RetryableError);
-  await expect(createForTest(slackDestination, config({ text: 'hi {{ name }}' }))).rejects.toThrow('config.text placeholder "{{ name }}"');
+  await expect(createForTest(slackDestination, config({ text: 'hi {{ name }}' }))).rejects.toThrow(
+    'config.text placeholder "{{ name }}"',
+  );
 });

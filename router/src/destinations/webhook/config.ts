@@ -3,21 +3,30 @@ import { Type, type Static } from '@sinclair/typebox';
 export const WebhookDestinationConfig = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', maxLength: 2048 }),
-    headers: Type.Record(Type.String({ pattern: '^[A-Za-z0-9!#$%&\'*+.^_`|~-]+$' }), Type.String({ maxLength: 4096 }), {
+    headers: Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), Type.String({ maxLength: 4096 }), {
       default: {},
-      description: 'Extra request headers (e.g. Authorization). The webhook-* and content-type headers are always Muxly\'s.',
+      description:
+        "Extra request headers (e.g. Authorization). The webhook-* and content-type headers are always Muxly's.",
     }),
     secret: Type.Optional(
       Type.String({
         minLength: 16,
-        description: 'Signing key (a credential): "whsec_<base64>" as Standard Webhooks prints it, or any string of 16+ characters used as UTF-8 bytes.',
+        description:
+          'Signing key (a credential): "whsec_<base64>" as Standard Webhooks prints it, or any string of 16+ characters used as UTF-8 bytes.',
       }),
     ),
-    batchSize: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: '1: one request per event, its body the event. More: the body is a JSON array of up to this many events.' }),
+    batchSize: Type.Integer({
+      minimum: 1,
+      maximum: 1000,
+      default: 1,
+      description:
+        '1: one request per event, its body the event. More: the body is a JSON array of up to this many events.',
+    }),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
     allow: Type.Array(Type.String({ minLength: 1 }), {
       default: [],
-      description: 'Private, loopback or link-local addresses (CIDRs, addresses or host names) this webhook may reach; refused otherwise.',
+      description:
+        'Private, loopback or link-local addresses (CIDRs, addresses or host names) this webhook may reach; refused otherwise.',
     }),
   },
   { additionalProperties: false },
@@ -27,7 +36,8 @@ export type WebhookDestinationConfig = Static<typeof WebhookDestinationConfig>;
 export const webhookDestinationTemplate = {
   kind: 'destination' as const,
   type: 'webhook',
-  description: 'POSTs events as JSON, signed in the Standard Webhooks style (webhook-id, webhook-timestamp, webhook-signature), optionally in batches.',
+  description:
+    'POSTs events as JSON, signed in the Standard Webhooks style (webhook-id, webhook-timestamp, webhook-signature), optionally in batches.',
   configSchema: WebhookDestinationConfig,
   defaults: { headers: {}, batchSize: 1, timeoutMs: 10_000, allow: [] },
   required: ['url'],

@@ -5,7 +5,9 @@ import { createHash, createHmac } from 'node:crypto';
 
 /** The key bytes: "whsec_" secrets carry base64; any other string is used as UTF-8. */
 export function signingKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  return secret.startsWith('whsec_')
+    ? Buffer.from(secret.slice('whsec_'.length), 'base64')
+    : Buffer.from(secret, 'utf8');
 }
 
 export function sign(key: Buffer, id: string, timestampSeconds: number, body: string): string {

@@ -4,7 +4,14 @@ import { resolveConfig } from '../plugin-config.ts';
 import { WebhookDestinationConfig } from './config.ts';
 import { sign, signingKey, webhookId } from './signature.ts';
 
-const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'webhook-id', 'webhook-timestamp', 'webhook-signature', 'host']);
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'host',
+]);
 
 export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
   type: 'webhook',
@@ -13,7 +20,9 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
   async create(rawConfig, context) {
     const config = resolveConfig(WebhookDestinationConfig, rawConfig, 'webhook');
     const key = config.secret ? signingKey(config.secret) : undefined;
-    const extraHeaders = Object.fromEntries(Object.entries(config.headers).filter(([name]) => !RESERVED_HEADERS.has(name.toLowerCase())));
+    const extraHeaders = Object.fromEntries(
+      Object.entries(config.headers).filter(([name]) => !RESERVED_HEADERS.has(name.toLowerCase())),
+    );
     // The guarded client checks every address at connect time (no DNS-rebinding window) and
     // maps statuses: 408/429/5xx → retryable (429 throttled, Retry-After parsed), other 4xx → permanent.
     const http = createHttpClient({ allow: config.allow, timeoutMs: config.timeoutMs, userAgent: 'Muxly-Webhook/1' });
@@ -43,7 +52,10 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
         for (let start = 0; start < batch.length; start += config.batchSize) {
           const chunk = batch.slice(start, start + config.batchSize);
           try {
-            await post(chunk.map((item) => item.event), chunk.map((item) => item.id));
+            await post(
+              chunk.map((item) => item.event),
+              chunk.map((item) => item.id),
+            );
           } catch (error) {
             const failure = error instanceof Error ? error : new Error(String(error));
             const indexes = chunk.map((_, offset) => start + offset);
@@ -62,7 +74,13 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
       async healthcheck() {
         // Reaching the receiver (through the address guard) is the check; any HTTP answer will do,
         // since receivers often refuse HEAD and a test event would be delivered for real.
-        await http.request({ method: 'HEAD', url: config.url, headers: extraHeaders, acceptStatus: () => true, signal: context.signal });
+        await http.request({
+          method: 'HEAD',
+          url: config.url,
+          headers: extraHeaders,
+          acceptStatus: () => true,
+          signal: context.signal,
+        });
       },
       async close() {
         http.close();

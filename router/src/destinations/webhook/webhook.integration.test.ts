@@ -13,7 +13,10 @@ interface Received {
   body: string;
 }
 const received: Received[] = [];
-let answer: (count: number, request: Received) => { status: number; headers?: Record<string, string>; delayMs?: number } = () => ({ status: 204 });
+let answer: (
+  count: number,
+  request: Received,
+) => { status: number; headers?: Record<string, string>; delayMs?: number } = () => ({ status: 204 });
 let server: Server;
 let url: string;
 const SECRET = `whsec_${Buffer.from('a-very-secret-signing-key-32byte').toString('base64')}`;
@@ -49,12 +52,20 @@ beforeEach(() => {
   answer = () => ({ status: 204 });
 });
 
-const config = (overrides: Record<string, unknown> = {}) => ({ url, secret: SECRET, allow: ['127.0.0.0/8'], headers: { authorization: 'Bearer receiver-token' }, ...overrides });
+const config = (overrides: Record<string, unknown> = {}) => ({
+  url,
+  secret: SECRET,
+  allow: ['127.0.0.0/8'],
+  headers: { authorization: 'Bearer receiver-token' },
+  ...overrides,
+});
 
 /** Verifies a request the way a Standard Webhooks receiver does. */
 function verify({ headers, body }: Received): boolean {
   const key = Buffer.from(SECRET.slice('whsec_'.length), 'base64');
-  const expected = createHmac('sha256', key).update(`${String(headers['webhook-id'])}.${String(headers['webhook-timestamp'])}.${body}`).digest('base64');
+  const expected = createHmac('sha256', key)
+    .update(`${String(headers['webhook-id'])}.${String(headers['webhook-timestamp'])}.${body}`)
+    .digest('base64');
   const age = Math.abs(Date.now() / 1000 - Number(headers['webhook-timestamp']));
   return String(headers['webhook-signature']).split(' ').includes(`v1,${expected}`) && age < 300;
 }
@@ -68,7 +79,11 @@ test('POSTs each event as signed JSON with Standard Webhooks headers; the webhoo
   expect(received.map((request) => JSON.parse(request.body))).toEqual(items.map((item) => item.event));
   for (const request of received) {
     expect(verify(request)).toBe(true);
-    expect(request.headers).toMatchObject({ 'content-type': 'application/json', authorization: 'Bearer receiver-token', 'webhook-id': expect.stringMatching(/^evt-0-[01]$/) });
+    expect(request.headers).toMatchObject({
+      'content-type': 'application/json',
+      authorization: 'Bearer receiver-token',
+      'webhook-id': expect.stringMatching(/^evt-0-[01]$/),
+    });
   }
   await destination.send(items.slice(0, 1));
   expect(received[2]!.headers['webhook-id']).toBe(received[0]!.headers['webhook-id']);

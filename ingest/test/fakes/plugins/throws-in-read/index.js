@@ -9,7 +9,16 @@ export const connector = {
   async *read() {
     yield {
       stream: 's',
-      records: [{ id: 'r1', kind: 'event', name: 'tick', timestamp: '2026-03-01T00:00:00.000Z', dimensions: {}, attributes: {} }],
+      records: [
+        {
+          id: 'r1',
+          kind: 'event',
+          name: 'tick',
+          timestamp: '2026-03-01T00:00:00.000Z',
+          dimensions: {},
+          attributes: {},
+        },
+      ],
       cursor: { page: 1 },
     };
     throw new Error('lost connection in plugin');

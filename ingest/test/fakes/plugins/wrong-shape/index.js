@@ -1,2 +1,7 @@
 // A module that is not a connector: no read, a schema that allows unknown fields.
-export default { type: 'wrong-shape', description: 'missing read', configSchema: { type: 'object' }, check: async () => ({ ok: true, steps: [] }) };
+export default {
+  type: 'wrong-shape',
+  description: 'missing read',
+  configSchema: { type: 'object' },
+  check: async () => ({ ok: true, steps: [] }),
+};
