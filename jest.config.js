@@ -1,4 +1,4 @@
-// Three tiers, each a jest project (see CONVENTIONS.md):
+// Three tiers, each a jest project (docs/development.md "Tests"):
 //   unit         *.test.ts beside the code, no services;
 //   integration  *.integration.test.ts against the real services started by deploy/local;
 //   e2e          test/e2e/*.e2e.test.ts, the whole stack as processes.

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-// The pipeline objects (DESIGN.md section 6). Ids are opaque text chosen by the user or generated.
+// The pipeline objects (docs/database.md). Ids are opaque text chosen by the user or generated.
 // Every mutable object carries `version` for optimistic concurrency (ETag / If-Match).
 // References are real foreign keys: ON DELETE RESTRICT where deleting the target must be refused
 // while something uses it, CASCADE where the child is part of its parent.

@@ -1,6 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
-// Tables for local users, RBAC, refresh-token sessions and API keys (DESIGN.md sections 6 and 7).
+// Tables for local users, RBAC, refresh-token sessions and API keys (docs/database.md, docs/security.md).
 // The control plane's auth layer fills and checks them; credentials are stored only as hashes.
 export class Migration20261123000200Auth extends Migration {
   override name = 'Migration20261123000200_auth';

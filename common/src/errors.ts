@@ -1,4 +1,4 @@
-// The small set of error classes that tell the caller what to do next (CONVENTIONS.md).
+// The small set of error classes that tell the caller what to do next (docs/development.md).
 // Client code maps wire errors into these at one place; pipelines branch on the class only.
 
 /** Bad or missing configuration: stop the service (at start) or disable the object (at run time). */

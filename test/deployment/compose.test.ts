@@ -48,7 +48,7 @@ test('the services of the native stack are all there, each with an image or a bu
     expect({ name, hasImage: Boolean(service.image ?? service.build) }).toEqual({ name, hasImage: true });
 });
 
-test('host ports match the native stack (DESIGN.md section 2)', () => {
+test('host ports match the native stack (docs/architecture.md)', () => {
   const hostPorts = Object.fromEntries(
     Object.entries(services).map(([name, service]) => [
       name,

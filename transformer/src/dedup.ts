@@ -2,7 +2,7 @@
  * Remembers the last `capacity` event ids this instance wrote, so a repeated id within that
  * window is dropped. Bounded memory: a Map keeps insertion order, the oldest id is evicted first.
  * NOTE: the window is per instance and in memory; after a restart or a rebalance a duplicate
- * older than the window (or seen by another instance) passes, which DESIGN.md allows downstream
+ * older than the window (or seen by another instance) passes, which the delivery promise allows downstream
  * (destinations are idempotent by id where they can be).
  */
 export class DedupWindow {

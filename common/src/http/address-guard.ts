@@ -2,7 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { ConfigurationError } from '../errors.ts';
 
 // Outbound HTTP to user-configured URLs (webhooks, custom API connectors) must not reach the
-// machine's own network (DESIGN.md section 7): private, loopback, link-local, unique-local,
+// machine's own network (docs/security.md): private, loopback, link-local, unique-local,
 // multicast and unspecified addresses are refused unless the operator's allow-list names them.
 // The check runs on the address actually connected to (see client.ts), not on the URL text.
 

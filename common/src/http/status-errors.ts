@@ -1,7 +1,7 @@
 import { PermanentError, RetryableError, ThrottledError } from '../errors.ts';
 
 // The one place where HTTP answers become the error classes the pipelines branch on
-// (CONVENTIONS.md "Config and errors"): 408, 429 and 5xx are worth retrying, other 4xx are not.
+// (docs/development.md "Conventions the code keeps"): 408, 429 and 5xx are worth retrying, other 4xx are not.
 
 /**
  * Milliseconds to wait according to a Retry-After header: delay-seconds or an HTTP date

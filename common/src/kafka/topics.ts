@@ -1,4 +1,4 @@
-/** The topics of the pipeline (DESIGN.md section 2), named under a configurable prefix. */
+/** The topics of the pipeline (docs/architecture.md "Processes and topics"), named under a configurable prefix. */
 export const TOPIC_KEYS = ['raw', 'events', 'dlq', 'config', 'commands', 'jobResults'] as const;
 export type TopicKey = (typeof TOPIC_KEYS)[number];
 export type TopicNames = Record<TopicKey, string>;

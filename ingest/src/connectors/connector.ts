@@ -2,8 +2,8 @@ import type { TSchema } from '@sinclair/typebox';
 import type { HttpClient, Logger } from '@muxly/common';
 import type { ConnectorRecord } from '@muxly/schemas';
 
-// The one contract every connector implements, built-in or plugin (CONVENTIONS.md "Plugins have
-// one contract", after Airbyte's spec/check/read/state): a config schema, a connection check, and
+// The one contract every connector implements, built-in or plugin (docs/development.md "Adding a
+// connector", after Airbyte's spec/check/read/state): a config schema, a connection check, and
 // a read that yields pages of records each with the cursor to resume after it.
 
 /** The built-in connector types; plugins add their own names at start-up. */
@@ -31,7 +31,7 @@ export interface ConnectorContext {
 
 /**
  * One step of a connection check. Built-in connectors name their steps `authenticate`,
- * `permission` and `check` (shared/check.ts); a plugin may name its own, which the control plane
+ * `permission` and `check` (toolkit/check.ts); a plugin may name its own, which the control plane
  * shows as part of `check`. A step not reported was not reached (an earlier one failed).
  */
 export interface CheckStep {

@@ -24,7 +24,7 @@ export {
   type SyncResult,
   type SyncSink,
 } from './sync.ts';
-export { createConnectorContext } from './shared/context.ts';
+export { createConnectorContext } from './toolkit/context.ts';
 export { loadPlugins, type LoadedPlugins, type PluginFailure } from './plugins/loader.ts';
 export {
   connectorTemplate,

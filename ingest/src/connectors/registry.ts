@@ -4,7 +4,7 @@ import { customHttpConnector } from './custom-http/connector.ts';
 import { ga4Connector } from './ga4/connector.ts';
 import { hubspotConnector } from './hubspot/connector.ts';
 
-// The built-in connectors: a new one is a folder and one line here (CONVENTIONS.md). Plugins are
+// The built-in connectors: a new one is a folder and one line here (docs/development.md). Plugins are
 // loaded at start-up by plugins/loader.ts and added to a registry next to these, never over them.
 
 export const builtInConnectors = {

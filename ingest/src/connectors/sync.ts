@@ -1,6 +1,6 @@
 import { errorMessage } from '@muxly/common';
 import type { CheckResult, ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from './connector.ts';
-import { parseConfig } from './shared/validate.ts';
+import { parseConfig } from './toolkit/validate.ts';
 
 // Drives one sync: read pages, publish each, and remember the cursor of the last published page.
 // The scheduler wires `sink` to Kafka (`muxly.raw`, format connector.records.v1) and stores the

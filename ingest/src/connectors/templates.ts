@@ -6,7 +6,7 @@ import { Ga4Config } from './ga4/config.ts';
 import { HubSpotConfig, HubSpotCredentials } from './hubspot/config.ts';
 import type { ConnectorPlugin, ConnectorType } from './connector.ts';
 
-// The connector templates the control plane lists and instantiates (DESIGN.md section 5). Pure:
+// The connector templates the control plane lists and instantiates (docs/control-plane-api.md "Templates"). Pure:
 // it imports only the config schemas; the connectors and their client libraries are imported
 // when a connection check runs.
 
@@ -72,7 +72,7 @@ async function runCheck(
   options: ConnectionCheckOptions,
 ): Promise<ConnectionCheckStep[]> {
   const [{ checkConnector }, { createConnectorContext }, { createHttpClient, createLogger }, connector] =
-    await Promise.all([import('./sync.ts'), import('./shared/context.ts'), import('@muxly/common'), load()]);
+    await Promise.all([import('./sync.ts'), import('./toolkit/context.ts'), import('@muxly/common'), load()]);
   const http = createHttpClient({ allow: options.allowAddresses ?? [], timeoutMs: options.httpTimeoutMs ?? 10_000 });
   try {
     const context = createConnectorContext({

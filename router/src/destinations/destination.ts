@@ -65,7 +65,7 @@ export interface DestinationInstance {
   close(): Promise<void>;
 }
 
-/** The contract every destination type implements (CONVENTIONS.md "Plugins have one contract"). */
+/** The contract every destination type implements (docs/development.md "Adding a destination"). */
 export interface DestinationPlugin<Config = unknown> {
   type: string;
   /** JSON Schema of `config`; unknown fields are errors. Defaults apply when the config is loaded. */

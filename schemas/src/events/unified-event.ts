@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-// The public contract of `muxly.events` (DESIGN.md section 3). The JSON Schema registered in the
+// The public contract of `muxly.events` (docs/consuming-events.md). The JSON Schema registered in the
 // schema registry is generated from this definition (schemas/json/unified-event.v1.json), and the
 // TypeScript type below is derived from the same source, so the two cannot drift.
 // Evolution: only backward-compatible changes (new optional fields) within a schemaVersion.

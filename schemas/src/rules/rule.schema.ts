@@ -1,7 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { UNIT_NAMES } from './units.ts';
 
-// JSON Schema of the rule language (DESIGN.md section 5b). The control plane validates saved rules
+// JSON Schema of the rule language (docs/routing.md). The control plane validates saved rules
 // with compileRule (which reports the exact place of a problem); these schemas document the shape
 // in OpenAPI and the templates API. Both describe the same language: keep them together.
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 
-// The pipeline objects a declarative file may seed (DESIGN.md section 5). The control plane owns
+// The pipeline objects a declarative file may seed (docs/control-plane-api.md "Declarative seed"). The control plane owns
 // them at run time; without a control plane the router applies these directly.
 
 export const DestinationDefinition = Type.Object(

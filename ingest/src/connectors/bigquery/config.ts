@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { RetryPolicy } from '../shared/retry.ts';
+import { RetryPolicy } from '../toolkit/retry.ts';
 
 const Column = Type.String({ minLength: 1, maxLength: 300 });
 

@@ -1,9 +1,9 @@
 import type { BigQuery, Job } from '@google-cloud/bigquery';
 import { ConfigurationError } from '@muxly/common';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
-import { CHECK_RETRY, runProbes } from '../shared/check.ts';
-import { googleAuthOptions } from '../shared/google-auth.ts';
-import { withRetry } from '../shared/retry.ts';
+import { CHECK_RETRY, runProbes } from '../toolkit/check.ts';
+import { googleAuthOptions } from '../toolkit/google-auth.ts';
+import { withRetry } from '../toolkit/retry.ts';
 import { BigQueryConfig, GoogleCredentials } from './config.ts';
 import { mapBigQueryError } from './errors.ts';
 import { laterValue, mapRow } from './rows.ts';

@@ -1,5 +1,5 @@
 import { PermanentError, RefusedError, RetryableError, ThrottledError, parseRetryAfter } from '@muxly/common';
-import { googleErrorReasons } from '../shared/google-auth.ts';
+import { googleErrorReasons } from '../toolkit/google-auth.ts';
 
 // The one place where @google-cloud/bigquery failures become Muxly's error classes. The client
 // throws ApiError { code (HTTP status), message, errors: [{ reason }], response }.

@@ -1,5 +1,5 @@
 import type { ConnectorRecord } from '@muxly/schemas';
-import { metricName, recordId, toLabel, toTimestamp } from '../shared/records.ts';
+import { metricName, recordId, toLabel, toTimestamp } from '../toolkit/records.ts';
 import type { BigQueryConfig } from './config.ts';
 
 // Maps rows (as the client parses them) to records by the configured columns.

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { RetryPolicy } from '../shared/retry.ts';
+import { RetryPolicy } from '../toolkit/retry.ts';
 
 // Config of the custom HTTP API connector. Templates in `url`, header values and `body` may use
 // {{cursor}} (the resume value, after the lookback) and {{now}} (RFC 3339); values are

@@ -1,8 +1,8 @@
 import { PermanentError, RefusedError, type HttpResponse } from '@muxly/common';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
-import { CHECK_RETRY, runProbes, type Probe } from '../shared/check.ts';
-import { compilePath } from '../shared/json-path.ts';
-import { withRetry } from '../shared/retry.ts';
+import { CHECK_RETRY, runProbes, type Probe } from '../toolkit/check.ts';
+import { compilePath } from '../toolkit/json-path.ts';
+import { withRetry } from '../toolkit/retry.ts';
 import { createAuth, type AuthApplier } from './auth.ts';
 import { CustomHttpConfig, CustomHttpCredentials } from './config.ts';
 import { laterCursor, mapRecord } from './mapping.ts';
@@ -10,7 +10,7 @@ import { firstPage, nextPage, type PageState } from './pagination.ts';
 
 // Pulls any JSON HTTP API: URL template, auth, pagination, a record selector and a cursor field.
 // All requests go through ctx.http, the guarded client: internal addresses need the service's
-// allow-list (DESIGN.md section 7).
+// allow-list (docs/security.md).
 
 const SOURCE = 'custom';
 

@@ -1,6 +1,6 @@
 import type { ConnectorRecord } from '@muxly/schemas';
-import { compilePath } from '../shared/json-path.ts';
-import { recordId, toLabel, toTimestamp } from '../shared/records.ts';
+import { compilePath } from '../toolkit/json-path.ts';
+import { recordId, toLabel, toTimestamp } from '../toolkit/records.ts';
 import type { CustomHttpConfig } from './config.ts';
 
 /** Maps one selected JSON value to a ConnectorRecord by the configured paths. */

@@ -1,5 +1,5 @@
 import type { HttpResponse } from '@muxly/common';
-import { compilePath } from '../shared/json-path.ts';
+import { compilePath } from '../toolkit/json-path.ts';
 import type { CustomHttpConfig } from './config.ts';
 
 // Computes the next request URL from the current one and its answer; undefined ends the read.

@@ -2,10 +2,10 @@ import type { BetaAnalyticsDataClient, protos } from '@google-analytics/data';
 import type { ConnectorRecord } from '@muxly/schemas';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
 import { GoogleCredentials } from '../bigquery/config.ts';
-import { CHECK_RETRY, runProbes } from '../shared/check.ts';
-import { googleAuthOptions } from '../shared/google-auth.ts';
-import { metricName, recordId } from '../shared/records.ts';
-import { withRetry } from '../shared/retry.ts';
+import { CHECK_RETRY, runProbes } from '../toolkit/check.ts';
+import { googleAuthOptions } from '../toolkit/google-auth.ts';
+import { metricName, recordId } from '../toolkit/records.ts';
+import { withRetry } from '../toolkit/retry.ts';
 import { Ga4Config } from './config.ts';
 import { mapGa4Error } from './errors.ts';
 

@@ -2,7 +2,7 @@ import { PermanentError, RefusedError, RetryableError, ThrottledError } from '@m
 
 // The one place where @google-analytics/data failures become Muxly's error classes. google-gax
 // reports gRPC status codes even over REST fallback: 429 arrives as 8 RESOURCE_EXHAUSTED,
-// 503 as 14 UNAVAILABLE, 401 as 16 UNAUTHENTICATED (DESIGN.md section 8).
+// 503 as 14 UNAVAILABLE, 401 as 16 UNAUTHENTICATED (docs/development.md).
 
 const GRPC = {
   INVALID_ARGUMENT: 3,

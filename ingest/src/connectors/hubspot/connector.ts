@@ -2,9 +2,9 @@ import type { Client } from '@hubspot/api-client';
 import { ConfigurationError } from '@muxly/common';
 import type { ConnectorRecord } from '@muxly/schemas';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
-import { CHECK_RETRY, runProbes } from '../shared/check.ts';
-import { recordId, toLabel, toTimestamp } from '../shared/records.ts';
-import { withRetry } from '../shared/retry.ts';
+import { CHECK_RETRY, runProbes } from '../toolkit/check.ts';
+import { recordId, toLabel, toTimestamp } from '../toolkit/records.ts';
+import { withRetry } from '../toolkit/retry.ts';
 import { HubSpotConfig, HubSpotCredentials, defaultCursorProperty } from './config.ts';
 import { mapHubSpotError } from './errors.ts';
 

@@ -3,7 +3,7 @@ import { RetryableError, errorMessage } from '@muxly/common';
 import type { ConnectorContext } from '../connector.ts';
 
 // The bounded retry policy every built-in connector owns. The official clients' own retries are
-// disabled or bounded (DESIGN.md section 8): they ignore Retry-After, and two retry layers
+// disabled or bounded (docs/connectors.md): they ignore Retry-After, and two retry layers
 // multiply attempts. Here one layer decides, honoring the peer's Retry-After when it gave one.
 
 export const RetryPolicy = Type.Object(

@@ -1,5 +1,5 @@
 // How the Google clients authenticate. NOTE: always hand the client explicit credentials: without
-// them the libraries probe the GCE metadata server and the environment (DESIGN.md section 8).
+// them the libraries probe the GCE metadata server and the environment (docs/development.md).
 
 export type GoogleCredentialInput =
   { serviceAccountKey: { client_email: string; private_key: string } } | { accessToken: string };
