@@ -3,6 +3,7 @@ import { Migration20261123000100Pipeline } from './Migration20261123000100_pipel
 import { Migration20261123000200Auth } from './Migration20261123000200_auth.ts';
 import { Migration20261123000300Scheduler } from './Migration20261123000300_scheduler.ts';
 import { Migration20261124000100ApiKeyLookup } from './Migration20261124000100_api_key_lookup.ts';
+import { Migration20261202000100DropSettings } from './Migration20261202000100_drop_settings.ts';
 
 // The ordered list of migrations. Listed explicitly (not discovered by glob) so the same list
 // runs under Node's type stripping and under jest. A new migration is a new file and one line here.
@@ -11,4 +12,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000200_auth', class: Migration20261123000200Auth },
   { name: 'Migration20261123000300_scheduler', class: Migration20261123000300Scheduler },
   { name: 'Migration20261124000100_api_key_lookup', class: Migration20261124000100ApiKeyLookup },
+  { name: 'Migration20261202000100_drop_settings', class: Migration20261202000100DropSettings },
 ];

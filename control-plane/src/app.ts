@@ -15,7 +15,6 @@ import { problemMiddleware, sendProblem } from './http/problem.ts';
 import { jobRoutes } from './resources/jobs.routes.ts';
 import { routeRoutes } from './resources/routes.routes.ts';
 import { ruleRoutes } from './resources/rules.routes.ts';
-import { settingRoutes } from './resources/settings.routes.ts';
 import { templateRoutes } from './resources/templates.routes.ts';
 import { typedObjectRoutes } from './resources/typed-objects.routes.ts';
 import { webhookTriggerRoutes } from './resources/webhook-triggers.routes.ts';
@@ -92,7 +91,6 @@ export function createApp(options: AppOptions): Express {
   app.use(jobRoutes(context));
   if (options.scheduling) app.use(options.scheduling.api);
   app.use(webhookTriggerRoutes(context));
-  app.use(settingRoutes(context));
   app.use(templateRoutes(context));
   app.get('/api/v1/health', async (_request, response) => {
     response.json(await options.healthReport());

@@ -19,7 +19,7 @@ export const BUILTIN_ROLES: Record<BuiltinRole, { description: string; grants: (
   admin: { description: 'Everything, including users, roles and API keys.', grants: () => true },
   editor: {
     description:
-      'Reads and changes the pipeline (connectors, destinations, rules, routes, jobs, triggers, settings); no users, roles or API keys.',
+      'Reads and changes the pipeline (connectors, destinations, rules, routes, jobs, triggers); no users, roles or API keys.',
     grants: (permission) => !ADMIN_ONLY_RESOURCES.has(resourceOf(permission)),
   },
   viewer: {

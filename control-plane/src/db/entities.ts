@@ -168,18 +168,6 @@ export const WebhookTriggerEntity = defineEntity({
 });
 export type WebhookTrigger = InferEntity<typeof WebhookTriggerEntity>;
 
-export const SettingEntity = defineEntity({
-  name: 'Setting',
-  tableName: 'settings',
-  properties: {
-    key: p.string().primary(),
-    value: p.json<unknown>(),
-    version: p.integer().version(),
-    ...timestamps,
-  },
-});
-export type Setting = InferEntity<typeof SettingEntity>;
-
 export const entities = [
   ConnectorEntity,
   DestinationEntity,
@@ -191,7 +179,6 @@ export const entities = [
   SchedulerJobEntity,
   JobExecutionEntity,
   WebhookTriggerEntity,
-  SettingEntity,
 ];
 
 /**

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { expectProblem, startHarness, TEST_KEY, type Harness } from './harness.ts';
 import { SecretKeyring } from '@muxly/common';
 
-describe('jobs, executions, webhook triggers and settings API', () => {
+describe('jobs, executions and webhook triggers API', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await startHarness();
@@ -180,21 +180,8 @@ describe('jobs, executions, webhook triggers and settings API', () => {
     expect((await h.api('GET', '/api/v1/executions')).body.items).toEqual([]);
   });
 
-  it('stores settings as versioned JSON values', async () => {
-    const created = await h.api('PUT', '/api/v1/settings/ui.theme', { value: { mode: 'dark' } });
-    expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ key: 'ui.theme', value: { mode: 'dark' }, version: 1 });
-    const replaced = await h.api('PUT', '/api/v1/settings/ui.theme', { value: 'light' }, { 'if-match': '"1"' });
-    expect(replaced.status).toBe(200);
-    expect(replaced.body).toMatchObject({ value: 'light', version: 2 });
-    expectProblem(await h.api('PUT', '/api/v1/settings/ui.theme', { value: 'blue' }, { 'if-match': '"1"' }), 412);
-    expect((await h.api('PUT', '/api/v1/settings/retention.days', { value: 30 })).status).toBe(201);
-    const listed = await h.api('GET', '/api/v1/settings?prefix=ui.');
-    expect(listed.body.items.map((s: { key: string }) => s.key)).toEqual(['ui.theme']);
-    expect((await h.api('GET', '/api/v1/settings/retention.days')).body.value).toBe(30);
-    expectProblem(await h.api('PUT', '/api/v1/settings/bad key', { value: 1 }), 400);
-    expectProblem(await h.api('PUT', '/api/v1/settings/x', { nothing: 1 }), 400);
-    expect((await h.api('DELETE', '/api/v1/settings/ui.theme', undefined, { 'if-match': '"2"' })).status).toBe(204);
-    expectProblem(await h.api('GET', '/api/v1/settings/ui.theme'), 404);
+  it('has no settings operations any more (the table was read by nothing)', async () => {
+    expectProblem(await h.api('GET', '/api/v1/settings'), 404);
+    expectProblem(await h.api('PUT', '/api/v1/settings/ui.theme', { value: 1 }), 404);
   });
 });
