@@ -20,7 +20,8 @@ usage: $0 start|stop|restart|status|answers [kafka|registry|s3|keycloak|all ...]
   no component: kafka registry (status: all four)
   env: MUXLY_LOCAL_DIR (default $REPO_ROOT/.local), MUXLY_START_TIMEOUT (seconds),
        MUXLY_MAVEN_ARGS (extra mvn arguments for downloads), JAVA_HOME,
-       MUXLY_KAFKA_PORT / MUXLY_KAFKA_CONTROLLER_PORT (default 9092 / 9093)
+       MUXLY_KAFKA_PORT / MUXLY_KAFKA_CONTROLLER_PORT (default 9092 / 9093),
+       MUXLY_KAFKA_SASL_SSL_PORT (adds a SASL/SCRAM-over-TLS client listener; see README.md)
 EOF
   exit 2
 }
@@ -31,6 +32,12 @@ command -v curl >/dev/null 2>&1 || die "curl is required (apt-get install curl)"
 # second, private broker (with its own MUXLY_LOCAL_DIR), as the broker-outage test does.
 KAFKA_PORT="${MUXLY_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${MUXLY_KAFKA_CONTROLLER_PORT:-9093}"
+# Optional second client listener with SASL/SCRAM over TLS, as managed Kafka services offer (unset:
+# none). Its certificate is self-signed (tls/ca.pem in the broker's folder); the SCRAM user is
+# created when the storage is formatted, so set these before a broker's first start.
+KAFKA_SASL_SSL_PORT="${MUXLY_KAFKA_SASL_SSL_PORT:-}"
+KAFKA_SCRAM_USER="${MUXLY_KAFKA_SCRAM_USER:-muxly}"
+KAFKA_SCRAM_PASSWORD="${MUXLY_KAFKA_SCRAM_PASSWORD:-local-dev-only-scram-password}"
 REGISTRY_PORT=8085
 REGISTRY_MGMT_PORT=9001
 S3_PORT=9090
@@ -49,7 +56,7 @@ java_min_of() {
 
 ports_of() {
   case "$1" in
-    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT${KAFKA_SASL_SSL_PORT:+ $KAFKA_SASL_SSL_PORT}" ;;
     registry) echo "$REGISTRY_PORT $REGISTRY_MGMT_PORT" ;;
     s3) echo "$S3_PORT $S3_HTTPS_PORT" ;;
     keycloak) echo "$KEYCLOAK_PORT $KEYCLOAK_MGMT_PORT" ;;
@@ -88,6 +95,29 @@ kafka_started() {
 kafka_prepare() { # dir java
   local dir="$1" java="$2"
   mkdir -p "$dir/data" "$dir/logs" "$dir/tmp"
+  local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT"
+  local advertised="PLAINTEXT://127.0.0.1:$KAFKA_PORT"
+  local protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  local sasl_ssl_properties=""
+  local format_args=()
+  if [[ -n "$KAFKA_SASL_SSL_PORT" ]]; then
+    kafka_tls_material "$dir"
+    local store_password
+    store_password="$(cat "$dir/tls/store-password")"
+    listeners+=",SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT"
+    advertised+=",SASL_SSL://127.0.0.1:$KAFKA_SASL_SSL_PORT"
+    protocols+=",SASL_SSL:SASL_SSL"
+    sasl_ssl_properties="# SASL/SCRAM over TLS for clients (MUXLY_KAFKA_SASL_SSL_PORT)
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$dir/tls/broker.p12
+ssl.keystore.password=$store_password
+ssl.key.password=$store_password"
+    format_args=(--add-scram "SCRAM-SHA-256=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]"
+      --add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
+  fi
   # Rewritten on every start (absolute paths, and script changes apply); the cluster's
   # identity lives in data/meta.properties, written once by the format step below.
   cat >"$dir/server.properties" <<EOF
@@ -96,9 +126,9 @@ process.roles=broker,controller
 node.id=1
 # static quorum of one voter, matching a plain 'format' (no --standalone)
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners
+advertised.listeners=$advertised
+listener.security.protocol.map=$protocols
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
@@ -115,6 +145,7 @@ min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
 # topics are created on purpose (the pipeline and the registry create theirs)
 auto.create.topics.enable=false
+$sasl_ssl_properties
 EOF
   cat >"$dir/log4j2.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
@@ -146,12 +177,30 @@ EOF
     info "formatting storage in $dir/data (cluster id $id)"
     # (no log4j2 config here: the tool's own output is what matters, kept in format.log)
     if ! "$java" -cp "$dir/lib/*" kafka.tools.StorageTool format -t "$id" \
-      -c "$dir/server.properties" >>"$dir/logs/format.log" 2>&1; then
+      -c "$dir/server.properties" "${format_args[@]}" >>"$dir/logs/format.log" 2>&1; then
       show_log_tail "$dir/logs/format.log"
       die "formatting Kafka storage failed"
     fi
   fi
   rotate_log "$dir/logs/server.log"
+}
+
+# A self-signed broker certificate for 127.0.0.1 in a PKCS12 keystore (made once, with the JDK's
+# keytool), and its PEM for clients to trust (tls/ca.pem).
+kafka_tls_material() { # dir
+  local dir="$1" keytool password
+  [[ -f "$dir/tls/broker.p12" && -f "$dir/tls/ca.pem" ]] && return 0
+  keytool="$(dirname "$(readlink -f "$(command -v java)")")/keytool"
+  [[ -x "$keytool" ]] || keytool="$(command -v keytool)" || die "keytool (part of the JDK) is needed for the SASL_SSL listener"
+  mkdir -p "$dir/tls"
+  head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$dir/tls/store-password"
+  password="$(cat "$dir/tls/store-password")"
+  "$keytool" -genkeypair -alias broker -keyalg RSA -keysize 2048 -validity 3650 -dname CN=127.0.0.1 \
+    -ext SAN=ip:127.0.0.1,dns:localhost -ext BC:c=ca:true -keystore "$dir/tls/broker.p12" -storetype PKCS12 \
+    -storepass "$password" -keypass "$password" >"$dir/logs/keytool.log" 2>&1 ||
+    { show_log_tail "$dir/logs/keytool.log"; die "keytool could not make the broker's certificate"; }
+  "$keytool" -exportcert -rfc -alias broker -keystore "$dir/tls/broker.p12" -storepass "$password" \
+    -file "$dir/tls/ca.pem" >>"$dir/logs/keytool.log" 2>&1 || die "keytool could not export the broker's certificate"
 }
 
 kafka_spawn() { # dir java

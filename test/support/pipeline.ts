@@ -24,16 +24,19 @@ export interface TestPipeline {
 
 /**
  * Writes a settings file for an isolated pipeline (own topic prefix, consumer groups, ports and
- * output file) and starts ingest, transformer and router as processes with it.
+ * output file) and starts ingest, transformer and router as processes with it. `kafka` replaces
+ * the Kafka settings (another broker, TLS, SASL).
  */
-export async function startPipeline(options: { logLevel?: string } = {}): Promise<TestPipeline> {
+export async function startPipeline(
+  options: { logLevel?: string; kafka?: Record<string, unknown> } = {},
+): Promise<TestPipeline> {
   const dir = mkdtempSync(join(tmpdir(), 'muxly-e2e-'));
   const prefix = `${uniqueName('e2e-')}.`;
   const ports = { ingest: await freePort(), transformer: await freePort(), router: await freePort() };
   const eventsFile = join(dir, 'events.jsonl');
   const settings = {
     log: { level: options.logLevel ?? 'warn' },
-    kafka: { brokers: [KAFKA_BROKER] },
+    kafka: options.kafka ?? { brokers: [KAFKA_BROKER] },
     schemaRegistry: { url: REGISTRY_URL },
     topics: { prefix, partitions: 3 },
     ingest: {

@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { ConfigurationError, errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 
 export interface KafkaSettings {
   brokers: string[];
   clientId: string;
   ssl: boolean;
+  /** PEM file of a private CA that signed the brokers' certificates (with `ssl`). */
+  sslCaFile?: string | undefined;
   sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
@@ -19,7 +23,8 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const config: KafkaConfig = {
     clientId: settings.clientId,
     brokers: settings.brokers,
-    ssl: settings.ssl,
+    // NOTE: verification stays on; a private CA is added, never `rejectUnauthorized: false`.
+    ssl: settings.ssl ? (settings.sslCaFile ? { ca: [readCaFile(settings.sslCaFile)] } : true) : false,
     connectionTimeout: settings.connectionTimeoutMs,
     requestTimeout: settings.requestTimeoutMs,
     logLevel: KafkaLogLevel.INFO,
@@ -42,4 +47,12 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   };
   if (settings.sasl) config.sasl = settings.sasl as SASLOptions;
   return new Kafka(config);
+}
+
+function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigurationError(`kafka.sslCaFile: cannot read ${path} (${errorMessage(error)})`);
+  }
 }

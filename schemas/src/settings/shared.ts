@@ -24,7 +24,17 @@ export const LogSettings = Section({
 export const KafkaSettings = Section({
   brokers: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, default: ['127.0.0.1:9092'] }),
   clientId: Type.String({ default: 'muxly' }),
-  ssl: Type.Boolean({ default: false }),
+  ssl: Type.Boolean({
+    default: false,
+    description: 'Connect to the brokers over TLS (certificates verified; required by managed Kafka services).',
+  }),
+  sslCaFile: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description:
+        "PEM file of the CA that signed the brokers' certificates, for a private CA; unset: the system's trusted CAs.",
+    }),
+  ),
   sasl: Type.Optional(
     Type.Object(
       {
