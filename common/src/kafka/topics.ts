@@ -31,11 +31,17 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * reading it from the start sees the latest effective configuration of every object.
  */
 export function topicSpecs(names: TopicNames, options: { partitions: number; replicationFactor: number }): TopicSpec[] {
+  // NOTE: with replicas, an acknowledged write (acks=all) must be on at least two of them, so losing
+  // one broker loses nothing; with exactly two replicas one may be down and writes go on.
+  const durability =
+    options.replicationFactor > 1
+      ? [{ name: 'min.insync.replicas', value: String(Math.min(2, options.replicationFactor - 1)) }]
+      : [];
   const data = (topic: string, retentionMs: number, extra: { name: string; value: string }[] = []): TopicSpec => ({
     topic,
     numPartitions: options.partitions,
     replicationFactor: options.replicationFactor,
-    configEntries: [{ name: 'retention.ms', value: String(retentionMs) }, ...extra],
+    configEntries: [{ name: 'retention.ms', value: String(retentionMs) }, ...durability, ...extra],
   });
   return [
     // A raw record carries one whole ingest request (up to 1 MB of metrics plus its envelope).
@@ -52,6 +58,7 @@ export function topicSpecs(names: TopicNames, options: { partitions: number; rep
         { name: 'cleanup.policy', value: 'compact' },
         { name: 'min.compaction.lag.ms', value: '0' },
         { name: 'segment.ms', value: String(DAY_MS) },
+        ...durability,
       ],
     },
   ];

@@ -1,0 +1,16 @@
+import { topicNames, topicSpecs } from './topics.ts';
+
+const config = (replicationFactor: number) =>
+  topicSpecs(topicNames('t.'), { partitions: 3, replicationFactor }).map((spec) => ({
+    topic: spec.topic,
+    minInsync: spec.configEntries.find((entry) => entry.name === 'min.insync.replicas')?.value,
+  }));
+
+test('replicated topics require two in-sync replicas for an acknowledged write', () => {
+  expect(config(3).map((topic) => topic.minInsync)).toEqual(['2', '2', '2', '2', '2', '2']);
+});
+
+test('two replicas keep writing with one broker down; one replica sets nothing', () => {
+  expect(new Set(config(2).map((topic) => topic.minInsync))).toEqual(new Set(['1']));
+  expect(new Set(config(1).map((topic) => topic.minInsync))).toEqual(new Set([undefined]));
+});
