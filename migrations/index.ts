@@ -4,6 +4,7 @@ import { Migration20261123000200Auth } from './Migration20261123000200_auth.ts';
 import { Migration20261123000300Scheduler } from './Migration20261123000300_scheduler.ts';
 import { Migration20261124000100ApiKeyLookup } from './Migration20261124000100_api_key_lookup.ts';
 import { Migration20261202000100DropSettings } from './Migration20261202000100_drop_settings.ts';
+import { Migration20261202000200ApiKeyOwner } from './Migration20261202000200_api_key_owner.ts';
 
 // The ordered list of migrations. Listed explicitly (not discovered by glob) so the same list
 // runs under Node's type stripping and under jest. A new migration is a new file and one line here.
@@ -13,4 +14,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261123000300_scheduler', class: Migration20261123000300Scheduler },
   { name: 'Migration20261124000100_api_key_lookup', class: Migration20261124000100ApiKeyLookup },
   { name: 'Migration20261202000100_drop_settings', class: Migration20261202000100DropSettings },
+  { name: 'Migration20261202000200_api_key_owner', class: Migration20261202000200ApiKeyOwner },
 ];

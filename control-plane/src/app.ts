@@ -7,7 +7,7 @@ import express, {
   type Router,
 } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { handleHealthRequest, type HealthEndpoints } from '@muxly/common';
+import { handleHealthRequest, setSecurityHeaders, type HealthEndpoints } from '@muxly/common';
 import type { ControlPlaneContext } from './context.ts';
 import type { HealthReport } from './diagnosis/health.ts';
 import { docsRoutes, OPENAPI_PATH } from './http/docs.ts';
@@ -49,6 +49,12 @@ export function createApp(options: AppOptions): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'extended');
+  app.use((request, response, next) => {
+    setSecurityHeaders(response);
+    // API answers are per caller and may carry tokens or keys: no cache (browser or proxy) keeps them.
+    if (request.path.startsWith('/api/')) response.setHeader('Cache-Control', 'no-store');
+    next();
+  });
 
   app.use((request, response, next) => {
     handleHealthRequest(request, response, options.health).then((handled) => (handled ? undefined : next()), next);

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { setSecurityHeaders } from '../http/security-headers.ts';
 
 /** A dependency check for /readyz: resolves when the dependency answers, throws otherwise. */
 export type ReadinessCheck = () => Promise<void>;
@@ -86,6 +87,7 @@ export async function startHealthServer(
   options: HealthEndpoints & { host: string; port: number },
 ): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
   const server = createServer((request, response) => {
+    setSecurityHeaders(response);
     handleHealthRequest(request, response, options)
       .then((handled) => {
         if (!handled) {

@@ -5,8 +5,8 @@ import { newApiKey } from './api-key-format.ts';
 import { principalOf } from './authorization.ts';
 import type { AuthContext } from './context.ts';
 import { METRICS_WRITE } from './permissions.ts';
-import { may } from './principal.ts';
-import { activeApiKeysWithScope, findApiKey, listApiKeys, type ApiKeyRow } from './store.ts';
+import { ensureHeld } from './principal.ts';
+import { activeApiKeysWithScope, effectiveScopes, findApiKey, listApiKeys, type ApiKeyRow } from './store.ts';
 
 // API keys for ingest writers (scope metrics:write) and service accounts (scopes are control-plane
 // permissions). The key is shown once, in the create answer; only its hash is stored.
@@ -16,11 +16,15 @@ const keyView = (row: ApiKeyRow) => ({
   name: row.name,
   prefix: row.prefix,
   scopes: row.scopes,
-  createdBy: row.user_id,
+  effectiveScopes: effectiveScopes(row),
+  createdBy: row.user_id ?? row.sso_owner_id,
   createdAt: iso(row.created_at)!,
   expiresAt: iso(row.expires_at),
   revokedAt: iso(row.revoked_at),
-  active: row.revoked_at === null && (row.expires_at === null || row.expires_at.getTime() > Date.now()),
+  active:
+    row.revoked_at === null &&
+    (row.expires_at === null || row.expires_at.getTime() > Date.now()) &&
+    row.owner_permissions !== null,
 });
 
 export function apiKeyRoutes(auth: AuthContext): Router {
@@ -38,10 +42,11 @@ export function apiKeyRoutes(auth: AuthContext): Router {
       throw unprocessable(`unknown scope(s): ${unknown.join(', ')}`, [
         { pointer: '/body/scopes', detail: `unknown: ${unknown.join(', ')}` },
       ]);
-    // A key never carries more than its creator may do (metrics:write is what api-keys:write is for).
-    const beyond = body.scopes.filter((scope) => scope !== METRICS_WRITE && !may(principal, scope));
-    if (beyond.length > 0)
-      throw new ApiProblem(403, 'forbidden', `you cannot grant permissions you do not hold: ${beyond.join(', ')}`);
+    // A key never carries more than its creator may do, and from then on never more than its owner
+    // (the creator, or the creating key's owner) holds at the time it is used.
+    ensureHeld(principal, body.scopes);
+    const owner = principal.keyOwner;
+    if (!owner) throw new ApiProblem(403, 'forbidden', 'only users and their API keys can create API keys');
     const expiresAt = body.expiresAt ? new Date(body.expiresAt) : null;
     if (expiresAt && expiresAt.getTime() <= Date.now())
       throw unprocessable('expiresAt must be in the future', [
@@ -51,13 +56,14 @@ export function apiKeyRoutes(auth: AuthContext): Router {
     const id = newId('key');
     const em = auth.orm.em.fork();
     await em.execute(
-      `insert into api_keys (id, name, prefix, key_hash, user_id, scopes, expires_at) values (?, ?, ?, ?, ?, ?::jsonb, ?)`,
+      `insert into api_keys (id, name, prefix, key_hash, user_id, sso_owner_id, scopes, expires_at) values (?, ?, ?, ?, ?, ?, ?::jsonb, ?)`,
       [
         id,
         body.name,
         prefix,
         hash,
-        principal.kind === 'user' ? principal.id : null,
+        owner.userId,
+        owner.ssoOwnerId,
         JSON.stringify([...new Set(body.scopes)]),
         expiresAt,
       ],

@@ -7,7 +7,7 @@ import { ApiProblem } from '../http/problem.ts';
 import type { KeycloakVerifier } from './keycloak.ts';
 import { ACCOUNT_PERMISSIONS, API_KEYS_SYNC } from './permissions.ts';
 import type { Sessions } from './sessions.ts';
-import { findApiKey, findUser, permissionsOfRoles } from './store.ts';
+import { effectiveScopes, findApiKey, findUser, permissionsOfRoles, recordSsoIdentity } from './store.ts';
 import type { LocalTokens } from './tokens.ts';
 import { hashApiKey } from './api-key-format.ts';
 
@@ -23,11 +23,26 @@ export interface Principal {
   permissions: Set<string>;
   /** The login session of a local user's access token. */
   sessionId?: string;
+  /** Whose current rights bound the API keys this principal creates (a key's own owner for a key). */
+  keyOwner?: KeyOwner;
+}
+
+/** The owner of an API key: a local user or a Keycloak user (as recorded in sso_identities). */
+export interface KeyOwner {
+  userId: string | null;
+  ssoOwnerId: string | null;
 }
 
 export function may(principal: Principal, permission: string): boolean {
   if (ACCOUNT_PERMISSIONS.includes(permission)) return principal.kind === 'user' || principal.kind === 'sso';
   return principal.permissions.has(permission);
+}
+
+/** Nobody grants what they do not hold: a 403 naming every permission beyond the principal's. */
+export function ensureHeld(principal: Principal, permissions: Iterable<string>): void {
+  const beyond = [...new Set(permissions)].filter((permission) => !may(principal, permission)).sort();
+  if (beyond.length > 0)
+    throw new ApiProblem(403, 'forbidden', `you cannot grant permissions you do not hold: ${beyond.join(', ')}`);
 }
 
 export const unauthorized = (detail: string) => new ApiProblem(401, 'unauthorized', detail);
@@ -87,7 +102,16 @@ export class PrincipalResolver {
   async #apiKey(key: string): Promise<Principal> {
     const row = await findApiKey(this.#options.orm.em.fork(), { hash: hashApiKey(key) });
     if (!row) throw unauthorized('the API key is unknown, revoked or expired');
-    return { kind: 'api-key', id: row.id, name: row.name, roles: [], permissions: new Set(row.scopes) };
+    if (row.owner_permissions === null) throw unauthorized("the API key's owner is disabled or no longer exists");
+    return {
+      kind: 'api-key',
+      id: row.id,
+      name: row.name,
+      roles: [],
+      // The stored scopes bounded by what the owner holds now.
+      permissions: new Set(effectiveScopes(row)),
+      keyOwner: { userId: row.user_id, ssoOwnerId: row.sso_owner_id },
+    };
   }
 
   async #jwt(token: string): Promise<Principal> {
@@ -125,18 +149,24 @@ export class PrincipalResolver {
       roles: user.roles,
       permissions: await permissionsOfRoles(em, user.roles),
       sessionId: claims.sessionId,
+      keyOwner: { userId: user.id, ssoOwnerId: null },
     };
   }
 
   async #ssoUser(token: string, keycloak: KeycloakVerifier): Promise<Principal> {
     const identity = await keycloak.verify(token);
-    const permissions = await permissionsOfRoles(this.#options.orm.em.fork(), identity.roles);
+    const id = `keycloak:${identity.subject}`;
+    const em = this.#options.orm.em.fork();
+    // The roles of the latest token are what this user's API keys are bounded by.
+    await recordSsoIdentity(em, { id, username: identity.username, roles: identity.roles });
+    const permissions = await permissionsOfRoles(em, identity.roles);
     return {
       kind: 'sso',
-      id: `keycloak:${identity.subject}`,
+      id,
       name: identity.username,
       roles: identity.roles,
       permissions,
+      keyOwner: { userId: null, ssoOwnerId: id },
     };
   }
 }

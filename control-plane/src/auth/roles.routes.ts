@@ -1,7 +1,9 @@
 import { Router } from 'express';
 import { ApiProblem, conflict, notFound, unprocessable } from '../http/problem.ts';
 import { iso, newId, param } from '../resources/common.ts';
+import { principalOf } from './authorization.ts';
 import type { AuthContext } from './context.ts';
+import { ensureHeld } from './principal.ts';
 import { findRole, listRoles, setRolePermissions, type RoleRow, type Sql } from './store.ts';
 
 // Roles: the built-in ones (admin, editor, viewer; read-only, kept in step with the OpenAPI
@@ -53,6 +55,8 @@ export function roleRoutes(auth: AuthContext): Router {
   router.post('/api/v1/roles', async (request, response) => {
     const body = request.body as { name: string; description?: string | null; permissions: string[] };
     checkPermissions(auth, body.permissions);
+    // Nobody grants what they do not hold: a role carries only permissions its maker holds.
+    ensureHeld(principalOf(response)!, body.permissions);
     const role = await auth.orm.em.fork().transactional(async (em) => {
       if (await findRole(em, body.name)) throw conflict('duplicate', `a role named "${body.name}" already exists`);
       const id = newId('rol');
@@ -78,6 +82,11 @@ export function roleRoutes(auth: AuthContext): Router {
     if (body.permissions) checkPermissions(auth, body.permissions);
     const role = await auth.orm.em.fork().transactional(async (em) => {
       const role = await mutableRole(em, param(request, 'id'));
+      if (body.permissions)
+        ensureHeld(
+          principalOf(response)!,
+          body.permissions.filter((permission) => !role.permissions.includes(permission)),
+        );
       await em.execute(`update roles set description = ?, version = version + 1, updated_at = now() where id = ?`, [
         body.description === undefined ? role.description : body.description,
         role.id,

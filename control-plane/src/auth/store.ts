@@ -145,31 +145,75 @@ export interface ApiKeyRow {
   prefix: string;
   key_hash: string;
   user_id: string | null;
+  sso_owner_id: string | null;
   scopes: string[];
   created_at: Date;
   expires_at: Date | null;
   last_used_at: Date | null;
   revoked_at: Date | null;
+  /** What the key's owner may do now; null when the owner is disabled, gone, or was never set. */
+  owner_permissions: string[] | null;
 }
 
-export const listApiKeys = (em: Sql) => rows<ApiKeyRow>(em, `select * from api_keys order by created_at desc, id`);
+// NOTE: the owner's permissions are read in the same statement as the key, on every use, so a
+// demoted, disabled or deleted owner bounds the key from the next request on. Scopes stored in a
+// row are never trusted on their own: a row written by anything but this API (a tampered
+// database) gives at most what its owner holds.
+const API_KEY_COLUMNS = `k.*, case
+    when k.user_id is not null then (
+      select case when u.disabled then null else coalesce((
+        select json_agg(distinct rp.permission_id) from user_roles ur join role_permissions rp on rp.role_id = ur.role_id
+        where ur.user_id = u.id), '[]'::json) end
+      from users u where u.id = k.user_id)
+    when k.sso_owner_id is not null then (
+      select coalesce((
+        select json_agg(distinct rp.permission_id) from roles r join role_permissions rp on rp.role_id = r.id
+        where r.name in (select jsonb_array_elements_text(s.roles))), '[]'::json)
+      from sso_identities s where s.id = k.sso_owner_id)
+  end as owner_permissions`;
+
+/** The scopes a key grants now: its stored scopes that its owner still holds. */
+export function effectiveScopes(row: ApiKeyRow): string[] {
+  const held = new Set(row.owner_permissions ?? []);
+  return row.scopes.filter((scope) => held.has(scope));
+}
+
+export const listApiKeys = (em: Sql) =>
+  rows<ApiKeyRow>(em, `select ${API_KEY_COLUMNS} from api_keys k order by k.created_at desc, k.id`);
 
 export async function findApiKey(em: Sql, where: { id: string } | { hash: string }): Promise<ApiKeyRow | null> {
   const [row] =
     'id' in where
-      ? await rows<ApiKeyRow>(em, `select * from api_keys where id = ?`, [where.id])
+      ? await rows<ApiKeyRow>(em, `select ${API_KEY_COLUMNS} from api_keys k where k.id = ?`, [where.id])
       : await rows<ApiKeyRow>(
           em,
-          `select * from api_keys where key_hash = ? and revoked_at is null and (expires_at is null or expires_at > now())`,
+          `select ${API_KEY_COLUMNS} from api_keys k
+           where k.key_hash = ? and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())`,
           [where.hash],
         );
   return row ?? null;
 }
 
-/** Active keys carrying a scope (ingest's writers). */
-export const activeApiKeysWithScope = (em: Sql, scope: string) =>
-  rows<ApiKeyRow>(
+/** Active keys that grant a scope now (ingest's writers): stored with it, and their owner holds it. */
+export async function activeApiKeysWithScope(em: Sql, scope: string): Promise<ApiKeyRow[]> {
+  const found = await rows<ApiKeyRow>(
     em,
-    `select * from api_keys where revoked_at is null and (expires_at is null or expires_at > now()) and scopes @> ?::jsonb order by id`,
+    `select ${API_KEY_COLUMNS} from api_keys k
+     where k.revoked_at is null and (k.expires_at is null or k.expires_at > now()) and k.scopes @> ?::jsonb order by k.id`,
     [JSON.stringify([scope])],
   );
+  return found.filter((row) => effectiveScopes(row).includes(scope));
+}
+
+/**
+ * Remembers the roles of a Keycloak user's latest token: their API keys are bounded by them.
+ * Writes only when something changed, so a steady stream of requests costs no write.
+ */
+export async function recordSsoIdentity(em: Sql, identity: { id: string; username: string; roles: string[] }) {
+  await em.execute(
+    `insert into sso_identities (id, username, roles) values (?, ?, ?::jsonb)
+     on conflict (id) do update set username = excluded.username, roles = excluded.roles, updated_at = now()
+     where sso_identities.username <> excluded.username or sso_identities.roles <> excluded.roles`,
+    [identity.id, identity.username, JSON.stringify([...identity.roles].sort())],
+  );
+}

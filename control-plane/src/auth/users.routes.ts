@@ -4,7 +4,17 @@ import { iso, newId, param } from '../resources/common.ts';
 import { principalOf } from './authorization.ts';
 import type { AuthContext } from './context.ts';
 import { hashPassword, passwordProblem } from './passwords.ts';
-import { findUser, listUsers, loginTaken, roleIds, setUserRoles, type Sql, type UserRow } from './store.ts';
+import { ensureHeld, may, type Principal } from './principal.ts';
+import {
+  findUser,
+  listUsers,
+  loginTaken,
+  permissionsOfRoles,
+  roleIds,
+  setUserRoles,
+  type Sql,
+  type UserRow,
+} from './store.ts';
 
 // Local users (admins manage them). The password hash never leaves this file: views list the
 // fields a client may see, and the request schemas (additionalProperties: false) refuse the
@@ -86,6 +96,24 @@ export async function createUser(em: Sql, user: NewUser): Promise<UserRow> {
   return (await findUser(em, { id }))!;
 }
 
+/**
+ * Nobody grants what they do not hold: the roles given must carry only permissions the caller
+ * holds, and a user who holds more than the caller cannot be changed or deleted by them (a new
+ * password would let the caller sign in as that user).
+ */
+async function ensureMayManage(em: Sql, principal: Principal, user: UserRow): Promise<void> {
+  const beyond = [...(await permissionsOfRoles(em, user.roles))].filter((permission) => !may(principal, permission));
+  if (beyond.length > 0)
+    throw new ApiProblem(
+      403,
+      'forbidden',
+      `you cannot change a user who holds permissions you do not hold: ${beyond.sort().join(', ')}`,
+    );
+}
+
+const ensureMayGiveRoles = async (em: Sql, principal: Principal, roles: readonly string[]) =>
+  ensureHeld(principal, await permissionsOfRoles(em, roles));
+
 export function userRoutes(auth: AuthContext): Router {
   const router = Router();
 
@@ -95,7 +123,9 @@ export function userRoutes(auth: AuthContext): Router {
 
   router.post('/api/v1/users', async (request, response) => {
     const body = request.body as NewUser;
+    const principal = principalOf(response)!;
     const user = await auth.orm.em.fork().transactional(async (em) => {
+      await ensureMayGiveRoles(em, principal, body.roles);
       return createUser(em, body);
     });
     auth.logger.info('user created', { userId: user.id, by: principalOf(response)?.name });
@@ -117,12 +147,19 @@ export function userRoutes(auth: AuthContext): Router {
       roles?: string[];
       password?: string;
     };
-    const principal = principalOf(response);
+    const principal = principalOf(response)!;
     const updated = await auth.orm.em.fork().transactional(async (em) => {
       const user = await findUser(em, { id });
       if (!user) throw notFound('user', id);
+      await ensureMayManage(em, principal, user);
+      if (body.roles)
+        await ensureMayGiveRoles(
+          em,
+          principal,
+          body.roles.filter((role) => !user.roles.includes(role)),
+        );
       if (
-        principal?.id === id &&
+        principal.id === id &&
         (body.disabled === true || (body.roles && !body.roles.includes('admin') && user.roles.includes('admin')))
       ) {
         throw new ApiProblem(
@@ -153,10 +190,15 @@ export function userRoutes(auth: AuthContext): Router {
 
   router.delete('/api/v1/users/:id', async (request, response) => {
     const id = param(request, 'id');
-    if (principalOf(response)?.id === id)
-      throw new ApiProblem(409, 'self-lockout', 'you cannot delete yourself; ask another admin');
-    const deleted = await auth.orm.em.fork().execute(`delete from users where id = ? returning id`, [id], 'all');
-    if (deleted.length === 0) throw notFound('user', id);
+    const principal = principalOf(response)!;
+    if (principal.id === id) throw new ApiProblem(409, 'self-lockout', 'you cannot delete yourself; ask another admin');
+    await auth.orm.em.fork().transactional(async (em) => {
+      const user = await findUser(em, { id });
+      if (!user) throw notFound('user', id);
+      await ensureMayManage(em, principal, user);
+      // Their API keys go with them (the foreign key cascades).
+      await em.execute(`delete from users where id = ?`, [id]);
+    });
     response.status(204).end();
   });
 

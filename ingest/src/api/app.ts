@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { parse as parseYaml } from 'yaml';
 import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { handleHealthRequest, HttpProblem, type HealthEndpoints, type Logger } from '@muxly/common';
+import { handleHealthRequest, HttpProblem, setSecurityHeaders, type HealthEndpoints, type Logger } from '@muxly/common';
 import { presentedApiKey, type ApiKeyVerifier } from '../auth/api-keys.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { answerClientErrors } from './client-errors.ts';
@@ -84,6 +84,10 @@ function createIngestApp(
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use((_request, response, next) => {
+    setSecurityHeaders(response);
+    next();
+  });
 
   // Health, readiness and metrics need no key: probes and scrapers do not hold one.
   app.use((request, response, next) => {
