@@ -17,7 +17,7 @@
 # Env: MUXLY_LOCAL_DIR (default <repo>/.local), MUXLY_MAVEN_ARGS (extra mvn arguments,
 # e.g. "-o" for offline or "-s my-settings.xml" for a mirror).
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {

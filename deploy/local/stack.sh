@@ -11,7 +11,7 @@
 # (default <repo>/.local). Reset one with: stack.sh stop X && rm -rf .local/X
 # See README.md beside this file for ports and details.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
