@@ -30,7 +30,7 @@ test('the schema check refuses a broken workflow', () => {
   const broken = join(mkdtempSync(join(tmpdir(), 'muxly-workflow-')), 'broken.yml');
   writeFileSync(broken, 'on: push\njobs:\n  build:\n    runs-on: ubuntu-24.04\n    stepz: []\n');
   const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'action-validator'), [broken], { encoding: 'utf8' });
-  expect(result.stdout).toContain("Additional property 'stepz' is not allowed");
+  expect(result.stderr).toContain("Additional property 'stepz' is not allowed");
   expect(result.status).not.toBe(0);
 });
 
