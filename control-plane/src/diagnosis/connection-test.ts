@@ -48,6 +48,8 @@ const DEFAULT_PORTS: Record<string, number> = {
   'https:': 443,
   'postgres:': 5432,
   'postgresql:': 5432,
+  'mysql:': 3306,
+  'mariadb:': 3306,
   'smtp:': 25,
   'smtps:': 465,
 };

@@ -32,7 +32,7 @@ describe('templates from the router and ingest', () => {
       { connectionString: 'postgres://u:p@h/db' },
     );
     expect(config).not.toHaveProperty('connectionString');
-    expect(config).toMatchObject({ schema: 'public', table: 'events' });
+    expect(config).toMatchObject({ idColumn: 'id', table: 'events' });
     expect(() =>
       catalog.validate(
         'destination',

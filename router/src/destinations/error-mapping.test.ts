@@ -1,6 +1,7 @@
 import { ErrorCode } from '@slack/web-api';
 import { ConfigurationError, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
-import { classifyDatabaseError } from './database/database.destination.ts';
+import { classifyMysqlError } from './database/mysql.writer.ts';
+import { classifyPostgresError } from './database/postgres.writer.ts';
 import { classifySmtpError } from './email/email.destination.ts';
 import { classifyS3Error } from './s3/s3.destination.ts';
 import { classifySlackError } from './slack/slack.destination.ts';
@@ -15,44 +16,92 @@ const s3 = (name: string, status?: number, headers: Record<string, string> = {})
 const table: [string, (error: unknown) => Error, unknown, ErrorClass, Partial<{ retryAfterMs: number }>?][] = [
   [
     'database: connection refused (no SQLSTATE)',
-    classifyDatabaseError,
+    classifyPostgresError,
     Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
     RetryableError,
   ],
   [
     'database: admin shutdown 57P01',
-    classifyDatabaseError,
+    classifyPostgresError,
     Object.assign(new Error('terminating'), { code: '57P01' }),
     RetryableError,
   ],
   [
     'database: serialization failure 40001',
-    classifyDatabaseError,
+    classifyPostgresError,
     Object.assign(new Error('could not serialize'), { code: '40001' }),
     RetryableError,
   ],
   [
     'database: undefined table 42P01',
-    classifyDatabaseError,
+    classifyPostgresError,
     Object.assign(new Error('relation does not exist'), { code: '42P01' }),
     ConfigurationError,
   ],
   [
     'database: bad password 28P01',
-    classifyDatabaseError,
+    classifyPostgresError,
     Object.assign(new Error('password authentication failed'), { code: '28P01' }),
     ConfigurationError,
   ],
   [
     'database: value too long 22001',
-    classifyDatabaseError,
+    classifyPostgresError,
     Object.assign(new Error('value too long'), { code: '22001' }),
     PermanentError,
   ],
   [
     'database: not null violation 23502',
-    classifyDatabaseError,
+    classifyPostgresError,
     Object.assign(new Error('null value'), { code: '23502' }),
+    PermanentError,
+  ],
+  [
+    'mysql: connection refused (no server error number)',
+    classifyMysqlError,
+    Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', fatal: true }),
+    RetryableError,
+  ],
+  [
+    'mysql: access denied 1045',
+    classifyMysqlError,
+    Object.assign(new Error('Access denied for user'), { errno: 1045, sqlState: '28000', fatal: true }),
+    ConfigurationError,
+  ],
+  [
+    'mysql: insert denied 1142',
+    classifyMysqlError,
+    Object.assign(new Error('INSERT command denied'), { errno: 1142, sqlState: '42000' }),
+    ConfigurationError,
+  ],
+  [
+    'mysql: unknown table 1146',
+    classifyMysqlError,
+    Object.assign(new Error("Table 'x.nope' doesn't exist"), { errno: 1146, sqlState: '42S02' }),
+    ConfigurationError,
+  ],
+  [
+    'mysql: deadlock 1213',
+    classifyMysqlError,
+    Object.assign(new Error('Deadlock found'), { errno: 1213, sqlState: '40001' }),
+    RetryableError,
+  ],
+  [
+    'mysql: lock wait timeout 1205',
+    classifyMysqlError,
+    Object.assign(new Error('Lock wait timeout exceeded'), { errno: 1205, sqlState: 'HY000' }),
+    RetryableError,
+  ],
+  [
+    'mysql: data too long 1406',
+    classifyMysqlError,
+    Object.assign(new Error('Data too long'), { errno: 1406, sqlState: '22001' }),
+    PermanentError,
+  ],
+  [
+    'mysql: incorrect integer value 1366 (SQLSTATE HY000)',
+    classifyMysqlError,
+    Object.assign(new Error('Incorrect integer value'), { errno: 1366, sqlState: 'HY000' }),
     PermanentError,
   ],
   ['s3: no such bucket', classifyS3Error, s3('NoSuchBucket', 404), ConfigurationError],

@@ -9,9 +9,17 @@ export const DatabaseDestinationConfig = Type.Object(
   {
     connectionString: Type.String({
       minLength: 1,
-      description: 'postgres://user:password@host:5432/database (a credential: stored encrypted).',
+      pattern: '^(postgres|postgresql|mysql|mariadb)://',
+      description:
+        'postgres://user:password@host:5432/database, or mysql:// (or mariadb://) user:password@host:3306/database for MySQL and MariaDB; the scheme chooses the server (a credential: stored encrypted).',
     }),
-    schema: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$', default: 'public' }),
+    schema: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$',
+        description:
+          "The table's schema: `public` when absent on PostgreSQL; on MySQL/MariaDB a database, the connection string's when absent.",
+      }),
+    ),
     table: Identifier,
     idColumn: Type.String({
       pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$',
@@ -39,10 +47,9 @@ export const databaseDestinationTemplate = {
   kind: 'destination' as const,
   type: 'database',
   description:
-    'Writes events into a PostgreSQL table with multi-row upserts on the event id (a redelivery writes nothing twice).',
+    'Writes events into a PostgreSQL, MySQL or MariaDB table with multi-row upserts on the event id (a redelivery writes nothing twice).',
   configSchema: DatabaseDestinationConfig,
   defaults: {
-    schema: 'public',
     idColumn: 'id',
     onConflict: 'nothing',
     poolSize: 4,
