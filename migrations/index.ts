@@ -5,6 +5,7 @@ import { Migration20261123000300Scheduler } from './Migration20261123000300_sche
 import { Migration20261124000100ApiKeyLookup } from './Migration20261124000100_api_key_lookup.ts';
 import { Migration20261202000100DropSettings } from './Migration20261202000100_drop_settings.ts';
 import { Migration20261202000200ApiKeyOwner } from './Migration20261202000200_api_key_owner.ts';
+import { Migration20261202000300DeadLetters } from './Migration20261202000300_dead_letters.ts';
 
 // The ordered list of migrations. Listed explicitly (not discovered by glob) so the same list
 // runs under Node's type stripping and under jest. A new migration is a new file and one line here.
@@ -15,4 +16,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261124000100_api_key_lookup', class: Migration20261124000100ApiKeyLookup },
   { name: 'Migration20261202000100_drop_settings', class: Migration20261202000100DropSettings },
   { name: 'Migration20261202000200_api_key_owner', class: Migration20261202000200ApiKeyOwner },
+  { name: 'Migration20261202000300_dead_letters', class: Migration20261202000300DeadLetters },
 ];

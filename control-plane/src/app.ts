@@ -39,6 +39,8 @@ export interface AppOptions {
   validateResponses?: boolean;
   /** The scheduler's routers (scheduler/scheduling.ts): public webhooks and the run/cancel operations. */
   scheduling?: { hooks: Router; api: Router };
+  /** The operator's tools: dead letters, replays (dead-letters/). */
+  operations?: Router[];
 }
 
 type OpenApiRequest = Request & { openapi?: { schema?: Record<string, unknown> } };
@@ -98,6 +100,7 @@ export function createApp(options: AppOptions): Express {
   if (options.scheduling) app.use(options.scheduling.api);
   app.use(webhookTriggerRoutes(context));
   app.use(templateRoutes(context));
+  for (const routes of options.operations ?? []) app.use(routes);
   app.get('/api/v1/health', async (_request, response) => {
     response.json(await options.healthReport());
   });

@@ -19,6 +19,7 @@ import { ConfigPublisher } from './config/publisher.ts';
 import { configSources } from './config/sources.ts';
 import type { ControlPlaneContext } from './context.ts';
 import { migrate, openDatabase } from './db/orm.ts';
+import { startDeadLetterOperations, type DeadLetterOperations } from './dead-letters/dead-letters.module.ts';
 import { createHealthReporter, postgresReadiness } from './diagnosis/health.ts';
 import { startScheduling, type Scheduling } from './scheduler/scheduling.ts';
 import { reconcilePipeline } from './seed/reconcile.ts';
@@ -40,6 +41,7 @@ export interface RunningControlPlane {
   context: ControlPlaneContext;
   kafka: Kafka;
   scheduling: Scheduling;
+  deadLetters: DeadLetterOperations;
   stop(): Promise<void>;
 }
 
@@ -114,6 +116,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     const auth = await createAuth({ settings, orm, logger });
 
     const registry = createMetricsRegistry('control-plane');
+    const deadLetters = await startDeadLetterOperations({ settings, kafka, orm, registry, logger });
+    cleanups.push(() => deadLetters.stop());
     let alive = true;
     const app = createApp({
       context,
@@ -122,6 +126,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       authRoutes: auth.routes,
       validateResponses: options.validateResponses,
       scheduling,
+      operations: deadLetters.routes(context),
       health: { registry, isAlive: () => alive, readiness: { postgresql: postgresReadiness(orm) } },
       healthReport: createHealthReporter({
         orm,
@@ -149,6 +154,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       context,
       kafka,
       scheduling,
+      deadLetters,
       async stop() {
         alive = false;
         await new Promise<void>((resolve) => {

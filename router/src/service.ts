@@ -23,6 +23,7 @@ import { followLiveConfig } from './config/live-config.ts';
 import { createDestination } from './destinations/create.ts';
 import type { DestinationInstance } from './destinations/destination.ts';
 import { RoutingTable, type DestinationDefinition, type PipelineDefinition } from './pipeline/pipeline.ts';
+import { startReplays } from './replay/replay.start.ts';
 
 export interface RouterService extends RunningService {
   healthPort: number;
@@ -35,6 +36,7 @@ interface RunningDestination {
   instance: DestinationInstance;
   worker: DestinationWorker;
   abort: AbortController;
+  maxBatchSize: number;
 }
 
 interface RouterParts {
@@ -108,6 +110,19 @@ export async function startRouter(
   await apply(settings.pipeline);
   // Live reload: the control plane's config topic overrides the settings file's pipeline by id.
   const live = await followLiveConfig(settings, apply, logger);
+  // Replayed dead letters, each delivered only by the running destination it names.
+  const replays = await startReplays({
+    settings,
+    kafka,
+    producer,
+    topics,
+    target: (id) => {
+      const destination = running.get(id);
+      return destination && { instance: destination.instance, maxBatchSize: destination.maxBatchSize };
+    },
+    routing: () => routing,
+    logger,
+  });
 
   let alive = true;
   const health = await startHealthServer({
@@ -134,6 +149,7 @@ export async function startRouter(
     async stop() {
       alive = false;
       await live.stop();
+      await replays.stop();
       await applying;
       await Promise.all([...running.values()].map((destination) => stopDestination(destination, logger)));
       running.clear();
@@ -171,7 +187,7 @@ async function startDestination(
   });
   await worker.start();
   log.info('destination started', { type: definition.type });
-  return { definition, instance, worker, abort };
+  return { definition, instance, worker, abort, maxBatchSize: plugin.maxBatchSize ?? 500 };
 }
 
 async function stopDestination(destination: RunningDestination, logger: Logger): Promise<void> {

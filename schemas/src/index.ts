@@ -3,3 +3,4 @@ export * from './events/raw-envelope.ts';
 export * from './settings/index.ts';
 export * from './rules/index.ts';
 export * from './events/job-messages.ts';
+export * from './events/replay.ts';

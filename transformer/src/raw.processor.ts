@@ -40,6 +40,7 @@ export function processRawChunk(
     errorClass: string,
     reason: string,
     index?: number,
+    envelope?: RawEnvelope,
   ) => {
     const headers: Record<string, string> = {
       [DLQ_HEADERS.originalTopic]: source.topic,
@@ -51,7 +52,10 @@ export function processRawChunk(
       [DLQ_HEADERS.attempts]: '1',
       [DLQ_HEADERS.firstFailedAt]: now().toISOString(),
     };
-    if (index !== undefined && index >= 0) headers['muxly.original.index'] = String(index);
+    if (index !== undefined && index >= 0) {
+      headers[DLQ_HEADERS.originalIndex] = String(index);
+      if (envelope) headers[DLQ_HEADERS.rawEnvelope] = envelopeWithoutItems(envelope);
+    }
     out.records.push({ topic: options.dlqTopic, key: message.key, value, headers });
     out.counts.deadLetters += 1;
   };
@@ -81,7 +85,7 @@ export function processRawChunk(
     const { events, rejected } = normalize(envelope);
     for (const item of rejected) {
       const value = item.index < 0 ? message.value : JSON.stringify(item.item);
-      deadLetter(message, value, 'InvalidEventError', item.reason, item.index);
+      deadLetter(message, value, 'InvalidEventError', item.reason, item.index, envelope);
     }
     for (const event of events) {
       if (options.dedup.has(event.id)) {
@@ -112,4 +116,11 @@ export function processRawChunk(
     }
   }
   return out;
+}
+
+/** The envelope with every list in its payload emptied: a replay puts the one failed item back in. */
+function envelopeWithoutItems(envelope: RawEnvelope): string {
+  const payload: Record<string, unknown> = { ...(envelope.payload as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(payload)) if (Array.isArray(value)) payload[key] = [];
+  return JSON.stringify({ ...envelope, payload });
 }

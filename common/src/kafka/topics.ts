@@ -1,5 +1,5 @@
 /** The topics of the pipeline (docs/architecture.md "Processes and topics"), named under a configurable prefix. */
-export const TOPIC_KEYS = ['raw', 'events', 'dlq', 'config', 'commands', 'jobResults'] as const;
+export const TOPIC_KEYS = ['raw', 'events', 'dlq', 'config', 'commands', 'jobResults', 'replay', 'deliveries'] as const;
 export type TopicKey = (typeof TOPIC_KEYS)[number];
 export type TopicNames = Record<TopicKey, string>;
 
@@ -10,6 +10,8 @@ const SUFFIX: Record<TopicKey, string> = {
   config: 'config',
   commands: 'commands',
   jobResults: 'job-results',
+  replay: 'replay',
+  deliveries: 'deliveries',
 };
 
 export function topicNames(prefix: string): TopicNames {
@@ -50,6 +52,10 @@ export function topicSpecs(names: TopicNames, options: { partitions: number; rep
     data(names.dlq, 30 * DAY_MS, [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }]),
     data(names.commands, 7 * DAY_MS),
     data(names.jobResults, 7 * DAY_MS),
+    // Dead letters sent again to their own destination (the router consumes it); as large as the DLQ's.
+    data(names.replay, 7 * DAY_MS, [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }]),
+    // The router's compact delivery reports (replay progress, the live tap): short-lived.
+    data(names.deliveries, DAY_MS),
     {
       topic: names.config,
       numPartitions: 1,

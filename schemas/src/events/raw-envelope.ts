@@ -91,4 +91,8 @@ export const DLQ_HEADERS = {
   attempts: 'muxly.attempts',
   firstFailedAt: 'muxly.first.failed.at',
   destinationId: 'muxly.destination.id',
+  /** The item of a batch that failed (transformer), when not the whole record. */
+  originalIndex: 'muxly.original.index',
+  /** With originalIndex: the raw envelope with its list of items emptied, so the item can be replayed alone. */
+  rawEnvelope: 'muxly.raw.envelope',
 } as const;

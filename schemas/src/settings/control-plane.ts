@@ -222,6 +222,26 @@ export const ControlPlaneSettings = Section({
     'Cron schedules, webhook triggers and job executions (docs/scheduling.md).',
   ),
   auth: AuthSettings,
+  deadLetters: Section(
+    {
+      index: Type.Boolean({
+        default: true,
+        description:
+          'Index the dead-letter topic into PostgreSQL in this instance (several instances share the work: one consumer group).',
+      }),
+      retentionDays: Type.Integer({
+        minimum: 1,
+        default: 30,
+        description: 'How long indexed dead letters (resolved or not) are kept in the database before they are purged.',
+      }),
+      purgeIntervalSeconds: Type.Integer({
+        minimum: 1,
+        default: 3_600,
+        description: 'How often dead letters older than retentionDays are purged.',
+      }),
+    },
+    'Dead letters: list, resolve, replay (docs/operations.md).',
+  ),
   publishConfig: Type.Boolean({
     default: true,
     description: 'Publish every pipeline object to the compacted config topic (live reload).',
