@@ -43,8 +43,9 @@ const hanging = new Set<ServerResponse>();
 /** The third-party API: /items?since=<cursor> (strictly after), /unauthorized (401), /broken (500), /slow (never answers). */
 function handle(request: IncomingMessage, response: ServerResponse): void {
   const url = new URL(request.url ?? '/', 'http://localhost');
-  const json = (status: number, body: unknown) =>
+  const json = (status: number, body: unknown): void => {
     response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
   if (url.pathname === '/items') {
     const since = url.searchParams.get('since') ?? '';
     return json(200, { data: items.filter((item) => item.updated_at > since) });
