@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import { type Server } from 'node:http';
+import { createAsyncServer } from '../../../test/support/http.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Consumer, IHeaders, Producer } from 'kafkajs';
@@ -119,7 +120,7 @@ const headersOf = (headers: IHeaders | undefined): Record<string, string> =>
 
 beforeAll(async () => {
   directory = await mkdtemp(join(tmpdir(), 'muxly-router-delivery-'));
-  server = createServer(async (request, response) => {
+  server = createAsyncServer(async (request, response) => {
     let body = '';
     for await (const chunk of request) body += chunk;
     if (request.method !== 'POST') return void response.writeHead(204).end();

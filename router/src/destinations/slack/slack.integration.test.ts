@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { type IncomingMessage, type Server } from 'node:http';
+import { createAsyncServer } from '../../../../test/support/http.ts';
 import { ConfigurationError, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
 import { createForTest, testItems } from '../test-context.ts';
 import { slackDestination } from './slack.destination.ts';
@@ -25,7 +26,7 @@ const readForm = async (request: IncomingMessage): Promise<Record<string, string
 };
 
 beforeAll(async () => {
-  server = createServer(async (request, response) => {
+  server = createAsyncServer(async (request, response) => {
     const form = await readForm(request);
     const reply = (status: number, body: unknown, headers: Record<string, string> = {}) =>
       response

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { type IncomingHttpHeaders, type Server } from 'node:http';
+import { createAsyncServer } from '../../../../test/support/http.ts';
 import { ConfigurationError, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
 import type { DestinationInstance } from '../destination.ts';
 import { createForTest, testItems } from '../test-context.ts';
@@ -22,7 +23,7 @@ let url: string;
 const SECRET = `whsec_${Buffer.from('a-very-secret-signing-key-32byte').toString('base64')}`;
 
 beforeAll(async () => {
-  server = createServer(async (request, response) => {
+  server = createAsyncServer(async (request, response) => {
     let body = '';
     for await (const chunk of request) body += chunk;
     const entry = { headers: request.headers, body };
