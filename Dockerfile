@@ -22,6 +22,12 @@ COPY control-plane control-plane
 COPY migrations migrations
 COPY config config
 
+# Every folder a service writes to exists in the image, owned by the service user: a volume
+# mounted there (compose mounts one at /app/.local/out for the file destination) starts with
+# these owners, where Docker would otherwise create it owned by root and the services could not
+# write (EACCES).
+RUN mkdir -p /app/.local/out /var/lib/muxly && chown node:node /app/.local /app/.local/out /var/lib/muxly
+
 USER node
 # Services stop gracefully on SIGTERM (docker stop) within their shutdown timeout.
 STOPSIGNAL SIGTERM

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Makes a local stand-in for the Dockerfile's base image (node:24-bookworm-slim) when no container
+# registry can be reached: a minimal Debian bookworm root file system (debootstrap, from Debian's
+# mirror), the Node 24 binary and npm of the npm registry's `node` package, a `node` user with
+# uid 1000 and the host's CA bundle, imported into podman under the base image's name. Done once;
+# a later run finds the image and does nothing.
+#   usage: make-base-image.sh NODE_PREFIX   (the folder holding node_modules/node, e.g. .local/node)
+set -euo pipefail
+image=docker.io/library/node:24-bookworm-slim
+node_prefix="${1:?usage: make-base-image.sh NODE_PREFIX}"
+podman="podman --runtime runc"
+
+if $podman image exists "$image"; then exit 0; fi
+for tool in debootstrap podman runc; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is needed (apt-get install -y podman runc debootstrap)" >&2; exit 1; }
+done
+node_bin="$node_prefix/node_modules/node/bin/node"
+[[ -x "$node_bin" ]] || { echo "error: no Node binary at $node_bin" >&2; exit 1; }
+npm_dir="$(dirname "$(readlink -f "$(command -v npm)")")/.."
+[[ -f "$npm_dir/package.json" ]] || { echo "error: cannot find npm's own folder from $(command -v npm)" >&2; exit 1; }
+
+root="$(mktemp -d)"
+trap 'rm -rf "$root"' EXIT
+echo "base image: debootstrap bookworm into $root" >&2
+debootstrap --variant=minbase bookworm "$root" >"$root.debootstrap.log" 2>&1 ||
+  { tail -20 "$root.debootstrap.log" >&2; exit 1; }
+rm -f "$root.debootstrap.log"
+install -m 0755 "$(readlink -f "$node_bin")" "$root/usr/local/bin/node"
+mkdir -p "$root/usr/local/lib/node_modules"
+cp -a "$(readlink -f "$npm_dir")" "$root/usr/local/lib/node_modules/npm"
+ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
+mkdir -p "$root/etc/ssl/certs"
+cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+chroot "$root" groupadd --gid 1000 node
+chroot "$root" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+tar -C "$root" -c . | $podman import \
+  --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'CMD ["node"]' - "$image" >/dev/null
+echo "base image: $image imported" >&2
