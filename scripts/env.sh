@@ -39,3 +39,33 @@ ensure_deps() {
     (cd "$MUXLY_ROOT" && npm ci --loglevel=error --no-fund --no-audit)
   fi
 }
+
+# Installs the Debian packages whose commands are missing (arguments: package:command ...): as
+# root with apt-get, otherwise it stops with the exact command to run. NOTE: Debian starts a
+# package's daemon on install (Prometheus would take port 9090, S3's, and the Pushgateway 9091); a
+# policy-rc.d that forbids starting services keeps them stopped while installing; the tests start
+# their own.
+ensure_packages() {
+  local missing=() entry
+  for entry in "$@"; do
+    command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: the tests need these Debian packages: sudo apt-get install -y ${missing[*]}" >&2
+    return 1
+  fi
+  echo "muxly: installing ${missing[*]} (apt-get)" >&2
+  local policy_added=0 status=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    policy_added=1
+  fi
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    status=1
+  fi
+  [ "$policy_added" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ "$status" = 0 ] || echo "error: apt-get could not install ${missing[*]}" >&2
+  return "$status"
+}

@@ -29,10 +29,11 @@ if [ ${#started[@]} -gt 0 ]; then
   bash deploy/local/stack.sh start "${started[@]}"
 fi
 
-# The Prometheus destination is tested against a real Prometheus server (Debian's package).
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v prometheus-pushgateway >/dev/null 2>&1; then
-  echo "note: 'prometheus' or 'prometheus-pushgateway' is not installed; the Prometheus destination's test will fail saying how to install them" >&2
-fi
+# Debian packages the tests use: Prometheus and its Pushgateway (the Prometheus destination),
+# shellcheck and systemd's verifier (the deployment scripts and units), podman, runc and
+# debootstrap (the image, built and run for real).
+ensure_packages prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway shellcheck:shellcheck \
+  systemd:systemd-analyze podman:podman runc:runc debootstrap:debootstrap
 
 results="$MUXLY_LOCAL_DIR/test-results.json"
 mkdir -p "$MUXLY_LOCAL_DIR"
