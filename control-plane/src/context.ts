@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger, SecretKeyring } from '@muxly/common';
 import type { ConfigPublisher } from './config/publisher.ts';
+import type { DestinationPositions } from './positions/start-from.ts';
 import type { TemplateCatalog } from './templates/catalog.ts';
 
 /** What the HTTP handlers need, passed in explicitly (no module-level singletons). */
@@ -13,4 +14,8 @@ export interface ControlPlaneContext {
   maxPageSize: number;
   /** The connectors' outbound allow-list (`ingest.jobs.allowAddresses`), for connection tests. */
   connectorAllowAddresses: readonly string[];
+  /** Destinations' start positions and consumer groups (absent: positions are left to Kafka's defaults). */
+  positions?: DestinationPositions;
+  /** How long a deleted destination's consumer group is kept. */
+  deletedDestinationGroupGraceSeconds?: number;
 }

@@ -20,6 +20,7 @@ import { configSources } from './config/sources.ts';
 import type { ControlPlaneContext } from './context.ts';
 import { migrate, openDatabase } from './db/orm.ts';
 import { startDeadLetterOperations, type DeadLetterOperations } from './dead-letters/dead-letters.module.ts';
+import { destinationPositions } from './positions/start-from.ts';
 import { createHealthReporter, postgresReadiness } from './diagnosis/health.ts';
 import { startScheduling, type Scheduling } from './scheduler/scheduling.ts';
 import { reconcilePipeline } from './seed/reconcile.ts';
@@ -103,6 +104,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       logger,
       maxPageSize: cp.maxPageSize,
       connectorAllowAddresses: settings.ingest.jobs.allowAddresses,
+      positions: destinationPositions({
+        kafka,
+        eventsTopic: topics.events,
+        groupIdPrefix: settings.router.groupIdPrefix,
+        logger,
+      }),
+      deletedDestinationGroupGraceSeconds: cp.deletedDestinationGroupGraceSeconds,
     };
 
     const seeded = await reconcilePipeline(context, settings.pipeline);

@@ -38,7 +38,8 @@ export async function startDeadLetterOperations(options: {
 }): Promise<DeadLetterOperations> {
   const { settings, kafka, orm, logger } = options;
   const topics = topicNames(settings.topics.prefix);
-  const used = new Set([topics.dlq, topics.raw, topics.replay, topics.deliveries]);
+  // events: destinations' start positions, the rule dry-run and the tap read it.
+  const used = new Set([topics.dlq, topics.raw, topics.events, topics.replay, topics.deliveries]);
   if (settings.topics.create)
     await ensureTopics(
       kafka,

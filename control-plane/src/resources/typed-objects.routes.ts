@@ -4,6 +4,12 @@ import type { FilterQuery } from '@mikro-orm/core';
 import type { EncryptedValue } from '@muxly/common';
 import type { ControlPlaneContext } from '../context.ts';
 import {
+  forgetDeletedDestination,
+  placeNewDestination,
+  placeReenabledDestination,
+} from '../positions/destination-hooks.ts';
+import type { StartFrom } from '../positions/start-from.ts';
+import {
   ConnectorEntity,
   DestinationEntity,
   RouteEntity,
@@ -133,6 +139,7 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
       enabled?: boolean;
       config?: Json;
       credentials?: Json;
+      startFrom?: StartFrom;
     };
     const id = body.id ?? newId(spec.idPrefix);
     const credentials = body.credentials && Object.keys(body.credentials).length > 0 ? body.credentials : null;
@@ -150,6 +157,8 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
         credentials: credentials ? keyring.encrypt(credentials, secretContext(kind, id)) : null,
         ...(kind === 'connector' ? { state: null } : {}),
       } as never) as TypedObject;
+      // NOTE: before the commit and the publish, so the router never starts it from elsewhere.
+      if (kind === 'destination') await placeNewDestination(context, id, body.startFrom);
       await em.flush();
       return object;
     });
@@ -166,7 +175,13 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
 
   router.patch(`${spec.path}/:id`, async (request, response) => {
     const id = param(request, 'id');
-    const patch = request.body as { name?: string; enabled?: boolean; config?: Json; credentials?: Json | null };
+    const patch = request.body as {
+      name?: string;
+      enabled?: boolean;
+      config?: Json;
+      credentials?: Json | null;
+      startFrom?: StartFrom;
+    };
     const updated = await inTransaction(context, async (em) => {
       const object = await load(em, id);
       checkIfMatch(request, object.version, true);
@@ -191,6 +206,7 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
           credentials ? keyring.encrypt(credentials, secretContext(kind, id)) : null
         ) as EncryptedValue & null;
       }
+      if (patch.startFrom !== undefined) await placeReenabledDestination(context, object, patch);
       if (patch.name !== undefined) object.name = patch.name;
       if (patch.enabled !== undefined) object.enabled = patch.enabled;
       await em.flush();
@@ -217,6 +233,7 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
       await em.flush();
     });
     await context.publisher.notify(kind, id);
+    if (kind === 'destination') forgetDeletedDestination(context, id);
     response.status(204).end();
   });
 

@@ -242,6 +242,12 @@ export const ControlPlaneSettings = Section({
     },
     'Dead letters: list, resolve, replay (docs/operations.md).',
   ),
+  deletedDestinationGroupGraceSeconds: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description:
+      "How long a deleted destination's consumer group (its delivery position) is kept before it is removed; created again with the same id within it, the destination resumes there.",
+  }),
   publishConfig: Type.Boolean({
     default: true,
     description: 'Publish every pipeline object to the compacted config topic (live reload).',

@@ -1,0 +1,183 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Admin, Producer } from 'kafkajs';
+import { createLogger, encodeWireFormat, topicNames, type MuxlySettings } from '@muxly/common';
+import { startRouter, type RouterService } from '@muxly/router';
+import { waitFor } from '../../test/support/services.ts';
+import { loadTemplates } from '../src/templates/sources.ts';
+import { expectProblem, startHarness, type Harness } from './harness.ts';
+
+// Where a destination starts: a new one gets only what is posted after it was created (not the
+// week of history the topic keeps) unless it asks for `earliest` or a time; deleting one removes
+// its consumer group once the router's worker left it.
+
+const logger = createLogger({ service: 'positions-test', level: 'error', silent: true });
+
+describe('destination start positions', () => {
+  let h: Harness;
+  let router: RouterService;
+  let producer: Producer;
+  let admin: Admin;
+  let directory: string;
+  let eventsTopic: string;
+  let groupIdPrefix: string;
+
+  beforeAll(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'muxly-positions-'));
+    groupIdPrefix = `test-positions-${randomBytes(4).toString('hex')}.`;
+    h = await startHarness({ templates: await loadTemplates(logger), settings: { router: { groupIdPrefix } } });
+    const routerSettings: MuxlySettings = {
+      ...h.settings,
+      router: { ...h.settings.router, health: { host: '127.0.0.1', port: 0 } },
+    };
+    router = await startRouter(routerSettings, logger);
+    eventsTopic = topicNames(h.settings.topics.prefix).events;
+    producer = h.service.kafka.producer();
+    await producer.connect();
+    admin = h.service.kafka.admin();
+    await admin.connect();
+  });
+  afterAll(async () => {
+    await admin?.disconnect();
+    await producer?.disconnect();
+    await router?.stop();
+    await h?.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  const fileOf = (name: string) => join(directory, `${name}.jsonl`);
+  const idsIn = async (name: string): Promise<string[]> =>
+    (await readFile(fileOf(name), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => (JSON.parse(line) as { id: string }).id);
+  const produce = async (name: string): Promise<string> => {
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    const event = {
+      id,
+      schemaVersion: 1,
+      kind: 'event',
+      name,
+      timestamp: now,
+      receivedAt: now,
+      source: { type: 'api', id: 'test' },
+      dimensions: {},
+      attributes: {},
+    };
+    await producer.send({ topic: eventsTopic, acks: -1, messages: [{ key: name, value: encodeWireFormat(1, event) }] });
+    return id;
+  };
+  const createFile = async (name: string, startFrom?: string) => {
+    const created = await h.api('POST', '/api/v1/destinations', {
+      id: name,
+      name,
+      type: 'file',
+      config: { path: fileOf(name), fsync: false },
+      // Enabled only once the rule exists: an event read before the router knows the rule is filtered.
+      enabled: false,
+      ...(startFrom ? { startFrom } : {}),
+    });
+    expect(created.status).toBe(201);
+  };
+  const enable = async (name: string) => {
+    const current = await h.api('GET', `/api/v1/destinations/${name}`);
+    const enabled = await h.api(
+      'PATCH',
+      `/api/v1/destinations/${name}`,
+      { enabled: true },
+      { 'if-match': current.headers.get('etag')! },
+    );
+    expect(enabled.status).toBe(200);
+  };
+
+  let before: string;
+
+  it('starts a new destination from now unless it asks for earliest or a time', async () => {
+    before = await produce('signup');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const between = new Date().toISOString();
+    const after = await produce('signup');
+
+    await createFile('fresh');
+    await createFile('history', 'earliest');
+    await createFile('since', between);
+    const rule = await h.api('POST', '/api/v1/routing-rules', {
+      id: 'all',
+      name: 'all',
+      destinationIds: ['fresh', 'history', 'since'],
+    });
+    expect(rule.status).toBe(201);
+    for (const name of ['fresh', 'history', 'since']) await enable(name);
+
+    await waitFor('the older events in "history"', async () => {
+      const ids = await idsIn('history');
+      return ids.includes(before) && ids.includes(after);
+    });
+    await waitFor('the event after the time in "since"', async () => (await idsIn('since')).includes(after));
+    // A marker posted now reaches "fresh" (and "since"): what came before it was seen, and skipped.
+    const probes: string[] = [];
+    await waitFor('a probe in "fresh"', async () => {
+      probes.push(await produce('probe'));
+      const ids = await idsIn('fresh');
+      return probes.some((id) => ids.includes(id));
+    });
+    await waitFor('the probes in "since"', async () => {
+      const ids = await idsIn('since');
+      return probes.some((id) => ids.includes(id));
+    });
+    expect((await idsIn('fresh')).filter((id) => id === before || id === after)).toEqual([]);
+    expect((await idsIn('since')).includes(before)).toBe(false);
+  });
+
+  it('moves a disabled destination when it is enabled again, and refuses while it runs', async () => {
+    const running = await h.api('GET', '/api/v1/destinations/fresh');
+    const refused = await h.api(
+      'PATCH',
+      '/api/v1/destinations/fresh',
+      { startFrom: 'now' },
+      { 'if-match': running.headers.get('etag')! },
+    );
+    expectProblem(refused, 422);
+
+    // Disabled, then enabled again from "earliest": a backfill of everything retained.
+    const disabled = await h.api(
+      'PATCH',
+      '/api/v1/destinations/since',
+      { enabled: false },
+      { 'if-match': (await h.api('GET', '/api/v1/destinations/since')).headers.get('etag')! },
+    );
+    expect(disabled.status).toBe(200);
+    const groupId = `${groupIdPrefix}since`;
+    await waitFor('the worker of "since" to stop', async () => {
+      const described = await admin.describeGroups([groupId]);
+      return described.groups[0]?.members.length === 0;
+    });
+    const backfill = await h.api(
+      'PATCH',
+      '/api/v1/destinations/since',
+      { enabled: true, startFrom: 'earliest' },
+      { 'if-match': disabled.headers.get('etag')! },
+    );
+    expect(backfill.status).toBe(200);
+    await waitFor('the older event in "since" after the backfill', async () => (await idsIn('since')).includes(before));
+  });
+
+  it("removes a deleted destination's consumer group once its worker left", async () => {
+    const groupId = `${groupIdPrefix}fresh`;
+    const groups = async () => (await admin.listGroups()).groups.map((group) => group.groupId);
+    expect(await groups()).toContain(groupId);
+    const rule = await h.api('GET', '/api/v1/routing-rules/all');
+    const changed = await h.api(
+      'PATCH',
+      '/api/v1/routing-rules/all',
+      { destinationIds: ['history', 'since'] },
+      { 'if-match': rule.headers.get('etag')! },
+    );
+    expect(changed.status).toBe(200);
+    expect((await h.api('DELETE', '/api/v1/destinations/fresh')).status).toBe(204);
+    await waitFor('the consumer group to be removed', async () => !(await groups()).includes(groupId), 60_000);
+  });
+});
