@@ -1,48 +1,23 @@
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
-import { freePort, ROOT, waitFor } from '../../test/support/services.ts';
+import { startPrivateKafka, type PrivateKafka } from '../../test/support/private-kafka.ts';
+import { waitFor } from '../../test/support/services.ts';
 import { collectTopic, ingestSettings, post, startTestIngest } from './api-helpers.ts';
 
 // NOTE: the outage is real: a broker process is stopped and started again under load. It is a
 // PRIVATE broker (own folder, own ports, started by the local stack's own script) rather than the
 // shared one, so the other tests keep theirs, and the test works whoever started the shared stack.
 
-const run = promisify(execFile);
-const privateDir = mkdtempSync(join(tmpdir(), 'muxly-outage-'));
-let brokerPort = 0;
-let controllerPort = 0;
+let privateKafka: PrivateKafka;
 let broker = '';
-const stack = (...args: string[]) =>
-  run('bash', [`${ROOT}/deploy/local/stack.sh`, ...args], {
-    cwd: ROOT,
-    timeout: 180_000,
-    env: {
-      ...process.env,
-      MUXLY_LOCAL_DIR: privateDir,
-      MUXLY_KAFKA_PORT: String(brokerPort),
-      MUXLY_KAFKA_CONTROLLER_PORT: String(controllerPort),
-    },
-  });
 
 beforeAll(async () => {
-  brokerPort = await freePort();
-  controllerPort = await freePort();
-  broker = `127.0.0.1:${brokerPort}`;
-  // The first start materialises Kafka's jars into the private folder from the local Maven repository.
-  await stack('start', 'kafka');
+  privateKafka = await startPrivateKafka();
+  broker = privateKafka.broker;
 }, 240_000);
 
 afterAll(async () => {
-  try {
-    await stack('stop', 'kafka');
-  } finally {
-    rmSync(privateDir, { recursive: true, force: true });
-  }
+  await privateKafka?.remove();
 }, 120_000);
 
 interface Outcome {
@@ -114,7 +89,7 @@ test('with the broker stopped during a load, clients see 202 only for metrics th
     );
 
     const stoppedAt = Date.now();
-    await stack('stop', 'kafka');
+    await privateKafka.stop();
     const stopMs = Date.now() - stoppedAt;
     await waitFor(
       '503 answers while Kafka is down',
@@ -146,7 +121,7 @@ test('with the broker stopped during a load, clients see 202 only for metrics th
     });
 
     const startingAt = Date.now();
-    await stack('start', 'kafka');
+    await privateKafka.start();
     const startedAt = Date.now();
     const outageMs = Date.now() - stoppedAt;
     const startMs = Date.now() - startingAt;
