@@ -95,15 +95,20 @@ if (process.argv[2] === 'router') {
   console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);
   process.exit(0);
 }
+async function benchTransformerShapes() {
+  const batched = await benchTransformer(base, 4_000, 50);
+  log(`transformer (${batched.shape}): ${batched.eventsPerSecond} events/s, peak RSS ${batched.peakRssMb} MB`);
+  const single = await benchTransformer(base, 30_000, 1);
+  log(`transformer (${single.shape}): ${single.eventsPerSecond} events/s, peak RSS ${single.peakRssMb} MB`);
+  return { batched, single };
+}
+if (process.argv[2] === 'transformer') {
+  await benchTransformerShapes();
+  console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);
+  process.exit(0);
+}
 const http = await benchHttp();
-const transformerBatched = await benchTransformer(base, 4_000, 50);
-log(
-  `transformer (${transformerBatched.shape}): ${transformerBatched.eventsPerSecond} events/s, peak RSS ${transformerBatched.peakRssMb} MB`,
-);
-const transformerSingle = await benchTransformer(base, 30_000, 1);
-log(
-  `transformer (${transformerSingle.shape}): ${transformerSingle.eventsPerSecond} events/s, peak RSS ${transformerSingle.peakRssMb} MB`,
-);
+const { batched: transformerBatched, single: transformerSingle } = await benchTransformerShapes();
 const latency = await benchLatency(base, { metricsPerSecond: 5_000, perRequest: 10, seconds: 15 });
 log(
   `ingest -> events at ${latency.requestShape}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.measured} events, lost ${latency.lost}, non-202 ${latency.non202})`,

@@ -15,3 +15,5 @@ export * from './problem.ts';
 export * from './validation.ts';
 export * from './crypto/secrets.ts';
 export * from './http/index.ts';
+export * from './kafka/record-size.ts';
+export * from './kafka/transactional-stream.ts';

@@ -6,7 +6,7 @@ test.each([
     { MUXLY_INGEST__HTTP__PORT: 'eighty' },
     /ingest\.http\.port must be integer \(from environment variable MUXLY_INGEST__HTTP__PORT\)/,
   ],
-  ['transformer', { MUXLY_TRANSFORMER__CHUNK_SIZE: '0' }, /transformer\.chunkSize must be >= 1/],
+  ['transformer', { MUXLY_TRANSFORMER__COMMIT_INTERVAL_MS: '0' }, /transformer\.commitIntervalMs must be >= 1/],
   ['router', { MUXLY_ROUTER__RETRY__MAX_ATTEMPTS: 'lots' }, /router\.retry\.maxAttempts must be integer/],
   ['router', { MUXLY_KAFKA__BROKKERS: '127.0.0.1:9092' }, /kafka\.brokkers is not a known setting/],
   [

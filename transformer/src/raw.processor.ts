@@ -1,5 +1,10 @@
-import type { KafkaMessage } from 'kafkajs';
-import { compileValidator, encodeWireFormat, errorMessage, type OutgoingRecord } from '@muxly/common';
+import {
+  compileValidator,
+  encodeWireFormat,
+  errorMessage,
+  type ConsumedRecord,
+  type OutgoingRecord,
+} from '@muxly/common';
 import { DLQ_HEADERS, eventKey, RawEnvelope, UnifiedEvent } from '@muxly/schemas';
 import type { DedupWindow } from './dedup.ts';
 import { normalizerFor } from './normalizers/registry.ts';
@@ -27,7 +32,7 @@ export interface RawProcessorOptions {
  * result and the consumed offsets in one transaction.
  */
 export function processRawChunk(
-  messages: KafkaMessage[],
+  messages: ConsumedRecord[],
   source: { topic: string; partition: number },
   options: RawProcessorOptions,
 ): ProcessedChunk {
@@ -35,7 +40,7 @@ export function processRawChunk(
   const out: ProcessedChunk = { records: [], eventIds: [], counts: { events: 0, deadLetters: 0, duplicates: 0 } };
 
   const deadLetter = (
-    message: KafkaMessage,
+    message: ConsumedRecord,
     value: Buffer | string,
     errorClass: string,
     reason: string,

@@ -1,26 +1,25 @@
 import { hostname } from 'node:os';
 import { Counter, type Registry } from 'prom-client';
 import {
-  BatchConsumer,
   createKafka,
   createLogger,
   createMetricsRegistry,
   createSchemaRegistry,
   ensureTopics,
-  KafkaProducer,
   kafkaReadiness,
   registerJsonSchema,
   registryReadiness,
   startHealthServer,
   topicNames,
   topicSpecs,
+  TransactionalStream,
   type Logger,
   type MuxlySettings,
   type RunningService,
 } from '@muxly/common';
 import { UnifiedEvent } from '@muxly/schemas';
 import { DedupWindow } from './dedup.ts';
-import { rawTransactionsHandler } from './raw.transactions.ts';
+import { processRawChunk, type ProcessedChunk } from './raw.processor.ts';
 
 export interface TransformerService extends RunningService {
   healthPort: number;
@@ -38,7 +37,11 @@ function createTransformerMetrics(registry: Registry) {
     ),
     aborted: counter(
       'muxly_transformer_transactions_aborted_total',
-      'Transactions aborted (the chunk is processed again).',
+      'Transactions aborted (their raw records are processed again).',
+    ),
+    recoveries: counter(
+      'muxly_transformer_recoveries_total',
+      'Times the consumer and producer were replaced after a failure (resuming from the committed offsets).',
     ),
   };
 }
@@ -58,37 +61,46 @@ export async function startTransformer(
   const schemaId = await registerJsonSchema(registry, topics.events, UnifiedEvent);
   logger.info('unified event schema registered', { subject: `${topics.events}-value`, schemaId });
 
-  // NOTE: the transactional id must be stable per instance: a restarted instance with the same id
-  // fences its predecessor's unfinished transaction instead of leaving it hanging.
-  const instanceId = config.instanceId ?? hostname();
-  const producer = new KafkaProducer(kafka, { transactionalId: `${config.groupId}-${instanceId}` });
-  await producer.connect();
-
   const metricsRegistry = createMetricsRegistry('transformer');
   const metrics = createTransformerMetrics(metricsRegistry);
   const dedup = new DedupWindow(config.dedupWindowSize);
+  const processorOptions = { eventsTopic: topics.events, dlqTopic: topics.dlq, schemaId, dedup };
 
-  const consumer = new BatchConsumer(kafka, {
+  // NOTE: the transactional id must be stable per instance: a restarted instance with the same id
+  // fences its predecessor's unfinished transaction instead of leaving it hanging.
+  const instanceId = config.instanceId ?? hostname();
+  const stream = new TransactionalStream<ProcessedChunk>(kafka, {
     groupId: config.groupId,
     topics: [topics.raw],
-    commitMode: 'handler',
-    chunkSize: config.chunkSize,
+    transactionalId: `${config.groupId}-${instanceId}`,
+    commitIntervalMs: config.commitIntervalMs,
+    maxTransactionBytes: config.maxTransactionBytes,
+    commitTimeoutMs: config.commitTimeoutMs,
     sessionTimeoutMs: config.sessionTimeoutMs,
+    maxBytesPerPartition: config.maxBytesPerPartition,
     logger,
+    process: (record, source) => processRawChunk([record], source, processorOptions),
+    committed: (outputs) => {
+      let events = 0;
+      let deadLetters = 0;
+      let duplicates = 0;
+      for (const output of outputs) {
+        events += output.counts.events;
+        deadLetters += output.counts.deadLetters;
+        duplicates += output.counts.duplicates;
+      }
+      metrics.events.inc(events);
+      metrics.deadLetters.inc(deadLetters);
+      metrics.duplicates.inc(duplicates);
+    },
+    aborted: (outputs) => {
+      if (outputs.length > 0) metrics.aborted.inc();
+      // The ids of an aborted transaction were never published: their retry is not a duplicate.
+      for (const output of outputs) dedup.remove(output.eventIds);
+    },
+    recovered: () => metrics.recoveries.inc(),
   });
-  await consumer.start(
-    rawTransactionsHandler({
-      producer,
-      groupId: config.groupId,
-      eventsTopic: topics.events,
-      dlqTopic: topics.dlq,
-      schemaId,
-      dedup,
-      maxTransactionBytes: config.maxTransactionBytes,
-      metrics,
-      logger,
-    }),
-  );
+  await stream.start();
 
   let alive = true;
   const health = await startHealthServer({
@@ -109,9 +121,8 @@ export async function startTransformer(
     schemaId,
     async stop() {
       alive = false;
-      // The consumer finishes (or abandons, uncommitted) the chunk in progress before it leaves.
-      await consumer.stop();
-      await producer.disconnect();
+      // Commits what was consumed so far (or aborts a failed transaction), then leaves the group.
+      await stream.stop();
       await health.close();
     },
   };

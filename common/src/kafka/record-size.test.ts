@@ -1,5 +1,5 @@
-import type { OutgoingRecord } from '@muxly/common';
-import { piecesOf, recordBytes } from './raw.transactions.ts';
+import type { OutgoingRecord } from './producer.ts';
+import { piecesOf, recordBytes } from './record-size.ts';
 
 const record = (bytes: number): OutgoingRecord => ({ topic: 't', value: 'x'.repeat(bytes) });
 

@@ -1,0 +1,143 @@
+import type { Transaction } from 'kafkajs';
+import { groupByTopic, type OutgoingRecord } from './producer.ts';
+import { MAX_SEND_BYTES, piecesOf, recordBytes } from './record-size.ts';
+
+/** What processing one consumed record yields: the records to write in its transaction. */
+export interface TransactionalOutput {
+  records: OutgoingRecord[];
+}
+
+interface PartitionOffset {
+  topic: string;
+  partition: number;
+  /** The next offset to read: the last consumed offset + 1. */
+  offset: bigint;
+}
+
+/**
+ * One transaction's content: the outputs of the records consumed into it (from any partition),
+ * the offsets to commit with them, and the produce requests already sent.
+ *
+ * Records are sent while the batch fills, a piece of at most MAX_SEND_BYTES at a time, so the
+ * next records are processed while the broker appends the previous ones. Until the batch has a
+ * Kafka transaction (the producer's previous transaction is still committing) its records wait in
+ * memory and go out as soon as it begins.
+ */
+export class TransactionBatch<T extends TransactionalOutput> {
+  readonly outputs: T[] = [];
+  readonly #offsets = new Map<string, PartitionOffset>();
+  readonly #onSendFailed: (error: Error) => void;
+  #bytes = 0;
+  #unsent: OutgoingRecord[] = [];
+  #unsentBytes = 0;
+  #transaction: Transaction | undefined;
+  /** The chain of this transaction's sends. NOTE: one at a time: idempotent sequence numbers. */
+  #sending: Promise<void> = Promise.resolve();
+  #settled = false;
+  #resolve!: () => void;
+  #reject!: (error: Error) => void;
+  /** Settles when the transaction committed (or failed: then nothing of it is visible). */
+  readonly committed: Promise<void>;
+
+  constructor(onSendFailed: (error: Error) => void) {
+    this.#onSendFailed = onSendFailed;
+    this.committed = new Promise<void>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // Waiters attach later (or never, for a batch nobody contributed to).
+    this.committed.catch(() => undefined);
+  }
+
+  /** Output bytes in this transaction so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get empty(): boolean {
+    return this.outputs.length === 0 && this.#offsets.size === 0;
+  }
+
+  get transaction(): Transaction | undefined {
+    return this.#transaction;
+  }
+
+  /** Adds a consumed record's output; returns true when a piece was handed to the producer. */
+  add(output: T, source: { topic: string; partition: number }, offset: string): boolean {
+    this.outputs.push(output);
+    this.#offsets.set(`${source.topic}\u0000${source.partition}`, {
+      topic: source.topic,
+      partition: source.partition,
+      offset: BigInt(offset) + 1n,
+    });
+    for (const record of output.records) {
+      const size = recordBytes(record);
+      this.#unsent.push(record);
+      this.#unsentBytes += size;
+      this.#bytes += size;
+    }
+    return this.#sendFull();
+  }
+
+  /** The Kafka transaction began: what waited for it goes out now. */
+  begin(transaction: Transaction): void {
+    this.#transaction = transaction;
+    this.#sendFull();
+  }
+
+  /** Sends the rest, waits for every send, adds the offsets and commits. */
+  async commit(groupId: string): Promise<void> {
+    const transaction = this.#transaction;
+    if (!transaction) throw new Error('the transaction never began');
+    this.#send(this.#unsent);
+    await this.#sending;
+    const topics = new Map<string, { partition: number; offset: string }[]>();
+    for (const { topic, partition, offset } of this.#offsets.values()) {
+      let partitions = topics.get(topic);
+      if (!partitions) topics.set(topic, (partitions = []));
+      partitions.push({ partition, offset: offset.toString() });
+    }
+    if (topics.size > 0) {
+      await transaction.sendOffsets({
+        consumerGroupId: groupId,
+        topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
+      });
+    }
+    await transaction.commit();
+  }
+
+  succeed(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#resolve();
+    return true;
+  }
+
+  /** Marks the batch failed; false when it had already settled. */
+  fail(error: Error): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    this.#reject(error);
+    return true;
+  }
+
+  #sendFull(): boolean {
+    if (!this.#transaction || this.#unsentBytes < MAX_SEND_BYTES) return false;
+    this.#send(this.#unsent);
+    return true;
+  }
+
+  #send(records: OutgoingRecord[]): void {
+    const transaction = this.#transaction;
+    if (!transaction || records.length === 0) return;
+    this.#unsent = [];
+    this.#unsentBytes = 0;
+    for (const piece of piecesOf(records, MAX_SEND_BYTES)) {
+      this.#sending = this.#sending.then(async () => {
+        await transaction.sendBatch({ topicMessages: groupByTopic(piece), acks: -1 });
+      });
+    }
+    // A failed send dooms the transaction: report it now rather than at the commit.
+    this.#sending.catch((error: unknown) => this.#onSendFailed(error as Error));
+  }
+}
