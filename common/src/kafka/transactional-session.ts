@@ -4,6 +4,9 @@ import { withDeadline } from './deadline.ts';
 import { stickyPartitioner } from './producer.ts';
 import { TransactionBatch, type TransactionalOutput } from './transaction-batch.ts';
 
+/** Longest stretch of processing without giving the event loop a turn. */
+const YIELD_EVERY_MS = 20;
+
 /** A consumed record as the processing step sees it (client-neutral). */
 export type ConsumedRecord = Pick<KafkaMessage, 'key' | 'value' | 'offset'>;
 
@@ -226,6 +229,7 @@ export class TransactionalSession<T extends TransactionalOutput> {
         resolveOffset(held.offset);
       }
     };
+    let lastYield = performance.now();
     this.#busy += 1;
     try {
       for (const message of batch.messages) {
@@ -250,9 +254,18 @@ export class TransactionalSession<T extends TransactionalOutput> {
             ))
           )
             break;
-        } else if (sent) {
-          // Let the producer write the piece it was handed while the next records are processed.
+        } else if (sent || performance.now() - lastYield > YIELD_EVERY_MS) {
+          // Let the producer write the piece it was handed while the next records are processed,
+          // and keep the event loop (heartbeats, health probes, responses) turning.
           await new Promise((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+          if (
+            !(await heartbeat().then(
+              () => true,
+              () => false,
+            ))
+          )
+            break;
         }
       }
     } finally {
