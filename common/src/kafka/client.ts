@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
 import { ConfigurationError, errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
+import { skipIdleRequestQueueChecks } from './kafkajs-fixes.ts';
+
+skipIdleRequestQueueChecks();
 
 export interface KafkaSettings {
   brokers: string[];
