@@ -17,6 +17,7 @@ import { startDeadLetterIndexer, type DeadLetterIndexer } from './indexer.ts';
 import { registerDeadLetterMetrics } from './metrics.ts';
 import { ReplayService, startReplayReports } from './replay.service.ts';
 import { replayRoutes } from './replays.routes.ts';
+import { dryRunRoutes } from '../rule-dry-run/dry-run.routes.ts';
 
 /** Most dead letters one replay may send (a larger selection is refused: narrow it). */
 export const MAX_REPLAY_RECORDS = 100_000;
@@ -83,7 +84,11 @@ export async function startDeadLetterOperations(options: {
     return {
       replays,
       indexer,
-      routes: (context) => [deadLetterRoutes(context, replays), replayRoutes(context, replays)],
+      routes: (context) => [
+        dryRunRoutes(context, kafka, settings),
+        deadLetterRoutes(context, replays),
+        replayRoutes(context, replays),
+      ],
       stop,
     };
   } catch (error) {
