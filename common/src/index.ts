@@ -3,6 +3,7 @@ export * from './config/loader.ts';
 export * from './config/settings.ts';
 export * from './observability/logger.ts';
 export * from './observability/health-server.ts';
+export * from './observability/progress.ts';
 export * from './lifecycle/service.ts';
 export * from './kafka/client.ts';
 export * from './kafka/topics.ts';

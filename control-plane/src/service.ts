@@ -7,6 +7,7 @@ import {
   ensureTopics,
   errorMessage,
   KafkaProducer,
+  ProgressTracker,
   SecretKeyring,
   topicNames,
   topicSpecs,
@@ -118,12 +119,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     const published = await publisher.publishAll();
     logger.info('pipeline configuration published', { topic: topics.config, objects: published });
 
-    const scheduling = await startScheduling({ settings, kafka, orm, keyring, logger });
+    const registry = createMetricsRegistry('control-plane');
+    const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry });
+    const scheduling = await startScheduling({ settings, kafka, orm, keyring, logger, progress });
     cleanups.push(() => scheduling.stop());
 
     const auth = await createAuth({ settings, orm, logger });
 
-    const registry = createMetricsRegistry('control-plane');
     const deadLetters = await startDeadLetterOperations({ settings, kafka, orm, registry, logger });
     cleanups.push(() => deadLetters.stop());
     let alive = true;
@@ -135,7 +137,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       validateResponses: options.validateResponses,
       scheduling,
       operations: deadLetters.routes(context),
-      health: { registry, isAlive: () => alive, readiness: { postgresql: postgresReadiness(orm) } },
+      health: {
+        registry,
+        isAlive: () => alive,
+        progress,
+        readiness: { postgresql: postgresReadiness(orm), consumers: progress.readiness },
+      },
       healthReport: createHealthReporter({
         orm,
         kafka,

@@ -7,6 +7,7 @@ import {
   ensureTopics,
   KafkaProducer,
   kafkaReadiness,
+  ProgressTracker,
   topicNames,
   topicSpecs,
   type Logger,
@@ -46,9 +47,11 @@ export async function startIngest(
     if (!producer.connected) await producer.connect();
   });
 
+  const registry = createMetricsRegistry('ingest');
+  const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry });
   // Connector syncs on the scheduler's commands (docs/scheduling.md).
   const jobs = settings.ingest.jobs.enabled
-    ? await retryUntil(kafkaDeadline, logger, () => startJobs({ kafka, producer, settings, logger }))
+    ? await retryUntil(kafkaDeadline, logger, () => startJobs({ kafka, producer, settings, logger, progress }))
     : null;
 
   // API keys created through the control plane, when ingest has the service token to fetch them.
@@ -66,7 +69,6 @@ export async function startIngest(
   await keySync?.ready;
 
   let alive = true;
-  const registry = createMetricsRegistry('ingest');
   const server = createIngestServer({
     writer: new RawWriter(producer, {
       topic: topics.raw,
@@ -78,7 +80,12 @@ export async function startIngest(
       ratePerSecond: settings.ingest.rateLimit.requestsPerSecond,
       burst: settings.ingest.rateLimit.burst,
     }),
-    health: { registry, readiness: { kafka: kafkaReadiness(kafka) }, isAlive: () => alive },
+    health: {
+      registry,
+      readiness: { kafka: kafkaReadiness(kafka), consumers: progress.readiness },
+      isAlive: () => alive,
+      progress,
+    },
     logger,
     limits: settings.ingest.limits,
     clientTimeouts: settings.ingest.clientTimeouts,

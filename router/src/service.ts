@@ -8,6 +8,7 @@ import {
   errorMessage,
   KafkaProducer,
   kafkaReadiness,
+  ProgressTracker,
   startHealthServer,
   topicNames,
   topicSpecs,
@@ -46,6 +47,7 @@ interface RouterParts {
   deadLetters: DeadLetterWriter;
   metrics: RouterMetrics;
   registry: Registry;
+  progress: ProgressTracker;
   logger: Logger;
 }
 
@@ -67,6 +69,7 @@ export async function startRouter(
     deadLetters: new DeadLetterWriter(producer, { dlqTopic: topics.dlq, sourceTopic: topics.events }),
     metrics: createRouterMetrics(registry),
     registry,
+    progress: new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry }),
     logger,
   };
 
@@ -135,8 +138,10 @@ export async function startRouter(
       destinations: async () => {
         await Promise.all([...running.values()].map((destination) => destination.instance.healthcheck()));
       },
+      consumers: parts.progress.readiness,
     },
     isAlive: () => alive,
+    progress: parts.progress,
   });
   logger.info('router running', {
     from: topics.events,
@@ -183,6 +188,7 @@ async function startDestination(
     deadLetters: parts.deadLetters,
     backoff: parts.settings.router.retry,
     metrics: parts.metrics,
+    progress: parts.progress,
     logger: log,
   });
   await worker.start();

@@ -4,9 +4,11 @@ import {
   createKafka,
   createLogger,
   createMetricsRegistry,
+  consumerGroupLag,
   createSchemaRegistry,
   ensureTopics,
   kafkaReadiness,
+  ProgressTracker,
   registerJsonSchema,
   registryReadiness,
   startHealthServer,
@@ -65,6 +67,9 @@ export async function startTransformer(
   const metrics = createTransformerMetrics(metricsRegistry);
   const dedup = new DedupWindow(config.dedupWindowSize);
   const processorOptions = { eventsTopic: topics.events, dlqTopic: topics.dlq, schemaId, dedup };
+  const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry: metricsRegistry });
+  // Progress is a committed transaction; an idle transformer (no lag on the raw topic) is never stalled.
+  const streamProgress = progress.track(config.groupId, () => consumerGroupLag(kafka, config.groupId, [topics.raw]));
 
   // NOTE: the transactional id must be stable per instance: a restarted instance with the same id
   // fences its predecessor's unfinished transaction instead of leaving it hanging.
@@ -81,6 +86,7 @@ export async function startTransformer(
     logger,
     process: (record, source) => processRawChunk([record], source, processorOptions),
     committed: (outputs) => {
+      streamProgress.advanced();
       let events = 0;
       let deadLetters = 0;
       let duplicates = 0;
@@ -101,14 +107,22 @@ export async function startTransformer(
     recovered: () => metrics.recoveries.inc(),
   });
   await stream.start();
+  streamProgress.running(true);
 
   let alive = true;
   const health = await startHealthServer({
     host: config.health.host,
     port: config.health.port,
     registry: metricsRegistry,
-    readiness: { kafka: kafkaReadiness(kafka), schemaRegistry: registryReadiness(settings.schemaRegistry) },
+    readiness: {
+      kafka: kafkaReadiness(kafka),
+      // NOTE: the registry is needed only at start (the schema id is known from then on); while it
+      // is away readiness says so, and the transformer goes on transforming.
+      schemaRegistry: registryReadiness(settings.schemaRegistry),
+      consumer: progress.readiness,
+    },
     isAlive: () => alive,
+    progress,
   });
   logger.info('transformer running', {
     from: topics.raw,

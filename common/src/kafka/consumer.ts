@@ -1,5 +1,11 @@
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
+import type { ConsumerProgress, ProgressTracker } from '../observability/progress.ts';
+import { consumerGroupLag } from './admin.ts';
+
+/** Longest wait between two attempts to re-create a consumer that kafkajs gave up on. */
+const MAX_RECOVERY_DELAY_MS = 30_000;
 
 export interface BatchContext {
   topic: string;
@@ -31,6 +37,8 @@ export interface BatchConsumerOptions {
   commitMode?: 'consumer' | 'handler';
   readUncommitted?: boolean;
   sessionTimeoutMs?: number;
+  /** Reports the loop's progress for liveness (tracked under the group id). */
+  progress?: ProgressTracker;
   logger: Logger;
 }
 
@@ -43,13 +51,35 @@ export interface BatchConsumerOptions {
  * chunk (at-least-once) and never skips it.
  */
 export class BatchConsumer {
-  readonly consumer: Consumer;
+  readonly #kafka: Kafka;
   readonly #options: BatchConsumerOptions;
+  readonly #progress: ConsumerProgress | undefined;
+  #consumer: Consumer;
+  #handler: ChunkHandler | undefined;
   #running = false;
+  /** Handler calls in progress, and batches handed over since the last fetch (idle detection). */
+  #handling = 0;
+  #batchesSinceFetch = 0;
+  #recoveryDelayMs = 1_000;
+  #recoveryTimer: NodeJS.Timeout | undefined;
 
   constructor(kafka: Kafka, options: BatchConsumerOptions) {
+    this.#kafka = kafka;
     this.#options = options;
-    this.consumer = kafka.consumer({
+    this.#progress = options.progress?.track(options.groupId, () =>
+      consumerGroupLag(kafka, options.groupId, options.topics),
+    );
+    this.#consumer = this.#create();
+  }
+
+  /** The kafkajs consumer in use (replaced when it crashed beyond kafkajs's own restarts). */
+  get consumer(): Consumer {
+    return this.#consumer;
+  }
+
+  #create(): Consumer {
+    const options = this.#options;
+    const consumer = this.#kafka.consumer({
       groupId: options.groupId,
       readUncommitted: options.readUncommitted ?? false,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
@@ -63,36 +93,107 @@ export class BatchConsumer {
         restartOnFailure: async () => this.#running,
       },
     });
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.#recoveryDelayMs = 1_000;
+      this.#progress?.running(true);
+    });
+    // A fetch that follows one which handed over no batch, with no handler busy: caught up.
+    consumer.on(consumer.events.FETCH, () => {
+      if (this.#batchesSinceFetch === 0 && this.#handling === 0) this.#progress?.idle();
+      this.#batchesSinceFetch = 0;
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (consumer !== this.#consumer) return;
+      const restarting = payload.restart && this.#running;
+      this.#progress?.running(
+        false,
+        `crashed (${errorMessage(payload.error)}); ${restarting ? 'restarting' : 'being re-created'}`,
+      );
+      // NOTE: kafkajs restarts a crashed consumer only after a retriable error. A non-retriable
+      // one (a failed transaction abort, a handler's own error) leaves it stopped for good while
+      // the service looks healthy: re-create it here, with a backoff, for as long as it runs.
+      if (!payload.restart && this.#running) this.#scheduleRecovery(payload.error);
+    });
+    return consumer;
   }
 
   async start(handler: ChunkHandler): Promise<void> {
-    const { topics, fromBeginning = true } = this.#options;
-    await this.consumer.connect();
+    this.#handler = handler;
     try {
-      await this.consumer.subscribe({ topics, fromBeginning });
-      this.#running = true;
-      await this.consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: 1,
-        eachBatch: (payload) => this.#eachBatch(payload, handler),
-      });
+      await this.#run();
     } catch (error) {
-      // A start that failed (e.g. topics not in the metadata yet) leaves no connection behind,
-      // so the caller can simply try again.
       this.#running = false;
-      await this.consumer.disconnect().catch(() => undefined);
       throw error;
     }
   }
 
-  async #eachBatch(payload: EachBatchPayload, handler: ChunkHandler): Promise<void> {
+  async #run(): Promise<void> {
+    const { topics, fromBeginning = true } = this.#options;
+    const consumer = this.#consumer;
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topics, fromBeginning });
+      this.#running = true;
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: 1,
+        eachBatch: (payload) => this.#eachBatch(payload),
+      });
+    } catch (error) {
+      // A start that failed (e.g. topics not in the metadata yet) leaves no connection behind,
+      // so the caller can simply try again.
+      await consumer.disconnect().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  #scheduleRecovery(error: unknown): void {
+    const delayMs = this.#recoveryDelayMs;
+    this.#recoveryDelayMs = Math.min(delayMs * 2, MAX_RECOVERY_DELAY_MS);
+    this.#options.logger.warn('consumer stopped after an error; re-creating it', {
+      groupId: this.#options.groupId,
+      error: errorMessage(error),
+      retryInMs: delayMs,
+    });
+    clearTimeout(this.#recoveryTimer);
+    this.#recoveryTimer = setTimeout(() => void this.#recover(), delayMs);
+  }
+
+  async #recover(): Promise<void> {
+    if (!this.#running) return;
+    await this.#consumer.disconnect().catch(() => undefined);
+    if (!this.#running) return;
+    this.#consumer = this.#create();
+    try {
+      await this.#run();
+      this.#options.logger.info('consumer re-created', { groupId: this.#options.groupId });
+    } catch (error) {
+      this.#progress?.running(false, `re-creating failed (${errorMessage(error)})`);
+      if (this.#running) this.#scheduleRecovery(error);
+    }
+  }
+
+  async #eachBatch(payload: EachBatchPayload): Promise<void> {
+    this.#batchesSinceFetch += 1;
+    this.#handling += 1;
+    try {
+      await this.#handleBatch(payload, this.#handler!);
+    } finally {
+      this.#handling -= 1;
+    }
+  }
+
+  async #handleBatch(payload: EachBatchPayload, handler: ChunkHandler): Promise<void> {
     const { batch, heartbeat, isRunning, isStale, resolveOffset } = payload;
     const chunkSize = this.#options.chunkSize ?? 500;
     const context: BatchContext = {
       topic: batch.topic,
       partition: batch.partition,
-      heartbeat,
+      heartbeat: async () => {
+        this.#progress?.working();
+        await heartbeat();
+      },
       shouldContinue: () => isRunning() && !isStale(),
       highWatermark: batch.highWatermark,
     };
@@ -105,10 +206,11 @@ export class BatchConsumer {
       const last = chunk[completed - 1]!;
       resolveOffset(last.offset);
       if (this.#options.commitMode !== 'handler') {
-        await this.consumer.commitOffsets([
+        await this.#consumer.commitOffsets([
           { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
         ]);
       }
+      this.#progress?.advanced();
       await heartbeat();
       if (completed < chunk.length) return;
     }
@@ -121,6 +223,9 @@ export class BatchConsumer {
   /** Stops fetching, lets the chunk in progress finish and commit, then leaves the group. */
   async stop(): Promise<void> {
     this.#running = false;
-    await this.consumer.disconnect();
+    clearTimeout(this.#recoveryTimer);
+    // A stopped loop is no longer watched (the router stops a destination's loop on reload).
+    this.#options.progress?.untrack(this.#options.groupId);
+    await this.#consumer.disconnect();
   }
 }

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { setSecurityHeaders } from '../http/security-headers.ts';
+import type { ProgressTracker } from './progress.ts';
 
 /** A dependency check for /readyz: resolves when the dependency answers, throws otherwise. */
 export type ReadinessCheck = () => Promise<void>;
@@ -18,6 +19,8 @@ export interface HealthEndpoints {
   readiness: Record<string, ReadinessCheck>;
   /** False once shutdown begins, so load balancers stop sending work before the listener closes. */
   isAlive?: () => boolean;
+  /** Consumer loops whose progress decides liveness (a stalled loop turns /healthz to 503). */
+  progress?: ProgressTracker;
 }
 
 /**
@@ -33,8 +36,13 @@ export async function handleHealthRequest(
   const path = (request.url ?? '/').split('?')[0];
   if (request.method !== 'GET' && request.method !== 'HEAD') return false;
   if (path === '/healthz') {
-    const alive = endpoints.isAlive?.() ?? true;
-    sendJson(response, alive ? 200 : 503, { status: alive ? 'ok' : 'stopping' });
+    if (!(endpoints.isAlive?.() ?? true)) {
+      sendJson(response, 503, { status: 'stopping' });
+      return true;
+    }
+    const stalled = (await endpoints.progress?.stalled()) ?? [];
+    if (stalled.length > 0) sendJson(response, 503, { status: 'stalled', stalled });
+    else sendJson(response, 200, { status: 'ok' });
     return true;
   }
   if (path === '/readyz') {

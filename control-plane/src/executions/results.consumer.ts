@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { BatchConsumer, compileValidator, errorMessage, type Logger } from '@muxly/common';
+import { BatchConsumer, compileValidator, errorMessage, type Logger, type ProgressTracker } from '@muxly/common';
 import { JobResult } from '@muxly/schemas';
 import type { ExecutionService } from './execution.service.ts';
 
@@ -15,6 +15,7 @@ export async function startResultsConsumer(options: {
   topic: string;
   groupId: string;
   executions: ExecutionService;
+  progress?: ProgressTracker;
   logger: Logger;
 }): Promise<BatchConsumer> {
   const consumer = new BatchConsumer(options.kafka, {
@@ -22,6 +23,7 @@ export async function startResultsConsumer(options: {
     topics: [options.topic],
     fromBeginning: true,
     chunkSize: 100,
+    progress: options.progress,
     logger: options.logger,
   });
   await consumer.start(async (messages, context) => {

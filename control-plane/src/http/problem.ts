@@ -1,10 +1,11 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import {
+  ConnectionException,
   OptimisticLockError,
   ForeignKeyConstraintViolationException,
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
-import { problemTitle, SecretDecryptionError, type Logger } from '@muxly/common';
+import { errorMessage, problemTitle, SecretDecryptionError, type Logger } from '@muxly/common';
 
 // RFC 9457 problem details: the only error shape of the API. Handlers throw ApiProblem; the one
 // error middleware below renders it, and maps validator and database errors into the same shape
@@ -58,6 +59,44 @@ export function sendProblem(
     .json({ type: `${PROBLEM_TYPE_BASE}${type}`, title: problemTitle(status), status, detail, ...extra });
 }
 
+/** What a client is told to wait before retrying while PostgreSQL is away (a restart takes seconds). */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
+
+// PostgreSQL's "the server is going away or not there yet" answers (class 08 connection
+// exceptions, 57P01-57P03 shutdown and start-up) and the socket errors of a server that is gone.
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Timeout acquiring a connection|the database system is (starting up|shutting down)/i;
+
+/**
+ * True when an error (or one of its causes) says the database cannot be reached, as opposed to a
+ * query it refused: the request is answered 503 with Retry-After, and the pool reconnects by
+ * itself once PostgreSQL is back.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    if (current instanceof ConnectionException) return true;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+    if (UNAVAILABLE_MESSAGES.test(current.message)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 interface ValidatorError {
   status?: number;
   message?: string;
@@ -78,6 +117,16 @@ export function problemMiddleware(logger: Logger): ErrorRequestHandler {
         ...error.extensions,
         ...(error.errors ? { errors: error.errors } : {}),
       });
+    }
+    if (isDatabaseUnavailable(error)) {
+      logger.warn('database unavailable', { method: request.method, path: request.path, error: errorMessage(error) });
+      response.setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      return sendProblem(
+        response,
+        503,
+        'database-unavailable',
+        'the database is not reachable right now; retry in a few seconds',
+      );
     }
     if (error instanceof OptimisticLockError) {
       return sendProblem(

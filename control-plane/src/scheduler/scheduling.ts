@@ -10,6 +10,7 @@ import {
   type BatchConsumer,
   type Logger,
   type MuxlySettings,
+  type ProgressTracker,
   type SecretKeyring,
 } from '@muxly/common';
 import { ExecutionService } from '../executions/execution.service.ts';
@@ -39,6 +40,7 @@ export async function startScheduling(options: {
   orm: MikroORM;
   keyring: SecretKeyring;
   logger: Logger;
+  progress?: ProgressTracker;
 }): Promise<Scheduling> {
   const { settings, kafka, orm } = options;
   const config = settings.controlPlane.scheduler;
@@ -71,6 +73,7 @@ export async function startScheduling(options: {
         topic: topics.jobResults,
         groupId: `${topics.jobResults}.control-plane`,
         executions,
+        progress: options.progress,
         logger,
       });
       stops.push(() => consumer.stop());

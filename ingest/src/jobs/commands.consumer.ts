@@ -9,6 +9,7 @@ import {
   type KafkaProducer,
   type Logger,
   type MuxlySettings,
+  type ProgressTracker,
 } from '@muxly/common';
 import { JobCommand } from '@muxly/schemas';
 import { createConnectorRegistry, loadPlugins, type ConnectorRegistry } from '../connectors/index.ts';
@@ -36,6 +37,7 @@ export async function startJobs(options: {
   settings: MuxlySettings;
   logger: Logger;
   registry?: ConnectorRegistry;
+  progress?: ProgressTracker;
 }): Promise<RunningJobs> {
   const { settings } = options;
   const jobs = settings.ingest.jobs;
@@ -69,6 +71,7 @@ export async function startJobs(options: {
     topics: [topics.commands],
     fromBeginning: true,
     chunkSize: 50,
+    progress: options.progress,
     logger,
   });
   try {

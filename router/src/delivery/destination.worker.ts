@@ -8,6 +8,7 @@ import {
   PermanentError,
   type BatchContext,
   type Logger,
+  type ProgressTracker,
 } from '@muxly/common';
 import type { DeliveryItem, DestinationInstance } from '../destinations/destination.ts';
 import type { FailurePolicy, RouteDecision, RoutingTable } from '../pipeline/pipeline.ts';
@@ -26,6 +27,8 @@ export interface DestinationWorkerOptions {
   deadLetters: DeadLetterWriter;
   backoff: BackoffPolicy;
   metrics: RouterMetrics;
+  /** Liveness: the worker's consumer loop reports its progress here. */
+  progress?: ProgressTracker;
   logger: Logger;
 }
 
@@ -69,6 +72,7 @@ export class DestinationWorker {
       groupId: options.groupId,
       topics: [options.eventsTopic],
       chunkSize: Math.max(options.maxBatchSize, 1),
+      progress: options.progress,
       logger: options.logger,
     });
   }

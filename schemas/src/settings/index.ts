@@ -3,7 +3,7 @@ import { ControlPlaneSettings } from './control-plane.ts';
 import { IngestSettings } from './ingest.ts';
 import { PipelineSettings } from './pipeline.ts';
 import { RouterSettings } from './router.ts';
-import { KafkaSettings, LogSettings, SchemaRegistrySettings, TopicSettings } from './shared.ts';
+import { KafkaSettings, LivenessSettings, LogSettings, SchemaRegistrySettings, TopicSettings } from './shared.ts';
 import { TransformerSettings } from './transformer.ts';
 
 /**
@@ -17,6 +17,7 @@ export const MuxlySettings = Type.Object(
     kafka: KafkaSettings,
     schemaRegistry: SchemaRegistrySettings,
     topics: TopicSettings,
+    liveness: LivenessSettings,
     ingest: IngestSettings,
     transformer: TransformerSettings,
     router: RouterSettings,

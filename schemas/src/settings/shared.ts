@@ -65,3 +65,15 @@ export const TopicSettings = Section({
   replicationFactor: Type.Integer({ minimum: 1, default: 1 }),
   create: Type.Boolean({ default: true, description: 'Create missing topics at start.' }),
 });
+
+export const LivenessSettings = Section(
+  {
+    stallAfterMs: Type.Integer({
+      minimum: 1_000,
+      default: 60_000,
+      description:
+        'A consumer with records waiting that makes no progress for this long turns /healthz to 503 (a supervisor then restarts the service). Keep it above the longest delivery retry sequence.',
+    }),
+  },
+  'When a stage counts as stuck (every service with a Kafka consumer).',
+);
