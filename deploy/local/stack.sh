@@ -2,8 +2,11 @@
 # Native (no Docker) local stack for Muxly: Kafka, schema registry, S3, Keycloak.
 #
 #   deploy/local/stack.sh start|stop|restart|status [kafka|registry|s3|keycloak|all ...]
+#   deploy/local/stack.sh start|stop|status kafka-cluster|kafka-node1|kafka-node2|kafka-node3
 #
 # No component = the core the pipeline needs (kafka registry); `all` = all four.
+# kafka-cluster = three KRaft brokers (kafka-node1..3, replication factor 3, min ISR 2) on
+# their own ports and folders, beside (not instead of) the single `kafka`.
 # status with no component lists all four and always exits 0; with components it exits 3
 # unless every one of them is running and answering.
 #
@@ -21,7 +24,11 @@ usage: $0 start|stop|restart|status|answers [kafka|registry|s3|keycloak|all ...]
   env: MUXLY_LOCAL_DIR (default $REPO_ROOT/.local), MUXLY_START_TIMEOUT (seconds),
        MUXLY_MAVEN_ARGS (extra mvn arguments for downloads), JAVA_HOME,
        MUXLY_KAFKA_PORT / MUXLY_KAFKA_CONTROLLER_PORT (default 9092 / 9093),
-       MUXLY_KAFKA_SASL_SSL_PORT (adds a SASL/SCRAM-over-TLS client listener; see README.md)
+       MUXLY_KAFKA_SASL_SSL_PORT (adds a SASL/SCRAM-over-TLS client listener; see README.md),
+       MUXLY_REGISTRY_PORT / MUXLY_REGISTRY_MGMT_PORT (default 8085 / 9001),
+       MUXLY_KAFKA_CLUSTER_PORTS / MUXLY_KAFKA_CLUSTER_CONTROLLER_PORTS
+         (three comma-separated ports each, default 19092,19093,19094 / 19192,19193,19194)
+  components also: kafka-cluster (= kafka-node1 kafka-node2 kafka-node3)
 EOF
   exit 2
 }
@@ -38,8 +45,15 @@ KAFKA_CONTROLLER_PORT="${MUXLY_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_SASL_SSL_PORT="${MUXLY_KAFKA_SASL_SSL_PORT:-}"
 KAFKA_SCRAM_USER="${MUXLY_KAFKA_SCRAM_USER:-muxly}"
 KAFKA_SCRAM_PASSWORD="${MUXLY_KAFKA_SCRAM_PASSWORD:-local-dev-only-scram-password}"
-REGISTRY_PORT=8085
-REGISTRY_MGMT_PORT=9001
+REGISTRY_PORT="${MUXLY_REGISTRY_PORT:-8085}"
+REGISTRY_MGMT_PORT="${MUXLY_REGISTRY_MGMT_PORT:-9001}"
+# The three-broker cluster (for replication and rolling-restart tests): its own ports, and its
+# own folders $LOCAL_DIR/kafka-node<N>; it uses the jars materialised for `kafka`.
+IFS=, read -r -a CLUSTER_PORTS <<<"${MUXLY_KAFKA_CLUSTER_PORTS:-19092,19093,19094}"
+IFS=, read -r -a CLUSTER_CONTROLLER_PORTS <<<"${MUXLY_KAFKA_CLUSTER_CONTROLLER_PORTS:-19192,19193,19194}"
+((${#CLUSTER_PORTS[@]} == 3 && ${#CLUSTER_CONTROLLER_PORTS[@]} == 3)) ||
+  die "MUXLY_KAFKA_CLUSTER_PORTS and MUXLY_KAFKA_CLUSTER_CONTROLLER_PORTS need three ports each"
+CLUSTER_NODES=(kafka-node1 kafka-node2 kafka-node3)
 S3_PORT=9090
 S3_HTTPS_PORT=9191
 KEYCLOAK_PORT=8180
@@ -54,9 +68,17 @@ java_min_of() {
   esac
 }
 
+# node number of a cluster component (kafka-node2 -> 2)
+node_of() { echo "${1#kafka-node}"; }
+
 ports_of() {
   case "$1" in
     kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT${KAFKA_SASL_SSL_PORT:+ $KAFKA_SASL_SSL_PORT}" ;;
+    kafka-node?)
+      local n
+      n="$(node_of "$1")"
+      echo "${CLUSTER_PORTS[n - 1]} ${CLUSTER_CONTROLLER_PORTS[n - 1]}"
+      ;;
     registry) echo "$REGISTRY_PORT $REGISTRY_MGMT_PORT" ;;
     s3) echo "$S3_PORT $S3_HTTPS_PORT" ;;
     keycloak) echo "$KEYCLOAK_PORT $KEYCLOAK_MGMT_PORT" ;;
@@ -71,7 +93,7 @@ timeout_of() {
     return
   fi
   case "$1" in
-    kafka) echo 90 ;;
+    kafka | kafka-node?) echo 90 ;;
     registry) echo 180 ;;
     s3) echo 90 ;;
     keycloak) echo 300 ;;
@@ -82,6 +104,32 @@ timeout_of() {
 # Kafka: single KRaft node (broker + controller in one JVM), Java 17+.
 
 
+# The Kafka functions serve the single node (`kafka`) and each cluster node (`kafka-node<N>`):
+# kafka_node sets which one (its ports, node id, voters, replication) before each use.
+KAFKA_NODE_ID=1
+KAFKA_VOTERS="1@127.0.0.1:$KAFKA_CONTROLLER_PORT"
+KAFKA_REPLICAS=1
+KAFKA_MIN_ISR=1
+KAFKA_HEAP=1g
+KAFKA_COMPONENT=kafka
+kafka_node() { # component
+  [[ "$1" == kafka-node? ]] || return 0
+  local n i
+  n="$(node_of "$1")"
+  KAFKA_COMPONENT="$1"
+  KAFKA_NODE_ID="$n"
+  KAFKA_PORT="${CLUSTER_PORTS[n - 1]}"
+  KAFKA_CONTROLLER_PORT="${CLUSTER_CONTROLLER_PORTS[n - 1]}"
+  KAFKA_VOTERS=""
+  for i in 1 2 3; do KAFKA_VOTERS+="${KAFKA_VOTERS:+,}$i@127.0.0.1:${CLUSTER_CONTROLLER_PORTS[i - 1]}"; done
+  KAFKA_REPLICAS=3
+  KAFKA_MIN_ISR=2
+  # the SASL/TLS listener is the single node's only
+  KAFKA_SASL_SSL_PORT=""
+  # three JVMs on a developer machine: a smaller heap each
+  KAFKA_HEAP=512m
+}
+
 kafka_ready() {
   kafka_api_versions_ok "$KAFKA_PORT"
 }
@@ -89,8 +137,11 @@ kafka_ready() {
 # During a start also wait for the broker's own "started" line: it comes after the broker
 # is unfenced and its listeners accept requests.
 kafka_started() {
-  grep -q "Kafka Server started" "$LOCAL_DIR/kafka/logs/server.log" 2>/dev/null && kafka_ready
+  grep -q "Kafka Server started" "$LOCAL_DIR/$KAFKA_COMPONENT/logs/server.log" 2>/dev/null && kafka_ready
 }
+
+# The jars are those of `kafka` (fetch.sh kafka materialises them), for the cluster nodes too.
+KAFKA_LIB="$LOCAL_DIR/kafka/lib"
 
 kafka_prepare() { # dir java
   local dir="$1" java="$2"
@@ -123,24 +174,25 @@ ssl.key.password=$store_password"
   cat >"$dir/server.properties" <<EOF
 # Generated by deploy/local/stack.sh on every start: edit the script, not this file.
 process.roles=broker,controller
-node.id=1
-# static quorum of one voter, matching a plain 'format' (no --standalone)
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+# static quorum (one voter, or the cluster's three), matching a plain 'format' (no --standalone)
+controller.quorum.voters=$KAFKA_VOTERS
 listeners=$listeners
 advertised.listeners=$advertised
 listener.security.protocol.map=$protocols
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
-# one broker: every internal topic must live with a single replica
+# one broker: every internal topic lives with a single replica; the cluster: three, and a
+# write is acknowledged once two have it (one broker may be down, as in a rolling restart)
 num.partitions=3
-default.replication.factor=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
-min.insync.replicas=1
+default.replication.factor=$KAFKA_REPLICAS
+offsets.topic.replication.factor=$KAFKA_REPLICAS
+transaction.state.log.replication.factor=$KAFKA_REPLICAS
+transaction.state.log.min.isr=$KAFKA_MIN_ISR
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICAS
+share.coordinator.state.topic.min.isr=$KAFKA_MIN_ISR
+min.insync.replicas=$KAFKA_MIN_ISR
 # tests start consumers and expect them to get partitions at once
 group.initial.rebalance.delay.ms=0
 # topics are created on purpose (the pipeline and the registry create theirs)
@@ -168,15 +220,28 @@ EOF
   </Loggers>
 </Configuration>
 EOF
-  # Format the storage once: a random cluster id, the static voter set from the config.
+  # Format the storage once: a random cluster id, the static voter set from the config. The
+  # cluster's nodes share one id, kept beside their folders.
   if [[ ! -f "$dir/data/meta.properties" ]]; then
-    local id
-    id="$("$java" -cp "$dir/lib/*" kafka.tools.StorageTool random-uuid 2>>"$dir/logs/format.log" | tail -n1)" ||
-      { show_log_tail "$dir/logs/format.log"; die "kafka.tools.StorageTool random-uuid failed"; }
+    local id id_file="" id_lock
+    if [[ "$KAFKA_COMPONENT" == kafka-node? ]]; then
+      id_file="$LOCAL_DIR/kafka-cluster.id"
+      # the nodes start side by side: the first one makes the id, the others wait and read it
+      exec {id_lock}>"$id_file.lock"
+      flock "$id_lock"
+    fi
+    if [[ -n "$id_file" && -s "$id_file" ]]; then
+      id="$(cat "$id_file")"
+    else
+      id="$("$java" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool random-uuid 2>>"$dir/logs/format.log" | tail -n1)" ||
+        { show_log_tail "$dir/logs/format.log"; die "kafka.tools.StorageTool random-uuid failed"; }
+      if [[ -n "$id_file" && -n "$id" ]]; then echo "$id" >"$id_file"; fi
+    fi
+    if [[ -n "$id_file" ]]; then exec {id_lock}>&-; fi
     [[ -n "$id" ]] || die "kafka.tools.StorageTool random-uuid printed nothing"
     info "formatting storage in $dir/data (cluster id $id)"
     # (no log4j2 config here: the tool's own output is what matters, kept in format.log)
-    if ! "$java" -cp "$dir/lib/*" kafka.tools.StorageTool format -t "$id" \
+    if ! "$java" -cp "$KAFKA_LIB/*" kafka.tools.StorageTool format -t "$id" \
       -c "$dir/server.properties" "${format_args[@]}" >>"$dir/logs/format.log" 2>&1; then
       show_log_tail "$dir/logs/format.log"
       die "formatting Kafka storage failed"
@@ -206,12 +271,21 @@ kafka_tls_material() { # dir
 kafka_spawn() { # dir java
   local dir="$1" java="$2"
   spawn "$dir/pid" "$dir/logs/stdout.log" "$dir" \
-    "$java" -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    "$java" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Djava.io.tmpdir="$dir/tmp" -Dlog4j2.configurationFile="$dir/log4j2.xml" \
-    -cp "$dir/lib/*" kafka.Kafka "$dir/server.properties"
+    -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties"
 }
 
-kafka_logs() { echo "$LOCAL_DIR/kafka/logs/server.log $LOCAL_DIR/kafka/logs/stdout.log"; }
+kafka_logs() { echo "$LOCAL_DIR/$KAFKA_COMPONENT/logs/server.log $LOCAL_DIR/$KAFKA_COMPONENT/logs/stdout.log"; }
+
+# Each cluster node is a component of its own (stop kafka-node2 for a rolling restart), run by
+# the Kafka functions above with that node's settings.
+for node in "${CLUSTER_NODES[@]}"; do
+  for step in ready started prepare spawn logs; do
+    eval "${node}_${step}() { kafka_node $node; kafka_${step} \"\$@\"; }"
+  done
+done
+unset node step
 
 # ======================================================================================
 # Schema registry: Apicurio Registry (Quarkus) with its Confluent-compatible API,
@@ -397,7 +471,7 @@ start_component() { # component
   rm -f "$java_err"
 
   # Download/unpack on first use (a no-op once materialised). The lock fd is not passed on.
-  "$DEPLOY_DIR/fetch.sh" "$c" {LOCK_FD}>&-
+  "$DEPLOY_DIR/fetch.sh" "${c%-node?}" {LOCK_FD}>&-
 
   "${c}_prepare" "$dir" "$java"
   mkdir -p "$dir/logs"
@@ -473,7 +547,8 @@ requested=()
 for arg in "$@"; do
   case "$arg" in
     all) requested+=("${ALL_COMPONENTS[@]}") ;;
-    kafka | registry | s3 | keycloak) requested+=("$arg") ;;
+    kafka | registry | s3 | keycloak | kafka-node[123]) requested+=("$arg") ;;
+    kafka-cluster) requested+=("${CLUSTER_NODES[@]}") ;;
     *) usage ;;
   esac
 done
@@ -484,7 +559,7 @@ fi
 has() { [[ " ${requested[*]} " == *" $1 "* ]]; }
 ordered() { # the requested components, in start order (or reverse with "reverse")
   local c out=()
-  for c in "${ALL_COMPONENTS[@]}"; do has "$c" && out+=("$c"); done
+  for c in "${ALL_COMPONENTS[@]}" "${CLUSTER_NODES[@]}"; do has "$c" && out+=("$c"); done
   if [[ "${1:-}" == reverse ]]; then
     local i
     for ((i = ${#out[@]} - 1; i >= 0; i--)); do echo "${out[i]}"; done
@@ -497,7 +572,24 @@ case "$action" in
   start)
     # the registry cannot start without Kafka
     if has registry && ! has kafka; then requested+=(kafka); fi
-    for c in $(ordered); do start_component "$c"; done
+    cluster=()
+    for c in $(ordered); do
+      if [[ "$c" == kafka-node? ]]; then cluster+=("$c"); else start_component "$c"; fi
+    done
+    # NOTE: a cluster node completes its start only once a quorum of controllers (two of three)
+    # runs, so the nodes start side by side; each waits for its own answer.
+    if ((${#cluster[@]} == 1)); then
+      start_component "${cluster[0]}"
+    elif ((${#cluster[@]} > 1)); then
+      pids=()
+      for c in "${cluster[@]}"; do
+        start_component "$c" &
+        pids+=($!)
+      done
+      failed=0
+      for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+      ((failed == 0)) || die "the Kafka cluster did not start (see above)"
+    fi
     ;;
   stop)
     # stopping Kafka under a running registry would leave it failing: stop it too
