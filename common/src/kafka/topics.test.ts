@@ -7,7 +7,9 @@ const config = (replicationFactor: number) =>
   }));
 
 test('replicated topics require two in-sync replicas for an acknowledged write', () => {
-  expect(config(3).map((topic) => topic.minInsync)).toEqual(['2', '2', '2', '2', '2', '2']);
+  const topics = config(3);
+  expect(topics.length).toBeGreaterThanOrEqual(6);
+  for (const topic of topics) expect(topic).toEqual({ topic: topic.topic, minInsync: '2' });
 });
 
 test('two replicas keep writing with one broker down; one replica sets nothing', () => {
