@@ -4,3 +4,4 @@ export * from './settings/index.ts';
 export * from './rules/index.ts';
 export * from './events/job-messages.ts';
 export * from './events/replay.ts';
+export * from './templates/example.ts';

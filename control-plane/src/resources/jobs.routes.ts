@@ -52,7 +52,7 @@ export function toConfigObject(job: SchedulerJob) {
   };
 }
 
-const toDto = (job: SchedulerJob) => ({
+export const toDto = (job: SchedulerJob) => ({
   ...toConfigObject(job),
   ...jobNextRuns(job),
   version: job.version,
@@ -121,6 +121,35 @@ function executionFilters(request: Request): FilterQuery<object>[] {
   return where;
 }
 
+export type JobCreate = JobBody & { name: string; connectorId: string };
+
+/** Creates a job inside the caller's transaction; the caller publishes it after the commit. */
+export async function createJob(em: EntityManager, body: JobCreate): Promise<SchedulerJob> {
+  const id = body.id ?? newId('job');
+  const timezone = body.timezone ?? 'UTC';
+  const problems = checkSchedule(body.schedule, timezone);
+  if (problems.length > 0) throw unprocessable('the schedule is not valid', problems);
+  if (await em.findOne(SchedulerJobEntity, { id })) throw conflict('duplicate', `job "${id}" already exists`);
+  if (await em.findOne(SchedulerJobEntity, { name: body.name }))
+    throw conflict('duplicate', `a job named "${body.name}" already exists`);
+  await checkConnector(em, body.connectorId);
+  const created = em.create(SchedulerJobEntity, {
+    id,
+    name: body.name,
+    connectorId: body.connectorId,
+    action: body.action ?? 'sync',
+    params: body.params ?? {},
+    schedule: body.schedule ?? null,
+    timezone,
+    enabled: body.enabled ?? true,
+    maxRetries: body.maxRetries ?? 3,
+    backoff: { ...DEFAULT_BACKOFF, ...body.backoff },
+    timeoutSeconds: body.timeoutSeconds ?? 3600,
+  });
+  await em.flush();
+  return created;
+}
+
 export function jobRoutes(context: ControlPlaneContext): Router {
   const router = Router();
   const load = async (em: EntityManager, id: string) => {
@@ -159,35 +188,10 @@ export function jobRoutes(context: ControlPlaneContext): Router {
   });
 
   router.post(PATH, async (request, response) => {
-    const body = request.body as JobBody & { name: string; connectorId: string };
-    const id = body.id ?? newId('job');
-    const timezone = body.timezone ?? 'UTC';
-    const problems = checkSchedule(body.schedule, timezone);
-    if (problems.length > 0) throw unprocessable('the schedule is not valid', problems);
-    const job = await inTransaction(context, async (em) => {
-      if (await em.findOne(SchedulerJobEntity, { id })) throw conflict('duplicate', `job "${id}" already exists`);
-      if (await em.findOne(SchedulerJobEntity, { name: body.name }))
-        throw conflict('duplicate', `a job named "${body.name}" already exists`);
-      await checkConnector(em, body.connectorId);
-      const created = em.create(SchedulerJobEntity, {
-        id,
-        name: body.name,
-        connectorId: body.connectorId,
-        action: body.action ?? 'sync',
-        params: body.params ?? {},
-        schedule: body.schedule ?? null,
-        timezone,
-        enabled: body.enabled ?? true,
-        maxRetries: body.maxRetries ?? 3,
-        backoff: { ...DEFAULT_BACKOFF, ...body.backoff },
-        timeoutSeconds: body.timeoutSeconds ?? 3600,
-      });
-      await em.flush();
-      return created;
-    });
-    await context.publisher.notify('job', id);
+    const job = await inTransaction(context, (em) => createJob(em, request.body as JobCreate));
+    await context.publisher.notify('job', job.id);
     setEtag(response, job.version);
-    response.status(201).location(`${PATH}/${id}`).json(toDto(job));
+    response.status(201).location(`${PATH}/${job.id}`).json(toDto(job));
   });
 
   router.get(`${PATH}/:id`, async (request, response) => {

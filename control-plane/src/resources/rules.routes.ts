@@ -76,7 +76,7 @@ export function toConfigObject({ rule, transformations, destinationIds }: RuleVi
   };
 }
 
-function toDto(view: RuleView) {
+export function ruleDto(view: RuleView) {
   const { rule } = view;
   return {
     ...toConfigObject(view),
@@ -148,6 +148,31 @@ export async function replaceChildren(
   }
 }
 
+export type RuleCreate = RuleBody & { name: string; destinationIds: string[] };
+
+/** Creates a routing rule inside the caller's transaction; the caller publishes it after the commit. */
+export async function createRule(em: EntityManager, body: RuleCreate): Promise<RuleView> {
+  const id = body.id ?? newId('rul');
+  const transformations = body.transformations ?? [];
+  checkLogic(body.condition, transformations);
+  if (await em.findOne(RoutingRuleEntity, { id })) throw conflict('duplicate', `routing rule "${id}" already exists`);
+  if (await em.findOne(RoutingRuleEntity, { name: body.name }))
+    throw conflict('duplicate', `a routing rule named "${body.name}" already exists`);
+  await checkDestinations(em, body.destinationIds);
+  const rule = em.create(RoutingRuleEntity, {
+    id,
+    name: body.name,
+    priority: body.priority ?? 100,
+    enabled: body.enabled ?? true,
+    condition: body.condition ?? null,
+    stopOnMatch: body.stopOnMatch ?? false,
+  });
+  await em.flush();
+  await replaceChildren(em, id, transformations, body.destinationIds);
+  await em.flush();
+  return { rule, transformations, destinationIds: body.destinationIds };
+}
+
 export function ruleRoutes(context: ControlPlaneContext): Router {
   const router = Router();
   const load = async (em: EntityManager, id: string) => {
@@ -178,45 +203,23 @@ export function ruleRoutes(context: ControlPlaneContext): Router {
     const views = new Map((await loadRuleViews(em, rows.slice(0, page.limit))).map((view) => [view.rule.id, view]));
     response.json(
       pageOf(rows as unknown as (RoutingRule & Record<string, unknown>)[], page, 'id', (row) =>
-        toDto(views.get(row.id)!),
+        ruleDto(views.get(row.id)!),
       ),
     );
   });
 
   router.post(PATH, async (request, response) => {
-    const body = request.body as RuleBody & { name: string; destinationIds: string[] };
-    const id = body.id ?? newId('rul');
-    const transformations = body.transformations ?? [];
-    checkLogic(body.condition, transformations);
-    const view = await inTransaction(context, async (em) => {
-      if (await em.findOne(RoutingRuleEntity, { id }))
-        throw conflict('duplicate', `routing rule "${id}" already exists`);
-      if (await em.findOne(RoutingRuleEntity, { name: body.name }))
-        throw conflict('duplicate', `a routing rule named "${body.name}" already exists`);
-      await checkDestinations(em, body.destinationIds);
-      const rule = em.create(RoutingRuleEntity, {
-        id,
-        name: body.name,
-        priority: body.priority ?? 100,
-        enabled: body.enabled ?? true,
-        condition: body.condition ?? null,
-        stopOnMatch: body.stopOnMatch ?? false,
-      });
-      await em.flush();
-      await replaceChildren(em, id, transformations, body.destinationIds);
-      await em.flush();
-      return { rule, transformations, destinationIds: body.destinationIds };
-    });
-    await context.publisher.notify('rule', id);
+    const view = await inTransaction(context, (em) => createRule(em, request.body as RuleCreate));
+    await context.publisher.notify('rule', view.rule.id);
     setEtag(response, view.rule.version);
-    response.status(201).location(`${PATH}/${id}`).json(toDto(view));
+    response.status(201).location(`${PATH}/${view.rule.id}`).json(ruleDto(view));
   });
 
   router.get(`${PATH}/:id`, async (request, response) => {
     const em = context.orm.em.fork();
     const view = await loadRuleView(em, await load(em, param(request, 'id')));
     setEtag(response, view.rule.version);
-    response.json(toDto(view));
+    response.json(ruleDto(view));
   });
 
   router.patch(`${PATH}/:id`, async (request, response) => {
@@ -250,7 +253,7 @@ export function ruleRoutes(context: ControlPlaneContext): Router {
     });
     await context.publisher.notify('rule', id);
     setEtag(response, view.rule.version);
-    response.json(toDto(view));
+    response.json(ruleDto(view));
   });
 
   router.delete(`${PATH}/:id`, async (request, response) => {

@@ -99,6 +99,51 @@ export function toConfigObject(object: TypedObject) {
 
 export const secretContext = (kind: TemplateKind, id: string) => `${kind}/${id}`;
 
+/** The body of a create (`ConnectorCreate` / `DestinationCreate` in the OpenAPI document). */
+export interface TypedObjectCreate {
+  id?: string;
+  name: string;
+  type: string;
+  enabled?: boolean;
+  config?: Json;
+  credentials?: Json;
+  /** Destinations: where the new destination's consumer group starts (default now). */
+  startFrom?: StartFrom;
+}
+
+/**
+ * Creates a connector or destination inside the caller's transaction: the config validated
+ * against the type's template, duplicates refused, credentials encrypted. The caller publishes
+ * it once the transaction committed.
+ */
+export async function createTypedObject(
+  context: ControlPlaneContext,
+  em: EntityManager,
+  kind: TemplateKind,
+  body: TypedObjectCreate,
+): Promise<TypedObject> {
+  const spec = SPECS[kind];
+  const id = body.id ?? newId(spec.idPrefix);
+  const credentials = body.credentials && Object.keys(body.credentials).length > 0 ? body.credentials : null;
+  const config = context.templates.validate(kind, body.type, body.config ?? {}, credentials);
+  if (await em.findOne(spec.entity, { id })) throw conflict('duplicate', `${spec.label} "${id}" already exists`);
+  if (await em.findOne(spec.entity, { name: body.name }))
+    throw conflict('duplicate', `a ${spec.label} named "${body.name}" already exists`);
+  const object = em.create(spec.entity, {
+    id,
+    name: body.name,
+    type: body.type,
+    enabled: body.enabled ?? true,
+    config,
+    credentials: credentials ? context.keyring.encrypt(credentials, secretContext(kind, id)) : null,
+    ...(kind === 'connector' ? { state: null } : {}),
+  } as never) as TypedObject;
+  // NOTE: before the commit and the publish, so the router never starts it from elsewhere.
+  if (kind === 'destination') await placeNewDestination(context, id, body.startFrom);
+  await em.flush();
+  return object;
+}
+
 export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneContext): Router {
   const spec = SPECS[kind];
   const router = Router();
@@ -132,39 +177,12 @@ export function typedObjectRoutes(kind: TemplateKind, context: ControlPlaneConte
   });
 
   router.post(spec.path, async (request, response) => {
-    const body = request.body as {
-      id?: string;
-      name: string;
-      type: string;
-      enabled?: boolean;
-      config?: Json;
-      credentials?: Json;
-      startFrom?: StartFrom;
-    };
-    const id = body.id ?? newId(spec.idPrefix);
-    const credentials = body.credentials && Object.keys(body.credentials).length > 0 ? body.credentials : null;
-    const config = templates.validate(kind, body.type, body.config ?? {}, credentials);
-    const created = await inTransaction(context, async (em) => {
-      if (await em.findOne(spec.entity, { id })) throw conflict('duplicate', `${spec.label} "${id}" already exists`);
-      if (await em.findOne(spec.entity, { name: body.name }))
-        throw conflict('duplicate', `a ${spec.label} named "${body.name}" already exists`);
-      const object = em.create(spec.entity, {
-        id,
-        name: body.name,
-        type: body.type,
-        enabled: body.enabled ?? true,
-        config,
-        credentials: credentials ? keyring.encrypt(credentials, secretContext(kind, id)) : null,
-        ...(kind === 'connector' ? { state: null } : {}),
-      } as never) as TypedObject;
-      // NOTE: before the commit and the publish, so the router never starts it from elsewhere.
-      if (kind === 'destination') await placeNewDestination(context, id, body.startFrom);
-      await em.flush();
-      return object;
-    });
-    await context.publisher.notify(kind, id);
+    const created = await inTransaction(context, (em) =>
+      createTypedObject(context, em, kind, request.body as TypedObjectCreate),
+    );
+    await context.publisher.notify(kind, created.id);
     setEtag(response, created.version);
-    response.status(201).location(`${spec.path}/${id}`).json(toDto(created));
+    response.status(201).location(`${spec.path}/${created.id}`).json(toDto(created));
   });
 
   router.get(`${spec.path}/:id`, async (request, response) => {

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
+import type { TemplateExample } from '@muxly/schemas';
 import { unprocessable, type FieldProblem } from '../http/problem.ts';
 
 // ajv-formats is CommonJS: under native ESM its function arrives as the namespace's default.
@@ -53,6 +54,8 @@ export interface PluginTemplate {
   check?: (config: Record<string, unknown>, options: CheckOptions) => Promise<OwnCheckStep[]>;
   /** The URL the type talks to for a config (defaults included), for the resolve and connect steps. */
   endpoint?: (config: Record<string, unknown>) => string | undefined;
+  /** Ready-made configurations of the type (`POST /api/v1/templates/{id}/instantiate`). */
+  examples?: TemplateExample[];
 }
 
 interface Compiled {
@@ -63,6 +66,7 @@ interface Compiled {
 
 export class TemplateCatalog {
   readonly #byKey = new Map<string, Compiled>();
+  readonly #examples = new Map<string, { template: PluginTemplate; example: TemplateExample }>();
 
   constructor(templates: readonly PluginTemplate[]) {
     // NOTE: useDefaults fills defaults into the object validated; validation runs on a copy.
@@ -75,7 +79,16 @@ export class TemplateCatalog {
         validate: ajv.compile(template.configSchema),
         validateCredentials: template.credentialsSchema ? ajv.compile(template.credentialsSchema) : undefined,
       });
+      for (const example of template.examples ?? []) {
+        if (this.#examples.has(example.id)) throw new Error(`two template examples named ${example.id}`);
+        this.#examples.set(example.id, { template, example });
+      }
     }
+  }
+
+  /** A ready-made configuration by its id, with the template of its type. */
+  example(id: string): { template: PluginTemplate; example: TemplateExample } | undefined {
+    return this.#examples.get(id);
   }
 
   list(kind?: TemplateKind): PluginTemplate[] {

@@ -84,6 +84,7 @@ export function normalizeTemplate(raw: Raw, fallbackKind: TemplateKind): PluginT
   if (raw.credentialsSchema) template.credentialsSchema = raw.credentialsSchema as object;
   if (typeof raw.check === 'function') template.check = raw.check as PluginTemplate['check'];
   if (typeof raw.endpoint === 'function') template.endpoint = raw.endpoint as PluginTemplate['endpoint'];
+  if (Array.isArray(raw.examples)) template.examples = raw.examples as PluginTemplate['examples'];
   return template;
 }
 

@@ -5,6 +5,11 @@ import { CustomHttpConfig, CustomHttpCredentials } from './custom-http/config.ts
 import { Ga4Config } from './ga4/config.ts';
 import { HubSpotConfig, HubSpotCredentials } from './hubspot/config.ts';
 import type { ConnectorPlugin, ConnectorType } from './connector.ts';
+import type { TemplateExample } from '@muxly/schemas';
+import { bigqueryExamples } from './bigquery/examples.ts';
+import { customHttpExamples } from './custom-http/examples.ts';
+import { ga4Examples } from './ga4/examples.ts';
+import { hubspotExamples } from './hubspot/examples.ts';
 
 // The connector templates the control plane lists and instantiates (docs/control-plane-api.md "Templates"). Pure:
 // it imports only the config schemas; the connectors and their client libraries are imported
@@ -42,6 +47,8 @@ export interface ConnectorTemplate {
   defaults: Record<string, unknown>;
   /** Top-level config fields without a default that the user must give. */
   required: string[];
+  /** Ready-made configurations, each with the job that runs its syncs. */
+  examples: TemplateExample[];
   /**
    * The URL the connector talks to for a config (defaults included), so the control plane's test
    * can resolve and connect to it before the check. Unset for plugins: the test looks for a URL field.
@@ -107,6 +114,7 @@ export function connectorTemplate(
     credentialsSchema: connector.credentialsSchema ?? NO_CREDENTIALS,
     defaults,
     required: ((connector.configSchema.required as string[] | undefined) ?? []).filter((name) => !(name in defaults)),
+    examples: [],
     check: (config, options) => runCheck(load, config, options),
   };
 }
@@ -123,12 +131,14 @@ const builtIn = (
   configSchema: TSchema,
   credentialsSchema: TSchema,
   endpoint: Endpoint,
+  examples: TemplateExample[],
 ): ConnectorTemplate => ({
   ...connectorTemplate(
     { type, description, configSchema, credentialsSchema },
     async () => (await import('./registry.ts')).builtInConnectors[type],
   ),
   endpoint,
+  examples,
 });
 
 const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
@@ -140,6 +150,7 @@ export const connectorTemplates: ConnectorTemplate[] = [
     BigQueryConfig,
     GoogleCredentials,
     (config) => text(config.apiEndpoint) ?? 'https://bigquery.googleapis.com',
+    bigqueryExamples,
   ),
   builtIn(
     'ga4',
@@ -147,6 +158,7 @@ export const connectorTemplates: ConnectorTemplate[] = [
     Ga4Config,
     GoogleCredentials,
     (config) => text(config.apiEndpoint) ?? 'https://analyticsdata.googleapis.com',
+    ga4Examples,
   ),
   builtIn(
     'hubspot',
@@ -154,6 +166,7 @@ export const connectorTemplates: ConnectorTemplate[] = [
     HubSpotConfig,
     HubSpotCredentials,
     (config) => text(config.apiBaseUrl) ?? 'https://api.hubapi.com',
+    hubspotExamples,
   ),
   // The URL is a template: its {{cursor}} and {{now}} placeholders do not change the host.
   builtIn(
@@ -162,5 +175,6 @@ export const connectorTemplates: ConnectorTemplate[] = [
     CustomHttpConfig,
     CustomHttpCredentials,
     (config) => text(config.url)?.replace(/\{\{[^}]*\}\}/g, ''),
+    customHttpExamples,
   ),
 ];

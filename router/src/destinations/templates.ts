@@ -1,4 +1,12 @@
 import type { TSchema } from '@sinclair/typebox';
+import type { TemplateExample } from '@muxly/schemas';
+import { databaseExamples } from './database/examples.ts';
+import { emailExamples } from './email/examples.ts';
+import { fileExamples } from './file/examples.ts';
+import { prometheusExamples } from './prometheus/examples.ts';
+import { s3Examples } from './s3/examples.ts';
+import { slackExamples } from './slack/examples.ts';
+import { webhookExamples } from './webhook/examples.ts';
 import { databaseDestinationTemplate } from './database/config.ts';
 import { emailDestinationTemplate } from './email/config.ts';
 import { fileDestinationTemplate } from './file/config.ts';
@@ -22,6 +30,8 @@ export interface DestinationTemplate {
   required: string[];
   /** Top-level config fields that travel encrypted in `credentials` and are never returned. */
   secrets: string[];
+  /** Ready-made configurations, each with the routing rule that feeds it. */
+  examples: TemplateExample[];
   /** The control plane's connection test: creates the destination, runs its healthcheck, closes it. */
   check?: (config: Record<string, unknown>, options: { signal: AbortSignal }) => Promise<CheckStep[]>;
 }
@@ -54,7 +64,7 @@ const PROVES: Record<Checked, Partial<Record<AccessStep, string>> & { check: str
   file: { check: 'the folder of the file exists (it is created when missing)' },
   webhook: { check: 'the receiver answered a HEAD request; no event was sent' },
   database: {
-    authenticate: 'PostgreSQL accepted the user',
+    authenticate: 'the database server accepted the user',
     permission: 'the user may INSERT into the table (and UPDATE it, for upserts)',
     check: 'the table and every mapped column exist',
   },
@@ -164,7 +174,20 @@ const byType = {
   prometheus: prometheusDestinationTemplate,
   slack: slackDestinationTemplate,
   email: emailDestinationTemplate,
-} satisfies Record<DestinationType, Omit<DestinationTemplate, 'type' | 'secrets' | 'check'> & { type: string }>;
+} satisfies Record<
+  DestinationType,
+  Omit<DestinationTemplate, 'type' | 'secrets' | 'check' | 'examples'> & { type: string }
+>;
+
+const EXAMPLES: Record<DestinationType, TemplateExample[]> = {
+  file: fileExamples,
+  webhook: webhookExamples,
+  database: databaseExamples,
+  s3: s3Examples,
+  prometheus: prometheusExamples,
+  slack: slackExamples,
+  email: emailExamples,
+};
 
 export const destinationTemplates: readonly DestinationTemplate[] = Object.entries(byType).map(([name, template]) => {
   const type = name as DestinationType;
@@ -172,6 +195,7 @@ export const destinationTemplates: readonly DestinationTemplate[] = Object.entri
     ...template,
     type,
     secrets: SECRETS[type],
+    examples: EXAMPLES[type],
     // The prometheus exporter binds its port: a check from the control plane's host would test
     // nothing the router sees, and could collide with a running exporter.
     ...(type === 'prometheus'
