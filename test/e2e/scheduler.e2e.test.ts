@@ -248,7 +248,7 @@ test('manual, webhook and cron runs deliver the records and are recorded as succ
       'content-type': 'application/json',
       'muxly-delivery-id': 'delivery-1',
       'muxly-timestamp': String(timestamp),
-      'muxly-signature': `v1=${signWebhook('e2e-webhook-secret-0123456789', timestamp, body)}`,
+      'muxly-signature': `v1=${signWebhook('e2e-webhook-secret-0123456789', 'delivery-1', timestamp, body)}`,
     },
     body,
   });

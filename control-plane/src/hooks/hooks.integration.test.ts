@@ -34,18 +34,23 @@ let sequence = 0;
 function signed(options: { secret?: string; timestamp?: number; deliveryId?: string; payload?: string } = {}) {
   const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
   const payload = options.payload ?? body;
+  const deliveryId = options.deliveryId ?? `dlv-${Date.now()}-${(sequence += 1)}`;
   return {
     payload,
     headers: {
       'content-type': 'application/json',
-      'muxly-delivery-id': options.deliveryId ?? `dlv-${Date.now()}-${(sequence += 1)}`,
+      'muxly-delivery-id': deliveryId,
       'muxly-timestamp': String(timestamp),
-      'muxly-signature': `v1=${signWebhook(options.secret ?? SECRET, timestamp, payload)}`,
+      'muxly-signature': `v1=${signWebhook(options.secret ?? SECRET, deliveryId, timestamp, payload)}`,
     },
   };
 }
 
-async function deliver(instance: number, request: ReturnType<typeof signed>, path = 'sources/crm') {
+async function deliver(
+  instance: number,
+  request: { payload: string; headers: Record<string, string> },
+  path = 'sources/crm',
+) {
   const response = await fetch(`http://127.0.0.1:${cluster.instances[instance]!.port}/hooks/${path}`, {
     method: 'POST',
     headers: request.headers,
@@ -104,10 +109,27 @@ test.each([
   expect(await webhookExecutions()).toHaveLength(before);
 });
 
-test('an unknown path is a 404', async () => {
-  const answer = await deliver(0, signed(), 'sources/nothing-here');
-  expect(answer.status).toBe(404);
+test('an unknown path gets the same answer as a bad signature, so paths cannot be probed', async () => {
+  const unknown = await deliver(0, signed(), 'sources/nothing-here');
+  const badSignature = await deliver(0, signed({ secret: 'not-the-secret-0000000000' }));
+  expect(unknown).toEqual(badSignature);
+  expect(unknown.status).toBe(401);
+  expect(unknown.type).toMatch(/^application\/problem\+json/);
+  // Malformed headers: also one answer for both.
+  const unsigned = { payload: body, headers: { 'content-type': 'application/json' } };
+  expect(await deliver(0, unsigned, 'sources/nothing-here')).toEqual(await deliver(0, unsigned));
+});
+
+test('a captured delivery replayed under a fresh delivery id is refused and starts nothing', async () => {
+  const captured = signed({ deliveryId: 'captured-1' });
+  expect((await deliver(0, captured)).status).toBe(202);
+  const before = (await webhookExecutions()).length;
+  const replay = { ...captured, headers: { ...captured.headers, 'muxly-delivery-id': 'fresh-id-2' } };
+  const answer = await deliver(1, replay);
+  expect(answer.status).toBe(401);
   expect(answer.type).toMatch(/^application\/problem\+json/);
+  expect(answer.body.type).toBe('https://muxly.dev/problems/bad-signature');
+  expect(await webhookExecutions()).toHaveLength(before);
 });
 
 test('a replayed delivery id is refused on either instance', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import express, { Router, type Request } from 'express';
 import { errorMessage, type Logger, type SecretKeyring } from '@muxly/common';
 import type { EncryptedValue } from '@muxly/common';
@@ -5,7 +6,7 @@ import type { ExecutionService } from '../executions/execution.service.ts';
 import { insertExecution, sqlRows } from '../executions/store.ts';
 import { ApiProblem } from '../http/problem.ts';
 import { webhookSecretContext } from '../resources/webhook-triggers.routes.ts';
-import { verifyWebhook } from './signature.ts';
+import { BAD_SIGNATURE, verifyWebhook } from './signature.ts';
 
 // The public `POST /hooks/{path}`: starts the trigger's job when the request is signed with the
 // trigger's secret (signature.ts). No API credentials: the HMAC is the authentication. Every
@@ -32,6 +33,9 @@ interface TriggerRow {
   secret_rotated_at: Date | null;
 }
 
+/** A random secret per process: what unknown paths are checked against. */
+const UNKNOWN_PATH_SECRET = randomBytes(32).toString('base64url');
+
 export function hookRoutes(options: HookOptions): Router {
   const router = Router();
   const now = options.now ?? (() => new Date());
@@ -53,9 +57,9 @@ export function hookRoutes(options: HookOptions): Router {
           [path],
         )
       )[0];
-      if (!trigger) throw new ApiProblem(404, 'not-found', `no webhook trigger at /hooks/${path}`);
-
-      const secrets = decryptSecrets(trigger, options, now());
+      // NOTE: an unknown path is checked like a known one against a secret nobody holds, so it gets
+      // the same answer (400 or 401) after the same work: the answer does not reveal which paths exist.
+      const secrets = trigger ? decryptSecrets(trigger, options, now()) : [UNKNOWN_PATH_SECRET];
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       const verdict = verifyWebhook({
         headers: request.headers,
@@ -64,9 +68,13 @@ export function hookRoutes(options: HookOptions): Router {
         nowSeconds: Math.floor(now().getTime() / 1000),
         toleranceSeconds: options.toleranceSeconds,
       });
-      if (!verdict.ok) {
-        options.logger.warn('webhook refused', { triggerId: trigger.id, reason: verdict.type });
-        throw new ApiProblem(verdict.status, verdict.type, verdict.detail);
+      if (!verdict.ok || !trigger) {
+        const refusal = verdict.ok ? BAD_SIGNATURE : verdict;
+        options.logger.warn('webhook refused', {
+          ...(trigger ? { triggerId: trigger.id } : { unknownPath: path.slice(0, 200) }),
+          reason: refusal.type,
+        });
+        throw new ApiProblem(refusal.status, refusal.type, refusal.detail);
       }
       if (!trigger.enabled || !trigger.job_enabled) {
         throw new ApiProblem(

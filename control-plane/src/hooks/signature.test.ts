@@ -9,7 +9,7 @@ const headers = (
 ) => ({
   'muxly-delivery-id': 'dlv_1',
   'muxly-timestamp': String(timestamp),
-  'muxly-signature': `v1=${signWebhook(secret, timestamp, body)}`,
+  'muxly-signature': `v1=${signWebhook(secret, 'dlv_1', timestamp, body)}`,
   ...overrides,
 });
 const verify = (h: Record<string, string | undefined>, secrets = ['current-secret-0123456789']) =>
@@ -19,7 +19,12 @@ test('a correctly signed request passes', () => {
   expect(verify(headers())).toEqual({ ok: true, deliveryId: 'dlv_1', timestamp: now });
 });
 
-test('the signature covers the body and the timestamp', () => {
+test('the signature covers the body, the timestamp and the delivery id', () => {
+  expect(verify(headers({ 'muxly-delivery-id': 'dlv_2' }))).toMatchObject({
+    ok: false,
+    status: 401,
+    type: 'bad-signature',
+  });
   expect(
     verifyWebhook({
       headers: headers(),
@@ -57,7 +62,7 @@ test('during a rotation either secret passes; a signature list may carry both', 
   const secrets = ['new-secret-0123456789abcdef', 'current-secret-0123456789'];
   expect(verify(headers({}, 'current-secret-0123456789'), secrets)).toMatchObject({ ok: true });
   expect(verify(headers({}, 'new-secret-0123456789abcdef'), secrets)).toMatchObject({ ok: true });
-  const both = `v1=${signWebhook('unknown-secret-000000000', now, body)},v1=${signWebhook('new-secret-0123456789abcdef', now, body)}`;
+  const both = `v1=${signWebhook('unknown-secret-000000000', 'dlv_1', now, body)},v1=${signWebhook('new-secret-0123456789abcdef', 'dlv_1', now, body)}`;
   expect(verify(headers({ 'muxly-signature': both }), secrets)).toMatchObject({ ok: true });
   expect(verify(headers({}, 'unknown-secret-000000000'), secrets)).toMatchObject({
     ok: false,

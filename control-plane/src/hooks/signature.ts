@@ -3,7 +3,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 // Webhook trigger signatures (docs/scheduling.md):
 //   Muxly-Delivery-Id: <unique id of this delivery>      (replay protection)
 //   Muxly-Timestamp:   <unix seconds when it was signed>  (tolerance window)
-//   Muxly-Signature:   v1=<hex HMAC-SHA256 of "<timestamp>.<raw body>">[,v1=<hex>…]
+//   Muxly-Signature:   v1=<hex HMAC-SHA256 of "<delivery id>.<timestamp>.<raw body>">[,v1=<hex>…]
+// NOTE: the delivery id is signed too: replay protection keys on it, so an unsigned id would let a
+// captured request be replayed under a fresh id within the tolerance window.
 // A sender rotating its secret may send one v1 per secret; Muxly accepts the current secret and,
 // for a grace period after a change, the previous one.
 
@@ -16,12 +18,25 @@ export const HEADERS = {
 export type Verdict =
   { ok: true; deliveryId: string; timestamp: number } | { ok: false; status: 400 | 401; type: string; detail: string };
 
+/** Also the answer for a path no trigger has: a caller cannot tell the two apart. */
+export const BAD_SIGNATURE = {
+  ok: false,
+  status: 401,
+  type: 'bad-signature',
+  detail: 'the signature does not match a webhook trigger at this path',
+} as const satisfies Verdict;
+
 const DELIVERY_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
 const SIGNATURE = /^v1=([0-9a-f]{64})$/;
 
-/** The signature a sender computes: hex HMAC-SHA256 over `<timestamp>.<raw body>`. */
-export function signWebhook(secret: string, timestamp: number | string, body: Buffer | string): string {
-  return createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex');
+/** The signature a sender computes: hex HMAC-SHA256 over `<delivery id>.<timestamp>.<raw body>`. */
+export function signWebhook(
+  secret: string,
+  deliveryId: string,
+  timestamp: number | string,
+  body: Buffer | string,
+): string {
+  return createHmac('sha256', secret).update(`${deliveryId}.${timestamp}.`).update(body).digest('hex');
 }
 
 export interface VerifyInput {
@@ -85,17 +100,11 @@ export function verifyWebhook(input: VerifyInput): Verdict {
   // and each comparison is constant-time, so timing reveals neither which part matched nor how much.
   let matched = false;
   for (const secret of input.secrets) {
-    const expected = Buffer.from(signWebhook(secret, timestampText, input.body), 'hex');
+    const expected = Buffer.from(signWebhook(secret, deliveryId, timestampText, input.body), 'hex');
     for (const hex of provided) {
       if (timingSafeEqual(expected, Buffer.from(hex, 'hex'))) matched = true;
     }
   }
-  if (!matched)
-    return {
-      ok: false,
-      status: 401,
-      type: 'bad-signature',
-      detail: "the signature does not match the trigger's secret",
-    };
+  if (!matched) return BAD_SIGNATURE;
   return { ok: true, deliveryId, timestamp };
 }
