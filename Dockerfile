@@ -28,6 +28,9 @@ COPY config config
 # write (EACCES).
 RUN mkdir -p /app/.local/out /var/lib/muxly && chown node:node /app/.local /app/.local/out /var/lib/muxly
 
+# The image starts in production mode with no settings file: a service refuses to start until
+# its keys are set (docs/security.md). The compose file of the local stack chooses local mode.
+ENV MUXLY_MODE=production
 USER node
 # Services stop gracefully on SIGTERM (docker stop) within their shutdown timeout.
 STOPSIGNAL SIGTERM

@@ -1,4 +1,4 @@
-import { createLogger, loadSettings, runService } from '@muxly/common';
+import { createLogger, enforceDeploymentMode, loadSettings, runService } from '@muxly/common';
 import { startControlPlane } from './service.ts';
 
 // `npm start -w control-plane`: the control-plane service (REST API, config publisher).
@@ -9,9 +9,8 @@ runService({
   logger: bootLogger,
   start: async () => {
     const settings = loadSettings();
-    return startControlPlane({
-      settings,
-      logger: createLogger({ service: 'control-plane', level: settings.log.level }),
-    });
+    const logger = createLogger({ service: 'control-plane', level: settings.log.level });
+    enforceDeploymentMode(settings, 'control-plane', logger);
+    return startControlPlane({ settings, logger });
   },
 });

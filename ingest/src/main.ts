@@ -1,4 +1,4 @@
-import { createLogger, loadSettings, runService } from '@muxly/common';
+import { createLogger, enforceDeploymentMode, loadSettings, runService } from '@muxly/common';
 import { startIngest } from './service.ts';
 
 const bootLogger = createLogger({ service: 'ingest' });
@@ -7,6 +7,8 @@ runService({
   logger: bootLogger,
   start: async () => {
     const settings = loadSettings();
-    return startIngest(settings, createLogger({ service: 'ingest', level: settings.log.level }));
+    const logger = createLogger({ service: 'ingest', level: settings.log.level });
+    enforceDeploymentMode(settings, 'ingest', logger);
+    return startIngest(settings, logger);
   },
 });

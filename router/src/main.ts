@@ -1,4 +1,4 @@
-import { createLogger, loadSettings, runService } from '@muxly/common';
+import { createLogger, enforceDeploymentMode, loadSettings, runService } from '@muxly/common';
 import { startRouter } from './service.ts';
 
 runService({
@@ -6,6 +6,8 @@ runService({
   logger: createLogger({ service: 'router' }),
   start: async () => {
     const settings = loadSettings();
-    return startRouter(settings, createLogger({ service: 'router', level: settings.log.level }));
+    const logger = createLogger({ service: 'router', level: settings.log.level });
+    enforceDeploymentMode(settings, 'router', logger);
+    return startRouter(settings, logger);
   },
 });

@@ -52,7 +52,7 @@ test('host ports match the native stack (docs/architecture.md)', () => {
   const hostPorts = Object.fromEntries(
     Object.entries(services).map(([name, service]) => [
       name,
-      (service.ports ?? []).map((port) => Number(port.split(':')[0])),
+      (service.ports ?? []).map((port) => Number(port.split(':').at(-2))),
     ]),
   );
   expect(hostPorts).toEqual({
@@ -66,6 +66,19 @@ test('host ports match the native stack (docs/architecture.md)', () => {
     router: [9102],
     'control-plane': [8081],
   });
+});
+
+test('every port is published on 127.0.0.1 only: the stack runs development secrets', () => {
+  const published = Object.values(services).flatMap((service) => service.ports ?? []);
+  expect(published.length).toBeGreaterThan(0);
+  expect(published.filter((port) => !port.startsWith('127.0.0.1:'))).toEqual([]);
+});
+
+test('the stack runs in local mode, the image on its own in production mode', () => {
+  for (const name of muxlyServices) expect(services[name]!.environment?.MUXLY_MODE).toBe('local');
+  const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+  expect(dockerfile).toMatch(/^ENV MUXLY_MODE=production$/m);
+  expect(dockerfile).not.toMatch(/MUXLY_CONFIG/);
 });
 
 test('dependencies, named volumes and mounted files exist', () => {
@@ -95,5 +108,6 @@ test.each(muxlyServices)('%s runs an entry point that exists, with settings its 
     'control-plane': settings.controlPlane.http,
   }[name]!;
   expect(listener.host).toBe('0.0.0.0');
-  expect(service.ports).toEqual([`${listener.port}:${listener.port}`]);
+  expect(service.ports).toEqual([`127.0.0.1:${listener.port}:${listener.port}`]);
+  expect(settings.mode).toBe('local');
 });

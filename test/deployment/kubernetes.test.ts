@@ -9,6 +9,7 @@ import {
   envNameToPath,
   handleHealthRequest,
   loadSettings,
+  productionModeProblems,
   type MuxlySettings,
 } from '@muxly/common';
 import { MuxlySettings as SettingsSchema } from '@muxly/schemas';
@@ -127,6 +128,14 @@ describe.each(OVERLAYS)('the %s overlay', (overlay) => {
     expect(loaded.kafka.ssl).toBe(true);
     expect(loaded.kafka.sasl?.password).toBe(exampleSecrets.MUXLY_KAFKA__SASL__PASSWORD);
     expect(loaded.controlPlane.database.migrateOnStart).toBe(false);
+  });
+
+  test('the pods run in production mode, which refuses the placeholder secrets of the example', () => {
+    const loaded = settings();
+    expect(loaded.mode).toBe('production');
+    expect(productionModeProblems(loaded, 'control-plane').join('\n')).toMatch(
+      /controlPlane\.auth\.serviceToken is a published development value[^]*controlPlane\.secrets\.keys\.0\.key is a published development key/,
+    );
   });
 
   test('every MUXLY_ variable names a real setting', () => {

@@ -1,5 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,7 +74,16 @@ test('every service runs from the image, and a posted metric lands in the volume
     },
     transformer: { health: { port: ports.transformer }, groupId: `${prefix}transformer`, instanceId: 'image' },
     router: { health: { port: ports.router }, groupIdPrefix: `${prefix}router.` },
-    controlPlane: { http: { port: ports.controlPlane }, database: { url: database!.url }, publishConfig: false },
+    // The image runs in production mode: the keys it requires, as an operator gives them.
+    controlPlane: {
+      http: { port: ports.controlPlane },
+      database: { url: database!.url },
+      publishConfig: false,
+      auth: {
+        signingKey: generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      },
+      secrets: { keys: [{ id: 'k1', key: randomBytes(32).toString('base64') }] },
+    },
     pipeline: {
       destinations: [{ id: 'file', type: 'file', config: { path: '/app/.local/out/events.jsonl' } }],
       rules: [{ id: 'all', destinationIds: ['file'] }],
@@ -142,3 +151,16 @@ test('every service runs from the image, and a posted metric lands in the volume
   );
   expect(JSON.parse(line)).toMatchObject({ id: ids[0], name: 'image.signup', value: 1, dimensions: { plan: 'pro' } });
 }, 300_000);
+
+test('on its own, the image is in production mode: without its keys a service refuses to start', async () => {
+  const answer = await podman('run', '--rm', '--network', 'host', image, 'node', 'router/src/main.ts').then(
+    () => ({ code: 0, output: '' }),
+    (error: { code?: number; stdout?: string; stderr?: string }) => ({
+      code: error.code,
+      output: `${error.stdout ?? ''}${error.stderr ?? ''}`,
+    }),
+  );
+  expect(answer.code).toBe(78);
+  expect(answer.output).toMatch(/router refuses to start in production mode/);
+  expect(answer.output).toMatch(/controlPlane\.secrets\.keys is required in production mode/);
+}, 120_000);

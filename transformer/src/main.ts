@@ -1,4 +1,4 @@
-import { createLogger, loadSettings, runService } from '@muxly/common';
+import { createLogger, enforceDeploymentMode, loadSettings, runService } from '@muxly/common';
 import { startTransformer } from './service.ts';
 
 runService({
@@ -6,6 +6,8 @@ runService({
   logger: createLogger({ service: 'transformer' }),
   start: async () => {
     const settings = loadSettings();
-    return startTransformer(settings, createLogger({ service: 'transformer', level: settings.log.level }));
+    const logger = createLogger({ service: 'transformer', level: settings.log.level });
+    enforceDeploymentMode(settings, 'transformer', logger);
+    return startTransformer(settings, logger);
   },
 });

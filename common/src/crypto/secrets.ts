@@ -34,6 +34,9 @@ const DEVELOPMENT_KEY = createHash('sha256')
   .update('muxly development key - not secret - configure controlPlane.secrets')
   .digest();
 
+/** True when a configured key (base64) is the public development key. */
+export const isDevelopmentKey = (base64: string) => Buffer.from(base64, 'base64').equals(DEVELOPMENT_KEY);
+
 export function isEncryptedValue(value: unknown): value is EncryptedValue {
   return (
     typeof value === 'object' &&

@@ -13,6 +13,11 @@ import { TransformerSettings } from './transformer.ts';
  */
 export const MuxlySettings = Type.Object(
   {
+    mode: Type.Union([Type.Literal('local'), Type.Literal('production')], {
+      default: 'local',
+      description:
+        'local: one machine, development secrets accepted. production: every service refuses to start with a published development secret or without its signing and encryption keys.',
+    }),
     log: LogSettings,
     kafka: KafkaSettings,
     schemaRegistry: SchemaRegistrySettings,
