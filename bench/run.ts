@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { freePort, ROOT, ServiceProcess, waitFor } from '../test/support/services.ts';
 import { benchLatency } from './latency.bench.ts';
 import { benchRouter, printRows } from './router.bench.ts';
+import { benchSustained, formatStep } from './sustained.bench.ts';
 import { apiKeyHash, metric300, peakRssMb, sleep, wrk, writeSettings, type WrkResult } from './lib.ts';
 import { benchTransformer, deleteTopics } from './transformer.bench.ts';
 
@@ -102,6 +103,16 @@ async function benchTransformerShapes() {
   log(`transformer (${single.shape}): ${single.eventsPerSecond} events/s, peak RSS ${single.peakRssMb} MB`);
   return { batched, single };
 }
+const ladder = { rates: [2_500, 5_000, 10_000, 20_000, 30_000], seconds: 20, warmupSeconds: 5 };
+if (process.argv[2] === 'sustained') {
+  const sustained = await benchSustained(base, ladder);
+  for (const step of sustained.steps) console.log(`| ${formatStep(step)} |`);
+  console.log(
+    `sustained capacity: ${sustained.capacity.toLocaleString('en')} metrics/s (target >= 20,000); peak RSS ingest ${sustained.peakRssMb.ingest} MB, transformer ${sustained.peakRssMb.transformer} MB, router ${sustained.peakRssMb.router} MB`,
+  );
+  console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);
+  process.exit(0);
+}
 if (process.argv[2] === 'transformer') {
   await benchTransformerShapes();
   console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);
@@ -113,6 +124,7 @@ const latency = await benchLatency(base, { metricsPerSecond: 5_000, perRequest: 
 log(
   `ingest -> events at ${latency.requestShape}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.measured} events, lost ${latency.lost}, non-202 ${latency.non202})`,
 );
+const sustained = await benchSustained(base, ladder);
 const router = await benchRouter(base);
 
 const r = http.results;
@@ -145,6 +157,12 @@ const rows: [string, string, string, boolean][] = [
     latency.p99Ms <= 50,
   ],
   [
+    'sustained capacity (POST -> file, 50 per request)',
+    `${sustained.capacity.toLocaleString('en')} metrics/s (${sustained.steps.map((step) => `${step.offeredPerSecond / 1000}k: ${step.sustained ? 'ok' : `p99 ${step.p99Ms} ms, lost ${step.lost}, non-202 ${JSON.stringify(step.non202)}`}`).join('; ')}); reference batched ingest alone ${batchedMetrics('reference batched')} metrics/s`,
+    '>= 20,000, p99 <= 250 ms',
+    sustained.capacity >= 20_000,
+  ],
+  [
     'peak RSS ingest',
     `${Math.max(http.ingestPeakRssMb, latency.ingestPeakRssMb)} MB (wrk load ${http.ingestPeakRssMb}, 5k/s ${latency.ingestPeakRssMb})`,
     '<= 200 MB',
@@ -169,7 +187,7 @@ mkdirSync(`${ROOT}/.local`, { recursive: true });
 writeFileSync(
   `${ROOT}/.local/bench-results.json`,
   JSON.stringify(
-    { at: new Date().toISOString(), seconds, http, transformerBatched, transformerSingle, latency, router },
+    { at: new Date().toISOString(), seconds, http, transformerBatched, transformerSingle, latency, sustained, router },
     null,
     2,
   ),

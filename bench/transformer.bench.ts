@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createKafka, createLogger, ensureTopics, topicNames, topicSpecs } from '@muxly/common';
+import { createKafka, createLogger, ensureTopics, KafkaProducer, topicNames, topicSpecs } from '@muxly/common';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
 import { metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
 
@@ -50,18 +50,22 @@ export async function benchTransformer(
   );
   const topics = topicNames(prefix);
   await createBenchTopics(kafka, prefix);
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  // NOTE: the wrapper takes a new producer id after a failed send (a busy broker once answered
+  // OUT_OF_ORDER_SEQUENCE_NUMBER to kafkajs's own retry and crashed the run); a send that failed is
+  // sent again, and a copy it may have left is dropped by the transformer's dedup window (same ids).
+  const producer = new KafkaProducer(kafka);
   await producer.connect();
   const receivedAt = new Date().toISOString();
   for (let sent = 0; sent < records;) {
-    const messages = [];
+    const batch = [];
     for (let index = 0; index < 100 && sent < records; index++, sent++) {
       const metrics = Array.from({ length: perRecord }, (_, item) => ({
         ...metric300(item),
         id: randomUUID(),
         timestamp: receivedAt,
       }));
-      messages.push({
+      batch.push({
+        topic: topics.raw,
         value: JSON.stringify({
           envelopeVersion: 1,
           format: 'api.metrics.v1',
@@ -71,7 +75,15 @@ export async function benchTransformer(
         }),
       });
     }
-    await producer.send({ topic: topics.raw, messages, acks: -1 });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await producer.send(batch);
+        break;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        await sleep(500);
+      }
+    }
   }
   await producer.disconnect();
 

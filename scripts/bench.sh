@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench`: the ingest, transformer and router benchmark (bench/run.ts). Not a test: it
 # prints figures and compares them with the targets of docs/performance.md. Takes about 4-5
-# minutes; `npm run bench -- router` runs only the router's part (about 1 minute, no wrk).
+# minutes; `npm run bench -- router` runs only the router's part (about 1 minute, no wrk),
+# `-- transformer` the transformer alone, `-- sustained` the sustained-load ladder (no wrk either).
 # It needs wrk (Debian's package; installed here when missing and running as root) and the
 # local stack's Kafka and schema registry (started when not running, stopped again after).
 source "$(dirname "$0")/env.sh"
@@ -9,7 +10,7 @@ ensure_node
 ensure_deps
 cd "$MUXLY_ROOT"
 
-if [ "${1:-}" != router ] && ! command -v wrk >/dev/null 2>&1; then
+if [ -z "${1:-}" ] && ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "bench: installing wrk (apt-get install -y wrk)"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
