@@ -31,8 +31,8 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    // Scripts and benchmarks talk to a person on the terminal.
-    files: ['**/scripts/**', '**/bench/**', '*.config.js'],
+    // Scripts, benchmarks and the muxly command line talk to a person on the terminal.
+    files: ['**/scripts/**', '**/bench/**', 'control-plane/src/cli/**', '*.config.js'],
     rules: { 'no-console': 'off' },
   },
 );
