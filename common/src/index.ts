@@ -13,6 +13,7 @@ export * from './kafka/producer.ts';
 export * from './kafka/consumer.ts';
 export * from './kafka/wire-format.ts';
 export * from './kafka/schema-registry.ts';
+export * from './kafka/partition-access.ts';
 export * from './problem.ts';
 export * from './validation.ts';
 export * from './crypto/secrets.ts';

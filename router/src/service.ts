@@ -8,6 +8,7 @@ import {
   errorMessage,
   KafkaProducer,
   kafkaReadiness,
+  PartitionAccess,
   ProgressTracker,
   startHealthServer,
   topicNames,
@@ -18,7 +19,9 @@ import {
 } from '@muxly/common';
 import type { Registry } from 'prom-client';
 import { DeadLetterWriter } from './delivery/dead-letters.ts';
-import { DestinationWorker } from './delivery/destination.worker.ts';
+import { Delivery } from './delivery/delivery.ts';
+import { DestinationLane } from './delivery/destination.lane.ts';
+import { EventFanOut } from './delivery/event-fanout.ts';
 import { createRouterMetrics, type RouterMetrics } from './delivery/router.metrics.ts';
 import { followLiveConfig } from './config/live-config.ts';
 import { createDestination } from './destinations/create.ts';
@@ -35,14 +38,31 @@ export interface RouterService extends RunningService {
 interface RunningDestination {
   definition: DestinationDefinition;
   instance: DestinationInstance;
-  worker: DestinationWorker;
+  lane: DestinationLane;
   abort: AbortController;
   maxBatchSize: number;
+}
+
+/** A destination's queue holds at least this many events (more when its batches are larger). */
+const QUEUE_CAPACITY = 1_000;
+/** How long a destination with a full queue may hold back the others before it is detached. */
+const DETACH_AFTER_MS = 2_000;
+/** Each destination's position is committed at most this often (and on stop). */
+const COMMIT_INTERVAL_MS = 1_000;
+/** On stop (or removal) a destination delivers what is queued within this time. */
+const DRAIN_MS = 5_000;
+
+/** The group the router instances share to split the events topic: the prefix without its trailing dot. */
+export function sharedGroupId(groupIdPrefix: string): string {
+  return groupIdPrefix.endsWith('.') ? groupIdPrefix.slice(0, -1) : `${groupIdPrefix}-shared`;
 }
 
 interface RouterParts {
   settings: MuxlySettings;
   kafka: Kafka;
+  access: PartitionAccess;
+  fanOut: EventFanOut;
+  routing: () => RoutingTable;
   eventsTopic: string;
   deadLetters: DeadLetterWriter;
   metrics: RouterMetrics;
@@ -62,19 +82,37 @@ export async function startRouter(
   const producer = new KafkaProducer(kafka);
   await producer.connect();
   const registry = createMetricsRegistry('router');
+  const metrics = createRouterMetrics(registry);
+  const access = new PartitionAccess(kafka);
+  const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry });
+  let routing = RoutingTable.compile([]);
+  const fanOut = new EventFanOut({
+    progress,
+    kafka,
+    access,
+    groupId: sharedGroupId(settings.router.groupIdPrefix),
+    eventsTopic: topics.events,
+    routing: () => routing,
+    detachAfterMs: DETACH_AFTER_MS,
+    backoff: settings.router.retry,
+    metrics,
+    logger: logger.child({ component: 'fan-out' }),
+  });
   const parts: RouterParts = {
     settings,
     kafka,
+    access,
+    fanOut,
+    routing: () => routing,
     eventsTopic: topics.events,
     deadLetters: new DeadLetterWriter(producer, { dlqTopic: topics.dlq, sourceTopic: topics.events }),
-    metrics: createRouterMetrics(registry),
+    metrics,
     registry,
-    progress: new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry }),
+    progress,
     logger,
   };
 
   const running = new Map<string, RunningDestination>();
-  let routing = RoutingTable.compile([]);
   // NOTE: applies are serialized; two overlapping reloads would otherwise start a destination twice.
   let applying: Promise<void> = Promise.resolve();
 
@@ -91,14 +129,14 @@ export async function startRouter(
       for (const [id, current] of running) {
         const definition = wanted.get(id);
         if (!definition || !isDeepStrictEqual(definition, current.definition)) {
-          await stopDestination(current, logger);
+          await stopDestination(current, parts);
           running.delete(id);
         }
       }
       routing = table;
       for (const definition of enabled) {
         if (running.has(definition.id)) continue;
-        running.set(definition.id, await startDestination(definition, parts, () => routing));
+        running.set(definition.id, await startDestination(definition, parts));
       }
       logger.info('pipeline applied', {
         destinations: [...running.keys()],
@@ -111,6 +149,7 @@ export async function startRouter(
   };
 
   await apply(settings.pipeline);
+  await fanOut.start();
   // Live reload: the control plane's config topic overrides the settings file's pipeline by id.
   const live = await followLiveConfig(settings, apply, logger);
   // Replayed dead letters, each delivered only by the running destination it names.
@@ -156,19 +195,20 @@ export async function startRouter(
       await live.stop();
       await replays.stop();
       await applying;
-      await Promise.all([...running.values()].map((destination) => stopDestination(destination, logger)));
+      // Drain: stop handing out events, let every destination deliver its queue and commit, then
+      // leave the group, so the next owner of the partitions starts where this instance ended.
+      fanOut.pause();
+      await Promise.all([...running.values()].map((destination) => stopDestination(destination, parts)));
       running.clear();
+      await fanOut.stop();
+      await access.reset();
       await producer.disconnect();
       await health.close();
     },
   };
 }
 
-async function startDestination(
-  definition: DestinationDefinition,
-  parts: RouterParts,
-  routing: () => RoutingTable,
-): Promise<RunningDestination> {
+async function startDestination(definition: DestinationDefinition, parts: RouterParts): Promise<RunningDestination> {
   const abort = new AbortController();
   const log = parts.logger.child({ destination: definition.id });
   const { plugin, instance } = await createDestination(definition, {
@@ -177,31 +217,48 @@ async function startDestination(
     metrics: parts.registry,
     signal: abort.signal,
   });
-  const worker = new DestinationWorker({
-    kafka: parts.kafka,
+  const maxBatchSize = Math.max(plugin.maxBatchSize ?? 500, 1);
+  const delivery = new Delivery({
     destinationId: definition.id,
-    groupId: `${parts.settings.router.groupIdPrefix}${definition.id}`,
     eventsTopic: parts.eventsTopic,
     instance,
-    maxBatchSize: plugin.maxBatchSize ?? 500,
-    routing,
+    maxBatchSize,
+    routing: parts.routing,
     deadLetters: parts.deadLetters,
     backoff: parts.settings.router.retry,
     metrics: parts.metrics,
-    progress: parts.progress,
     logger: log,
   });
-  await worker.start();
+  const lane = new DestinationLane({
+    destinationId: definition.id,
+    groupId: `${parts.settings.router.groupIdPrefix}${definition.id}`,
+    eventsTopic: parts.eventsTopic,
+    delivery,
+    access: parts.access,
+    routing: parts.routing,
+    sharedPosition: (partition) => parts.fanOut.position(partition),
+    highWatermark: (partition) => parts.fanOut.highWatermark(partition),
+    capacity: Math.max(QUEUE_CAPACITY, 2 * maxBatchSize),
+    maxBatchSize,
+    commitIntervalMs: COMMIT_INTERVAL_MS,
+    backoff: parts.settings.router.retry,
+    metrics: parts.metrics,
+    logger: log,
+  });
+  parts.fanOut.add(lane);
   log.info('destination started', { type: definition.type });
-  return { definition, instance, worker, abort, maxBatchSize: plugin.maxBatchSize ?? 500 };
+  return { definition, instance, lane, abort, maxBatchSize };
 }
 
-async function stopDestination(destination: RunningDestination, logger: Logger): Promise<void> {
+async function stopDestination(destination: RunningDestination, parts: RouterParts): Promise<void> {
+  parts.fanOut.remove(destination.definition.id);
+  // Past the drain time the destination's in-flight work is aborted; the rest is redelivered.
+  await destination.lane.stop(DRAIN_MS, () => destination.abort.abort());
   destination.abort.abort();
-  await destination.worker.stop();
-  await destination.instance
-    .close()
-    .catch((error: unknown) =>
-      logger.warn('destination close failed', { destination: destination.definition.id, error: errorMessage(error) }),
-    );
+  await destination.instance.close().catch((error: unknown) =>
+    parts.logger.warn('destination close failed', {
+      destination: destination.definition.id,
+      error: errorMessage(error),
+    }),
+  );
 }

@@ -39,6 +39,11 @@ export interface BatchConsumerOptions {
   sessionTimeoutMs?: number;
   /** Reports the loop's progress for liveness (tracked under the group id). */
   progress?: ProgressTracker;
+  /**
+   * The partitions this member owns, by topic: called on each group join, and with none when the
+   * consumer crashed (it left the group; its partitions may go to other members meanwhile).
+   */
+  onAssignment?: (assignment: Record<string, number[]>) => void;
   logger: Logger;
 }
 
@@ -93,9 +98,10 @@ export class BatchConsumer {
         restartOnFailure: async () => this.#running,
       },
     });
-    consumer.on(consumer.events.GROUP_JOIN, () => {
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.#recoveryDelayMs = 1_000;
       this.#progress?.running(true);
+      options.onAssignment?.(payload.memberAssignment);
     });
     // A fetch that follows one which handed over no batch, with no handler busy: caught up.
     consumer.on(consumer.events.FETCH, () => {
@@ -104,6 +110,7 @@ export class BatchConsumer {
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (consumer !== this.#consumer) return;
+      options.onAssignment?.({});
       const restarting = payload.restart && this.#running;
       this.#progress?.running(
         false,

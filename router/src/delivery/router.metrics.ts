@@ -23,9 +23,15 @@ export function createRouterMetrics(registry: Registry) {
       labelNames: ['destination'],
       registers: [registry],
     }),
+    detached: new Gauge({
+      name: 'muxly_router_detached',
+      help: '1 while the destination is detached from the shared stream and catches up with its own reader, else 0.',
+      labelNames: ['destination'],
+      registers: [registry],
+    }),
     lag: new Gauge({
       name: 'muxly_router_consumer_lag',
-      help: 'Events behind the head of the events topic, per partition, after the last delivered chunk.',
+      help: "Events behind the head of the events topic, per partition, at the destination's last commit.",
       labelNames: ['destination', 'partition'],
       registers: [registry],
     }),

@@ -41,6 +41,7 @@ export type RouteDecision =
 /** When several routes tie a source to one rule, the most careful policy wins. */
 const STRICTNESS: Record<FailurePolicy, number> = { continue: 0, 'dead-letter': 1, stop: 2 };
 const API_SOURCE = '\u0000api';
+const NOT_ROUTED: RouteDecision = { routed: false };
 
 /** The route key of an event: its connector id, or the ingest API (connectorId null). */
 function sourceKeyOf(event: Record<string, unknown>): string | undefined {
@@ -138,6 +139,44 @@ export class RoutingTable {
       plans.set(key, { rules: compiled.filter((rule) => !routed.has(rule.id) || policies.has(rule.id)), policies });
     }
     return new RoutingTable(plans, unrouted);
+  }
+
+  /**
+   * The decision for every one of `destinationIds` at once, each rule evaluated at most once: the
+   * same answers as decide() per destination (a router instance routes each event once, however
+   * many destinations it serves). The routed event object is shared by the destinations a rule
+   * names: destinations must not mutate it.
+   */
+  route(event: Record<string, unknown>, destinationIds: readonly string[]): Map<string, RouteDecision> {
+    const decisions = new Map<string, RouteDecision>();
+    const key = sourceKeyOf(event);
+    const plan = (key !== undefined && this.#plans.get(key)) || this.#unrouted;
+    let undecided = new Set(destinationIds);
+    for (const rule of plan.rules) {
+      if (undecided.size === 0) break;
+      // As in decide(): a rule matters to the destinations it names, and to all if it would stop.
+      const concerned = rule.stopOnMatch ? [...undecided] : [...undecided].filter((id) => rule.destinationIds.has(id));
+      if (concerned.length === 0) continue;
+      const onFailure = plan.policies.get(rule.id) ?? 'dead-letter';
+      let result;
+      try {
+        result = rule.evaluate(event);
+      } catch (error) {
+        for (const id of concerned) decisions.set(id, { routed: 'error', error, ruleId: rule.id, onFailure });
+        undecided = new Set([...undecided].filter((id) => !decisions.has(id)));
+        continue;
+      }
+      if (!result.matched) continue;
+      for (const id of concerned) {
+        decisions.set(
+          id,
+          rule.destinationIds.has(id) ? { routed: true, event: result.event, ruleId: rule.id, onFailure } : NOT_ROUTED,
+        );
+      }
+      undecided = new Set([...undecided].filter((id) => !decisions.has(id)));
+    }
+    for (const id of undecided) decisions.set(id, NOT_ROUTED);
+    return decisions;
   }
 
   /** NOTE: a rule whose transformation throws on this event yields `routed: 'error'`, never a throw. */

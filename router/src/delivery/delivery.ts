@@ -1,25 +1,24 @@
-import type { Kafka, KafkaMessage } from 'kafkajs';
-import {
-  BatchConsumer,
-  ConfigurationError,
-  decodeWireFormat,
-  errorMessage,
-  InvalidEventError,
-  PermanentError,
-  type BatchContext,
-  type Logger,
-  type ProgressTracker,
-} from '@muxly/common';
+import type { KafkaMessage } from 'kafkajs';
+import { ConfigurationError, errorMessage, InvalidEventError, PermanentError, type Logger } from '@muxly/common';
 import type { DeliveryItem, DestinationInstance } from '../destinations/destination.ts';
 import type { FailurePolicy, RouteDecision, RoutingTable } from '../pipeline/pipeline.ts';
 import { retryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { DeadLetter, DeadLetterWriter } from './dead-letters.ts';
 import type { RouterMetrics } from './router.metrics.ts';
 
-export interface DestinationWorkerOptions {
-  kafka: Kafka;
+/** One event of the events topic, decoded once and routed for one destination. */
+export interface RoutedEvent {
+  partition: number;
+  message: KafkaMessage;
+  /** The decoded event, before the rule's transformations; absent when it did not decode. */
+  event?: Record<string, unknown>;
+  /** Why the record did not decode (it is dead-lettered). */
+  decodeError?: Error;
+  decision: RouteDecision;
+}
+
+export interface DeliveryOptions {
   destinationId: string;
-  groupId: string;
   eventsTopic: string;
   instance: DestinationInstance;
   maxBatchSize: number;
@@ -27,8 +26,6 @@ export interface DestinationWorkerOptions {
   deadLetters: DeadLetterWriter;
   backoff: BackoffPolicy;
   metrics: RouterMetrics;
-  /** Liveness: the worker's consumer loop reports its progress here. */
-  progress?: ProgressTracker;
   logger: Logger;
 }
 
@@ -43,6 +40,7 @@ const isPermanent = (error: Error): boolean =>
 interface Pending {
   item: DeliveryItem;
   message: KafkaMessage;
+  partition: number;
   /** The route's errorHandling.onFailure for the rule that routed this event. */
   onFailure: FailurePolicy;
   attempts: number;
@@ -51,86 +49,71 @@ interface Pending {
 }
 
 /**
- * Delivers `muxly.events` to one destination through its own consumer group, so a slow or failing
- * destination never holds back another and can be replayed alone.
+ * Delivers routed events to one destination: sends in batches, retries with backoff, applies the
+ * route's onFailure policy and writes dead letters. deliver() resolves once every event it was
+ * given is delivered, filtered, skipped or dead-lettered; only then may their offsets be committed.
  *
- * NOTE (offsets): a chunk's offsets are committed by BatchConsumer only after deliver() resolved,
- * that is after every event of the chunk was delivered, filtered by the rules, or written to the
- * DLQ. While a peer keeps failing, deliver() keeps retrying (heartbeating) and does not return;
- * on shutdown it throws, so nothing of the unfinished chunk is committed and it is redelivered.
+ * NOTE (offsets): while a peer keeps failing, deliver() keeps retrying and does not return; when
+ * `signal` aborts (stop, partition revoked) it throws, and the caller commits nothing of the
+ * batch, so it is delivered again later (at-least-once).
  */
-export class DestinationWorker {
-  readonly #options: DestinationWorkerOptions;
-  readonly #consumer: BatchConsumer;
-  readonly #stopping = new AbortController();
+export class Delivery {
+  readonly #options: DeliveryOptions;
   readonly #labels: { destination: string };
 
-  constructor(options: DestinationWorkerOptions) {
+  constructor(options: DeliveryOptions) {
     this.#options = options;
     this.#labels = { destination: options.destinationId };
-    this.#consumer = new BatchConsumer(options.kafka, {
-      groupId: options.groupId,
-      topics: [options.eventsTopic],
-      chunkSize: Math.max(options.maxBatchSize, 1),
-      progress: options.progress,
-      logger: options.logger,
-    });
   }
 
-  start(): Promise<void> {
-    return this.#consumer.start((messages, context) => this.#deliver(messages, context));
-  }
-
-  async #deliver(messages: KafkaMessage[], context: BatchContext): Promise<void> {
+  async deliver(entries: readonly RoutedEvent[], signal: AbortSignal): Promise<void> {
     const { metrics, destinationId } = this.#options;
     const pending: Pending[] = [];
     const letters: DeadLetter[] = [];
-    for (const message of messages) {
-      let event: Record<string, unknown>;
-      try {
-        event = decodeWireFormat(message.value ?? Buffer.alloc(0)).value as Record<string, unknown>;
-      } catch (error) {
-        letters.push({
-          message,
-          partition: context.partition,
-          error: new InvalidEventError(errorMessage(error)),
-          attempts: 1,
-          firstFailedAt: new Date(),
-        });
+    let filtered = 0;
+    for (const entry of entries) {
+      const { message, partition } = entry;
+      if (entry.decodeError || !entry.event) {
+        const error = new InvalidEventError(errorMessage(entry.decodeError ?? 'the record has no value'));
+        letters.push({ message, partition, error, attempts: 1, firstFailedAt: new Date() });
         continue;
       }
-      // Read per event: a live reload applies from the next event on.
-      let decision = this.#options.routing().decide(event, destinationId);
+      let decision = entry.decision;
       if (decision.routed === 'error') {
         // A transformation that throws on this event (e.g. a value it cannot convert).
         const error = new InvalidEventError(
           `rule ${decision.ruleId} failed on this event: ${errorMessage(decision.error)}`,
         );
         if (decision.onFailure === 'dead-letter') {
-          letters.push({ message, partition: context.partition, error, attempts: 1, firstFailedAt: new Date() });
+          letters.push({ message, partition, error, attempts: 1, firstFailedAt: new Date() });
           continue;
         }
         if (decision.onFailure === 'continue') {
-          this.#skip(message, context, error);
+          this.#skip(message, partition, error);
           continue;
         }
-        decision = await this.#holdUntilDecided(event, message, context, error);
+        decision = await this.#holdUntilDecided(entry.event, message, partition, error, signal);
       }
       if (!decision.routed) {
-        metrics.filtered.inc(this.#labels);
+        filtered += 1;
         continue;
       }
-      const id = typeof event.id === 'string' ? event.id : `${context.topic}-${context.partition}-${message.offset}`;
+      const id =
+        typeof entry.event.id === 'string'
+          ? entry.event.id
+          : `${this.#options.eventsTopic}-${partition}-${message.offset}`;
       pending.push({
-        item: { event: decision.event, id, topic: context.topic, partition: context.partition, offset: message.offset },
+        item: { event: decision.event, id, topic: this.#options.eventsTopic, partition, offset: message.offset },
         message,
+        partition,
         onFailure: decision.onFailure,
         attempts: 0,
       });
     }
+    if (filtered > 0) metrics.filtered.inc(this.#labels, filtered);
 
     for (let start = 0; start < pending.length; start += this.#options.maxBatchSize) {
-      letters.push(...(await this.#sendWithRetries(pending.slice(start, start + this.#options.maxBatchSize), context)));
+      letters.push(...(await this.#sendWithRetries(pending.slice(start, start + this.#options.maxBatchSize), signal)));
     }
     if (letters.length > 0) {
       await this.#options.deadLetters.write(destinationId, letters);
@@ -141,19 +124,14 @@ export class DestinationWorker {
         reason: letters[0]?.error.message,
       });
     }
-    const last = messages[messages.length - 1];
-    if (last) {
-      const lag = Number(BigInt(context.highWatermark) - BigInt(last.offset) - 1n);
-      metrics.lag.set({ ...this.#labels, partition: String(context.partition) }, Math.max(0, lag));
-    }
   }
 
   /** onFailure "continue": the event is given up on purpose, counted and logged, not dead-lettered. */
-  #skip(message: KafkaMessage, context: BatchContext, error: Error): void {
+  #skip(message: KafkaMessage, partition: number, error: Error): void {
     this.#options.metrics.skipped.inc(this.#labels);
     this.#options.logger.warn('event skipped (route onFailure: continue)', {
       destination: this.#options.destinationId,
-      partition: context.partition,
+      partition,
       offset: message.offset,
       error: error.message,
     });
@@ -166,8 +144,9 @@ export class DestinationWorker {
   async #holdUntilDecided(
     event: Record<string, unknown>,
     message: KafkaMessage,
-    context: BatchContext,
+    partition: number,
     error: Error,
+    signal: AbortSignal,
   ): Promise<Exclude<RouteDecision, { routed: 'error' }>> {
     const { metrics, backoff, logger, destinationId } = this.#options;
     metrics.stopped.set(this.#labels, 1);
@@ -175,11 +154,11 @@ export class DestinationWorker {
       for (let round = 1; ; round += 1) {
         logger.error('destination stopped at an event its rule cannot process (route onFailure: stop)', {
           destination: destinationId,
-          partition: context.partition,
+          partition,
           offset: message.offset,
           error: error.message,
         });
-        await this.#wait(retryDelayMs(backoff, round), context);
+        await sleep(retryDelayMs(backoff, round), signal);
         const decision = this.#options.routing().decide(event, destinationId);
         if (decision.routed !== 'error') return decision;
       }
@@ -189,7 +168,7 @@ export class DestinationWorker {
   }
 
   /** Sends until every item is delivered or dead-lettered; returns the dead letters. */
-  async #sendWithRetries(batch: Pending[], context: BatchContext): Promise<DeadLetter[]> {
+  async #sendWithRetries(batch: Pending[], signal: AbortSignal): Promise<DeadLetter[]> {
     const { instance, metrics, backoff, logger, destinationId } = this.#options;
     const letters: DeadLetter[] = [];
     let remaining = batch;
@@ -223,18 +202,18 @@ export class DestinationWorker {
         entry.lastError = error;
         const givenUp = isPermanent(error) || entry.attempts >= backoff.maxAttempts;
         if (!givenUp || entry.onFailure === 'stop') {
-          // NOTE (stop): retried without an attempt limit; the chunk, hence the commit, waits for it.
+          // NOTE (stop): retried without an attempt limit; the batch, hence the commit, waits for it.
           if (givenUp) held += 1;
           again += 1;
           next.push(entry);
           const wait = (error as { retryAfterMs?: number }).retryAfterMs;
           if (wait !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, wait);
         } else if (entry.onFailure === 'continue') {
-          this.#skip(entry.message, context, error);
+          this.#skip(entry.message, entry.partition, error);
         } else {
           letters.push({
             message: entry.message,
-            partition: context.partition,
+            partition: entry.partition,
             error,
             attempts: entry.attempts,
             firstFailedAt: entry.firstFailedAt,
@@ -264,7 +243,7 @@ export class DestinationWorker {
         });
       }
       try {
-        await this.#wait(delay, context);
+        await sleep(delay, signal);
       } catch (error) {
         metrics.stopped.set(this.#labels, 0);
         throw error;
@@ -273,21 +252,5 @@ export class DestinationWorker {
       remaining = next;
     }
     return letters;
-  }
-
-  /** Waits out a backoff while keeping the group membership alive; throws when stopping. */
-  async #wait(delayMs: number, context: BatchContext): Promise<void> {
-    const deadline = Date.now() + delayMs;
-    while (Date.now() < deadline) {
-      if (!context.shouldContinue() || this.#stopping.signal.aborted)
-        throw new Error('stopping: the unfinished chunk will be redelivered');
-      await sleep(Math.min(2_000, deadline - Date.now()), this.#stopping.signal);
-      await context.heartbeat();
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.#stopping.abort(new Error('stopping: the unfinished chunk will be redelivered'));
-    await this.#consumer.stop();
   }
 }
