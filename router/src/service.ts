@@ -46,7 +46,7 @@ interface RunningDestination {
 /** A destination's queue holds at least this many events (more when its batches are larger). */
 const QUEUE_CAPACITY = 1_000;
 /** How long a destination with a full queue may hold back the others before it is detached. */
-const DETACH_AFTER_MS = 2_000;
+const DETACH_AFTER_MS = 500;
 /** Each destination's position is committed at most this often (and on stop). */
 const COMMIT_INTERVAL_MS = 1_000;
 /** On stop (or removal) a destination delivers what is queued within this time. */

@@ -183,3 +183,83 @@ describe('routes', () => {
     ]);
   });
 });
+
+describe('route(): every destination decided at once', () => {
+  const deep = JSON.parse(`${'['.repeat(200_000)}${']'.repeat(200_000)}`) as unknown;
+  const rules = [
+    rule({
+      id: 'drop-dev',
+      priority: 1,
+      condition: { path: '$.dimensions.env', op: 'eq', value: 'dev' },
+      destinationIds: ['archive'],
+      stopOnMatch: true,
+    }),
+    rule({
+      id: 'signups',
+      priority: 2,
+      condition: { path: '$.name', op: 'eq', value: 'signup' },
+      destinationIds: ['slack', 'warehouse'],
+      transformations: [{ type: 'set', path: '$.tag', value: 'signup' }],
+    }),
+    rule({
+      id: 'copying',
+      priority: 3,
+      condition: { path: '$.name', op: 'eq', value: 'deep' },
+      destinationIds: ['warehouse'],
+      transformations: [{ type: 'copy', from: '$.attributes.deep', to: '$.copy' }],
+    }),
+    rule({ id: 'crm', priority: 4, destinationIds: ['slack'] }),
+    rule({ id: 'rest', priority: 5, destinationIds: ['archive', 'warehouse'] }),
+  ];
+  const routes = [route({ id: 'crm', connectorId: 'hs-1', ruleIds: ['crm'], errorHandling: { onFailure: 'stop' } })];
+  const destinations = ['archive', 'slack', 'warehouse', 'nobody'];
+  const inputs = [
+    event('signup'),
+    event('signup', 'dev'),
+    event('login'),
+    from('hubspot', 'hs-1', 'signup'),
+    from('hubspot', 'hs-1', 'login'),
+    from('api', 'k', 'login'),
+    { ...from('api', 'k', 'deep'), attributes: { deep } },
+  ];
+
+  test('gives each destination the answer decide() gives it alone', () => {
+    const table = RoutingTable.compile(rules, undefined, routes);
+    for (const input of inputs) {
+      const decisions = table.route(input, destinations);
+      expect([...decisions.keys()].sort()).toEqual([...destinations].sort());
+      for (const id of destinations) {
+        const alone = table.decide(input, id);
+        const together = decisions.get(id)!;
+        if (alone.routed === 'error') expect(together).toMatchObject({ routed: 'error', ruleId: alone.ruleId });
+        else expect(together).toEqual(alone);
+      }
+    }
+  });
+
+  test('evaluates each rule at most once per event, however many destinations it names', () => {
+    let evaluations = 0;
+    const counting = rule({
+      id: 'counted',
+      condition: { path: '$.name', op: 'eq', value: 'signup' },
+      destinationIds: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'],
+      transformations: [{ type: 'set', path: '$.n', value: 1 }],
+    });
+    const table = RoutingTable.compile([counting]);
+    const input = event('signup');
+    Object.defineProperty(input, 'name', {
+      get: () => {
+        evaluations += 1;
+        return 'signup';
+      },
+      enumerable: true,
+    });
+    const decisions = table.route(input, counting.destinationIds);
+    expect([...decisions.values()].every((decision) => decision.routed === true)).toBe(true);
+    const once = evaluations;
+    expect(once).toBeGreaterThan(0);
+    table.decide(input, 'a');
+    // decide() for one destination costs one evaluation; route() for ten cost the same.
+    expect(once).toBe(evaluations - once);
+  });
+});
