@@ -1,5 +1,6 @@
-// The router's figures for `npm run bench` (issue 5): compiled rule evaluation, router to the file
-// destination, the effect of a destination answering in 10 s on a healthy one, and peak RSS.
+// The router's figures for `npm run bench`: compiled rule evaluation, router to the file
+// destination, the effect of a destination answering in 10 s on a healthy one, the CPU of ten
+// destinations against one at the same rate (bench/router-destinations.bench.ts), and peak RSS.
 // `npm run bench -- router` runs only these; `node bench/router.bench.ts` too (with the stack up).
 //   BENCH_ROUTER_EVENTS (default 200,000) sets how many events each router run drains.
 import { randomUUID } from 'node:crypto';
@@ -11,6 +12,7 @@ import { createKafka, encodeWireFormat, topicNames } from '@muxly/common';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
 import { benchRules, type RuleFigures } from '../router/bench/rules.bench.ts';
 import { benchDir, metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
+import { benchDestinationCost, type DestinationCostFigures } from './router-destinations.bench.ts';
 import { createBenchTopics, deleteTopics, quietLogger } from './transformer.bench.ts';
 
 export type BenchRow = [measure: string, measured: string, target: string, met: boolean];
@@ -24,6 +26,7 @@ export interface RouterFigures {
   slowdownPercent: number;
   /** Requests the slow receiver answered during the runs beside it (it did hold its consumer). */
   slowRequests: number;
+  destinationCost: DestinationCostFigures;
   peakRssMb: number;
   rows: BenchRow[];
 }
@@ -206,6 +209,7 @@ export async function benchRouter(
     await receiver.close();
     await deleteTopics(prefix);
   }
+  const destinationCost = await benchDestinationCost(base);
   // Best of each side: noise on a shared machine only ever slows a run down.
   const alone = Math.max(...fileAlone);
   const besideSlow = Math.max(...fileBesideSlow);
@@ -231,6 +235,18 @@ export async function benchRouter(
       slowdownPercent <= 10,
     ],
     [
+      'router CPU, ten destinations vs one',
+      `${destinationCost.tenCores} vs ${destinationCost.oneCores} cores = ${destinationCost.ratio}x (${destinationCost.rate.toLocaleString('en')} events/s, one rule to all; lowest of ${destinationCost.runs.length / 2} runs each)`,
+      '<= 1.5x',
+      destinationCost.ratio <= 1.5,
+    ],
+    [
+      'peak RSS router, ten destinations',
+      `${destinationCost.tenPeakRssMb} MB (${destinationCost.rate.toLocaleString('en')} events/s for ${destinationCost.seconds} s)`,
+      '<= 250 MB',
+      destinationCost.tenPeakRssMb <= 250,
+    ],
+    [
       'peak RSS router',
       `${rss} MB (${events.toLocaleString('en')}-event drains, two destinations)`,
       '<= 250 MB',
@@ -244,6 +260,7 @@ export async function benchRouter(
     fileBesideSlow,
     slowdownPercent,
     slowRequests: receiver.answered(),
+    destinationCost,
     peakRssMb: rss,
     rows,
   };

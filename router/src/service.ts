@@ -201,7 +201,6 @@ export async function startRouter(
       await Promise.all([...running.values()].map((destination) => stopDestination(destination, parts)));
       running.clear();
       await fanOut.stop();
-      await access.reset();
       await producer.disconnect();
       await health.close();
     },
@@ -234,7 +233,7 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     groupId: `${parts.settings.router.groupIdPrefix}${definition.id}`,
     eventsTopic: parts.eventsTopic,
     delivery,
-    access: parts.access,
+    kafka: parts.kafka,
     routing: parts.routing,
     sharedPosition: (partition) => parts.fanOut.position(partition),
     highWatermark: (partition) => parts.fanOut.highWatermark(partition),

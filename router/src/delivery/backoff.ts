@@ -21,6 +21,14 @@ export function retryDelayMs(
   return retryAfterMs !== undefined ? Math.max(jittered, Math.min(retryAfterMs, policy.maxDelayMs * 10)) : jittered;
 }
 
+/**
+ * Delay before retrying a Kafka request (a commit, a read): the destination's backoff, capped at
+ * 5 s, so a router resumes within seconds of a broker coming back whatever `maxDelayMs` says.
+ */
+export function kafkaRetryDelayMs(policy: BackoffPolicy, attempt: number): number {
+  return Math.min(retryDelayMs(policy, attempt), 5_000);
+}
+
 /** Sleeps, but wakes early (rejecting) when the signal aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,7 +1,7 @@
-import type { KafkaMessage } from 'kafkajs';
-import { decodeWireFormat, errorMessage, type Logger, type PartitionAccess } from '@muxly/common';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import { decodeWireFormat, errorMessage, PartitionAccess, type Logger } from '@muxly/common';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
-import { retryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
+import { kafkaRetryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { Delivery, RoutedEvent } from './delivery.ts';
 import type { RouterMetrics } from './router.metrics.ts';
 
@@ -11,7 +11,7 @@ export interface LaneOptions {
   groupId: string;
   eventsTopic: string;
   delivery: Delivery;
-  access: PartitionAccess;
+  kafka: Kafka;
   routing: () => RoutingTable;
   /** The shared stream's next offset of a partition this instance owns; undefined when not owned. */
   sharedPosition(partition: number): bigint | undefined;
@@ -60,6 +60,8 @@ type QueueEntry =
 export class DestinationLane {
   readonly id: string;
   readonly #options: LaneOptions;
+  /** Its own connections: a failing request of one destination never disturbs another's. */
+  readonly #access: PartitionAccess;
   readonly #partitions = new Map<number, PartitionState>();
   #queue: QueueEntry[] = [];
   #queuedEvents = 0;
@@ -74,6 +76,7 @@ export class DestinationLane {
   constructor(options: LaneOptions) {
     this.id = options.destinationId;
     this.#options = options;
+    this.#access = new PartitionAccess(options.kafka);
     this.#labels = { destination: options.destinationId };
     options.metrics.detached.set(this.#labels, 0);
   }
@@ -88,7 +91,8 @@ export class DestinationLane {
    * stream's position, else detached to catch up. Retries until it can read its position or stops.
    */
   async assign(partition: number): Promise<void> {
-    const { access, groupId, eventsTopic, backoff, logger } = this.#options;
+    const { groupId, eventsTopic, logger } = this.#options;
+    const access = this.#access;
     for (let round = 1; !this.#closing; round += 1) {
       try {
         const committed = (await access.committed(groupId, eventsTopic, [partition])).get(partition);
@@ -118,7 +122,7 @@ export class DestinationLane {
           partition,
           error: errorMessage(error),
         });
-        await sleep(retryDelayMs(backoff, round), this.#stopping.signal).catch(() => undefined);
+        await sleep(kafkaRetryDelayMs(this.#options.backoff, round), this.#stopping.signal).catch(() => undefined);
       }
     }
   }
@@ -133,8 +137,8 @@ export class DestinationLane {
     this.#partitions.delete(partition);
     // Its queued events stay in the queue, skipped when they come up (a batch may be in flight).
     if (state.committed === undefined || state.done > state.committed) {
-      const { access, groupId, eventsTopic, logger } = this.#options;
-      access.commit(groupId, eventsTopic, new Map([[partition, state.done.toString()]])).catch((error: unknown) =>
+      const { groupId, eventsTopic, logger } = this.#options;
+      this.#access.commit(groupId, eventsTopic, new Map([[partition, state.done.toString()]])).catch((error: unknown) =>
         logger.warn('commit of a revoked partition failed; the new owner redelivers from the last commit', {
           destination: this.id,
           partition,
@@ -216,6 +220,7 @@ export class DestinationLane {
 
   async #run(): Promise<void> {
     const { logger, backoff, commitIntervalMs } = this.#options;
+    const access = this.#access;
     let failures = 0;
     while (!(this.#closing && this.#queue.length === 0) && !this.#stopping.signal.aborted) {
       try {
@@ -229,7 +234,7 @@ export class DestinationLane {
         if (this.#stopping.signal.aborted) break;
         failures += 1;
         logger.warn('destination lane: retrying after an error', { destination: this.id, error: errorMessage(error) });
-        await sleep(retryDelayMs(backoff, failures), this.#stopping.signal).catch(() => undefined);
+        await sleep(kafkaRetryDelayMs(backoff, failures), this.#stopping.signal).catch(() => undefined);
       }
     }
     await this.#commit(true).catch((error: unknown) =>
@@ -238,6 +243,7 @@ export class DestinationLane {
         error: errorMessage(error),
       }),
     );
+    await access.reset();
   }
 
   /** Delivers the head of the queue (up to maxBatchSize events), retrying it until it is done. */
@@ -276,8 +282,23 @@ export class DestinationLane {
 
   /** Reads, routes and delivers the next events of a detached partition; attaches when it reached the shared stream. */
   async #catchUp(state: PartitionState): Promise<void> {
-    const { access, eventsTopic, routing, delivery, logger } = this.#options;
-    const read = await access.read(eventsTopic, state.partition, state.next.toString(), { maxWaitMs: 200 });
+    const { eventsTopic, routing, delivery, logger } = this.#options;
+    let read;
+    try {
+      read = await this.#access.read(eventsTopic, state.partition, state.next.toString(), { maxWaitMs: 200 });
+    } catch (error) {
+      if ((error as { type?: string }).type !== 'OFFSET_OUT_OF_RANGE') throw error;
+      // Retention deleted events before this destination read them: nothing left to deliver there.
+      const earliest = (await this.#access.earliest(eventsTopic, [state.partition])).get(state.partition) ?? '0';
+      logger.error('events were deleted by retention before the destination read them; going on from the earliest', {
+        destination: this.id,
+        partition: state.partition,
+        from: state.next.toString(),
+        to: earliest,
+      });
+      if (this.#current(state) && BigInt(earliest) > state.next) state.next = state.done = BigInt(earliest);
+      return;
+    }
     if (!this.#current(state)) return;
     const routed = read.messages.map((message) => this.#routeAlone(message, state.partition, routing()));
     if (routed.length > 0) await delivery.deliver(routed, this.#stopping.signal);
@@ -326,8 +347,8 @@ export class DestinationLane {
         offsets.set(state.partition, state.done.toString());
     this.#lastCommitAt = Date.now();
     if (offsets.size > 0) {
-      const { access, groupId, eventsTopic } = this.#options;
-      await access.commit(groupId, eventsTopic, offsets);
+      const { groupId, eventsTopic } = this.#options;
+      await this.#access.commit(groupId, eventsTopic, offsets);
       for (const [partition, offset] of offsets) {
         const state = this.#partitions.get(partition);
         if (state && state.done === BigInt(offset)) state.committed = state.done;

@@ -9,7 +9,7 @@ import {
   type ProgressTracker,
 } from '@muxly/common';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
-import { retryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
+import { kafkaRetryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { RoutedEvent } from './delivery.ts';
 import type { DestinationLane } from './destination.lane.ts';
 import type { RouterMetrics } from './router.metrics.ts';
@@ -122,7 +122,7 @@ export class EventFanOut {
         return;
       } catch (error) {
         logger.warn('cannot read the shared stream position; retrying', { error: errorMessage(error) });
-        await sleep(retryDelayMs(backoff, round), this.#stopping.signal).catch(() => undefined);
+        await sleep(kafkaRetryDelayMs(backoff, round), this.#stopping.signal).catch(() => undefined);
       }
     }
   }
@@ -216,5 +216,6 @@ export class EventFanOut {
   async stop(): Promise<void> {
     this.pause();
     await this.#consumer.stop();
+    await this.#options.access.reset();
   }
 }

@@ -3,7 +3,14 @@ import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Producer } from 'kafkajs';
-import { createKafka, createLogger, encodeWireFormat, loadSettings, topicNames, type MuxlySettings } from '@muxly/common';
+import {
+  createKafka,
+  createLogger,
+  encodeWireFormat,
+  loadSettings,
+  topicNames,
+  type MuxlySettings,
+} from '@muxly/common';
 import { waitFor } from '../../../test/support/services.ts';
 import { sharedGroupId, startRouter, type RouterService } from '../service.ts';
 
@@ -166,7 +173,10 @@ test('a destination that cannot write is detached and never holds back the other
     },
     90_000,
   );
-  await waitFor('the slow destination attached again', async () => (await metric('muxly_router_detached', 'slow')) === 0);
+  await waitFor(
+    'the slow destination attached again',
+    async () => (await metric('muxly_router_detached', 'slow')) === 0,
+  );
   await waitFor('the slow group at the end of the topic', () => atEnd(`${groupIdPrefix}slow`));
 
   // Attached again: new events reach both through the shared stream.

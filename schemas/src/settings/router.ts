@@ -14,6 +14,7 @@ export const RouterSettings = Section({
   }),
   groupIdPrefix: Type.String({
     default: 'muxly-router.',
-    description: 'Each destination consumes with the group <prefix><destination id>.',
+    description:
+      'Each destination keeps its position in the group <prefix><destination id>; the instances share the group <prefix without its trailing dot> to split the events topic.',
   }),
 });
