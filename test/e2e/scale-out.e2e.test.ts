@@ -113,7 +113,8 @@ test('two transformers and two routers share the stream; one of each joins mid-s
   const start = async (name: 'ingest' | 'transformer' | 'router', of: typeof first) => {
     const service = new ServiceProcess(name, of.env).start();
     const port = name === 'ingest' ? ingestPort : of.ports[name];
-    await service.waitUntilReady(`http://127.0.0.1:${port}/readyz`);
+    // A joining instance is ready once its group rebalanced, which waits for the members already in it.
+    await service.waitUntilReady(`http://127.0.0.1:${port}/readyz`, 150_000);
     return service;
   };
 
@@ -225,4 +226,4 @@ test('two transformers and two routers share the stream; one of each joins mid-s
   const duplicates = [...inFile.values()].filter((count) => count > 1).length;
   step(`${accepted.size} accepted; file duplicates ${duplicates}`);
   await database.end();
-}, 300_000);
+}, 600_000);

@@ -151,31 +151,29 @@ export class RoutingTable {
     const decisions = new Map<string, RouteDecision>();
     const key = sourceKeyOf(event);
     const plan = (key !== undefined && this.#plans.get(key)) || this.#unrouted;
-    let undecided = new Set(destinationIds);
+    let undecided = destinationIds.length;
     for (const rule of plan.rules) {
-      if (undecided.size === 0) break;
+      if (undecided === 0) break;
       // As in decide(): a rule matters to the destinations it names, and to all if it would stop.
-      const concerned = rule.stopOnMatch ? [...undecided] : [...undecided].filter((id) => rule.destinationIds.has(id));
-      if (concerned.length === 0) continue;
+      let concerned: string[] | undefined;
+      for (const id of destinationIds)
+        if (!decisions.has(id) && (rule.stopOnMatch || rule.destinationIds.has(id))) (concerned ??= []).push(id);
+      if (!concerned) continue;
       const onFailure = plan.policies.get(rule.id) ?? 'dead-letter';
       let result;
       try {
         result = rule.evaluate(event);
       } catch (error) {
         for (const id of concerned) decisions.set(id, { routed: 'error', error, ruleId: rule.id, onFailure });
-        undecided = new Set([...undecided].filter((id) => !decisions.has(id)));
+        undecided -= concerned.length;
         continue;
       }
       if (!result.matched) continue;
-      for (const id of concerned) {
-        decisions.set(
-          id,
-          rule.destinationIds.has(id) ? { routed: true, event: result.event, ruleId: rule.id, onFailure } : NOT_ROUTED,
-        );
-      }
-      undecided = new Set([...undecided].filter((id) => !decisions.has(id)));
+      const routed: RouteDecision = { routed: true, event: result.event, ruleId: rule.id, onFailure };
+      for (const id of concerned) decisions.set(id, rule.destinationIds.has(id) ? routed : NOT_ROUTED);
+      undecided -= concerned.length;
     }
-    for (const id of undecided) decisions.set(id, NOT_ROUTED);
+    if (undecided > 0) for (const id of destinationIds) if (!decisions.has(id)) decisions.set(id, NOT_ROUTED);
     return decisions;
   }
 

@@ -22,15 +22,16 @@ class FileDestination implements DestinationInstance {
 
   async send(batch: DeliveryItem[]): Promise<void> {
     const handle = await this.#current();
-    const text = batch.map((item) => this.#line(item.event)).join('');
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes =
+      this.#config.format === 'jsonl'
+        ? Buffer.concat(batch.map((item) => jsonLine(item.event)))
+        : Buffer.from(batch.map((item) => this.#line(item.event)).join(''), 'utf8');
     await handle.write(bytes);
     if (this.#config.fsync) await handle.datasync();
     this.#size += bytes.length;
   }
 
   #line(event: Record<string, unknown> | object): string {
-    if (this.#config.format === 'jsonl') return `${JSON.stringify(event)}\n`;
     return `${(this.#config.csvColumns ?? []).map((column) => csvField(valueAt(event, column))).join(',')}\n`;
   }
 
@@ -93,6 +94,17 @@ function valueAt(root: unknown, dotted: string): unknown {
     current = (current as Record<string, unknown>)[key];
   }
   return current;
+}
+
+/**
+ * The JSON line of an event, encoded once per event object: the router hands the same (read-only)
+ * object to every destination one rule routes it to, so ten file destinations serialize it once.
+ */
+const jsonLines = new WeakMap<object, Buffer>();
+function jsonLine(event: object): Buffer {
+  let line = jsonLines.get(event);
+  if (!line) jsonLines.set(event, (line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8')));
+  return line;
 }
 
 function csvField(value: unknown): string {
