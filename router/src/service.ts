@@ -237,6 +237,7 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     routing: parts.routing,
     sharedPosition: (partition) => parts.fanOut.position(partition),
     highWatermark: (partition) => parts.fanOut.highWatermark(partition),
+    roomFreed: () => parts.fanOut.roomFreed(),
     capacity: Math.max(QUEUE_CAPACITY, 2 * maxBatchSize),
     maxBatchSize,
     commitIntervalMs: COMMIT_INTERVAL_MS,

@@ -16,6 +16,8 @@ export interface LaneOptions {
   /** The shared stream's next offset of a partition this instance owns; undefined when not owned. */
   sharedPosition(partition: number): bigint | undefined;
   highWatermark(partition: number): bigint | undefined;
+  /** Tells the shared stream that the queue has room again (it may be waiting for it). */
+  roomFreed(): void;
   /** Most events waiting in the queue before the shared stream stops handing over (then detaches). */
   capacity: number;
   maxBatchSize: number;
@@ -266,6 +268,7 @@ export class DestinationLane {
     }
     this.#queue.splice(0, count);
     this.#queuedEvents -= events;
+    if (events > 0) this.#options.roomFreed();
   }
 
   #current(state: PartitionState): boolean {

@@ -52,6 +52,7 @@ export class EventFanOut {
   #ready: Promise<void> = Promise.resolve();
   readonly #stopping = new AbortController();
   #paused = false;
+  #roomWaiter: (() => void) | undefined;
 
   constructor(options: FanOutOptions) {
     this.#options = options;
@@ -59,6 +60,7 @@ export class EventFanOut {
       groupId: options.groupId,
       topics: [options.eventsTopic],
       fromBeginning: true,
+      chunkSize: 1_000,
       progress: options.progress,
       onAssignment: (assignment) => this.#onAssignment(assignment[options.eventsTopic] ?? []),
       logger: options.logger,
@@ -193,9 +195,29 @@ export class EventFanOut {
         for (const lane of full) lane.detach();
         return;
       }
-      await sleep(100, this.#stopping.signal).catch(() => undefined);
+      await this.#roomOrTimeout(200);
       await context.heartbeat();
     }
+  }
+
+  /** Called by a lane that took events off its queue: a waiting stream goes on at once. */
+  roomFreed(): void {
+    const wake = this.#roomWaiter;
+    this.#roomWaiter = undefined;
+    wake?.();
+  }
+
+  #roomOrTimeout(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#roomWaiter = undefined;
+        resolve();
+      }, ms);
+      this.#roomWaiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /**
