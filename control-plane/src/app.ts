@@ -16,7 +16,8 @@ import { jobRoutes } from './resources/jobs.routes.ts';
 import { routeRoutes } from './resources/routes.routes.ts';
 import { ruleRoutes } from './resources/rules.routes.ts';
 import { templateRoutes } from './resources/templates.routes.ts';
-import { typedObjectRoutes } from './resources/typed-objects.routes.ts';
+import { connectorRoutes } from './resources/connectors.routes.ts';
+import { destinationRoutes } from './resources/destinations.routes.ts';
 import { webhookTriggerRoutes } from './resources/webhook-triggers.routes.ts';
 
 /**
@@ -92,8 +93,8 @@ export function createApp(options: AppOptions): Express {
   });
 
   for (const routes of options.authRoutes ?? []) app.use(routes);
-  app.use(typedObjectRoutes('connector', context));
-  app.use(typedObjectRoutes('destination', context));
+  app.use(connectorRoutes(context));
+  app.use(destinationRoutes(context));
   app.use(ruleRoutes(context));
   app.use(routeRoutes(context));
   app.use(jobRoutes(context));

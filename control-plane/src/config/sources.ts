@@ -11,7 +11,7 @@ import {
 import { toConfigObject as jobObject } from '../resources/jobs.routes.ts';
 import { loadRuleIds, toConfigObject as routeObject } from '../resources/routes.routes.ts';
 import { loadRuleView, toConfigObject as ruleObject } from '../resources/rules.routes.ts';
-import { toConfigObject as typedObject } from '../resources/typed-objects.routes.ts';
+import { toConfigObject as typedObject } from '../resources/typed-object.ts';
 import { toConfigObject as triggerObject } from '../resources/webhook-triggers.routes.ts';
 import type { ConfigSource, ConfigSources } from './publisher.ts';
 

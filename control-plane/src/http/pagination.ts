@@ -68,7 +68,7 @@ export function orderBy(query: PageQuery, idField: string): Record<string, 'asc'
 }
 
 /** Builds the page answer from one extra row fetched to know whether another page exists. */
-export function pageOf<T extends Record<string, unknown>, R>(
+export function pageOf<T extends object, R>(
   rows: T[],
   query: PageQuery,
   idField: string,
@@ -76,7 +76,7 @@ export function pageOf<T extends Record<string, unknown>, R>(
 ): { items: R[]; nextCursor: string | null } {
   const hasMore = rows.length > query.limit;
   const page = hasMore ? rows.slice(0, query.limit) : rows;
-  const last = page.at(-1);
+  const last = page.at(-1) as Record<string, unknown> | undefined;
   const { field } = parseSort(query.sort);
   return {
     items: page.map(render),

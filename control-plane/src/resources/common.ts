@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Request } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityName, FilterQuery, QueryOrderMap } from '@mikro-orm/core';
 import type { ControlPlaneContext } from '../context.ts';
-import { ApiProblem } from '../http/problem.ts';
-import type { PageQuery } from '../http/pagination.ts';
+import { ApiProblem, notFound } from '../http/problem.ts';
+import { afterCursor, orderBy, pageOf, type PageQuery } from '../http/pagination.ts';
 
 /** A new opaque id: a readable prefix and 16 random hex characters (e.g. "dst_9f2c…"). */
 export const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
@@ -26,6 +27,40 @@ export function pageQuery(request: Request, context: ControlPlaneContext, defaul
     cursor: typeof query.cursor === 'string' ? query.cursor : undefined,
     sort: typeof query.sort === 'string' ? query.sort : defaultSort,
   };
+}
+
+/**
+ * One page of `entity`: the rows matching every filter in `where`, after the page's cursor, in
+ * the page's sort (then by id), rendered by `render`. `dateFields` names the sortable timestamps,
+ * whose cursor values are read back as dates.
+ */
+export async function listPage<T extends object, R>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  options: { page: PageQuery; where: FilterQuery<object>[]; dateFields: readonly string[]; render: (row: T) => R },
+): Promise<{ items: R[]; nextCursor: string | null }> {
+  const { page, where, dateFields, render } = options;
+  const cursor = afterCursor(page, 'id', dateFields);
+  // NOTE: the sort field and cursor come from the query (validated against the OpenAPI enum of
+  // each operation), so they are not typed against the entity: these are the only casts.
+  const conditions = cursor ? [...where, cursor] : where;
+  const rows = await em.find(entity, { $and: conditions } as FilterQuery<NoInfer<T>>, {
+    orderBy: orderBy(page, 'id') as QueryOrderMap<T>,
+    limit: page.limit + 1,
+  });
+  return pageOf(rows, page, 'id', render);
+}
+
+/** The object with this id, or the 404 problem naming it (`label` is the kind a user reads). */
+export async function loadOr404<T extends { id: string }>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  id: string,
+  label: string,
+): Promise<T> {
+  const found = await em.findOne(entity, { id } as FilterQuery<T>);
+  if (!found) throw notFound(label, id);
+  return found as T;
 }
 
 export const queryString = (request: Request, name: string): string | undefined => {

@@ -13,9 +13,19 @@ import {
   type SchedulerJob,
 } from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
-import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
-import { conflict, notFound, unprocessable, type FieldProblem } from '../http/problem.ts';
-import { iso, inTransaction, likeContains, newId, pageQuery, param, queryBoolean, queryString } from './common.ts';
+import { conflict, unprocessable, type FieldProblem } from '../http/problem.ts';
+import {
+  iso,
+  inTransaction,
+  likeContains,
+  newId,
+  pageQuery,
+  param,
+  queryBoolean,
+  queryString,
+  listPage,
+  loadOr404,
+} from './common.ts';
 
 // Scheduled jobs (a connector action on a cron schedule) and the history of their executions.
 
@@ -152,21 +162,12 @@ export async function createJob(em: EntityManager, body: JobCreate): Promise<Sch
 
 export function jobRoutes(context: ControlPlaneContext): Router {
   const router = Router();
-  const load = async (em: EntityManager, id: string) => {
-    const job = await em.findOne(SchedulerJobEntity, { id });
-    if (!job) throw notFound('job', id);
-    return job;
-  };
+  const load = (em: EntityManager, id: string) => loadOr404(em, SchedulerJobEntity, id, 'job');
 
   const listExecutions = async (request: Request, where: FilterQuery<object>[]) => {
     const page = pageQuery(request, context, '-createdAt');
-    const cursor = afterCursor(page, 'id', ['createdAt']);
-    if (cursor) where.push(cursor);
-    const rows = await context.orm.em.fork().find(JobExecutionEntity, { $and: where } as never, {
-      orderBy: orderBy(page, 'id') as never,
-      limit: page.limit + 1,
-    });
-    return pageOf(rows as unknown as (JobExecution & Record<string, unknown>)[], page, 'id', executionDto);
+    const dateFields = ['createdAt'];
+    return listPage(context.orm.em.fork(), JobExecutionEntity, { page, where, dateFields, render: executionDto });
   };
 
   router.get(PATH, async (request, response) => {
@@ -178,13 +179,10 @@ export function jobRoutes(context: ControlPlaneContext): Router {
     if (enabled !== undefined) where.push({ enabled });
     if (name) where.push({ name: { $ilike: likeContains(name) } });
     if (connectorId) where.push({ connectorId });
-    const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
-    if (cursor) where.push(cursor);
-    const rows = await context.orm.em.fork().find(SchedulerJobEntity, { $and: where } as never, {
-      orderBy: orderBy(page, 'id') as never,
-      limit: page.limit + 1,
-    });
-    response.json(pageOf(rows as unknown as (SchedulerJob & Record<string, unknown>)[], page, 'id', toDto));
+    const dateFields = ['createdAt', 'updatedAt'];
+    response.json(
+      await listPage(context.orm.em.fork(), SchedulerJobEntity, { page, where, dateFields, render: toDto }),
+    );
   });
 
   router.post(PATH, async (request, response) => {
@@ -262,8 +260,7 @@ export function jobRoutes(context: ControlPlaneContext): Router {
   });
 
   router.get('/api/v1/executions/:id', async (request, response) => {
-    const execution = await context.orm.em.fork().findOne(JobExecutionEntity, { id: param(request, 'id') });
-    if (!execution) throw notFound('execution', param(request, 'id'));
+    const execution = await loadOr404(context.orm.em.fork(), JobExecutionEntity, param(request, 'id'), 'execution');
     response.json(executionDto(execution));
   });
   return router;

@@ -4,9 +4,18 @@ import type { FilterQuery } from '@mikro-orm/core';
 import type { ControlPlaneContext } from '../context.ts';
 import { ConnectorEntity, RouteEntity, RouteRuleEntity, RoutingRuleEntity, type Route } from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
-import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
-import { conflict, notFound, unprocessable } from '../http/problem.ts';
-import { inTransaction, likeContains, newId, pageQuery, param, queryBoolean, queryString } from './common.ts';
+import { conflict, unprocessable } from '../http/problem.ts';
+import {
+  inTransaction,
+  likeContains,
+  newId,
+  pageQuery,
+  param,
+  queryBoolean,
+  queryString,
+  listPage,
+  loadOr404,
+} from './common.ts';
 
 // Routes: which rules apply to the events of one source (a connector, or the ingest API when
 // connectorId is null). The rule order is kept (route_rules.position).
@@ -87,11 +96,7 @@ export async function replaceRuleIds(em: EntityManager, routeId: string, ruleIds
 
 export function routeRoutes(context: ControlPlaneContext): Router {
   const router = Router();
-  const load = async (em: EntityManager, id: string) => {
-    const route = await em.findOne(RouteEntity, { id });
-    if (!route) throw notFound('route', id);
-    return route;
-  };
+  const load = (em: EntityManager, id: string) => loadOr404(em, RouteEntity, id, 'route');
 
   router.get(PATH, async (request, response) => {
     const page = pageQuery(request, context, 'name');
@@ -102,22 +107,14 @@ export function routeRoutes(context: ControlPlaneContext): Router {
     if (enabled !== undefined) where.push({ enabled });
     if (name) where.push({ name: { $ilike: likeContains(name) } });
     if (connectorId) where.push({ connectorId: connectorId === 'api' ? null : connectorId });
-    const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
-    if (cursor) where.push(cursor);
     const em = context.orm.em.fork();
-    const rows = await em.find(RouteEntity, { $and: where } as never, {
-      orderBy: orderBy(page, 'id') as never,
-      limit: page.limit + 1,
-    });
+    const dateFields = ['createdAt', 'updatedAt'];
+    const routes = await listPage(em, RouteEntity, { page, where, dateFields, render: (row) => row });
     const ruleIds = await loadRuleIdsOf(
       em,
-      rows.slice(0, page.limit).map((row) => row.id),
+      routes.items.map((route) => route.id),
     );
-    response.json(
-      pageOf(rows as unknown as (Route & Record<string, unknown>)[], page, 'id', (row) =>
-        toDto(row, ruleIds.get(row.id)!),
-      ),
-    );
+    response.json({ ...routes, items: routes.items.map((route) => toDto(route, ruleIds.get(route.id)!)) });
   });
 
   router.post(PATH, async (request, response) => {

@@ -12,9 +12,18 @@ import {
   type RoutingRule,
 } from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
-import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
-import { conflict, notFound, unprocessable } from '../http/problem.ts';
-import { inTransaction, likeContains, newId, pageQuery, param, queryBoolean, queryString } from './common.ts';
+import { conflict, unprocessable } from '../http/problem.ts';
+import {
+  inTransaction,
+  likeContains,
+  newId,
+  pageQuery,
+  param,
+  queryBoolean,
+  queryString,
+  listPage,
+  loadOr404,
+} from './common.ts';
 
 // Routing rules, with their transformations (rule_transformations, in order) and destinations
 // (rule_destinations). The condition and transformations are checked with the same compiler the
@@ -175,11 +184,7 @@ export async function createRule(em: EntityManager, body: RuleCreate): Promise<R
 
 export function ruleRoutes(context: ControlPlaneContext): Router {
   const router = Router();
-  const load = async (em: EntityManager, id: string) => {
-    const rule = await em.findOne(RoutingRuleEntity, { id });
-    if (!rule) throw notFound('routing rule', id);
-    return rule;
-  };
+  const load = (em: EntityManager, id: string) => loadOr404(em, RoutingRuleEntity, id, 'routing rule');
 
   router.get(PATH, async (request, response) => {
     const page = pageQuery(request, context, 'priority');
@@ -194,18 +199,10 @@ export function ruleRoutes(context: ControlPlaneContext): Router {
       const links = await em.find(RuleDestinationEntity, { destinationId }, { fields: ['ruleId'] });
       where.push({ id: { $in: links.map((link) => link.ruleId) } });
     }
-    const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
-    if (cursor) where.push(cursor);
-    const rows = await em.find(RoutingRuleEntity, { $and: where } as never, {
-      orderBy: orderBy(page, 'id') as never,
-      limit: page.limit + 1,
-    });
-    const views = new Map((await loadRuleViews(em, rows.slice(0, page.limit))).map((view) => [view.rule.id, view]));
-    response.json(
-      pageOf(rows as unknown as (RoutingRule & Record<string, unknown>)[], page, 'id', (row) =>
-        ruleDto(views.get(row.id)!),
-      ),
-    );
+    const dateFields = ['createdAt', 'updatedAt'];
+    const rules = await listPage(em, RoutingRuleEntity, { page, where, dateFields, render: (row) => row });
+    const views = await loadRuleViews(em, rules.items);
+    response.json({ ...rules, items: views.map(ruleDto) });
   });
 
   router.post(PATH, async (request, response) => {

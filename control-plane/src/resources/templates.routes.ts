@@ -15,7 +15,7 @@ import {
 import { toDto as jobDto } from './jobs.routes.ts';
 import { ruleDto } from './rules.routes.ts';
 import { inTransaction, param, queryString } from './common.ts';
-import { toDto as objectDto } from './typed-objects.routes.ts';
+import { toDto as objectDto } from './typed-object.ts';
 
 const toDto = (template: PluginTemplate) => ({
   kind: template.kind,

@@ -6,9 +6,8 @@ import type { EncryptedValue } from '@muxly/common';
 import type { ControlPlaneContext } from '../context.ts';
 import { SchedulerJobEntity, WebhookTriggerEntity, type WebhookTrigger } from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
-import { afterCursor, orderBy, pageOf } from '../http/pagination.ts';
-import { conflict, notFound, unprocessable } from '../http/problem.ts';
-import { inTransaction, newId, pageQuery, param, queryBoolean, queryString } from './common.ts';
+import { conflict, unprocessable } from '../http/problem.ts';
+import { inTransaction, newId, pageQuery, param, queryBoolean, queryString, listPage, loadOr404 } from './common.ts';
 
 // Webhook triggers: a public path that starts a job when a correctly signed request arrives.
 // The HMAC secret is encrypted at rest like credentials and never returned, except once when
@@ -41,11 +40,7 @@ const toDto = (trigger: WebhookTrigger) => ({
 
 export function webhookTriggerRoutes(context: ControlPlaneContext): Router {
   const router = Router();
-  const load = async (em: EntityManager, id: string) => {
-    const trigger = await em.findOne(WebhookTriggerEntity, { id });
-    if (!trigger) throw notFound('webhook trigger', id);
-    return trigger;
-  };
+  const load = (em: EntityManager, id: string) => loadOr404(em, WebhookTriggerEntity, id, 'webhook trigger');
   const pathTaken = async (em: EntityManager, path: string) => {
     if (await em.findOne(WebhookTriggerEntity, { path }, { fields: ['id'] }))
       throw conflict('duplicate', `another webhook trigger already uses the path "${path}"`);
@@ -58,13 +53,10 @@ export function webhookTriggerRoutes(context: ControlPlaneContext): Router {
     const jobId = queryString(request, 'jobId');
     if (enabled !== undefined) where.push({ enabled });
     if (jobId) where.push({ jobId });
-    const cursor = afterCursor(page, 'id', ['createdAt', 'updatedAt']);
-    if (cursor) where.push(cursor);
-    const rows = await context.orm.em.fork().find(WebhookTriggerEntity, { $and: where } as never, {
-      orderBy: orderBy(page, 'id') as never,
-      limit: page.limit + 1,
-    });
-    response.json(pageOf(rows as unknown as (WebhookTrigger & Record<string, unknown>)[], page, 'id', toDto));
+    const dateFields = ['createdAt', 'updatedAt'];
+    response.json(
+      await listPage(context.orm.em.fork(), WebhookTriggerEntity, { page, where, dateFields, render: toDto }),
+    );
   });
 
   router.post(PATH, async (request, response) => {

@@ -7,7 +7,7 @@ import { DestinationEntity, RouteEntity, RoutingRuleEntity } from '../db/entitie
 import { ApiProblem } from '../http/problem.ts';
 import { checkDestinations, checkLogic, loadRuleView, replaceChildren } from '../resources/rules.routes.ts';
 import { checkReferences, loadRuleIds, replaceRuleIds } from '../resources/routes.routes.ts';
-import { secretContext } from '../resources/typed-objects.routes.ts';
+import { secretContext } from '../resources/typed-object.ts';
 import type { ConfigKind } from '../config/publisher.ts';
 
 // The declarative seed: the `pipeline` section of the settings document (YAML/JSON/TOML, the

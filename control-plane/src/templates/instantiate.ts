@@ -7,7 +7,8 @@ import { readOpenApi } from '../http/docs.ts';
 import { ApiProblem, notFound, unprocessable } from '../http/problem.ts';
 import { createJob, type JobCreate } from '../resources/jobs.routes.ts';
 import { createRule, type RuleCreate } from '../resources/rules.routes.ts';
-import { createTypedObject, type TypedObjectCreate } from '../resources/typed-objects.routes.ts';
+import { createTypedObject } from '../resources/typed-objects.ts';
+import type { TypedObjectCreate } from '../resources/typed-object.ts';
 
 // Instantiating a ready-made configuration: the example's values, then the user's, become the
 // same create requests a client would send (a connector and its job, or a destination and the

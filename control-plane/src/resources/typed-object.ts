@@ -1,0 +1,231 @@
+import type { Request, Response } from 'express';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityName, FilterQuery, RequiredEntityData } from '@mikro-orm/core';
+import type { ControlPlaneContext } from '../context.ts';
+import type { Connector, Destination } from '../db/entities.ts';
+import { checkIfMatch, setEtag } from '../http/concurrency.ts';
+import { conflict } from '../http/problem.ts';
+import type { StartFrom } from '../positions/start-from.ts';
+import type { TemplateKind } from '../templates/catalog.ts';
+import { runConnectionTest } from '../diagnosis/connection-test.ts';
+import {
+  inTransaction,
+  likeContains,
+  listPage,
+  loadOr404,
+  newId,
+  pageQuery,
+  param,
+  queryBoolean,
+  queryString,
+} from './common.ts';
+
+// Connectors and destinations have the same shape: a type from a template, a config validated
+// against the template's schema, and write-only credentials encrypted at rest. This file holds
+// that shape and one handler per operation; connectors.routes.ts and destinations.routes.ts
+// mount them with what differs (entity, path, what forbids a delete).
+
+type TypedObject = Connector | Destination;
+type Json = Record<string, unknown>;
+
+export interface TypedObjectSpec<T extends TypedObject> {
+  kind: TemplateKind;
+  path: string;
+  idPrefix: string;
+  label: string;
+  entity: EntityName<T>;
+  /** Fields a new object of this kind starts with besides the common ones. */
+  initial: Partial<T>;
+  /** Objects that reference this one and so forbid deleting it. */
+  usedBy(em: EntityManager, id: string): Promise<{ kind: string; id: string }[]>;
+  /** Runs in the creating transaction before its commit (and so before the config is published). */
+  onCreate?(id: string, body: TypedObjectBody): Promise<void>;
+  /** Runs in the updating transaction, before the patch's name and enabled are applied. */
+  onUpdate?(object: T, patch: TypedObjectBody): Promise<void>;
+  /** Runs after the delete is committed and published. */
+  onDelete?(id: string): void;
+}
+
+/** What a create or a patch may carry (the OpenAPI document validates the shape first). */
+export interface TypedObjectBody {
+  id?: string;
+  name?: string;
+  type?: string;
+  enabled?: boolean;
+  config?: Json;
+  credentials?: Json | null;
+  /** Destinations only: where a new or re-enabled destination starts reading. */
+  startFrom?: StartFrom;
+}
+
+export function toDto(object: TypedObject) {
+  return {
+    id: object.id,
+    name: object.name,
+    type: object.type,
+    enabled: object.enabled,
+    config: object.config,
+    credentialsSet: object.credentials !== null && object.credentials !== undefined,
+    version: object.version,
+    createdAt: object.createdAt.toISOString(),
+    updatedAt: object.updatedAt.toISOString(),
+  };
+}
+
+/** The object as published on the config topic: credentials stay encrypted. */
+export function toConfigObject(object: TypedObject) {
+  return {
+    id: object.id,
+    name: object.name,
+    type: object.type,
+    enabled: object.enabled,
+    config: object.config,
+    credentials: object.credentials ?? null,
+  };
+}
+
+export const secretContext = (kind: TemplateKind, id: string) => `${kind}/${id}`;
+
+/** Empty credentials mean "none". */
+const nonEmpty = (credentials: Json | null | undefined): Json | null =>
+  credentials && Object.keys(credentials).length > 0 ? credentials : null;
+
+/** The body of a create (`ConnectorCreate` / `DestinationCreate` in the OpenAPI document). */
+export type TypedObjectCreate = TypedObjectBody & { name: string; type: string };
+
+/**
+ * Creates a connector or destination inside the caller's transaction: the config validated
+ * against the type's template, duplicates refused, credentials encrypted. The caller publishes
+ * it once the transaction committed.
+ */
+export async function createTypedObjectWith<T extends TypedObject>(
+  spec: TypedObjectSpec<T>,
+  context: ControlPlaneContext,
+  em: EntityManager,
+  body: TypedObjectCreate,
+): Promise<T> {
+  const { kind, entity, label } = spec;
+  const id = body.id ?? newId(spec.idPrefix);
+  const credentials = nonEmpty(body.credentials);
+  const config = context.templates.validate(kind, body.type, body.config ?? {}, credentials);
+  if (await em.findOne(entity, { id } as FilterQuery<T>))
+    throw conflict('duplicate', `${label} "${id}" already exists`);
+  if (await em.findOne(entity, { name: body.name } as FilterQuery<T>))
+    throw conflict('duplicate', `a ${label} named "${body.name}" already exists`);
+  const data = {
+    ...spec.initial,
+    id,
+    name: body.name,
+    type: body.type,
+    enabled: body.enabled ?? true,
+    config,
+    credentials: credentials ? context.keyring.encrypt(credentials, secretContext(kind, id)) : null,
+  } as RequiredEntityData<T>;
+  const object = em.create(entity, data);
+  await spec.onCreate?.(id, body);
+  await em.flush();
+  return object;
+}
+
+type Handler = (request: Request, response: Response) => Promise<void>;
+
+/** The handlers of the operations connectors and destinations share, one per operation. */
+export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec<T>, context: ControlPlaneContext) {
+  const { keyring, templates } = context;
+  const { kind, entity, label } = spec;
+  const load = (em: EntityManager, id: string) => loadOr404(em, entity, id, label);
+  const decryptCredentials = (object: T): Json | null =>
+    object.credentials ? (keyring.decrypt(object.credentials, secretContext(kind, object.id)) as Json) : null;
+  const encryptCredentials = (credentials: Json | null, id: string) =>
+    credentials ? keyring.encrypt(credentials, secretContext(kind, id)) : null;
+  const refuseDuplicateName = async (em: EntityManager, name: string) => {
+    if (await em.findOne(entity, { name } as FilterQuery<T>))
+      throw conflict('duplicate', `a ${label} named "${name}" already exists`);
+  };
+
+  const list: Handler = async (request, response) => {
+    const where: FilterQuery<object>[] = [];
+    const type = queryString(request, 'type');
+    const enabled = queryBoolean(request, 'enabled');
+    const name = queryString(request, 'nameContains');
+    if (type) where.push({ type });
+    if (enabled !== undefined) where.push({ enabled });
+    if (name) where.push({ name: { $ilike: likeContains(name) } });
+    const page = pageQuery(request, context, 'name');
+    const dateFields = ['createdAt', 'updatedAt'];
+    response.json(await listPage(context.orm.em.fork(), entity, { page, where, dateFields, render: toDto }));
+  };
+
+  const create: Handler = async (request, response) => {
+    const body = request.body as TypedObjectCreate;
+    const created = await inTransaction(context, (em) => createTypedObjectWith(spec, context, em, body));
+    await context.publisher.notify(kind, created.id);
+    setEtag(response, created.version);
+    response.status(201).location(`${spec.path}/${created.id}`).json(toDto(created));
+  };
+
+  const get: Handler = async (request, response) => {
+    const object = await load(context.orm.em.fork(), param(request, 'id'));
+    setEtag(response, object.version);
+    response.json(toDto(object));
+  };
+
+  const update: Handler = async (request, response) => {
+    const id = param(request, 'id');
+    const patch = request.body as TypedObjectBody;
+    const updated = await inTransaction(context, async (em) => {
+      const object = await load(em, id);
+      checkIfMatch(request, object.version, true);
+      if (patch.name !== undefined && patch.name !== object.name) await refuseDuplicateName(em, patch.name);
+      const credentials = patch.credentials === undefined ? decryptCredentials(object) : nonEmpty(patch.credentials);
+      if (patch.config !== undefined || patch.credentials !== undefined) {
+        object.config = templates.validate(kind, object.type, patch.config ?? object.config, credentials);
+      }
+      if (patch.credentials !== undefined) object.credentials = encryptCredentials(credentials, id);
+      await spec.onUpdate?.(object, patch);
+      if (patch.name !== undefined) object.name = patch.name;
+      if (patch.enabled !== undefined) object.enabled = patch.enabled;
+      await em.flush();
+      return object;
+    });
+    await context.publisher.notify(kind, id);
+    setEtag(response, updated.version);
+    response.json(toDto(updated));
+  };
+
+  const remove: Handler = async (request, response) => {
+    const id = param(request, 'id');
+    await inTransaction(context, async (em) => {
+      const object = await load(em, id);
+      checkIfMatch(request, object.version, false);
+      const users = await spec.usedBy(em, id);
+      if (users.length > 0) {
+        const names = users.map((user) => `${user.kind} "${user.id}"`).join(', ');
+        throw conflict('in-use', `${label} "${id}" is used by ${names}; change or delete those first`, {
+          usedBy: users,
+        });
+      }
+      em.remove(object);
+      await em.flush();
+    });
+    await context.publisher.notify(kind, id);
+    spec.onDelete?.(id);
+    response.status(204).end();
+  };
+
+  const test: Handler = async (request, response) => {
+    const object = await load(context.orm.em.fork(), param(request, 'id'));
+    response.json(
+      await runConnectionTest({
+        kind,
+        type: object.type,
+        catalog: templates,
+        config: object.config,
+        credentials: decryptCredentials(object),
+        connectorAllowAddresses: context.connectorAllowAddresses,
+      }),
+    );
+  };
+
+  return { load, list, create, get, update, remove, test };
+}
