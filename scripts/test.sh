@@ -32,7 +32,7 @@ fi
 # Debian packages the tests use: Prometheus and its Pushgateway (the Prometheus destination),
 # shellcheck and systemd's verifier (the deployment scripts and units), podman, runc and
 # debootstrap (the image, built and run for real).
-ensure_packages prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway shellcheck:shellcheck \
+ensure_packages prometheus:prometheus prometheus-pushgateway:prometheus-pushgateway chromium:chromium shellcheck:shellcheck \
   systemd:systemd-analyze podman:podman runc:runc debootstrap:debootstrap
 
 results="$MUXLY_LOCAL_DIR/test-results.json"

@@ -73,6 +73,8 @@ export function createApp(options: AppOptions): Express {
       validateRequests: { allowUnknownQueryParameters: false, removeAdditional: false, coerceTypes: true },
       validateResponses: options.validateResponses ? { removeAdditional: false } : false,
       validateFormats: true,
+      // Authentication is the auth layer's (authenticate/authorize above), not the validator's.
+      validateSecurity: false,
       ignorePaths: (path: string) => !path.startsWith('/api/'),
     }),
   );

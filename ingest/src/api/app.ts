@@ -4,7 +4,14 @@ import { createRequire } from 'node:module';
 import { parse as parseYaml } from 'yaml';
 import express, { type Express, type RequestHandler } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { handleHealthRequest, HttpProblem, setSecurityHeaders, type HealthEndpoints, type Logger } from '@muxly/common';
+import {
+  createApiDocs,
+  handleHealthRequest,
+  HttpProblem,
+  setSecurityHeaders,
+  type HealthEndpoints,
+  type Logger,
+} from '@muxly/common';
 import { presentedApiKey, type ApiKeyVerifier } from '../auth/api-keys.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { answerClientErrors } from './client-errors.ts';
@@ -93,9 +100,11 @@ function createIngestApp(
   app.use((request, response, next) => {
     handleHealthRequest(request, response, options.health).then((handled) => handled || next(), next);
   });
-  app.get('/docs', (_request, response) =>
-    response.sendFile(INGEST_OPENAPI_PATH, { headers: { 'content-type': 'application/yaml' } }),
-  );
+  // Swagger UI and the OpenAPI document, without a key (docs/ingest.md).
+  const docs = createApiDocs(INGEST_OPENAPI_PATH);
+  app.use((request, response, next) => {
+    if (!docs.handle(request, response)) next();
+  });
 
   // Authenticate before reading a body, so an unknown caller cannot make us parse anything.
   const authenticate: RequestHandler = (request, response, next) => {
