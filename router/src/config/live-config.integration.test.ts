@@ -134,14 +134,28 @@ test('applies the topic at start, then live changes and deletions, with decrypte
 }, 60_000);
 
 test('without the config topic the router keeps its settings pipeline and says so', async () => {
+  const warnings: { message: string; fields?: Record<string, unknown> }[] = [];
+  const recording = {
+    ...logger,
+    warn: (message: string, fields?: Record<string, unknown>) => warnings.push({ message, fields }),
+  };
+  const changes: PipelineDefinition[] = [];
   const missing = new LiveConfig({
     kafka,
     topic: `${topic}.missing`,
     keyring,
     base: { destinations: [], rules: [] },
-    logger,
-    onChange: async () => undefined,
+    logger: recording,
+    onChange: async (pipeline) => void changes.push(pipeline),
   });
   await missing.start();
   await missing.stop();
+  expect(warnings).toEqual([
+    {
+      message: 'live config: the config topic cannot be read; running the settings file pipeline without live reload',
+      fields: { topic: `${topic}.missing`, error: 'the topic does not exist' },
+    },
+  ]);
+  // start() resolved without following anything: no pipeline replaced the settings file's.
+  expect(changes).toEqual([]);
 }, 30_000);
