@@ -339,9 +339,11 @@ const problemIn = (answer: string) => {
 describe('slow clients', () => {
   let slow: Awaited<ReturnType<typeof startTestIngest>>;
   beforeAll(async () => {
-    slow = await startTestIngest(
-      ingestSettings({ ingest: { clientTimeouts: { headersMs: 500, requestMs: 1_500, keepAliveMs: 1_000 } } }),
-    );
+    const settings = ingestSettings({
+      ingest: { clientTimeouts: { headersMs: 500, requestMs: 1_500, keepAliveMs: 1_000 } },
+    });
+    // The same raw topic as the suite's reader, so "nothing reaches Kafka" is checked where it would land.
+    slow = await startTestIngest({ ...settings, topics: { ...settings.topics, prefix: rawTopic.replace(/raw$/, '') } });
   });
   afterAll(async () => {
     await slow?.stop();
