@@ -270,7 +270,12 @@ describe('limits are 413', () => {
 });
 
 test('the OpenAPI document is served at /docs', async () => {
-  const response = await fetch(`${ingest.url}/docs`);
+  // /docs is Swagger UI; the document itself is beside it.
+  const page = await fetch(`${ingest.url}/docs`);
+  expect(page.status).toBe(200);
+  expect(page.headers.get('content-type')).toMatch(/text\/html/);
+  expect(await page.text()).toContain('/docs/openapi.yaml');
+  const response = await fetch(`${ingest.url}/docs/openapi.yaml`);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/yaml/);
   expect(await response.text()).toMatch(/^openapi: 3\.1\.0/);
