@@ -1,12 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Producer } from 'kafkajs';
-import { createLogger, encodeWireFormat, topicNames, type MuxlySettings } from '@muxly/common';
+import { createLogger, topicNames, type MuxlySettings } from '@muxly/common';
 import { startRouter, type RouterService } from '@muxly/router';
 import { waitFor } from '../../test/support/services.ts';
 import { loadTemplates } from '../src/templates/sources.ts';
+import { idsInFile, produceEvent } from './events.ts';
 import { expectProblem, startHarness, type Harness } from './harness.ts';
 
 // Where a destination starts: a new one gets only what is posted after it was created (not the
@@ -48,28 +49,8 @@ describe('destination start positions', () => {
   });
 
   const fileOf = (name: string) => join(directory, `${name}.jsonl`);
-  const idsIn = async (name: string): Promise<string[]> =>
-    (await readFile(fileOf(name), 'utf8').catch(() => ''))
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => (JSON.parse(line) as { id: string }).id);
-  const produce = async (name: string): Promise<string> => {
-    const id = randomUUID();
-    const now = new Date().toISOString();
-    const event = {
-      id,
-      schemaVersion: 1,
-      kind: 'event',
-      name,
-      timestamp: now,
-      receivedAt: now,
-      source: { type: 'api', id: 'test' },
-      dimensions: {},
-      attributes: {},
-    };
-    await producer.send({ topic: eventsTopic, acks: -1, messages: [{ key: name, value: encodeWireFormat(1, event) }] });
-    return id;
-  };
+  const idsIn = (name: string): Promise<string[]> => idsInFile(fileOf(name));
+  const produce = (name: string): Promise<string> => produceEvent(producer, eventsTopic, name);
   const createFile = async (name: string, startFrom?: string) => {
     const created = await h.api('POST', '/api/v1/destinations', {
       id: name,

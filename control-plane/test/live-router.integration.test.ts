@@ -1,12 +1,13 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { createLogger, encodeWireFormat, topicNames, type MuxlySettings } from '@muxly/common';
+import { createLogger, topicNames, type MuxlySettings } from '@muxly/common';
 import { startRouter, type RouterService } from '@muxly/router';
 import { followLiveConfig, type LiveConfig } from '../../router/src/config/live-config.ts';
 import { loadTemplates } from '../src/templates/sources.ts';
+import { idsInFile, produceEvent } from './events.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 // The whole live-configuration path, with the real router: a routing rule changed through the
@@ -49,30 +50,8 @@ describe('a rule changed through the API changes the running router', () => {
   });
 
   const fileOf = (name: string) => join(directory, `${name}.jsonl`);
-  const idsIn = async (name: string): Promise<string[]> => {
-    const text = await readFile(fileOf(name), 'utf8').catch(() => '');
-    return text
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => (JSON.parse(line) as { id: string }).id);
-  };
-  const produce = async (name: string): Promise<string> => {
-    const id = randomUUID();
-    const now = new Date().toISOString();
-    const event = {
-      id,
-      schemaVersion: 1,
-      kind: 'event',
-      name,
-      timestamp: now,
-      receivedAt: now,
-      source: { type: 'api', id: 'test' },
-      dimensions: {},
-      attributes: {},
-    };
-    await producer.send({ topic: eventsTopic, acks: -1, messages: [{ key: name, value: encodeWireFormat(1, event) }] });
-    return id;
-  };
+  const idsIn = (name: string): Promise<string[]> => idsInFile(fileOf(name));
+  const produce = (name: string): Promise<string> => produceEvent(producer, eventsTopic, name);
   async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

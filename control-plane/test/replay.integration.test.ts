@@ -1,15 +1,16 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { createLogger, encodeWireFormat, topicNames, type MuxlySettings } from '@muxly/common';
+import { createLogger, topicNames, type MuxlySettings } from '@muxly/common';
 import { DLQ_HEADERS } from '@muxly/schemas';
 import { startRouter, type RouterService } from '@muxly/router';
 import { waitFor } from '../../test/support/services.ts';
 import { loadTemplates } from '../src/templates/sources.ts';
+import { idsInFile as idsInFileAt, produceEvent } from './events.ts';
 import { startHarness, type Harness } from './harness.ts';
 
 // A webhook that answers 500 dead-letters what the router sends it, while a file destination
@@ -75,28 +76,8 @@ describe('replaying dead letters to their own destination', () => {
   });
 
   const filePath = () => join(directory, 'all.jsonl');
-  const idsInFile = async (): Promise<string[]> =>
-    (await readFile(filePath(), 'utf8').catch(() => ''))
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => (JSON.parse(line) as { id: string }).id);
-  const produce = async (name: string): Promise<string> => {
-    const id = randomUUID();
-    const now = new Date().toISOString();
-    const event = {
-      id,
-      schemaVersion: 1,
-      kind: 'event',
-      name,
-      timestamp: now,
-      receivedAt: now,
-      source: { type: 'api', id: 'test' },
-      dimensions: {},
-      attributes: {},
-    };
-    await producer.send({ topic: eventsTopic, acks: -1, messages: [{ key: name, value: encodeWireFormat(1, event) }] });
-    return id;
-  };
+  const idsInFile = (): Promise<string[]> => idsInFileAt(filePath());
+  const produce = (name: string): Promise<string> => produceEvent(producer, eventsTopic, name);
   const countOf = (ids: string[], id: string) => ids.filter((one) => one === id).length;
 
   it('sends the dead letters again to the webhook only, and reports the progress', async () => {
