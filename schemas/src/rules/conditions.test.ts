@@ -1,3 +1,4 @@
+import { MATCHES_MAX_INPUT } from './conditions.ts';
 import { compileRule, compileRules, RuleCompileError, validateRule } from './index.ts';
 
 const event = {
@@ -118,6 +119,27 @@ describe('conditions', () => {
   });
 });
 
+describe('matches runs in linear time', () => {
+  // `^(a+)+$` against "aaa…!" backtracks exponentially in a backtracking engine: 28 characters took
+  // seconds there. With RE2 even 50,000 characters finish at once; the bound below only catches a hang.
+  test('a catastrophic pattern on a long non-matching input completes', () => {
+    const predicate = compileRule({ condition: { path: '$.s', op: 'matches', value: '^(a+)+$' } });
+    const started = Date.now();
+    expect(predicate({ s: `${'a'.repeat(50_000)}!` }).matched).toBe(false);
+    expect(predicate({ s: 'a'.repeat(50_000) }).matched).toBe(true);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  test('flags keep their meaning and a string over the input cap never matches', () => {
+    expect(matches({ path: '$.name', op: 'matches', value: '^SIGN', flags: 'i' })).toBe(true);
+    expect(matches({ path: '$.s', op: 'matches', value: '^b$', flags: 'm' }, { s: 'a\nb' })).toBe(true);
+    expect(matches({ path: '$.s', op: 'matches', value: '^a.b$', flags: 's' }, { s: 'a\nb' })).toBe(true);
+    expect(matches({ path: '$.s', op: 'matches', value: '^a.b$' }, { s: 'a\nb' })).toBe(false);
+    expect(matches({ path: '$.s', op: 'matches', value: 'x' }, { s: 'x'.repeat(MATCHES_MAX_INPUT) })).toBe(true);
+    expect(matches({ path: '$.s', op: 'matches', value: 'x' }, { s: 'x'.repeat(MATCHES_MAX_INPUT + 1) })).toBe(false);
+  });
+});
+
 describe('invalid conditions are refused with their place', () => {
   const cases: [string, unknown, string][] = [
     [
@@ -139,6 +161,12 @@ describe('invalid conditions are refused with their place', () => {
     ['eq object', { path: '$.a', op: 'eq', value: { x: 1 } }, 'rule.condition.value: "eq" compares with'],
     ['gt boolean', { path: '$.a', op: 'gt', value: true }, 'rule.condition.value: "gt" compares with'],
     ['bad regex', { path: '$.a', op: 'matches', value: '(' }, 'rule.condition.value: invalid regular expression'],
+    [
+      'backreference',
+      { path: '$.a', op: 'matches', value: '(a)\\1' },
+      'rule.condition.value: invalid regular expression',
+    ],
+    ['lookahead', { path: '$.a', op: 'matches', value: 'a(?=b)' }, 'rule.condition.value: invalid regular expression'],
     [
       'stateful flag',
       { path: '$.a', op: 'matches', value: 'a', flags: 'g' },

@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import { compileGetter } from './jsonpath.ts';
 import { checkKeys, describe, isPlainObject, pathAt, type Problems } from './problems.ts';
 import { COMPARISON_OPERATORS, type ComparisonOperator } from './rule.schema.ts';
@@ -192,20 +193,39 @@ function compileMatches(
     );
     return NEVER;
   }
-  // NOTE: "g" and "y" are refused: they make RegExp.test stateful (lastIndex) across events.
+  // "g" and "y" are refused: they mean nothing for a yes/no test.
   if (flags !== undefined && (typeof flags !== 'string' || !/^[imsu]*$/.test(flags))) {
     problems.add(`${place}.flags`, `flags may only combine i, m, s and u, not ${describe(flags)}`);
     return NEVER;
   }
-  let regex: RegExp;
+  let regex: RE2JS;
   try {
-    regex = new RegExp(pattern, flags as string | undefined);
+    regex = RE2JS.compile(pattern, re2Flags(flags as string | undefined));
   } catch (error) {
-    problems.add(`${place}.value`, `invalid regular expression: ${(error as Error).message}`);
+    // RE2 has no backreferences or lookarounds: those patterns are refused here, at save time.
+    problems.add(
+      `${place}.value`,
+      `invalid regular expression for RE2 (no backreferences or lookarounds): ${(error as Error).message}`,
+    );
     return NEVER;
   }
+  // NOTE: RE2 runs in time linear in the input, so no pattern can stall the router's event loop
+  // (`^(a+)+$` backtracks exponentially in JavaScript's engine). The input cap bounds the linear
+  // term too: a longer string never matches.
   return (event) => {
     const actual = get(event);
-    return typeof actual === 'string' && regex.test(actual);
+    return typeof actual === 'string' && actual.length <= MATCHES_MAX_INPUT && regex.test(actual);
   };
+}
+
+/** Strings longer than this (in UTF-16 code units) never match a `matches` condition. */
+export const MATCHES_MAX_INPUT = 65_536;
+
+// RE2 is always Unicode-aware, so "u" needs no flag of its own.
+function re2Flags(flags: string | undefined): number {
+  let result = 0;
+  if (flags?.includes('i')) result |= RE2JS.CASE_INSENSITIVE;
+  if (flags?.includes('m')) result |= RE2JS.MULTILINE;
+  if (flags?.includes('s')) result |= RE2JS.DOTALL;
+  return result;
 }
