@@ -243,6 +243,7 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     commitIntervalMs: COMMIT_INTERVAL_MS,
     backoff: parts.settings.router.retry,
     metrics: parts.metrics,
+    progress: parts.progress,
     logger: log,
   });
   parts.fanOut.add(lane);

@@ -55,7 +55,9 @@ interface Pending {
  *
  * NOTE (offsets): while a peer keeps failing, deliver() keeps retrying and does not return; when
  * `signal` aborts (stop, partition revoked) it throws, and the caller commits nothing of the
- * batch, so it is delivered again later (at-least-once).
+ * batch, so it is delivered again later (at-least-once). `alive` is called before each backoff:
+ * the caller's liveness then tells a destination that refuses (retrying: alive) from a send that
+ * never returns (stuck).
  */
 export class Delivery {
   readonly #options: DeliveryOptions;
@@ -66,7 +68,7 @@ export class Delivery {
     this.#labels = { destination: options.destinationId };
   }
 
-  async deliver(entries: readonly RoutedEvent[], signal: AbortSignal): Promise<void> {
+  async deliver(entries: readonly RoutedEvent[], signal: AbortSignal, alive: () => void = () => {}): Promise<void> {
     const { metrics, destinationId } = this.#options;
     const pending: Pending[] = [];
     const letters: DeadLetter[] = [];
@@ -92,7 +94,7 @@ export class Delivery {
           this.#skip(message, partition, error);
           continue;
         }
-        decision = await this.#holdUntilDecided(entry.event, message, partition, error, signal);
+        decision = await this.#holdUntilDecided(entry.event, message, partition, error, signal, alive);
       }
       if (!decision.routed) {
         filtered += 1;
@@ -113,7 +115,8 @@ export class Delivery {
     if (filtered > 0) metrics.filtered.inc(this.#labels, filtered);
 
     for (let start = 0; start < pending.length; start += this.#options.maxBatchSize) {
-      letters.push(...(await this.#sendWithRetries(pending.slice(start, start + this.#options.maxBatchSize), signal)));
+      const batch = pending.slice(start, start + this.#options.maxBatchSize);
+      letters.push(...(await this.#sendWithRetries(batch, signal, alive)));
     }
     if (letters.length > 0) {
       await this.#options.deadLetters.write(destinationId, letters);
@@ -147,6 +150,7 @@ export class Delivery {
     partition: number,
     error: Error,
     signal: AbortSignal,
+    alive: () => void,
   ): Promise<Exclude<RouteDecision, { routed: 'error' }>> {
     const { metrics, backoff, logger, destinationId } = this.#options;
     metrics.stopped.set(this.#labels, 1);
@@ -158,6 +162,8 @@ export class Delivery {
           offset: message.offset,
           error: error.message,
         });
+        // Held on purpose (the route says stop), not stuck: a restart would hold at the same event.
+        alive();
         await sleep(retryDelayMs(backoff, round), signal);
         const decision = this.#options.routing().decide(event, destinationId);
         if (decision.routed !== 'error') return decision;
@@ -168,7 +174,7 @@ export class Delivery {
   }
 
   /** Sends until every item is delivered or dead-lettered; returns the dead letters. */
-  async #sendWithRetries(batch: Pending[], signal: AbortSignal): Promise<DeadLetter[]> {
+  async #sendWithRetries(batch: Pending[], signal: AbortSignal, alive: () => void): Promise<DeadLetter[]> {
     const { instance, metrics, backoff, logger, destinationId } = this.#options;
     const letters: DeadLetter[] = [];
     let remaining = batch;
@@ -242,6 +248,7 @@ export class Delivery {
           error: next[0]?.lastError?.message,
         });
       }
+      alive();
       try {
         await sleep(delay, signal);
       } catch (error) {

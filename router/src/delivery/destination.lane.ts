@@ -1,5 +1,12 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
-import { decodeWireFormat, errorMessage, PartitionAccess, type Logger } from '@muxly/common';
+import {
+  decodeWireFormat,
+  errorMessage,
+  PartitionAccess,
+  type ConsumerProgress,
+  type Logger,
+  type ProgressTracker,
+} from '@muxly/common';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
 import { kafkaRetryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { Delivery, RoutedEvent } from './delivery.ts';
@@ -25,6 +32,8 @@ export interface LaneOptions {
   commitIntervalMs: number;
   backoff: BackoffPolicy;
   metrics: RouterMetrics;
+  /** Liveness: the lane reports its progress under its group id (see #run for what counts). */
+  progress?: ProgressTracker;
   logger: Logger;
 }
 
@@ -74,6 +83,7 @@ export class DestinationLane {
   #nextCatchUp = 0;
   #loop: Promise<void> | undefined;
   readonly #labels: { destination: string };
+  readonly #progress: ConsumerProgress | undefined;
 
   constructor(options: LaneOptions) {
     this.id = options.destinationId;
@@ -81,10 +91,25 @@ export class DestinationLane {
     this.#access = new PartitionAccess(options.kafka);
     this.#labels = { destination: options.destinationId };
     options.metrics.detached.set(this.#labels, 0);
+    this.#progress = options.progress?.track(options.groupId, async () => this.waiting());
   }
 
   start(): void {
+    this.#progress?.running(true);
     this.#loop ??= this.#run();
+  }
+
+  /**
+   * Events this destination still has to handle on this instance: what is queued, or more when a
+   * partition's end (as the shared stream last saw it) is further than what is done.
+   */
+  waiting(): number {
+    let behind = 0;
+    for (const state of this.#partitions.values()) {
+      const high = this.#options.highWatermark(state.partition);
+      if (high !== undefined && high > state.done) behind += Number(high - state.done);
+    }
+    return Math.max(this.#queuedEvents, behind);
   }
 
   /**
@@ -220,21 +245,39 @@ export class DestinationLane {
     });
   }
 
+  /**
+   * NOTE (liveness): the lane is alive while this loop turns: a batch delivered or a read caught
+   * up counts as progress, an empty queue as idle, and a retry (the destination refused, the
+   * broker is away) as working, since a restart would meet the same refusal. What is left is one
+   * step (a send, a read, a commit) that does not return while events wait: after
+   * liveness.stallAfterMs /healthz names the lane's group as stalled and a supervisor restarts
+   * the router (it resumes from the committed positions).
+   */
   async #run(): Promise<void> {
     const { logger, backoff, commitIntervalMs } = this.#options;
     const access = this.#access;
+    const progress = this.#progress;
+    const alive = () => progress?.working();
     let failures = 0;
     while (!(this.#closing && this.#queue.length === 0) && !this.#stopping.signal.aborted) {
       try {
         const behind = this.#closing ? undefined : this.#behindPartition();
-        if (this.#queue.length > 0) await this.#deliverQueued();
-        else if (behind) await this.#catchUp(behind);
-        else await this.#idle(Math.max(50, commitIntervalMs - (Date.now() - this.#lastCommitAt)));
+        if (this.#queue.length > 0) {
+          await this.#deliverQueued(alive);
+          progress?.advanced();
+        } else if (behind) {
+          await this.#catchUp(behind, alive);
+          progress?.advanced();
+        } else {
+          progress?.idle();
+          await this.#idle(Math.max(50, commitIntervalMs - (Date.now() - this.#lastCommitAt)));
+        }
         await this.#commit(false);
         failures = 0;
       } catch (error) {
         if (this.#stopping.signal.aborted) break;
         failures += 1;
+        progress?.working();
         logger.warn('destination lane: retrying after an error', { destination: this.id, error: errorMessage(error) });
         await sleep(kafkaRetryDelayMs(backoff, failures), this.#stopping.signal).catch(() => undefined);
       }
@@ -249,7 +292,7 @@ export class DestinationLane {
   }
 
   /** Delivers the head of the queue (up to maxBatchSize events), retrying it until it is done. */
-  async #deliverQueued(): Promise<void> {
+  async #deliverQueued(alive: () => void): Promise<void> {
     let events = 0;
     let count = 0;
     while (count < this.#queue.length && events < this.#options.maxBatchSize) {
@@ -260,7 +303,7 @@ export class DestinationLane {
     const routed = batch.flatMap((entry) => (entry.routed && this.#current(entry.state) ? [entry.routed] : []));
     // NOTE: the batch stays at the head of the queue until delivered, so an error retries it and
     // nothing behind it can move `done` past it.
-    if (routed.length > 0) await this.#options.delivery.deliver(routed, this.#stopping.signal);
+    if (routed.length > 0) await this.#options.delivery.deliver(routed, this.#stopping.signal, alive);
     for (const entry of batch) {
       if (!this.#current(entry.state)) continue;
       const end = entry.routed ? entry.offset + 1n : entry.offset;
@@ -284,7 +327,7 @@ export class DestinationLane {
   }
 
   /** Reads, routes and delivers the next events of a detached partition; attaches when it reached the shared stream. */
-  async #catchUp(state: PartitionState): Promise<void> {
+  async #catchUp(state: PartitionState, alive: () => void): Promise<void> {
     const { eventsTopic, routing, delivery, logger } = this.#options;
     let read;
     try {
@@ -304,7 +347,7 @@ export class DestinationLane {
     }
     if (!this.#current(state)) return;
     const routed = read.messages.map((message) => this.#routeAlone(message, state.partition, routing()));
-    if (routed.length > 0) await delivery.deliver(routed, this.#stopping.signal);
+    if (routed.length > 0) await delivery.deliver(routed, this.#stopping.signal, alive);
     if (!this.#current(state)) return;
     const next = BigInt(read.nextOffset);
     if (next > state.next) state.next = next;
@@ -385,5 +428,6 @@ export class DestinationLane {
       onDeadline();
     }
     await loop;
+    this.#options.progress?.untrack(this.#options.groupId);
   }
 }

@@ -72,7 +72,7 @@ export const LivenessSettings = Section(
       minimum: 1_000,
       default: 60_000,
       description:
-        'A consumer with records waiting that makes no progress for this long turns /healthz to 503 (a supervisor then restarts the service). Keep it above the longest delivery retry sequence.',
+        'A consumer (or a router destination lane) with records waiting that makes no progress for this long turns /healthz to 503 (a supervisor then restarts the service). Retries count as progress; keep it above the longest single step: a destination request timeout, router.retry.maxDelayMs, the transformer session timeout.',
     }),
   },
   'When a stage counts as stuck (every service with a Kafka consumer).',
