@@ -26,6 +26,7 @@ import { createRouterMetrics, type RouterMetrics } from './delivery/router.metri
 import { followLiveConfig } from './config/live-config.ts';
 import { createDestination } from './destinations/create.ts';
 import type { DestinationInstance } from './destinations/destination.ts';
+import { DestinationHealthCache } from './destinations/health.cache.ts';
 import { RoutingTable, type DestinationDefinition, type PipelineDefinition } from './pipeline/pipeline.ts';
 import { startReplays } from './replay/replay.start.ts';
 
@@ -68,6 +69,7 @@ interface RouterParts {
   metrics: RouterMetrics;
   registry: Registry;
   progress: ProgressTracker;
+  destinationHealth: DestinationHealthCache;
   logger: Logger;
 }
 
@@ -109,6 +111,7 @@ export async function startRouter(
     metrics,
     registry,
     progress,
+    destinationHealth: new DestinationHealthCache(settings.router.destinationCheckIntervalSeconds * 1_000),
     logger,
   };
 
@@ -173,10 +176,8 @@ export async function startRouter(
     registry,
     readiness: {
       kafka: kafkaReadiness(kafka),
-      // Evaluated per probe, so destinations added by a live reload are checked too.
-      destinations: async () => {
-        await Promise.all([...running.values()].map((destination) => destination.instance.healthcheck()));
-      },
+      // The last background check of each running destination (live reloads included).
+      destinations: parts.destinationHealth.readiness,
       consumers: parts.progress.readiness,
     },
     isAlive: () => alive,
@@ -200,6 +201,7 @@ export async function startRouter(
       fanOut.pause();
       await Promise.all([...running.values()].map((destination) => stopDestination(destination, parts)));
       running.clear();
+      parts.destinationHealth.clear();
       await fanOut.stop();
       await producer.disconnect();
       await health.close();
@@ -247,12 +249,14 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     logger: log,
   });
   parts.fanOut.add(lane);
+  parts.destinationHealth.add(definition.id, instance);
   log.info('destination started', { type: definition.type });
   return { definition, instance, lane, abort, maxBatchSize };
 }
 
 async function stopDestination(destination: RunningDestination, parts: RouterParts): Promise<void> {
   parts.fanOut.remove(destination.definition.id);
+  parts.destinationHealth.remove(destination.definition.id);
   // Past the drain time the destination's in-flight work is aborted; the rest is redelivered.
   await destination.lane.stop(DRAIN_MS, () => destination.abort.abort());
   destination.abort.abort();

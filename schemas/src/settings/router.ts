@@ -12,6 +12,12 @@ export const RouterSettings = Section({
     initialDelayMs: Type.Integer({ minimum: 1, default: 500 }),
     maxDelayMs: Type.Integer({ minimum: 1, default: 60_000 }),
   }),
+  destinationCheckIntervalSeconds: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description:
+      "How often each destination's outbound check runs in the background; /readyz answers from the last result, so probes never cause requests to the receivers.",
+  }),
   groupIdPrefix: Type.String({
     default: 'muxly-router.',
     description:
