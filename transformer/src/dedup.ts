@@ -1,5 +1,5 @@
 /**
- * Remembers the last `capacity` event ids this instance wrote, so a repeated id within that
+ * Remembers the last `capacity` events this instance wrote (their ids scoped by source), so a repeat within that
  * window is dropped. Bounded memory: a Map keeps insertion order, the oldest id is evicted first.
  * NOTE: the window is per instance and in memory; after a restart or a rebalance a duplicate
  * older than the window (or seen by another instance) passes, which the delivery promise allows downstream

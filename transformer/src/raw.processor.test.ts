@@ -160,6 +160,20 @@ test('a repeated id within the window is dropped and counted', () => {
   expect(again.counts).toEqual({ events: 0, deadLetters: 0, duplicates: 1 });
 });
 
+test("another source's event with the same id is not a repeat", () => {
+  const opts = options();
+  const metric = { id: 'same', name: 'n', value: 1, timestamp: '2026-05-01T10:00:00Z' };
+  const mine = processRawChunk([message(envelope({ metrics: [metric] }))], source, opts);
+  const theirs = processRawChunk(
+    [message({ ...envelope({ metrics: [metric] }), source: { type: 'api', id: 'k2' } })],
+    source,
+    opts,
+  );
+  expect(mine.counts).toEqual({ events: 1, deadLetters: 0, duplicates: 0 });
+  expect(theirs.counts).toEqual({ events: 1, deadLetters: 0, duplicates: 0 });
+  expect(theirs.dedupKeys).toEqual(['api/k2/same']);
+});
+
 test('the dedup window is bounded and forgets the oldest ids first', () => {
   const window = new DedupWindow(2);
   window.add('a');

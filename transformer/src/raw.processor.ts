@@ -5,7 +5,7 @@ import {
   type ConsumedRecord,
   type OutgoingRecord,
 } from '@muxly/common';
-import { DLQ_HEADERS, eventKey, RawEnvelope, UnifiedEvent } from '@muxly/schemas';
+import { DLQ_HEADERS, eventKey, RawEnvelope, scopedEventId, UnifiedEvent } from '@muxly/schemas';
 import type { DedupWindow } from './dedup.ts';
 import { normalizerFor } from './normalizers/registry.ts';
 
@@ -14,7 +14,8 @@ const validateEvent = compileValidator(UnifiedEvent);
 
 export interface ProcessedChunk {
   records: OutgoingRecord[];
-  eventIds: string[];
+  /** The dedup keys of the events written (forgotten again if the transaction aborts). */
+  dedupKeys: string[];
   counts: { events: number; deadLetters: number; duplicates: number };
 }
 
@@ -37,7 +38,7 @@ export function processRawChunk(
   options: RawProcessorOptions,
 ): ProcessedChunk {
   const now = options.now ?? (() => new Date());
-  const out: ProcessedChunk = { records: [], eventIds: [], counts: { events: 0, deadLetters: 0, duplicates: 0 } };
+  const out: ProcessedChunk = { records: [], dedupKeys: [], counts: { events: 0, deadLetters: 0, duplicates: 0 } };
 
   const deadLetter = (
     message: ConsumedRecord,
@@ -93,7 +94,10 @@ export function processRawChunk(
       deadLetter(message, value, 'InvalidEventError', item.reason, item.index, envelope);
     }
     for (const event of events) {
-      if (options.dedup.has(event.id)) {
+      // Ids are the writer's choice: a repeat is the same id from the same source, so one writer
+      // cannot make the window drop another source's events by reusing their ids.
+      const dedupKey = scopedEventId(event);
+      if (options.dedup.has(dedupKey)) {
         out.counts.duplicates += 1;
         continue;
       }
@@ -109,8 +113,8 @@ export function processRawChunk(
         );
         continue;
       }
-      options.dedup.add(event.id);
-      out.eventIds.push(event.id);
+      options.dedup.add(dedupKey);
+      out.dedupKeys.push(dedupKey);
       out.records.push({
         topic: options.eventsTopic,
         key: eventKey(event),

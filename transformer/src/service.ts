@@ -102,7 +102,7 @@ export async function startTransformer(
     aborted: (outputs) => {
       if (outputs.length > 0) metrics.aborted.inc();
       // The ids of an aborted transaction were never published: their retry is not a duplicate.
-      for (const output of outputs) dedup.remove(output.eventIds);
+      for (const output of outputs) dedup.remove(output.dedupKeys);
     },
     recovered: () => metrics.recoveries.inc(),
   });

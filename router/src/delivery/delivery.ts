@@ -1,6 +1,7 @@
 import type { KafkaMessage } from 'kafkajs';
 import { ConfigurationError, errorMessage, InvalidEventError, PermanentError, type Logger } from '@muxly/common';
 import type { DeliveryItem, DestinationInstance } from '../destinations/destination.ts';
+import { scopedIdOf } from '@muxly/schemas';
 import type { FailurePolicy, RouteDecision, RoutingTable } from '../pipeline/pipeline.ts';
 import { retryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { DeadLetter, DeadLetterWriter } from './dead-letters.ts';
@@ -100,10 +101,9 @@ export class Delivery {
         filtered += 1;
         continue;
       }
-      const id =
-        typeof entry.event.id === 'string'
-          ? entry.event.id
-          : `${this.#options.eventsTopic}-${partition}-${message.offset}`;
+      // Destinations key upserts and idempotency headers on this id: scoped by the event's source,
+      // so a writer reusing another source's ids cannot overwrite or suppress its events.
+      const id = scopedIdOf(entry.event) ?? `${this.#options.eventsTopic}-${partition}-${message.offset}`;
       pending.push({
         item: { event: decision.event, id, topic: this.#options.eventsTopic, partition, offset: message.offset },
         message,

@@ -7,7 +7,7 @@ import type { UnifiedEvent } from '@muxly/schemas';
 export interface DeliveryItem {
   /** The event after the matching rule's transformations. */
   event: UnifiedEvent | Record<string, unknown>;
-  /** The event id, stable across redeliveries. */
+  /** The event id scoped by its source (`<source type>/<source id>/<id>`), stable across redeliveries. */
   id: string;
   topic: string;
   partition: number;

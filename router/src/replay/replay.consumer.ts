@@ -10,7 +10,7 @@ import {
   type KafkaProducer,
   type Logger,
 } from '@muxly/common';
-import { DLQ_HEADERS, REPLAY_HEADERS, type DeliveryReport } from '@muxly/schemas';
+import { DLQ_HEADERS, REPLAY_HEADERS, scopedIdOf, type DeliveryReport } from '@muxly/schemas';
 import { retryDelayMs, sleep, type BackoffPolicy } from '../delivery/backoff.ts';
 import type { DeliveryItem, DestinationInstance } from '../destinations/destination.ts';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
@@ -163,7 +163,7 @@ export class ReplayConsumer {
       entry.ruleId = decision.ruleId;
       entry.item = {
         event: decision.event,
-        id: entry.eventId ?? `${context.topic}-${context.partition}-${entry.message.offset}`,
+        id: scopedIdOf(event) ?? `${context.topic}-${context.partition}-${entry.message.offset}`,
         topic: entry.headers[DLQ_HEADERS.originalTopic] || context.topic,
         partition: Number(entry.headers[DLQ_HEADERS.originalPartition] ?? context.partition),
         offset: entry.headers[DLQ_HEADERS.originalOffset] || entry.message.offset,

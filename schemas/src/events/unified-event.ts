@@ -73,3 +73,28 @@ export function eventKey(event: Pick<UnifiedEvent, 'kind' | 'name' | 'dimensions
     .map((key) => `${key}=${String(event.dimensions[key])}`);
   return [event.name, ...labels].join('|');
 }
+
+/**
+ * An event's id scoped by its source: `<source type>/<source id>/<id>`, the source parts
+ * percent-encoded so the form is unambiguous. `id` is chosen by the writer (an API client's
+ * idempotency key), so it is unique only within its source: wherever ids decide that two events
+ * are the same (the transformer's dedup window, a destination's upsert key or idempotency
+ * header), this scoped form is used, and one writer cannot drop or overwrite another's events by
+ * reusing their ids. The source is set by Muxly (the API key's or connector's id), never by the
+ * writer.
+ */
+export function scopedEventId(event: { id: string; source: { type: string; id: string } }): string {
+  return `${encodeURIComponent(event.source.type)}/${encodeURIComponent(event.source.id)}/${event.id}`;
+}
+
+/**
+ * The scoped id of a decoded event whose shape is not known (a record read back from a topic):
+ * scoped when it has an id and a source; its bare id without a source; undefined without an id.
+ */
+export function scopedIdOf(event: Record<string, unknown>): string | undefined {
+  if (typeof event.id !== 'string') return undefined;
+  const source = event.source as { type?: unknown; id?: unknown } | undefined;
+  if (source && typeof source.type === 'string' && typeof source.id === 'string')
+    return scopedEventId({ id: event.id, source: { type: source.type, id: source.id } });
+  return event.id;
+}

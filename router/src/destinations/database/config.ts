@@ -24,7 +24,8 @@ export const DatabaseDestinationConfig = Type.Object(
     idColumn: Type.String({
       pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$',
       default: 'id',
-      description: 'Primary-key column that receives the event id; the upsert conflicts on it.',
+      description:
+        'Primary-key column that receives the event id scoped by its source (<source type>/<source id>/<id>); the upsert conflicts on it.',
     }),
     columns: Type.Record(Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,62}$' }), Type.String({ pattern: '^\\$' }), {
       minProperties: 1,
@@ -47,7 +48,7 @@ export const databaseDestinationTemplate = {
   kind: 'destination' as const,
   type: 'database',
   description:
-    'Writes events into a PostgreSQL, MySQL or MariaDB table with multi-row upserts on the event id (a redelivery writes nothing twice).',
+    'Writes events into a PostgreSQL, MySQL or MariaDB table with multi-row upserts on the event id scoped by its source (a redelivery writes nothing twice).',
   configSchema: DatabaseDestinationConfig,
   defaults: {
     idColumn: 'id',

@@ -5,7 +5,7 @@ export const databaseExamples: TemplateExample[] = [
     id: 'database-metrics-table',
     title: 'Metrics into a SQL table',
     description:
-      'Upserts every metric into a table keyed by event id (PostgreSQL, MySQL or MariaDB), e.g. CREATE TABLE metrics (id varchar(64) PRIMARY KEY, name text, value double precision, occurred_at timestamptz, dimensions jsonb).',
+      'Upserts every metric into a table keyed by event id scoped by its source (PostgreSQL, MySQL or MariaDB), e.g. CREATE TABLE metrics (id varchar(1200) PRIMARY KEY, name text, value double precision, occurred_at timestamptz, dimensions jsonb).',
     config: {
       table: 'metrics',
       columns: { name: '$.name', value: '$.value', occurred_at: '$.timestamp', dimensions: '$.dimensions' },
