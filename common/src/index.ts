@@ -7,6 +7,7 @@ export * from './observability/health-server.ts';
 export * from './observability/progress.ts';
 export * from './lifecycle/service.ts';
 export * from './kafka/client.ts';
+export * from './kafka/oauth-token.ts';
 export * from './kafka/topics.ts';
 export * from './kafka/admin.ts';
 export * from './kafka/producer.ts';

@@ -103,3 +103,45 @@ test('the Muxly settings document works with zero configuration and validates th
   const local = loadSettings({ env: {}, file: new URL('../../../config/local.yaml', import.meta.url).pathname });
   expect(local.pipeline.destinations[0]?.type).toBe('file');
 });
+
+test('kafka.sasl takes the fields of its mechanism, and names a missing or a misplaced one', () => {
+  const oauth = loadSettings({
+    env: {
+      MUXLY_KAFKA__SASL__MECHANISM: 'oauthbearer',
+      MUXLY_KAFKA__SASL__TOKEN_URL: 'https://idp.example/oauth2/token',
+      MUXLY_KAFKA__SASL__CLIENT_ID: 'muxly',
+      MUXLY_KAFKA__SASL__CLIENT_SECRET: 'from-the-secret-store',
+    },
+  });
+  expect(oauth.kafka.sasl).toEqual({
+    mechanism: 'oauthbearer',
+    tokenUrl: 'https://idp.example/oauth2/token',
+    clientId: 'muxly',
+    clientSecret: 'from-the-secret-store',
+  });
+  expect(
+    problemsOf(() =>
+      loadSettings({
+        env: {},
+        overrides: {
+          kafka: { sasl: { mechanism: 'oauthbearer', tokenUrl: 'https://idp.example/token', clientId: 'muxly' } },
+        },
+      }),
+    ),
+  ).toEqual(['kafka.sasl.clientSecret is required (from overrides)']);
+  expect(
+    problemsOf(() =>
+      loadSettings({
+        env: {},
+        overrides: {
+          kafka: { sasl: { mechanism: 'scram-sha-512', username: 'muxly', password: 'p', scope: 'kafka' } },
+        },
+      }),
+    ),
+  ).toEqual(['kafka.sasl.scope does not go with the other settings of its section (from overrides)']);
+  expect(
+    problemsOf(() =>
+      loadSettings({ env: {}, overrides: { kafka: { sasl: { mechanism: 'plain', username: 'muxly' } } } }),
+    ),
+  ).toEqual(['kafka.sasl.password is required (from overrides)']);
+});

@@ -56,7 +56,10 @@ export function loadConfig<S extends TSchema>(schema: S, options: LoadOptions = 
   addFormats(ajv);
   const validate = ajv.compile(schema);
   if (!validate(document)) {
-    const problems = (validate.errors ?? []).map((error) => describeError(error, origins));
+    // An `if` failure only says which branch applied; the branch's own errors name the setting.
+    const problems = (validate.errors ?? [])
+      .filter((error) => error.keyword !== 'if')
+      .map((error) => describeError(error, origins));
     throw new ConfigurationError('Invalid configuration', [...new Set(problems)]);
   }
   return document as Static<S>;
@@ -164,6 +167,8 @@ function describeError(error: ErrorObject, origins: Map<string, string>): string
   } else if (error.keyword === 'required') {
     pointer = `${pointer}/${String(error.params.missingProperty)}`;
     message = 'is required';
+  } else if (error.keyword === 'false schema') {
+    message = 'does not go with the other settings of its section';
   } else if (error.keyword === 'enum') {
     message = `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
   }

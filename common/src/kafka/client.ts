@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type Mechanism, type SASLOptions } from 'kafkajs';
 import { ConfigurationError, errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { skipIdleRequestQueueChecks } from './kafkajs-fixes.ts';
+import { ClientCredentialsTokenProvider, oauthBearerMechanism } from './oauth-token.ts';
 
 skipIdleRequestQueueChecks();
 
@@ -12,7 +13,8 @@ export interface KafkaSettings {
   ssl: boolean;
   /** PEM file of a private CA that signed the brokers' certificates (with `ssl`). */
   sslCaFile?: string | undefined;
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; password: string } | undefined;
+  /** The settings schema says which fields each mechanism takes (kafka.sasl). */
+  sasl?: SaslSettings | undefined;
   connectionTimeoutMs: number;
   requestTimeoutMs: number;
 }
@@ -21,6 +23,16 @@ export interface KafkaSettings {
 // elections) at ERROR while it retries them itself; those are noise at debug level.
 const RETRIABLE_NOISE =
   /CONCURRENT_TRANSACTIONS|NOT_COORDINATOR|COORDINATOR_LOAD_IN_PROGRESS|COORDINATOR_NOT_AVAILABLE|LEADER_NOT_AVAILABLE|NOT_LEADER|REBALANCE_IN_PROGRESS|rebalancing|coordinator is (not available|loading)|not the correct coordinator|no leader|another request is currently being processed|retriable|Restarting the consumer/i;
+
+export interface SaslSettings {
+  mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512' | 'oauthbearer';
+  username?: string | undefined;
+  password?: string | undefined;
+  tokenUrl?: string | undefined;
+  clientId?: string | undefined;
+  clientSecret?: string | undefined;
+  scope?: string | undefined;
+}
 
 export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
   const config: KafkaConfig = {
@@ -48,8 +60,32 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
       else logger.debug(text, details);
     },
   };
-  if (settings.sasl) config.sasl = settings.sasl as SASLOptions;
+  if (settings.sasl) config.sasl = saslOptions(settings.sasl);
   return new Kafka(config);
+}
+
+function saslOptions(sasl: SaslSettings): SASLOptions | Mechanism {
+  const missing = (names: Array<keyof SaslSettings>) => names.filter((name) => !sasl[name]);
+  if (sasl.mechanism === 'oauthbearer') {
+    const absent = missing(['tokenUrl', 'clientId', 'clientSecret']);
+    if (absent.length > 0) throw missingSasl(sasl.mechanism, absent);
+    const provider = new ClientCredentialsTokenProvider({
+      tokenUrl: sasl.tokenUrl!,
+      clientId: sasl.clientId!,
+      clientSecret: sasl.clientSecret!,
+      scope: sasl.scope,
+    });
+    return oauthBearerMechanism(provider, sasl.tokenUrl!);
+  }
+  const absent = missing(['username', 'password']);
+  if (absent.length > 0) throw missingSasl(sasl.mechanism, absent);
+  return { mechanism: sasl.mechanism, username: sasl.username!, password: sasl.password! } as SASLOptions;
+}
+
+function missingSasl(mechanism: string, names: string[]): ConfigurationError {
+  return new ConfigurationError(
+    `kafka.sasl: mechanism ${mechanism} needs ${names.map((name) => `kafka.sasl.${name}`).join(', ')}`,
+  );
 }
 
 function readCaFile(path: string): string {

@@ -38,11 +38,52 @@ export const KafkaSettings = Section({
   sasl: Type.Optional(
     Type.Object(
       {
-        mechanism: Type.Union([Type.Literal('plain'), Type.Literal('scram-sha-256'), Type.Literal('scram-sha-512')]),
-        username: Type.String(),
-        password: Type.String(),
+        mechanism: Type.Union(
+          [
+            Type.Literal('plain'),
+            Type.Literal('scram-sha-256'),
+            Type.Literal('scram-sha-512'),
+            Type.Literal('oauthbearer'),
+          ],
+          {
+            description:
+              'plain and scram-* take username and password; oauthbearer takes a token from tokenUrl with the client credentials grant.',
+          },
+        ),
+        username: Type.Optional(Type.String({ minLength: 1, description: 'SASL user (plain, scram-*).' })),
+        password: Type.Optional(Type.String({ description: "SASL user's password (plain, scram-*)." })),
+        tokenUrl: Type.Optional(
+          Type.String({
+            format: 'uri',
+            pattern: '^https?://',
+            description: "OAuth 2.0 token endpoint of the brokers' identity provider (oauthbearer).",
+          }),
+        ),
+        clientId: Type.Optional(
+          Type.String({ minLength: 1, description: 'OAuth client id (oauthbearer; not kafka.clientId).' }),
+        ),
+        clientSecret: Type.Optional(Type.String({ minLength: 1, description: 'OAuth client secret (oauthbearer).' })),
+        scope: Type.Optional(
+          Type.String({ minLength: 1, description: 'Scopes to ask the token for, space-separated (oauthbearer).' }),
+        ),
       },
-      { additionalProperties: false },
+      {
+        additionalProperties: false,
+        // Which fields a mechanism needs; the loader reports a missing one by its name.
+        allOf: [
+          {
+            if: { properties: { mechanism: { const: 'oauthbearer' } } },
+            then: {
+              required: ['tokenUrl', 'clientId', 'clientSecret'],
+              properties: { username: false, password: false },
+            },
+            else: {
+              required: ['username', 'password'],
+              properties: { tokenUrl: false, clientId: false, clientSecret: false, scope: false },
+            },
+          },
+        ],
+      },
     ),
   ),
   connectionTimeoutMs: Type.Integer({ minimum: 100, default: 3_000 }),
