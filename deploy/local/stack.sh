@@ -25,6 +25,7 @@ usage: $0 start|stop|restart|status|answers [kafka|registry|s3|keycloak|all ...]
        MUXLY_MAVEN_ARGS (extra mvn arguments for downloads), JAVA_HOME,
        MUXLY_KAFKA_PORT / MUXLY_KAFKA_CONTROLLER_PORT (default 9092 / 9093),
        MUXLY_KAFKA_SASL_SSL_PORT (adds a SASL/SCRAM-over-TLS client listener; see README.md),
+       MUXLY_KAFKA_OAUTH_JWKS_URL [_ISSUER, _AUDIENCE] (that listener also takes OAUTHBEARER tokens),
        MUXLY_REGISTRY_PORT / MUXLY_REGISTRY_MGMT_PORT (default 8085 / 9001),
        MUXLY_KAFKA_CLUSTER_PORTS / MUXLY_KAFKA_CLUSTER_CONTROLLER_PORTS
          (three comma-separated ports each, default 19092,19093,19094 / 19192,19193,19194)
@@ -45,6 +46,12 @@ KAFKA_CONTROLLER_PORT="${MUXLY_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_SASL_SSL_PORT="${MUXLY_KAFKA_SASL_SSL_PORT:-}"
 KAFKA_SCRAM_USER="${MUXLY_KAFKA_SCRAM_USER:-muxly}"
 KAFKA_SCRAM_PASSWORD="${MUXLY_KAFKA_SCRAM_PASSWORD:-local-dev-only-scram-password}"
+# With a JWKS URL (an OpenID provider's keys, e.g. a Keycloak realm's .../protocol/openid-connect/certs)
+# the SASL_SSL listener also takes SASL/OAUTHBEARER: Kafka's own validator checks each client's JWT
+# against those keys, and the issuer and audience when set.
+KAFKA_OAUTH_JWKS_URL="${MUXLY_KAFKA_OAUTH_JWKS_URL:-}"
+KAFKA_OAUTH_ISSUER="${MUXLY_KAFKA_OAUTH_ISSUER:-}"
+KAFKA_OAUTH_AUDIENCE="${MUXLY_KAFKA_OAUTH_AUDIENCE:-}"
 REGISTRY_PORT="${MUXLY_REGISTRY_PORT:-8085}"
 REGISTRY_MGMT_PORT="${MUXLY_REGISTRY_MGMT_PORT:-9001}"
 # The three-broker cluster (for replication and rolling-restart tests): its own ports, and its
@@ -126,6 +133,7 @@ kafka_node() { # component
   KAFKA_MIN_ISR=2
   # the SASL/TLS listener is the single node's only
   KAFKA_SASL_SSL_PORT=""
+  KAFKA_OAUTH_JWKS_URL=""
   # three JVMs on a developer machine: a smaller heap each
   KAFKA_HEAP=512m
 }
@@ -168,6 +176,22 @@ ssl.keystore.password=$store_password
 ssl.key.password=$store_password"
     format_args=(--add-scram "SCRAM-SHA-256=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]"
       --add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]")
+    if [[ -n "$KAFKA_OAUTH_JWKS_URL" ]]; then
+      sasl_ssl_properties="${sasl_ssl_properties/SCRAM-SHA-256,SCRAM-SHA-512/SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER}
+# SASL/OAUTHBEARER on the same listener: JWTs checked against the provider's keys (MUXLY_KAFKA_OAUTH_*)
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+listener.name.sasl_ssl.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler
+sasl.oauthbearer.jwks.endpoint.url=$KAFKA_OAUTH_JWKS_URL
+# NOTE: Kafka 4.1's default (DefaultJwtValidator, made without the keys) checks a token's form and
+# expiry only, not its signature, issuer or audience: the broker's validator must be named.
+sasl.oauthbearer.jwt.validator.class=org.apache.kafka.common.security.oauthbearer.BrokerJwtValidator"
+      [[ -z "$KAFKA_OAUTH_ISSUER" ]] ||
+        sasl_ssl_properties+=$'\n'"sasl.oauthbearer.expected.issuer=$KAFKA_OAUTH_ISSUER"
+      [[ -z "$KAFKA_OAUTH_AUDIENCE" ]] ||
+        sasl_ssl_properties+=$'\n'"sasl.oauthbearer.expected.audience=$KAFKA_OAUTH_AUDIENCE"
+    fi
+  elif [[ -n "$KAFKA_OAUTH_JWKS_URL" ]]; then
+    die "MUXLY_KAFKA_OAUTH_JWKS_URL needs MUXLY_KAFKA_SASL_SSL_PORT (OAUTHBEARER is offered on that listener)"
   fi
   # Rewritten on every start (absolute paths, and script changes apply); the cluster's
   # identity lives in data/meta.properties, written once by the format step below.
@@ -269,9 +293,11 @@ kafka_tls_material() { # dir
 }
 
 kafka_spawn() { # dir java
-  local dir="$1" java="$2"
+  local dir="$1" java="$2" extra=()
+  # Kafka 4 reaches no OAuth URL unless this JVM property lists it.
+  [[ -z "$KAFKA_OAUTH_JWKS_URL" ]] || extra+=("-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=$KAFKA_OAUTH_JWKS_URL")
   spawn "$dir/pid" "$dir/logs/stdout.log" "$dir" \
-    "$java" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+    "$java" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true "${extra[@]}" \
     -Djava.io.tmpdir="$dir/tmp" -Dlog4j2.configurationFile="$dir/log4j2.xml" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$dir/server.properties"
 }
