@@ -27,6 +27,12 @@ export interface ConnectorContext {
   now(): Date;
   /** Waits between retries; tests may shorten it. Rejects when `signal` aborts. */
   sleep(ms: number): Promise<void>;
+  /**
+   * Stores new credentials for this connector (a provider rotated its refresh token). Ingest hands
+   * them to the control plane, which owns credentials; resolves once they are on their way.
+   * Absent where nothing can store them.
+   */
+  saveCredentials?(credentials: Record<string, unknown>): Promise<void>;
 }
 
 /**

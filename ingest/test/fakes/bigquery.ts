@@ -1,5 +1,5 @@
 import { startFakeServer, type FakeServer } from './server.ts';
-import { GOOGLE_TOKEN, googleError, unauthenticated } from './google-errors.ts';
+import { acceptsToken, googleError, unauthenticated } from './google-errors.ts';
 
 // BigQuery REST v2 as documented: jobs.insert (POST /bigquery/v2/projects/{p}/jobs) answers a Job
 // resource; jobs.getQueryResults (GET /bigquery/v2/projects/{p}/queries/{jobId}) answers
@@ -39,11 +39,14 @@ export async function startFakeBigQuery(options: {
   cursorColumn: string;
   /** How many polls answer jobComplete:false before the results are ready. */
   pendingPolls?: number;
+  /** Which bearer tokens are valid; GOOGLE_TOKEN only by default. */
+  acceptToken?: (token: string) => boolean;
 }): Promise<FakeBigQuery> {
   const jobs: FakeBigQuery['jobs'] = new Map();
   const state = { rows: options.rows };
   const server = await startFakeServer((request) => {
-    if (request.headers.authorization !== `Bearer ${GOOGLE_TOKEN}`) return { status: 401, body: unauthenticated() };
+    if (!acceptsToken(options.acceptToken, request.headers.authorization))
+      return { status: 401, body: unauthenticated() };
     const insert = /^\/bigquery\/v2\/projects\/([^/]+)\/jobs$/.exec(request.path);
     if (insert && request.method === 'POST') {
       const body = JSON.parse(request.body) as {

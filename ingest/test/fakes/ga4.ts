@@ -1,5 +1,5 @@
 import { startFakeServer, type FakeServer, type Fault } from './server.ts';
-import { GOOGLE_TOKEN, googleError, unauthenticated } from './google-errors.ts';
+import { acceptsToken, googleError, unauthenticated } from './google-errors.ts';
 
 // GA4 Data API v1beta runReport as documented, over REST: POST /v1beta/properties/{id}:runReport
 // with { dimensions: [{ name }], metrics: [{ name }], dateRanges: [{ startDate, endDate }],
@@ -40,11 +40,17 @@ export const ga4QuotaExhausted = (): Fault => ({
   ),
 });
 
-export async function startFakeGa4(propertyId: string, rows: Ga4Row[]): Promise<FakeGa4> {
+export async function startFakeGa4(
+  propertyId: string,
+  rows: Ga4Row[],
+  /** acceptToken: which bearer tokens are valid; GOOGLE_TOKEN only by default. */
+  options: { acceptToken?: (token: string) => boolean } = {},
+): Promise<FakeGa4> {
   const reports: FakeGa4['reports'] = [];
   const state = { rows };
   const server = await startFakeServer((request) => {
-    if (request.headers.authorization !== `Bearer ${GOOGLE_TOKEN}`) return { status: 401, body: unauthenticated() };
+    if (!acceptsToken(options.acceptToken, request.headers.authorization))
+      return { status: 401, body: unauthenticated() };
     const match = /^\/v1beta\/properties\/([^/:]+):runReport$/.exec(request.path);
     if (!match || request.method !== 'POST')
       return { status: 404, body: googleError(404, 'NOT_FOUND', 'Requested entity was not found.') };

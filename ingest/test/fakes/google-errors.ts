@@ -20,3 +20,10 @@ export const unauthenticated = () =>
     'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
     'authError',
   );
+
+/** Whether an Authorization header carries a bearer token the fake accepts (GOOGLE_TOKEN by default). */
+export function acceptsToken(accept: ((token: string) => boolean) | undefined, authorization: string | undefined) {
+  const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1];
+  if (token === undefined) return false;
+  return accept ? accept(token) : token === GOOGLE_TOKEN;
+}

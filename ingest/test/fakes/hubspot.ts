@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createTokenEndpoint, type FakeTokenEndpoint, type TokenEndpointOptions } from './oauth-token.ts';
 import { startFakeServer, type FakeServer, type Fault } from './server.ts';
 
 // HubSpot CRM v3 search as the public docs describe it: POST /crm/v3/objects/{objectType}/search
@@ -19,6 +20,8 @@ export interface FakeHubSpot extends FakeServer {
   objects: Record<string, HubSpotObject[]>;
   /** The JSON bodies of search requests, in order. */
   searches: { objectType: string; body: SearchBody }[];
+  /** The public-app token endpoint at /oauth/v1/token, when started with one. */
+  tokens: FakeTokenEndpoint | undefined;
 }
 
 interface Filter {
@@ -79,9 +82,16 @@ function matches(object: HubSpotObject, filter: Filter): boolean {
   }
 }
 
-export async function startFakeHubSpot(objects: Record<string, HubSpotObject[]>): Promise<FakeHubSpot> {
+export async function startFakeHubSpot(
+  objects: Record<string, HubSpotObject[]>,
+  /** With `tokenEndpoint`, also serves POST /oauth/v1/token and accepts the tokens it issues. */
+  options: { tokenEndpoint?: TokenEndpointOptions } = {},
+): Promise<FakeHubSpot> {
   const searches: FakeHubSpot['searches'] = [];
+  let tokens: FakeTokenEndpoint | undefined;
   const server = await startFakeServer((request) => {
+    if (request.path === '/oauth/v1/token' && tokens) return tokens.handle(request);
+    const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
     if (request.headers.authorization === `Bearer ${HUBSPOT_TOKEN_WITHOUT_SCOPES}`) {
       const objectType = /^\/crm\/v3\/objects\/([^/]+)/.exec(request.path)?.[1] ?? 'objects';
       return {
@@ -101,7 +111,7 @@ export async function startFakeHubSpot(objects: Record<string, HubSpotObject[]>)
         ),
       };
     }
-    if (request.headers.authorization !== `Bearer ${HUBSPOT_TOKEN}`) {
+    if (bearer !== HUBSPOT_TOKEN && !tokens?.accepts(bearer)) {
       return {
         status: 401,
         body: hubspotError(
@@ -160,7 +170,8 @@ export async function startFakeHubSpot(objects: Record<string, HubSpotObject[]>)
       },
     };
   });
-  return Object.assign(server, { objects, searches });
+  if (options.tokenEndpoint) tokens = createTokenEndpoint(`${server.url}/oauth/v1/token`, options.tokenEndpoint);
+  return Object.assign(server, { objects, searches, tokens });
 }
 
 /** A contact as HubSpot returns it (property values are strings). */

@@ -66,16 +66,46 @@ export type BigQueryConfig = Static<typeof BigQueryConfig>;
 
 export const ServiceAccountKey = Type.Object(
   {
-    type: Type.Optional(Type.Literal('service_account')),
-    client_email: Type.String({ minLength: 3 }),
-    private_key: Type.String({ minLength: 1 }),
+    type: Type.Literal('service_account', { description: 'A service-account key file says "service_account".' }),
+    client_email: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', description: 'The service account.' }),
+    private_key: Type.String({
+      pattern: '-----BEGIN PRIVATE KEY-----',
+      description: 'The PEM-encoded PKCS#8 RSA key the JWT assertion is signed with.',
+    }),
+    private_key_id: Type.Optional(Type.String({ minLength: 1 })),
+    token_uri: Type.String({
+      pattern: '^https?://',
+      description:
+        "Where the signed assertion is exchanged for an access token (Google's: https://oauth2.googleapis.com/token).",
+    }),
   },
-  { additionalProperties: true, description: 'The JSON key file of a service account.' },
+  {
+    additionalProperties: true,
+    description: 'The JSON key file of a service account, as Google Cloud downloads it (its other fields are kept).',
+  },
 );
 
-/** Service-account key in production; an OAuth2 access token also works (short-lived; tests). */
+/**
+ * How the Google connectors authenticate (docs/connectors.md "Authentication"): a service
+ * account's key; a user's consent (an OAuth client's id and secret and the user's refresh token);
+ * or a short-lived access token (tests, one-off runs).
+ */
 export const GoogleCredentials = Type.Union([
   Type.Object({ serviceAccountKey: ServiceAccountKey }, { additionalProperties: false }),
-  Type.Object({ accessToken: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+  Type.Object(
+    {
+      clientId: Type.String({ minLength: 1, description: 'The OAuth client id (Google Cloud, APIs & Services).' }),
+      clientSecret: Type.String({ minLength: 1, description: "The OAuth client's secret." }),
+      refreshToken: Type.String({ minLength: 1, description: 'The refresh token the user granted (offline access).' }),
+      tokenUrl: Type.Optional(
+        Type.String({ pattern: '^https?://', description: 'Default https://oauth2.googleapis.com/token.' }),
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    { accessToken: Type.String({ minLength: 1, description: 'A short-lived OAuth2 access token (ya29...).' }) },
+    { additionalProperties: false },
+  ),
 ]);
 export type GoogleCredentials = Static<typeof GoogleCredentials>;

@@ -2,7 +2,7 @@ import type { BigQuery, Job } from '@google-cloud/bigquery';
 import { ConfigurationError } from '@muxly/common';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
 import { CHECK_RETRY, runProbes } from '../toolkit/check.ts';
-import { googleAuthOptions } from '../toolkit/google-auth.ts';
+import { googleAuth, type GoogleAuth } from '../toolkit/google-auth.ts';
 import { withRetry } from '../toolkit/retry.ts';
 import { BigQueryConfig, GoogleCredentials } from './config.ts';
 import { mapBigQueryError } from './errors.ts';
@@ -14,6 +14,8 @@ import { laterValue, mapRow } from './rows.ts';
 // about a day) instead of re-running the query; the final page's cursor is the highest value seen.
 
 const SOURCE = 'bigquery';
+/** Query jobs need the BigQuery scope (bigquery.readonly cannot create jobs). */
+const SCOPE = 'https://www.googleapis.com/auth/bigquery';
 
 interface PendingJob {
   jobId: string;
@@ -24,37 +26,35 @@ interface PendingJob {
 
 // NOTE: the SDK is imported when a sync or check first needs it, not at start: the Google and
 // HubSpot clients cost ingest about 80 MB of memory, kept only by the processes that use them.
-async function createClient(config: BigQueryConfig, credentials: GoogleCredentials): Promise<BigQuery> {
+async function createClient(
+  config: BigQueryConfig,
+  credentials: GoogleCredentials,
+  context: ConnectorContext,
+): Promise<{ client: BigQuery; auth: GoogleAuth }> {
   const { BigQuery } = await import('@google-cloud/bigquery');
-  return new BigQuery({
+  const auth = await googleAuth(credentials, SCOPE, context);
+  const client = new BigQuery({
     projectId: config.projectId,
     ...(config.location ? { location: config.location } : {}),
     ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
-    ...(await googleAuthOptions(credentials)),
+    authClient: auth.authClient,
     // NOTE: the client would retry 429/5xx itself with its own backoff, ignoring Retry-After and
     // multiplying with ours; the connector's withRetry is the only retry layer.
     retryOptions: { autoRetry: false, maxRetries: 0 },
   });
+  return { client, auth };
 }
 
 function call<T>(
   what: string,
+  auth: GoogleAuth,
   config: BigQueryConfig,
   context: ConnectorContext,
   operation: () => Promise<T>,
 ): Promise<T> {
-  return withRetry(
-    `bigquery ${what}`,
-    async () => {
-      try {
-        return await operation();
-      } catch (error) {
-        throw mapBigQueryError(error);
-      }
-    },
-    context,
-    config.retry,
-  );
+  // The token is fetched inside the retried operation: a token endpoint that is briefly down or
+  // rate limited is retried like the API itself.
+  return withRetry(`bigquery ${what}`, () => auth.call(operation, mapBigQueryError), context, config.retry);
 }
 
 function resumeValue(config: BigQueryConfig, cursor: ConnectorCursor): string {
@@ -80,7 +80,7 @@ async function* read(
   // NOTE: the client opens its own sockets; an endpoint override is checked against the outbound
   // address guard here (at resolve time) before any request.
   if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
-  const client = await createClient(config, credentials);
+  const { client, auth } = await createClient(config, credentials, context);
   const committedValue = typeof cursor?.value === 'string' ? cursor.value : undefined;
   const pending = cursor?.pending as PendingJob | undefined;
   let job: Job;
@@ -93,7 +93,7 @@ async function* read(
     highest = pending.highest ?? committedValue;
   } else {
     const value = resumeValue(config, cursor);
-    [job] = await call('create query job', config, context, () =>
+    [job] = await call('create query job', auth, config, context, () =>
       client.createQueryJob({
         query: config.query,
         params: { cursor: cursorParameter(client, config, value) },
@@ -106,7 +106,7 @@ async function* read(
   for (let polls = 0; ;) {
     let fetched;
     try {
-      fetched = await call('get query results', config, context, () =>
+      fetched = await call('get query results', auth, config, context, () =>
         job.getQueryResults({ autoPaginate: false, maxResults: config.pageSize, ...(pageToken ? { pageToken } : {}) }),
       );
     } catch (error) {
@@ -168,8 +168,8 @@ export const bigqueryConnector = {
         step: 'check',
         run: async () => {
           if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
-          const client = await createClient(config, credentials);
-          const [job] = await call('dry run', { ...config, retry: CHECK_RETRY }, context, () =>
+          const { client, auth } = await createClient(config, credentials, context);
+          const [job] = await call('dry run', auth, { ...config, retry: CHECK_RETRY }, context, () =>
             client.createQueryJob({
               query: config.query,
               params: { cursor: cursorParameter(client, config, resumeValue(config, null)) },

@@ -3,7 +3,7 @@ import type { ConnectorRecord } from '@muxly/schemas';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
 import { GoogleCredentials } from '../bigquery/config.ts';
 import { CHECK_RETRY, runProbes } from '../toolkit/check.ts';
-import { googleAuthOptions } from '../toolkit/google-auth.ts';
+import { googleAuth, type GoogleAuth } from '../toolkit/google-auth.ts';
 import { metricName, recordId } from '../toolkit/records.ts';
 import { withRetry } from '../toolkit/retry.ts';
 import { Ga4Config } from './config.ts';
@@ -15,16 +15,22 @@ import { mapGa4Error } from './errors.ts';
 
 const SOURCE = 'ga4';
 const DAY_MS = 86_400_000;
+const SCOPE = 'https://www.googleapis.com/auth/analytics.readonly';
 
 type Report = protos.google.analytics.data.v1beta.IRunReportResponse;
 
 // NOTE: the SDK is imported when a sync or check first needs it, not at start: the Google and
 // HubSpot clients cost ingest about 80 MB of memory, kept only by the processes that use them.
-async function createClient(config: Ga4Config, credentials: GoogleCredentials): Promise<BetaAnalyticsDataClient> {
+async function createClient(
+  config: Ga4Config,
+  credentials: GoogleCredentials,
+  context: ConnectorContext,
+): Promise<{ client: BetaAnalyticsDataClient; auth: GoogleAuth }> {
   const { BetaAnalyticsDataClient } = await import('@google-analytics/data');
   const endpoint = config.apiEndpoint ? new URL(config.apiEndpoint) : undefined;
-  return new BetaAnalyticsDataClient({
-    ...(await googleAuthOptions(credentials)),
+  const auth = await googleAuth(credentials, SCOPE, context);
+  const client = new BetaAnalyticsDataClient({
+    authClient: auth.authClient,
     // NOTE: REST (fallback) in production too, so the transport the tests exercise is the one
     // that runs. A port inside apiEndpoint is ignored by the client: it takes `port` separately.
     fallback: true,
@@ -36,6 +42,7 @@ async function createClient(config: Ga4Config, credentials: GoogleCredentials): 
         }
       : {}),
   });
+  return { client, auth };
 }
 
 const isoDate = (time: number): string => new Date(time).toISOString().slice(0, 10);
@@ -56,7 +63,7 @@ export function reportWindow(
 }
 
 function runReport(
-  client: BetaAnalyticsDataClient,
+  { client, auth }: { client: BetaAnalyticsDataClient; auth: GoogleAuth },
   config: Ga4Config,
   window: { startDate: string; endDate: string },
   offset: number,
@@ -75,16 +82,9 @@ function runReport(
   };
   return withRetry(
     `ga4 runReport ${config.propertyId}`,
-    async () => {
-      try {
-        // NOTE: no `retry` call option: the client does not retry runReport on its own, so the
-        // connector's policy is the only one.
-        const [report] = await client.runReport(request);
-        return report;
-      } catch (error) {
-        throw mapGa4Error(error);
-      }
-    },
+    // NOTE: no `retry` call option: the client does not retry runReport on its own, so the
+    // connector's policy is the only one. The token is fetched inside the retried operation.
+    () => auth.call(async () => (await client.runReport(request))[0], mapGa4Error),
     context,
     config.retry,
   );
@@ -133,13 +133,14 @@ async function* read(
   // NOTE: the client opens its own sockets; an endpoint override is checked against the outbound
   // address guard here (at resolve time) before any request.
   if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
-  const client = await createClient(config, credentials);
+  const api = await createClient(config, credentials, context);
+  const { client } = api;
   try {
     const window = reportWindow(config, cursor, context.now());
     const stream = `properties/${config.propertyId}`;
     let committed = typeof cursor?.lastDate === 'string' ? cursor.lastDate : undefined;
     for (let offset = 0; ;) {
-      const report = await runReport(client, config, window, offset, config.pageSize, context);
+      const report = await runReport(api, config, window, offset, config.pageSize, context);
       const { records, dates } = toRecords(config, report);
       const rowCount = Number(report.rowCount ?? 0);
       const rows = report.rows?.length ?? 0;
@@ -175,11 +176,12 @@ export const ga4Connector = {
         step: 'check',
         run: async () => {
           if (config.apiEndpoint) await context.http.assertAllowed(config.apiEndpoint);
-          const client = await createClient(config, credentials);
+          const api = await createClient(config, credentials, context);
+          const { client } = api;
           try {
             const today = isoDate(context.now().getTime());
             const report = await runReport(
-              client,
+              api,
               { ...config, retry: CHECK_RETRY },
               { startDate: today, endDate: today },
               0,

@@ -16,6 +16,7 @@ export const ga4Examples: TemplateExample[] = [
           type: 'service_account',
           client_email: 'muxly-reader@my-project.iam.gserviceaccount.com',
           private_key: '-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n',
+          token_uri: 'https://oauth2.googleapis.com/token',
         },
       },
     },

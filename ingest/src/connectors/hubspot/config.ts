@@ -43,10 +43,28 @@ export const HubSpotConfig = Type.Object(
 );
 export type HubSpotConfig = Static<typeof HubSpotConfig>;
 
-export const HubSpotCredentials = Type.Object(
-  { accessToken: Type.String({ minLength: 1, description: 'A private app access token (pat-...).' }) },
-  { additionalProperties: false },
-);
+/**
+ * A private app's access token, or a public app's OAuth client and a user's refresh token
+ * (docs/connectors.md "Authentication"); access tokens of public apps are renewed at
+ * {apiBaseUrl}/oauth/v1/token.
+ */
+export const HubSpotCredentials = Type.Union([
+  Type.Object(
+    { accessToken: Type.String({ minLength: 1, description: 'A private app access token (pat-...).' }) },
+    { additionalProperties: false },
+  ),
+  Type.Object(
+    {
+      clientId: Type.String({ minLength: 1, description: "The public app's client id." }),
+      clientSecret: Type.String({ minLength: 1, description: "The public app's client secret." }),
+      refreshToken: Type.String({
+        minLength: 1,
+        description: 'The refresh token of the install (from the authorization-code exchange).',
+      }),
+    },
+    { additionalProperties: false },
+  ),
+]);
 export type HubSpotCredentials = Static<typeof HubSpotCredentials>;
 
 export const defaultCursorProperty = (objectType: string): string =>

@@ -3,6 +3,7 @@ import { ConfigurationError } from '@muxly/common';
 import type { ConnectorRecord } from '@muxly/schemas';
 import type { ConnectorContext, ConnectorCursor, ConnectorPage, ConnectorPlugin } from '../connector.ts';
 import { CHECK_RETRY, runProbes } from '../toolkit/check.ts';
+import { fixedToken, refreshedToken, withToken, type TokenSource } from '../toolkit/oauth.ts';
 import { recordId, toLabel, toTimestamp } from '../toolkit/records.ts';
 import { withRetry } from '../toolkit/retry.ts';
 import { HubSpotConfig, HubSpotCredentials, defaultCursorProperty } from './config.ts';
@@ -20,21 +21,39 @@ type SimpleObject = SearchResponse['results'][number];
 
 // NOTE: the SDK is imported when a sync or check first needs it, not at start: the Google and
 // HubSpot clients cost ingest about 80 MB of memory, kept only by the processes that use them.
-async function createClient(config: HubSpotConfig, credentials: HubSpotCredentials): Promise<Client> {
+async function createClient(
+  config: HubSpotConfig,
+  credentials: HubSpotCredentials,
+  context: ConnectorContext,
+): Promise<HubSpotApi> {
   const { Client } = await import('@hubspot/api-client');
+  // A public app's access token lives 30 minutes; it is renewed at HubSpot's token endpoint (the
+  // same host as the API) and set on the client before each call.
+  const tokens: TokenSource =
+    'accessToken' in credentials
+      ? fixedToken(credentials.accessToken)
+      : refreshedToken('HubSpot', `${config.apiBaseUrl}/oauth/v1/token`, credentials, context);
   // NOTE: numberOfApiCallRetries is 0: the client's retry ignores Retry-After, retries only two
   // named 429 bodies, and its setting is process-wide. The connector's withRetry owns retries.
-  return new Client({ accessToken: credentials.accessToken, basePath: config.apiBaseUrl, numberOfApiCallRetries: 0 });
+  return { client: new Client({ basePath: config.apiBaseUrl, numberOfApiCallRetries: 0 }), tokens };
+}
+
+interface HubSpotApi {
+  client: Client;
+  tokens: TokenSource;
+  /** The token the client holds. */
+  token?: string;
 }
 
 function search(
-  client: Client,
+  api: HubSpotApi,
   config: HubSpotConfig,
   since: number,
   after: string | undefined,
   context: ConnectorContext,
 ): Promise<SearchResponse> {
   const cursorProperty = config.cursorProperty ?? defaultCursorProperty(config.objectType);
+  const { client, tokens } = api;
   const request = {
     filterGroups: [{ filters: [{ propertyName: cursorProperty, operator: 'GTE', value: String(since) }] }],
     // The documented form of a sort; the generated client types it as string[] but sends it as is.
@@ -45,13 +64,21 @@ function search(
   };
   return withRetry(
     `hubspot search ${config.objectType}`,
-    async () => {
-      try {
-        return await client.crm.objects.searchApi.doSearch(config.objectType, request as never);
-      } catch (error) {
-        throw mapHubSpotError(error);
-      }
-    },
+    // The token is fetched inside the retried operation: a token endpoint that is briefly down or
+    // rate limited is retried like the API; a 401 renews the token once (withToken).
+    () =>
+      withToken(tokens, async (token) => {
+        // NOTE: setAccessToken rebuilds the client's API objects; only when the token changed.
+        if (token !== api.token) {
+          client.setAccessToken(token);
+          api.token = token;
+        }
+        try {
+          return await client.crm.objects.searchApi.doSearch(config.objectType, request as never);
+        } catch (error) {
+          throw mapHubSpotError(error);
+        }
+      }),
     context,
     config.retry,
   );
@@ -99,12 +126,12 @@ async function* read(
   // NOTE: the official client opens its own sockets, so a user-set endpoint is checked against the
   // outbound address guard here (at resolve time, not connect time) before any request.
   await context.http.assertAllowed(config.apiBaseUrl);
-  const client = await createClient(config, credentials);
+  const api = await createClient(config, credentials, context);
   let since = startTime(config, cursor);
   let highest = typeof cursor?.lastModified === 'string' ? cursor.lastModified : undefined;
   let after: string | undefined;
   for (;;) {
-    const response = await search(client, config, since, after, context);
+    const response = await search(api, config, since, after, context);
     const records = response.results.map((object) => toRecord(config, object));
     for (const record of records) if (highest === undefined || record.timestamp > highest) highest = record.timestamp;
     // Results are sorted ascending by the cursor property, so the page's highest value is safe
@@ -142,7 +169,7 @@ export const hubspotConnector = {
         run: async () => {
           await context.http.assertAllowed(config.apiBaseUrl);
           const response = await search(
-            await createClient(config, credentials),
+            await createClient(config, credentials, context),
             { ...config, pageSize: 1, retry: CHECK_RETRY },
             0,
             undefined,

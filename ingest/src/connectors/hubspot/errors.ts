@@ -37,7 +37,7 @@ export function mapHubSpotError(error: unknown): Error {
     if (error.code === 401)
       return new RefusedError(
         'authenticate',
-        `HubSpot refused the access token (401 ${detail}): check the private app token`,
+        `HubSpot refused the access token (401 ${detail}): check the private app token, or the public app's refresh token`,
       );
     if (error.code === 403)
       return new RefusedError(

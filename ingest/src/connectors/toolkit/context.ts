@@ -12,6 +12,7 @@ export function createConnectorContext(options: {
   log: Logger;
   http: HttpClient;
   signal?: AbortSignal;
+  saveCredentials?: (credentials: Record<string, unknown>) => Promise<void>;
 }): ConnectorContext {
   const signal = options.signal ?? new AbortController().signal;
   return {
@@ -21,5 +22,6 @@ export function createConnectorContext(options: {
     http: options.http,
     now: () => new Date(),
     sleep: (ms) => delay(ms, undefined, { signal }),
+    ...(options.saveCredentials ? { saveCredentials: options.saveCredentials } : {}),
   };
 }

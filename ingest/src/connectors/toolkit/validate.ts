@@ -20,6 +20,23 @@ export function parseConfig<T>(schema: TSchema, value: unknown, what: string): T
   }
   const withDefaults = Value.Default(schema, copy);
   if (Value.Check(schema, withDefaults)) return withDefaults as T;
-  const problems = [...Value.Errors(schema, withDefaults)].map((error) => `${error.path || '/'}: ${error.message}`);
+  const problems = [...Value.Errors(closestVariant(schema, withDefaults), withDefaults)].map(
+    (error) => `${error.path || '/'}: ${error.message}`,
+  );
   throw new ConfigurationError(`invalid ${what}`, problems.slice(0, 20));
+}
+
+/**
+ * For a union of objects (credentials that come in several forms), the variant whose fields the
+ * value uses most: its errors name the missing or wrong field ("/serviceAccountKey/token_uri"),
+ * where the union's own error would only say that no form matched.
+ */
+function closestVariant(schema: TSchema, value: unknown): TSchema {
+  const variants = (schema as { anyOf?: TSchema[] }).anyOf;
+  if (!variants || typeof value !== 'object' || value === null) return schema;
+  const keys = Object.keys(value);
+  const shared = (variant: TSchema) =>
+    keys.filter((key) => key in ((variant as { properties?: object }).properties ?? {})).length;
+  const best = variants.reduce((winner, variant) => (shared(variant) > shared(winner) ? variant : winner));
+  return shared(best) > 0 ? best : schema;
 }
