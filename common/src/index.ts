@@ -2,6 +2,7 @@ export * from './errors.ts';
 export * from './config/loader.ts';
 export * from './config/settings.ts';
 export * from './config/mode.ts';
+export * from './config/outbound.ts';
 export * from './observability/logger.ts';
 export * from './observability/health-server.ts';
 export * from './observability/progress.ts';

@@ -7,6 +7,7 @@ import {
   ensureTopics,
   errorMessage,
   KafkaProducer,
+  outboundPolicy,
   ProgressTracker,
   SecretKeyring,
   topicNames,
@@ -105,6 +106,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       logger,
       maxPageSize: cp.maxPageSize,
       connectorAllowAddresses: settings.ingest.jobs.allowAddresses,
+      outbound: outboundPolicy(settings),
       positions: destinationPositions({
         kafka,
         eventsTopic: topics.events,

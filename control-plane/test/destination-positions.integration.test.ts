@@ -28,7 +28,10 @@ describe('destination start positions', () => {
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'muxly-positions-'));
     groupIdPrefix = `test-positions-${randomBytes(4).toString('hex')}.`;
-    h = await startHarness({ templates: await loadTemplates(logger), settings: { router: { groupIdPrefix } } });
+    h = await startHarness({
+      templates: await loadTemplates(logger),
+      settings: { router: { groupIdPrefix }, outbound: { fileBaseDirectory: directory } },
+    });
     const routerSettings: MuxlySettings = {
       ...h.settings,
       router: { ...h.settings.router, health: { host: '127.0.0.1', port: 0 } },
@@ -56,7 +59,7 @@ describe('destination start positions', () => {
       id: name,
       name,
       type: 'file',
-      config: { path: fileOf(name), fsync: false },
+      config: { path: `${name}.jsonl`, fsync: false },
       // Enabled only once the rule exists: an event read before the router knows the rule is filtered.
       enabled: false,
       ...(startFrom ? { startFrom } : {}),

@@ -11,7 +11,7 @@ interface SeenRecord {
 }
 
 const pipeline = {
-  destinations: [{ id: 'seed-file', type: 'file', config: { path: '/tmp/seed.jsonl' } }],
+  destinations: [{ id: 'seed-file', type: 'file', config: { path: 'seed.jsonl' } }],
   rules: [{ id: 'seed-rule', condition: { path: '$.name', op: 'eq', value: 'signup' }, destinationIds: ['seed-file'] }],
 };
 
@@ -65,7 +65,7 @@ describe('live configuration on the config topic', () => {
         name: 'seed-file',
         type: 'file',
         enabled: true,
-        config: { path: '/tmp/seed.jsonl', format: 'jsonl' },
+        config: { path: 'seed.jsonl', format: 'jsonl' },
         credentials: null,
       },
     });
@@ -156,7 +156,7 @@ describe('live configuration on the config topic', () => {
     });
     await waitFor('rule/seed-rule', (r) => r.value?.version === 3 && r.value.object.destinationIds.length === 1);
     const bad = {
-      destinations: [{ id: 'x', type: 'file', enabled: true, config: { path: '/x', colour: 'red' } }],
+      destinations: [{ id: 'x', type: 'file', enabled: true, config: { path: 'x', colour: 'red' } }],
       rules: [],
     };
     await expect(reconcilePipeline(context, bad)).rejects.toThrow(ConfigurationError);

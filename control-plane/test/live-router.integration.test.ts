@@ -26,7 +26,10 @@ describe('a rule changed through the API changes the running router', () => {
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'muxly-live-'));
-    h = await startHarness({ templates: await loadTemplates(logger) });
+    h = await startHarness({
+      templates: await loadTemplates(logger),
+      settings: { outbound: { fileBaseDirectory: directory } },
+    });
     routerSettings = {
       ...h.settings,
       router: {
@@ -68,7 +71,7 @@ describe('a rule changed through the API changes the running router', () => {
         id: `files-${name}`,
         name: `files-${name}`,
         type: 'file',
-        config: { path: fileOf(name), fsync: false },
+        config: { path: `${name}.jsonl`, fsync: false },
       });
       expect(created.status).toBe(201);
     }

@@ -55,7 +55,10 @@ describe('replaying dead letters to their own destination', () => {
     // the router delivers it from: both must use the same (and, for this test alone, a random)
     // group prefix.
     const groupIdPrefix = `test-replay-${randomBytes(4).toString('hex')}.`;
-    h = await startHarness({ templates: await loadTemplates(logger), settings: { router: { groupIdPrefix } } });
+    h = await startHarness({
+      templates: await loadTemplates(logger),
+      settings: { router: { groupIdPrefix }, outbound: { fileBaseDirectory: directory } },
+    });
     const routerSettings: MuxlySettings = {
       ...h.settings,
       router: {
@@ -95,7 +98,7 @@ describe('replaying dead letters to their own destination', () => {
       id: 'file',
       name: 'file',
       type: 'file',
-      config: { path: filePath(), fsync: false },
+      config: { path: 'all.jsonl', fsync: false },
     });
     expect(file.status).toBe(201);
     const rule = await h.api('POST', '/api/v1/routing-rules', {

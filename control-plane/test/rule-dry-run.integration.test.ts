@@ -98,7 +98,7 @@ describe('rule dry-run on real traffic', () => {
       name: 'archive',
       type: 'file',
       enabled: false,
-      config: { path: '/tmp/never-written.jsonl' },
+      config: { path: 'never-written.jsonl' },
     });
     expect(archive.status).toBe(201);
     const saved = await h.api('POST', '/api/v1/routing-rules', {

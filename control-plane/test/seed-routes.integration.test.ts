@@ -6,7 +6,7 @@ import { startHarness, type Harness } from './harness.ts';
 // brought up to date at start, with the API's validation, and published for the router.
 
 const pipeline = {
-  destinations: [{ id: 'routes-file', type: 'file', config: { path: '/tmp/routes-seed.jsonl' } }],
+  destinations: [{ id: 'routes-file', type: 'file', config: { path: 'routes-seed.jsonl' } }],
   rules: [{ id: 'routes-rule', destinationIds: ['routes-file'] }],
   routes: [
     {

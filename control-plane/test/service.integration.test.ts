@@ -115,7 +115,7 @@ describe('control-plane service: templates, docs, health, permissions', () => {
           id: 'orders-file',
           name: 'Orders',
           type: 'file',
-          config: { path: '/tmp/orders.jsonl' },
+          config: { path: 'orders.jsonl' },
         })
       ).status,
     ).toBe(201);
@@ -126,7 +126,7 @@ describe('control-plane service: templates, docs, health, permissions', () => {
           name: 'Audit',
           type: 'file',
           enabled: false,
-          config: { path: '/tmp/audit.jsonl' },
+          config: { path: 'audit.jsonl' },
         })
       ).status,
     ).toBe(201);

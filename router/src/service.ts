@@ -8,6 +8,7 @@ import {
   errorMessage,
   KafkaProducer,
   kafkaReadiness,
+  outboundPolicy,
   PartitionAccess,
   ProgressTracker,
   startHealthServer,
@@ -217,6 +218,7 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     log,
     metrics: parts.registry,
     signal: abort.signal,
+    outbound: outboundPolicy(parts.settings),
   });
   const maxBatchSize = Math.max(plugin.maxBatchSize ?? 500, 1);
   const delivery = new Delivery({

@@ -118,12 +118,12 @@ const subjects = async () => (await (await fetch(`${registryBase()}/apis/ccompat
 test('backup, wipe, restore: the same objects, schema ids and jobs, and the pipeline delivers again', async () => {
   // 1. A control plane with pipeline objects, and a registry with schemas.
   const before = await startControlPlane(`${uniqueName('backup-a-')}.`);
-  const eventsFile = join(dir, 'restored-destination.jsonl');
   const destination = await before.call('POST', '/destinations', {
     id: 'archive',
     name: 'archive',
     type: 'file',
-    config: { path: eventsFile },
+    // Relative to the router's outbound.fileBaseDirectory (the pipeline's folder, below).
+    config: { path: 'restored-destination.jsonl' },
   });
   expect(destination).toMatchObject({ status: 201 });
   const rule = await before.call('POST', '/routing-rules', {
@@ -233,6 +233,7 @@ test('backup, wipe, restore: the same objects, schema ids and jobs, and the pipe
   // 5. A pipeline on fresh topics, and the control plane started on the restored database: it
   // republishes the configuration, and the router delivers to the restored destination.
   const pipeline = await startPipeline();
+  const eventsFile = join(pipeline.dir, 'restored-destination.jsonl');
   const after = await startControlPlane(pipeline.prefix);
   const restored = await objects(after.call);
   expect(restored).toEqual(saved);

@@ -84,8 +84,10 @@ test('every service runs from the image, and a posted metric lands in the volume
       },
       secrets: { keys: [{ id: 'k1', key: randomBytes(32).toString('base64') }] },
     },
+    // The volume is mounted at /app/.local/out; files are written under the operator's folder.
+    outbound: { fileBaseDirectory: '/app/.local/out' },
     pipeline: {
-      destinations: [{ id: 'file', type: 'file', config: { path: '/app/.local/out/events.jsonl' } }],
+      destinations: [{ id: 'file', type: 'file', config: { path: 'events.jsonl' } }],
       rules: [{ id: 'all', destinationIds: ['file'] }],
     },
   };

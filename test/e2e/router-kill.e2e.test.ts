@@ -70,9 +70,10 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
         groupIdPrefix: `${prefix}router.`,
         retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 },
       },
+      outbound: { fileBaseDirectory: dir },
       pipeline: {
         destinations: [
-          { id: 'file', type: 'file', config: { path: eventsFile } },
+          { id: 'file', type: 'file', config: { path: 'events.jsonl' } },
           {
             id: 'warehouse',
             type: 'database',

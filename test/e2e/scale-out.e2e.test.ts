@@ -89,9 +89,10 @@ test('two transformers and two routers share the stream; one of each joins mid-s
           groupIdPrefix: `${prefix}router.`,
           retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 },
         },
+        outbound: { fileBaseDirectory: dir },
         pipeline: {
           destinations: [
-            { id: 'file', type: 'file', config: { path: eventsFile } },
+            { id: 'file', type: 'file', config: { path: `events-${index}.jsonl` } },
             {
               id: 'warehouse',
               type: 'database',

@@ -152,8 +152,9 @@ beforeAll(async () => {
       scheduler: { refreshIntervalMs: 500, sweepIntervalMs: 500 },
       auth: { bootstrapAdmin: { email: ADMIN.username, password: ADMIN.password } },
     },
+    outbound: { fileBaseDirectory: dir },
     pipeline: {
-      destinations: [{ id: 'file', type: 'file', config: { path: eventsFile } }],
+      destinations: [{ id: 'file', type: 'file', config: { path: 'events.jsonl' } }],
       rules: [{ id: 'all', destinationIds: ['file'] }],
     },
   };

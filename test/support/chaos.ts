@@ -99,9 +99,10 @@ export class ChaosPipeline {
         database: { url: options.controlPlaneDatabase?.url('muxly') ?? 'postgres://unused@127.0.0.1:1/unused' },
         auth: { bootstrapAdmin: { email: ADMIN.email, password: ADMIN.password } },
       },
+      outbound: { fileBaseDirectory: dir },
       pipeline: {
         destinations: [
-          { id: 'file', type: 'file', config: { path: eventsFile } },
+          { id: 'file', type: 'file', config: { path: 'events.jsonl' } },
           {
             id: 'warehouse',
             type: 'database',

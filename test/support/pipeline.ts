@@ -49,8 +49,9 @@ export async function startPipeline(
       groupIdPrefix: `${prefix}router.`,
       retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 },
     },
+    outbound: { fileBaseDirectory: dir },
     pipeline: {
-      destinations: [{ id: 'file', type: 'file', config: { path: eventsFile } }],
+      destinations: [{ id: 'file', type: 'file', config: { path: 'events.jsonl' } }],
       rules: [{ id: 'all', destinationIds: ['file'] }],
     },
   };

@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
-import { AddressGuard, errorMessage } from '@muxly/common';
+import { AddressGuard, errorMessage, type OutboundPolicy } from '@muxly/common';
 import { ApiProblem } from '../http/problem.ts';
 import type { CheckStep, OwnCheckStep, PluginTemplate, TemplateCatalog, TemplateKind } from '../templates/catalog.ts';
 
@@ -35,6 +35,8 @@ export interface ConnectionTestInput {
    * judged as a sync would judge it. Destinations use their own `allow` field where they have one.
    */
   connectorAllowAddresses: readonly string[];
+  /** The operator's outbound settings, applied as the router and ingest apply them. */
+  outbound: OutboundPolicy;
 }
 
 interface Endpoint {
@@ -250,7 +252,12 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
     const controller = new AbortController();
     own = await withTimeout(
       template
-        .check(config, { signal: controller.signal, credentials, allowAddresses: input.connectorAllowAddresses })
+        .check(config, {
+          signal: controller.signal,
+          credentials,
+          allowAddresses: input.connectorAllowAddresses,
+          outbound: input.outbound,
+        })
         .finally(() => controller.abort()),
       OWN_CHECK_TIMEOUT_MS,
       `the ${type} check`,

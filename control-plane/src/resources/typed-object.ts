@@ -223,6 +223,7 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
         config: object.config,
         credentials: decryptCredentials(object),
         connectorAllowAddresses: context.connectorAllowAddresses,
+        outbound: context.outbound,
       }),
     );
   };

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
+import type { OutboundPolicy } from '@muxly/common';
 import type { TemplateExample } from '@muxly/schemas';
 import { unprocessable, type FieldProblem } from '../http/problem.ts';
 
@@ -30,6 +31,8 @@ export interface CheckOptions {
   credentials: Record<string, unknown> | null;
   /** The connectors' outbound allow-list (`ingest.jobs.allowAddresses`); destinations ignore it. */
   allowAddresses: readonly string[];
+  /** The operator's outbound settings (the file destination's base folder). */
+  outbound: OutboundPolicy;
 }
 
 /**

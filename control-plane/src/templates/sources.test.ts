@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { createLogger } from '@muxly/common';
 import { TemplateCatalog } from './catalog.ts';
 import { loadTemplates, normalizeTemplate } from './sources.ts';
@@ -72,7 +73,12 @@ describe('templates from the router and ingest', () => {
     // Its connection test is the plugin's own check.
     const steps = await plugin.check!(
       { intervalSeconds: 3600 },
-      { signal: AbortSignal.timeout(5_000), credentials: null, allowAddresses: [] },
+      {
+        signal: AbortSignal.timeout(5_000),
+        credentials: null,
+        allowAddresses: [],
+        outbound: { fileBaseDirectory: tmpdir() },
+      },
     );
     expect(steps).toEqual([
       expect.objectContaining({ name: 'config', status: 'ok' }),

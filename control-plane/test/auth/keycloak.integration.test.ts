@@ -30,7 +30,7 @@ test('realm roles map to Muxly roles: admin, editor and viewer each get their pe
   expectProblem(await harness.api('GET', '/api/v1/users', { token: eddie }), 403);
   const created = await harness.api('POST', '/api/v1/destinations', {
     token: eddie,
-    body: { name: 'from-sso', type: 'file', config: { path: '/tmp/sso' } },
+    body: { name: 'from-sso', type: 'file', config: { path: 'sso' } },
   });
   expect(created.status).toBe(201);
 
@@ -38,7 +38,7 @@ test('realm roles map to Muxly roles: admin, editor and viewer each get their pe
   expectProblem(
     await harness.api('POST', '/api/v1/destinations', {
       token: victor,
-      body: { name: 'nope', type: 'file', config: { path: '/tmp/no' } },
+      body: { name: 'nope', type: 'file', config: { path: 'no' } },
     }),
     403,
   );

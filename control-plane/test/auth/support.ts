@@ -3,6 +3,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { loadSettings, redact, type Logger, type MuxlySettings } from '@muxly/common';
 import { startControlPlane, type RunningControlPlane } from '../../src/service.ts';
+import type { PluginTemplate } from '../../src/templates/catalog.ts';
 import { createTestDatabase, type TestDatabase } from '../database.ts';
 import { testTemplates, type ApiAnswer } from '../harness.ts';
 
@@ -68,6 +69,10 @@ export interface AuthHarnessOptions {
   database?: TestDatabase;
   /** Create ADMIN from settings at start (default true). */
   bootstrapAdmin?: boolean;
+  /** Default testTemplates; the real ones (loadTemplates) for tests of the types' own checks. */
+  templates?: PluginTemplate[];
+  /** Other top-level settings sections (e.g. `outbound`). */
+  settings?: Record<string, unknown>;
 }
 
 export async function startAuthHarness(
@@ -81,6 +86,7 @@ export async function startAuthHarness(
     env: {},
     overrides: {
       log: { level: 'debug' },
+      ...options.settings,
       topics: { prefix, partitions: 1 },
       kafka: { connectionTimeoutMs: 2000 },
       controlPlane: {
@@ -102,7 +108,7 @@ export async function startAuthHarness(
     service = await startControlPlane({
       settings,
       logger: capturingLogger(logs),
-      templates: testTemplates,
+      templates: options.templates ?? testTemplates,
       validateResponses: true,
     });
   } catch (error) {

@@ -134,7 +134,7 @@ beforeAll(async () => {
 
   pipeline = {
     destinations: [
-      { id: 'archive', type: 'file', enabled: true, config: { path: join(directory, 'archive.jsonl') } },
+      { id: 'archive', type: 'file', enabled: true, config: { path: 'archive.jsonl' } },
       {
         id: 'hook',
         type: 'webhook',
@@ -185,6 +185,7 @@ beforeAll(async () => {
     overrides: {
       log: { level: 'error' },
       topics: { prefix, partitions: 1 },
+      outbound: { fileBaseDirectory: directory },
       router: {
         health: { host: '127.0.0.1', port: 0 },
         groupIdPrefix: `${prefix}router.`,
@@ -329,7 +330,7 @@ test('a new pipeline applies live: a destination added, another removed, a rule 
   const next: PipelineDefinition = {
     destinations: [
       pipeline.destinations[1]!,
-      { id: 'signups', type: 'file', enabled: true, config: { path: join(directory, 'signups.jsonl') } },
+      { id: 'signups', type: 'file', enabled: true, config: { path: 'signups.jsonl' } },
     ],
     rules: [
       {

@@ -94,6 +94,7 @@ beforeAll(async () => {
     overrides: {
       log: { level: 'error' },
       topics: { prefix, partitions: 2 },
+      outbound: { fileBaseDirectory: directory },
       router: {
         health: { host: '127.0.0.1', port: 0 },
         groupIdPrefix,
@@ -117,8 +118,8 @@ beforeAll(async () => {
       ...settings,
       pipeline: {
         destinations: [
-          { id: 'fast', type: 'file', enabled: true, config: { path: join(directory, 'fast.jsonl') } },
-          { id: 'slow', type: 'file', enabled: true, config: { path: join(blocker, 'slow.jsonl') } },
+          { id: 'fast', type: 'file', enabled: true, config: { path: 'fast.jsonl' } },
+          { id: 'slow', type: 'file', enabled: true, config: { path: 'blocked/slow.jsonl' } },
         ],
         rules: [
           {

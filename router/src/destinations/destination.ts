@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';
-import type { Logger } from '@muxly/common';
+import type { Logger, OutboundPolicy } from '@muxly/common';
 import type { UnifiedEvent } from '@muxly/schemas';
 
 /** One event to deliver, with where it came from (S3 keys and idempotency derive from this). */
@@ -55,6 +55,8 @@ export interface DestinationContext {
   metrics: Registry;
   /** Aborted when the router stops or the destination is removed. */
   signal: AbortSignal;
+  /** The operator's limits (`outbound` settings): where files may be written. */
+  outbound: OutboundPolicy;
 }
 
 export interface DestinationInstance {

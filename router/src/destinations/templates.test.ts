@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { Value } from '@sinclair/typebox/value';
 import { destinationRegistry } from './registry.ts';
 import { destinationTemplates } from './templates.ts';
@@ -39,7 +40,10 @@ describe('template secrets and checks', () => {
   const byType = (type: string) => destinationTemplates.find((template) => template.type === type)!;
 
   test('the check reports an invalid configuration as a failed config step', async () => {
-    const steps = await byType('webhook').check!({ url: 'ftp://nope' }, { signal: AbortSignal.timeout(5000) });
+    const steps = await byType('webhook').check!(
+      { url: 'ftp://nope' },
+      { signal: AbortSignal.timeout(5000), outbound: { fileBaseDirectory: tmpdir() } },
+    );
     expect(steps).toEqual([
       expect.objectContaining({ name: 'config', status: 'failed', detail: expect.stringContaining('config.url') }),
     ]);
@@ -48,7 +52,7 @@ describe('template secrets and checks', () => {
   test("the check runs the destination's health check (the webhook address guard refuses loopback)", async () => {
     const steps = await byType('webhook').check!(
       { url: 'http://127.0.0.1:9/hook' },
-      { signal: AbortSignal.timeout(5000) },
+      { signal: AbortSignal.timeout(5000), outbound: { fileBaseDirectory: tmpdir() } },
     );
     expect(steps.map((step) => [step.name, step.status])).toEqual([
       ['config', 'ok'],

@@ -1,4 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
+import type { OutboundPolicy } from '@muxly/common';
 import type { TemplateExample } from '@muxly/schemas';
 import { databaseExamples } from './database/examples.ts';
 import { emailExamples } from './email/examples.ts';
@@ -33,7 +34,13 @@ export interface DestinationTemplate {
   /** Ready-made configurations, each with the routing rule that feeds it. */
   examples: TemplateExample[];
   /** The control plane's connection test: creates the destination, runs its healthcheck, closes it. */
-  check?: (config: Record<string, unknown>, options: { signal: AbortSignal }) => Promise<CheckStep[]>;
+  check?: (config: Record<string, unknown>, options: DestinationCheckOptions) => Promise<CheckStep[]>;
+}
+
+export interface DestinationCheckOptions {
+  signal: AbortSignal;
+  /** The operator's outbound settings, as the router applies them. */
+  outbound: OutboundPolicy;
 }
 
 export interface CheckStep {
@@ -61,7 +68,7 @@ type Checked = Exclude<DestinationType, 'prometheus'>;
 // What a passed health check of each type proves, step by step; a step a type cannot prove
 // without delivering an event is skipped with the reason.
 const PROVES: Record<Checked, Partial<Record<AccessStep, string>> & { check: string }> = {
-  file: { check: 'the folder of the file exists (it is created when missing)' },
+  file: { check: 'the folder of the file exists inside the base folder (it is created there when missing)' },
   webhook: { check: 'the receiver answered a HEAD request; no event was sent' },
   database: {
     authenticate: 'the database server accepted the user',
@@ -108,7 +115,7 @@ function failedStep(
 async function checkDestination(
   type: Checked,
   config: Record<string, unknown>,
-  signal: AbortSignal,
+  { signal, outbound }: DestinationCheckOptions,
 ): Promise<CheckStep[]> {
   const [{ destinationRegistry }, { BlockedAddressError, createLogger, errorMessage, RefusedError }, { Registry }] =
     await Promise.all([import('./registry.ts'), import('@muxly/common'), import('prom-client')]);
@@ -126,6 +133,7 @@ async function checkDestination(
       log: createLogger({ service: 'router', silent: true }),
       metrics: new Registry(),
       signal,
+      outbound,
     });
   } catch (error) {
     return [step('config', 'failed', errorMessage(error))];
@@ -201,8 +209,8 @@ export const destinationTemplates: readonly DestinationTemplate[] = Object.entri
     ...(type === 'prometheus'
       ? {}
       : {
-          check: (config: Record<string, unknown>, options: { signal: AbortSignal }) =>
-            checkDestination(type, config, options.signal),
+          check: (config: Record<string, unknown>, options: DestinationCheckOptions) =>
+            checkDestination(type, config, options),
         }),
   };
 });

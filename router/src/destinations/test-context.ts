@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { Registry } from 'prom-client';
 import { createLogger } from '@muxly/common';
 import type { DeliveryItem, DestinationContext, DestinationInstance, DestinationPlugin } from './destination.ts';
@@ -11,6 +12,7 @@ export function testContext(destinationId = `test-${process.pid}`): DestinationC
     log: createLogger({ service: 'router-test', silent: true }),
     metrics: new Registry(),
     signal: controller.signal,
+    outbound: { fileBaseDirectory: tmpdir() },
     abort: () => controller.abort(),
   };
 }

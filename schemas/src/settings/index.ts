@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ControlPlaneSettings } from './control-plane.ts';
 import { IngestSettings } from './ingest.ts';
+import { OutboundSettings } from './outbound.ts';
 import { PipelineSettings } from './pipeline.ts';
 import { RouterSettings } from './router.ts';
 import { KafkaSettings, LivenessSettings, LogSettings, SchemaRegistrySettings, TopicSettings } from './shared.ts';
@@ -27,6 +28,7 @@ export const MuxlySettings = Type.Object(
     transformer: TransformerSettings,
     router: RouterSettings,
     controlPlane: ControlPlaneSettings,
+    outbound: OutboundSettings,
     pipeline: PipelineSettings,
   },
   { additionalProperties: false, $id: 'https://muxly.dev/schemas/settings.json' },

@@ -1,10 +1,18 @@
 import { Type, type Static } from '@sinclair/typebox';
 
+/** A relative path: no leading `/` or `\\`, no drive letter, no `..` segment, no NUL. */
+export const RELATIVE_PATH_PATTERN = '^(?![/\\\\])(?![A-Za-z]:)(?!(?:.*[/\\\\])?\\.\\.(?:[/\\\\]|$))[^\\u0000]+$';
+
 export const FileDestinationConfig = Type.Object(
   {
     path: Type.String({
       minLength: 1,
-      description: 'File to append to; rotated files get a timestamp suffix beside it.',
+      maxLength: 1024,
+      // Relative, without a `..` segment and without a NUL: an editor names a file inside the
+      // operator's folder and nothing else. The destination checks the real path again at open time.
+      pattern: RELATIVE_PATH_PATTERN,
+      description:
+        'File to append to, relative to the operator\'s outbound.fileBaseDirectory (no leading /, no ".." segment); folders are created inside it; rotated files get a timestamp suffix beside it.',
     }),
     format: Type.Union([Type.Literal('jsonl'), Type.Literal('csv')], { default: 'jsonl' }),
     csvColumns: Type.Optional(
@@ -35,7 +43,8 @@ export type FileDestinationConfig = Static<typeof FileDestinationConfig>;
 export const fileDestinationTemplate = {
   kind: 'destination' as const,
   type: 'file',
-  description: 'Appends events to a local file as JSON lines or CSV, with rotation by size and time.',
+  description:
+    "Appends events to a file under the operator's base folder as JSON lines or CSV, with rotation by size and time.",
   configSchema: FileDestinationConfig,
   defaults: { format: 'jsonl', rotateBytes: 100 * 1024 * 1024, rotateIntervalSeconds: 0, fsync: true },
   required: ['path'],

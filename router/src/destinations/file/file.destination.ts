@@ -1,8 +1,8 @@
-import { mkdir, open, rename, stat, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { rename, stat, type FileHandle } from 'node:fs/promises';
 import { ConfigurationError } from '@muxly/common';
 import type { DeliveryItem, DestinationContext, DestinationInstance, DestinationPlugin } from '../destination.ts';
 import { FileDestinationConfig } from './config.ts';
+import { openForAppend, prepareFolder, targetOf } from './paths.ts';
 
 /**
  * Appends each batch in one write and fsyncs before send() resolves, so a batch counts as
@@ -12,12 +12,17 @@ import { FileDestinationConfig } from './config.ts';
  */
 class FileDestination implements DestinationInstance {
   readonly #config: FileDestinationConfig;
+  readonly #base: string;
+  /** The absolute file under the operator's base folder. */
+  readonly #target: string;
   #handle: FileHandle | undefined;
   #size = 0;
   #openedAt = 0;
 
-  constructor(config: FileDestinationConfig) {
+  constructor(config: FileDestinationConfig, base: string) {
     this.#config = config;
+    this.#base = base;
+    this.#target = targetOf(base, config.path);
   }
 
   async send(batch: DeliveryItem[]): Promise<void> {
@@ -46,8 +51,7 @@ class FileDestination implements DestinationInstance {
   }
 
   async #open(): Promise<void> {
-    await mkdir(dirname(this.#config.path), { recursive: true });
-    this.#handle = await open(this.#config.path, 'a');
+    this.#handle = await openForAppend(this.#base, this.#target, this.#config.path);
     const info = await this.#handle.stat();
     this.#size = info.size;
     // An existing file's age counts from its creation, so restarts do not postpone rotation.
@@ -65,14 +69,14 @@ class FileDestination implements DestinationInstance {
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
     // NOTE: two rotations within one millisecond would get one name, and rename would replace
     // the first rotated file: a counter keeps every name unique.
-    let target = `${this.#config.path}.${stamp}`;
-    for (let counter = 1; await exists(target); counter++) target = `${this.#config.path}.${stamp}-${counter}`;
-    await rename(this.#config.path, target);
+    // The rotated file stays beside the current one, in a folder already checked to be inside the base.
+    let target = `${this.#target}.${stamp}`;
+    for (let counter = 1; await exists(target); counter++) target = `${this.#target}.${stamp}-${counter}`;
+    await rename(this.#target, target);
   }
 
   async healthcheck(): Promise<void> {
-    await mkdir(dirname(this.#config.path), { recursive: true });
-    await stat(dirname(this.#config.path));
+    await prepareFolder(this.#base, this.#target, this.#config.path);
   }
 
   async close(): Promise<void> {
@@ -107,9 +111,17 @@ function jsonLine(event: object): Buffer {
   return line;
 }
 
+/**
+ * NOTE: a spreadsheet runs a cell that begins with `=`, `+`, `-` or `@` (or a tab or carriage
+ * return before one) as a formula, and event values come from whoever writes metrics: such a cell
+ * gets a leading `'`, which spreadsheets show as text (so -5 is written '-5).
+ */
+const FORMULA_START = /^[=+\-@\t\r]/;
+
 function csvField(value: unknown): string {
   if (value === undefined || value === null) return '';
-  const text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const raw = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  const text = FORMULA_START.test(raw) ? `'${raw}` : raw;
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
@@ -117,12 +129,12 @@ export const fileDestination: DestinationPlugin<FileDestinationConfig> = {
   type: 'file',
   configSchema: FileDestinationConfig,
   maxBatchSize: 1_000,
-  async create(config, _context: DestinationContext) {
+  async create(config, context: DestinationContext) {
     if (config.format === 'csv' && !config.csvColumns) {
       throw new ConfigurationError('The csv format needs csvColumns', [
         'config.csvColumns is required when config.format is "csv"',
       ]);
     }
-    return new FileDestination(config);
+    return new FileDestination(config, context.outbound.fileBaseDirectory);
   },
 };
