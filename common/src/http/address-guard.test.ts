@@ -24,6 +24,24 @@ describe('isInternalAddress', () => {
     ['::ffff:7f00:1', true],
     ['::ffff:10.0.0.1', true],
     ['64:ff9b::a9fe:a9fe', true],
+    // IPv4-compatible, in every spelling: judged as the IPv4 address inside.
+    ['::7f00:1', true],
+    ['::127.0.0.1', true],
+    ['0:0:0:0:0:0:7f00:1', true],
+    ['0000:0000:0000:0000:0000:0000:7f00:0001', true],
+    ['::a9fe:a9fe', true],
+    ['::0.0.0.2', true],
+    ['::ffff:0:7f00:1', true], // IPv4-translated
+    ['0:0:0:0:0:ffff:127.0.0.1', true],
+    ['64:ff9b::127.0.0.1', true],
+    ['64:ff9b:1::a00:1', true], // local-use NAT64
+    ['2002:7f00:1::', true], // 6to4 of 127.0.0.1
+    ['2002:a9fe:a9fe::1', true], // 6to4 of the metadata address
+    ['2001:0:4136:e378:8000:63bf:80ff:fffe', true], // Teredo, client 127.0.0.1 (inverted)
+    ['::808:808', false], // IPv4-compatible 8.8.8.8
+    ['64:ff9b::808:808', false],
+    ['2002:808:808::1', false],
+    ['2001:db8::1', false],
     ['8.8.8.8', false],
     ['172.32.0.1', false],
     ['93.184.216.34', false],
@@ -36,7 +54,26 @@ describe('isInternalAddress', () => {
 
   it('reads IPv4 embedded in IPv6', () => {
     expect(embeddedIpv4('::ffff:c0a8:0101')).toBe('192.168.1.1');
+    expect(embeddedIpv4('::7f00:1')).toBe('127.0.0.1');
+    expect(embeddedIpv4('::127.0.0.1')).toBe('127.0.0.1');
+    expect(embeddedIpv4('64:ff9b::a9fe:a9fe')).toBe('169.254.169.254');
+    expect(embeddedIpv4('2002:c0a8:0101::')).toBe('192.168.1.1');
+    expect(embeddedIpv4('2001:0:4136:e378:8000:63bf:3fff:fdd2')).toBe('192.0.2.45');
     expect(embeddedIpv4('2001:db8::1')).toBeUndefined();
+    // IPv6's own unspecified and loopback addresses stay IPv6.
+    expect(embeddedIpv4('::1')).toBeUndefined();
+    expect(embeddedIpv4('::')).toBeUndefined();
+    expect(embeddedIpv4('not-an-address')).toBeUndefined();
+  });
+
+  it('an allowed IPv4 range covers its IPv6 embeddings, a refused one stays refused in each', () => {
+    const guard = new AddressGuard({ allow: ['127.0.0.0/8'] });
+    for (const address of ['::7f00:1', '::127.0.0.1', '64:ff9b::7f00:1', '2002:7f00:1::']) {
+      expect(guard.permits('x', address)).toBe(true);
+    }
+    for (const address of ['::a9fe:a9fe', '::169.254.169.254', '64:ff9b::a9fe:a9fe', '2002:a9fe:a9fe::']) {
+      expect(guard.permits('x', address)).toBe(false);
+    }
   });
 });
 

@@ -43,26 +43,62 @@ const DENIED_V6: [string, number][] = [
   ['fec0::', 10], // deprecated site-local
   ['ff00::', 8], // multicast
   ['100::', 64], // discard-only
+  ['64:ff9b:1::', 48], // NAT64 for local use: the IPv4 address inside is not at a fixed place
 ];
 
 const denied = new BlockList();
 for (const [network, prefix] of DENIED_V4) denied.addSubnet(network, prefix, 'ipv4');
 for (const [network, prefix] of DENIED_V6) denied.addSubnet(network, prefix, 'ipv6');
 
+/** The 16 bytes of an IPv6 address in any textual form (`::`, a trailing dotted quad, a zone), or undefined. */
+function ipv6Bytes(address: string): number[] | undefined {
+  const text = address.toLowerCase().replace(/%.*$/, '');
+  if (isIP(text) !== 6) return undefined;
+  let groups: string[];
+  const halves = text.split('::');
+  const parts = (half: string): string[] => (half === '' ? [] : half.split(':'));
+  const expand = (list: string[]): string[] =>
+    list.flatMap((group) => {
+      if (!group.includes('.')) return [group];
+      // A trailing dotted quad fills the last two groups.
+      const [a, b, c, d] = group.split('.').map(Number) as [number, number, number, number];
+      return [((a << 8) | b).toString(16), ((c << 8) | d).toString(16)];
+    });
+  if (halves.length === 2) {
+    const head = expand(parts(halves[0]!));
+    const tail = expand(parts(halves[1]!));
+    groups = [...head, ...Array<string>(8 - head.length - tail.length).fill('0'), ...tail];
+  } else groups = expand(parts(text));
+  if (groups.length !== 8) return undefined;
+  return groups.flatMap((group) => {
+    const value = Number.parseInt(group, 16);
+    return [value >> 8, value & 255];
+  });
+}
+
+const zeros = (bytes: number[], from: number, to: number): boolean => bytes.slice(from, to).every((byte) => byte === 0);
+const dotted = (bytes: number[]): string => bytes.join('.');
+
 /**
- * The IPv4 address embedded in an IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible or NAT64
- * (64:ff9b::/96) IPv6 address, so `::ffff:127.0.0.1` is judged as 127.0.0.1.
+ * The IPv4 address an IPv6 address stands for, so it is judged as that IPv4 address: IPv4-mapped
+ * (`::ffff:127.0.0.1`, `::ffff:7f00:1`), IPv4-translated (`::ffff:0:a.b.c.d`), IPv4-compatible
+ * (`::127.0.0.1`, `::7f00:1`), NAT64 (`64:ff9b::/96`), 6to4 (`2002:AABB:CCDD::/48`) and Teredo
+ * (`2001::/32`, the client address inverted in the last 32 bits). A host that routes these
+ * prefixes reaches the IPv4 address inside, so a refused IPv4 range stays refused in each form.
  */
 export function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:(?:0:)?|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:(?:0:)?|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex) {
-    const high = Number.parseInt(hex[1]!, 16);
-    const low = Number.parseInt(hex[2]!, 16);
-    return [high >> 8, high & 255, low >> 8, low & 255].join('.');
-  }
+  const bytes = ipv6Bytes(address);
+  if (!bytes) return undefined;
+  const last = bytes.slice(12, 16);
+  const group = (index: number) => (bytes[index * 2]! << 8) | bytes[index * 2 + 1]!;
+  // NOTE: `::` and `::1` are IPv6's own unspecified and loopback addresses, judged as IPv6 (so an
+  // allow-list entry `::1` names them); every other address of ::/96 is IPv4-compatible.
+  if (zeros(bytes, 0, 12)) return zeros(bytes, 12, 15) && bytes[15]! <= 1 ? undefined : dotted(last);
+  if (zeros(bytes, 0, 10) && group(5) === 0xffff) return dotted(last);
+  if (zeros(bytes, 0, 8) && group(4) === 0xffff && group(5) === 0) return dotted(last);
+  if (group(0) === 0x64 && group(1) === 0xff9b && zeros(bytes, 4, 12)) return dotted(last);
+  if (group(0) === 0x2002) return dotted(bytes.slice(2, 6));
+  if (group(0) === 0x2001 && group(1) === 0) return dotted(last.map((byte) => byte ^ 0xff));
   return undefined;
 }
 
