@@ -30,7 +30,10 @@ describe('a catastrophic regular expression cannot stall the router', () => {
 
   beforeAll(async () => {
     directory = await mkdtemp(join(tmpdir(), 'muxly-redos-'));
-    h = await startHarness({ templates: await loadTemplates(logger) });
+    h = await startHarness({
+      templates: await loadTemplates(logger),
+      settings: { outbound: { fileBaseDirectory: directory } },
+    });
     const routerSettings = {
       ...h.settings,
       router: {
@@ -48,7 +51,7 @@ describe('a catastrophic regular expression cannot stall the router', () => {
       id: 'files',
       name: 'files',
       type: 'file',
-      config: { path: join(directory, 'files.jsonl'), fsync: false },
+      config: { path: 'files.jsonl', fsync: false },
     });
     expect(created.status).toBe(201);
   });

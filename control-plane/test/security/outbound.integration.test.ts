@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createLogger } from '@muxly/common';
 import { loadTemplates } from '../../src/templates/sources.ts';
 import { expectProblem, type ApiAnswer } from '../harness.ts';
-import { ADMIN, startAuthHarness, type AuthHarness } from './support.ts';
+import { ADMIN, startAuthHarness, type AuthHarness } from '../auth/support.ts';
 
 // What a signed-in editor can reach through the destinations they configure, performed through
 // the API of a running control plane with the real destination types: files stay inside the
