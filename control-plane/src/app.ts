@@ -10,6 +10,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import { handleHealthRequest, setSecurityHeaders, type HealthEndpoints } from '@muxly/common';
 import type { ControlPlaneContext } from './context.ts';
 import type { HealthReport } from './diagnosis/health.ts';
+import { consoleRoutes } from './http/console.ts';
 import { docsRoutes, OPENAPI_PATH } from './http/docs.ts';
 import { problemMiddleware, sendProblem } from './http/problem.ts';
 import { jobRoutes } from './resources/jobs.routes.ts';
@@ -63,6 +64,8 @@ export function createApp(options: AppOptions): Express {
     handleHealthRequest(request, response, options.health).then((handled) => (handled ? undefined : next()), next);
   });
   app.use(docsRoutes());
+  // The web console: static files; every API call it makes is authenticated like any other.
+  app.use(consoleRoutes());
   // Before the JSON parser: webhook signatures are checked over the raw body bytes.
   if (options.scheduling) app.use(options.scheduling.hooks);
   if (options.authenticate) app.use(options.authenticate);
