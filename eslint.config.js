@@ -31,6 +31,11 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
+    // The web console runs in the browser (ES modules served as they are, no build step).
+    files: ['control-plane/console/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     // Scripts, benchmarks and the muxly command line talk to a person on the terminal.
     files: ['**/scripts/**', '**/bench/**', 'control-plane/src/cli/**', '*.config.js'],
     rules: { 'no-console': 'off' },

@@ -64,6 +64,7 @@ Muxly is running (Ctrl-C stops everything):
   transformer        http://127.0.0.1:9101/metrics
   router             http://127.0.0.1:9102/metrics
 $( [ -n "${pids[control-plane]:-}" ] && echo "  control plane      http://127.0.0.1:8081/api/v1   (docs: /docs)" )
+$( [ -n "${pids[control-plane]:-}" ] && echo "  web console        http://127.0.0.1:8081/console  (sign in: admin@muxly.local / local-dev-only-admin-password)" )
   Kafka              127.0.0.1:9092          schema registry  http://127.0.0.1:8085/apis/ccompat/v7
   events file        .local/out/events.jsonl
   logs               .local/logs/

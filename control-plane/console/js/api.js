@@ -1,0 +1,181 @@
+// The control-plane API from the browser: the session (access and refresh tokens, kept in this
+// tab's sessionStorage and gone when it closes), authenticated fetches, and problems (RFC 9457)
+// turned into errors a page can show.
+
+const STORAGE_KEY = 'muxly.session';
+
+/** @typedef {{ accessToken: string, refreshToken: string, expiresAt: number }} Session */
+/** @typedef {{ id: string, username: string, displayName: string | null, roles: string[], permissions: string[], kind: string }} Me */
+
+/** An answer that was not 2xx: its problem's title, detail and pointers. */
+export class ApiError extends Error {
+  /** @param {number} status @param {any} problem */
+  constructor(status, problem) {
+    super(problem?.detail ?? problem?.title ?? `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+    /** @type {{ pointer?: string, detail?: string }[]} */
+    this.errors = Array.isArray(problem?.errors) ? problem.errors : [];
+  }
+}
+
+/** @type {Session | null} */
+let session = load();
+/** @type {Me | null} */
+let me = null;
+/** @type {Promise<boolean> | null} */
+let refreshing = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let refreshTimer;
+/** @type {Set<() => void>} */
+const signedOutListeners = new Set();
+
+function load() {
+  try {
+    const text = sessionStorage.getItem(STORAGE_KEY);
+    return text ? /** @type {Session} */ (JSON.parse(text)) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** @param {{ accessToken: string, refreshToken: string, expiresIn: number }} pair */
+function store(pair) {
+  session = {
+    accessToken: pair.accessToken,
+    refreshToken: pair.refreshToken,
+    expiresAt: Date.now() + pair.expiresIn * 1000,
+  };
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+  scheduleRefresh();
+}
+
+function forget() {
+  session = null;
+  me = null;
+  clearTimeout(refreshTimer);
+  sessionStorage.removeItem(STORAGE_KEY);
+}
+
+// The session refreshes itself a little before the access token expires, so a page left open
+// keeps working; a failed refresh (revoked or expired session) signs out.
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  if (!session) return;
+  const inMs = Math.max(5_000, session.expiresAt - Date.now() - 30_000);
+  refreshTimer = setTimeout(() => void refresh(), inMs);
+}
+
+/** @returns {Promise<boolean>} whether a new token pair was obtained */
+function refresh() {
+  // NOTE: the refresh token rotates and reusing one revokes the session, so concurrent 401s
+  // share one refresh instead of each presenting the same token.
+  refreshing ??= (async () => {
+    const token = session?.refreshToken;
+    if (!token) return false;
+    const answer = await fetch('/api/v1/auth/refresh', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ refreshToken: token }),
+    }).catch(() => null);
+    if (answer?.ok) {
+      store(await answer.json());
+      return true;
+    }
+    if (answer && answer.status === 401) signedOut();
+    return false;
+  })().finally(() => {
+    refreshing = null;
+  });
+  return refreshing;
+}
+
+function signedOut() {
+  forget();
+  for (const listener of signedOutListeners) listener();
+}
+
+/** @param {() => void} listener called when the session ends by itself (expired, revoked) */
+export const onSignedOut = (listener) => signedOutListeners.add(listener);
+
+export const isSignedIn = () => session !== null;
+
+/** @param {string} username @param {string} password */
+export async function signIn(username, password) {
+  const answer = await fetch('/api/v1/auth/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!answer.ok) throw new ApiError(answer.status, await answer.json().catch(() => null));
+  store(await answer.json());
+  return loadMe();
+}
+
+export async function signOut() {
+  if (session) await api('POST', '/api/v1/auth/logout').catch(() => undefined);
+  forget();
+}
+
+/** Who is signed in, with their permissions (the console offers only what they allow). */
+export async function loadMe() {
+  me = /** @type {Me} */ (await api('GET', '/api/v1/auth/me'));
+  return me;
+}
+
+export const currentUser = () => me;
+
+/** Whether the signed-in user holds a permission. @param {string} permission */
+export const can = (permission) => Boolean(me?.permissions.includes(permission) || me?.permissions.includes('*'));
+
+/**
+ * Calls the API with the session's token; one refresh and retry on a 401.
+ * @param {string} method @param {string} path @param {unknown} [body] @param {Record<string, string>} [headers]
+ * @returns {Promise<any>} the parsed JSON answer (undefined for 204)
+ */
+export async function api(method, path, body, headers = {}) {
+  const full = await apiResponse(method, path, body, headers);
+  return full.body;
+}
+
+/**
+ * Like api(), also giving the answer's headers (for ETags).
+ * @param {string} method @param {string} path @param {unknown} [body] @param {Record<string, string>} [headers]
+ * @returns {Promise<{ body: any, headers: Headers }>}
+ */
+export async function apiResponse(method, path, body, headers = {}) {
+  const send = () =>
+    fetch(path, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(session ? { authorization: `Bearer ${session.accessToken}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let answer = await send();
+  if (answer.status === 401 && session && (await refresh())) answer = await send();
+  if (answer.status === 401 && session) signedOut();
+  const text = await answer.text();
+  let parsed;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = text;
+  }
+  if (!answer.ok) throw new ApiError(answer.status, parsed);
+  return { body: parsed, headers: answer.headers };
+}
+
+/** Builds a query string from the defined, non-empty values. @param {Record<string, unknown>} params */
+export function query(params) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') search.set(name, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+if (session) scheduleRefresh();
