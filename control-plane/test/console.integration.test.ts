@@ -1,0 +1,404 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Producer } from 'kafkajs';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { encodeWireFormat, topicNames } from '@muxly/common';
+import { DLQ_HEADERS } from '@muxly/schemas';
+import { waitFor } from '../../test/support/services.ts';
+import { ADMIN, startAuthHarness, type AuthHarness } from './auth/support.ts';
+import { produceEvent } from './events.ts';
+
+// The web console at /console in a real headless Chromium (Debian's package) against a real
+// control plane (authentication enforced, PostgreSQL, Kafka): sign in, create a file destination
+// from its template and a rule for it, see an event counted in the overview, handle dead letters
+// of a failing webhook (inspect, replay, resolve), and a viewer who is offered no edit action.
+// Every page is checked with axe-core (no serious or critical violation) and the browser
+// console must stay free of errors. With CONSOLE_SCREENSHOTS=<folder> it also saves screenshots.
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS;
+const AXE = readFileSync(new URL(import.meta.resolve('axe-core/axe.min.js')), 'utf8');
+const VIEWER = { username: 'vera', password: 'viewer-password-1' };
+
+let h: AuthHarness;
+let producer: Producer;
+let userDataDir: string;
+let context: BrowserContext;
+const browserErrors: string[] = [];
+let expectedRefusals: number[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
+  h = await startAuthHarness();
+  producer = h.service.kafka.producer();
+  await producer.connect();
+  userDataDir = await mkdtemp(join(tmpdir(), 'muxly-console-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    viewport: { width: 1280, height: 860 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+afterAll(async () => {
+  await context?.close();
+  await producer?.disconnect();
+  await h?.close();
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+});
+afterEach(() => {
+  // Errors the console logged or threw, on any page of the test.
+  const errors = browserErrors.splice(0);
+  expect(errors).toEqual([]);
+});
+
+async function openPage(): Promise<Page> {
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    // Chromium logs every 4xx answer; the refusals a step provokes on purpose are allowed.
+    if (expectedRefusals.some((status) => message.text().includes(`status of ${status}`))) return;
+    browserErrors.push(`${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => browserErrors.push(`${page.url()}: ${error.message}`));
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(h.baseUrl) && !url.startsWith('data:')) browserErrors.push(`request to another host: ${url}`);
+  });
+  return page;
+}
+
+async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await page.goto(`${h.baseUrl}/console`);
+  await page.getByLabel('User name or email').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+}
+
+/** axe-core in the page: no serious or critical violation. */
+async function expectAccessible(page: Page, name: string): Promise<void> {
+  // NOTE: evaluated through the DevTools protocol, which the page's CSP (script-src 'self') does not cover.
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      globalThis as unknown as {
+        axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe;
+    const result = await axe.run();
+    return result.violations
+      .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+      .map(
+        (violation) =>
+          `${violation.id} (${violation.impact}) at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+      );
+  });
+  expect({ page: name, violations }).toEqual({ page: name, violations: [] });
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  if (!SCREENSHOTS) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `console-${name}.png`) });
+}
+
+async function go(page: Page, path: string, title: string): Promise<void> {
+  await page.getByRole('navigation').getByRole('link', { name: title }).click();
+  await page.waitForURL(`**/console#/${path}`);
+  await page.getByRole('heading', { level: 1, name: title === 'Rules' ? 'Routing rules' : title }).waitFor();
+}
+
+describe('the web console', () => {
+  it('serves its files from /console with their types, revalidation and a same-origin CSP', async () => {
+    const page = await fetch(`${h.baseUrl}/console`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('cache-control')).toBe('no-cache');
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    const script = await fetch(`${h.baseUrl}/console/js/main.js`);
+    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    const etag = script.headers.get('etag')!;
+    const again = await fetch(`${h.baseUrl}/console/js/main.js`, { headers: { 'if-none-match': etag } });
+    expect(again.status).toBe(304);
+    expect((await fetch(`${h.baseUrl}/console/styles.css`)).headers.get('content-type')).toBe(
+      'text/css; charset=utf-8',
+    );
+    const missing = await fetch(`${h.baseUrl}/console/nothing.js`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toContain('application/problem+json');
+  });
+
+  it('signs in, creates a file destination from its template and a rule, and counts an event in the overview', async () => {
+    const page = await openPage();
+    await signIn(page, ADMIN.email, ADMIN.password);
+    await expectAccessible(page, 'overview');
+
+    await go(page, 'destinations', 'Destinations');
+    await page.getByRole('button', { name: 'New destination' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Type').selectOption('file');
+    await dialog.getByLabel('Name').fill('Event archive');
+    await dialog.getByLabel('Id (optional)').fill('archive');
+    await dialog.getByLabel('path (required)').fill(join(userDataDir, 'events.jsonl'));
+    await expectAccessible(page, 'destination form');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await page.locator('tr[data-id="archive"]').waitFor();
+    const created = await h.api('GET', '/api/v1/destinations/archive', { token: await adminToken() });
+    expect(created.body).toMatchObject({ type: 'file', name: 'Event archive', config: { format: 'jsonl' } });
+    await expectAccessible(page, 'destinations');
+    await screenshot(page, 'destinations');
+
+    // The connection test shows each step's verdict.
+    await page.locator('tr[data-id="archive"]').getByRole('button', { name: 'Test connection' }).click();
+    await page.locator('tr[data-id="archive"] [data-step="config"]').waitFor();
+    expect(await page.locator('tr[data-id="archive"] .steps li').count()).toBe(6);
+
+    await go(page, 'rules', 'Rules');
+    await page.getByRole('button', { name: 'New rule' }).click();
+    const ruleDialog = page.getByRole('dialog');
+    await ruleDialog.getByLabel('Name').fill('Signups to the archive');
+    await ruleDialog.getByLabel('Event archive (file)').check();
+    // Validation as you type: JSON first, then the router's compiler through the API.
+    await ruleDialog.getByLabel('Condition (JSON; empty matches every event)').fill('{"path": "$.name", "op": "eq", ');
+    await ruleDialog.getByText('Not valid JSON').waitFor();
+    await ruleDialog
+      .getByLabel('Condition (JSON; empty matches every event)')
+      .fill('{"path": "$.name", "op": "eqq", "value": "signup"}');
+    expectedRefusals = [422];
+    await ruleDialog.getByRole('button', { name: 'Validate' }).click();
+    await ruleDialog.getByRole('alert').getByText('/condition').waitFor();
+    expectedRefusals = [];
+    await ruleDialog
+      .getByLabel('Condition (JSON; empty matches every event)')
+      .fill('{"path": "$.name", "op": "eq", "value": "signup"}');
+    await ruleDialog.getByRole('button', { name: 'Validate' }).click();
+    await ruleDialog.getByText('The router’s compiler accepts this rule.').waitFor();
+    await expectAccessible(page, 'rule editor');
+    await ruleDialog.getByRole('button', { name: 'Create' }).click();
+    await page.locator('tr', { hasText: 'Signups to the archive' }).waitFor();
+    await screenshot(page, 'rules');
+
+    // An event on the events topic: nothing routes it here (no router runs), so the overview
+    // counts it as waiting for the archive (its consumer lag), refreshed by itself.
+    await go(page, 'overview', 'Overview');
+    await page.locator('[data-lag="archive"]').waitFor();
+    expect(await page.locator('[data-lag="archive"]').innerText()).toBe('0');
+    const eventsTopic = topicNames(h.settings.topics.prefix).events;
+    await produceEvent(producer, eventsTopic, 'signup');
+    await produceEvent(producer, eventsTopic, 'other');
+    await waitFor(
+      'the overview to count two events waiting',
+      async () => (await page.locator('[data-lag="archive"]').innerText()) === '2',
+    );
+    await screenshot(page, 'overview');
+
+    // The dry-run on those events: one matches, with its sample.
+    await go(page, 'rules', 'Rules');
+    await page
+      .getByRole('row', { name: /Signups to the archive/ })
+      .getByRole('button', { name: 'Edit' })
+      .click();
+    await page.getByRole('dialog').getByLabel('Dry-run on the last events').fill('10');
+    await page.getByRole('dialog').getByRole('button', { name: 'Dry-run' }).click();
+    await page.getByRole('dialog').locator('[data-matched="1"]').waitFor();
+    await page
+      .getByRole('dialog')
+      .getByText(/^Sample /)
+      .waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Close' }).first().click();
+    await page.close();
+  });
+
+  it('lists the dead letters of a failing webhook, inspects, replays and resolves them', async () => {
+    const token = await adminToken();
+    const hook = await h.api('POST', '/api/v1/destinations', {
+      token,
+      body: {
+        id: 'hook',
+        name: 'Orders hook',
+        type: 'webhook',
+        config: { url: 'https://hooks.example.com/orders' },
+        credentials: { signingSecret: 'whsec-0123456789' },
+      },
+    });
+    expect(hook.status).toBe(201);
+    const dlqTopic = topicNames(h.settings.topics.prefix).dlq;
+    const ids = [];
+    for (let index = 0; index < 3; index++)
+      ids.push(await writeRouterDeadLetter(dlqTopic, 'hook', 'HTTP 500 from hooks.example.com'));
+    await waitFor('the index to hold the three dead letters', async () => {
+      const answer = await h.api('GET', '/api/v1/dead-letters?destinationId=hook', { token });
+      return answer.body.items.length === 3;
+    });
+
+    const page = await openPage();
+    await signIn(page, ADMIN.email, ADMIN.password);
+    await go(page, 'dead-letters', 'Dead letters');
+    await page.locator('[data-total="3"]').waitFor();
+    await page.getByRole('button', { name: 'Show these' }).click();
+    await waitFor('three rows', async () => (await page.locator('section tr[data-id^="dlq"]').count()) === 3);
+    await expectAccessible(page, 'dead letters');
+    await screenshot(page, 'dead-letters');
+
+    // Inspect: the body is the event, its credential-like field masked by the API.
+    const firstId = await page.locator('section tr[data-id^="dlq"]').first().getAttribute('data-id');
+    await page.getByRole('button', { name: firstId! }).click();
+    const inspectDialog = page.getByRole('dialog');
+    await inspectDialog.getByText('HTTP 500 from hooks.example.com').first().waitFor();
+    expect(await inspectDialog.locator('pre').first().innerText()).toContain('[redacted]');
+    expect(await inspectDialog.locator('pre').first().innerText()).not.toContain('hunter2');
+    await expectAccessible(page, 'dead letter');
+    await inspectDialog.getByRole('button', { name: 'Close' }).click();
+
+    // Replay one (selected), resolve the rest (the filter).
+    page.on('dialog', (confirmation) => void confirmation.accept());
+    await page.getByRole('checkbox', { name: `Select ${firstId}` }).check();
+    await page.getByRole('button', { name: 'Replay' }).click();
+    await page
+      .getByText(/Replay rpl_\S+ started for 1 dead letter;/)
+      .waitFor()
+      .catch(async (error: unknown) => {
+        throw new Error(`${String(error)}\n${await page.locator('main').innerText()}`);
+      });
+    await page.locator('[data-total="2"]').waitFor();
+    await page.getByRole('button', { name: 'Resolve' }).click();
+    await page.getByText('2 resolved.').waitFor();
+    await page.locator('[data-total="0"]').waitFor();
+
+    const all = await h.api('GET', '/api/v1/dead-letters?destinationId=hook&status=all', { token });
+    const resolutions = Object.fromEntries(
+      all.body.items.map((item: { id: string; resolution: string }) => [item.id, item.resolution]),
+    );
+    expect(resolutions[firstId!]).toBe('replayed');
+    expect(Object.values(resolutions).sort()).toEqual(['replayed', 'resolved', 'resolved']);
+    expect(all.body.items.map((item: { eventId: string }) => item.eventId).sort()).toEqual([...ids].sort());
+    await page.locator('tr[data-id^="rpl_"]').waitFor();
+    await page.close();
+  });
+
+  it('offers a viewer no edit action, and an admin the administration with a key shown once', async () => {
+    const token = await adminToken();
+    const created = await h.api('POST', '/api/v1/users', { token, body: { ...VIEWER, roles: ['viewer'] } });
+    expect(created.status).toBe(201);
+
+    const admin = await openPage();
+    await signIn(admin, ADMIN.email, ADMIN.password);
+    await go(admin, 'admin', 'Administration');
+    await admin.locator('tr', { hasText: 'vera' }).waitFor();
+    await admin.getByRole('button', { name: 'New API key' }).click();
+    await admin.getByRole('dialog').getByLabel('Name').fill('ci-metrics');
+    await admin.getByRole('dialog').getByRole('button', { name: 'Create' }).click();
+    const key = await admin.getByRole('dialog').locator('[data-key]').innerText();
+    expect(key).toMatch(/^mxk_/);
+    await expectAccessible(admin, 'administration');
+    await admin.getByRole('dialog').getByRole('button', { name: 'Done' }).click();
+    await admin.locator('tr', { hasText: 'ci-metrics' }).waitFor();
+    expect(await admin.content()).not.toContain(key);
+    await screenshot(admin, 'admin');
+    await admin.getByRole('button', { name: 'Sign out' }).click();
+    await admin.getByRole('heading', { name: 'Sign in to Muxly' }).waitFor();
+    await admin.close();
+
+    const viewer = await openPage();
+    await signIn(viewer, VIEWER.username, VIEWER.password);
+    const nav = await viewer.getByRole('navigation').innerText();
+    expect(nav).not.toContain('Administration');
+    for (const [path, title] of [
+      ['destinations', 'Destinations'],
+      ['rules', 'Rules'],
+      ['dead-letters', 'Dead letters'],
+      ['jobs', 'Jobs'],
+      ['connectors', 'Connectors'],
+    ] as const) {
+      await go(viewer, path, title);
+      await waitFor(`the ${path} page to load`, async () => (await viewer.locator('main [aria-busy]').count()) === 0);
+      await viewer.locator('main table').first().waitFor();
+      const buttons = await viewer.locator('main button').allInnerTexts();
+      for (const forbidden of [
+        'New destination',
+        'New rule',
+        'New job',
+        'New connector',
+        'Edit',
+        'Delete',
+        'Disable',
+        'Replay',
+        'Resolve',
+        'Run now',
+        'Test connection',
+      ])
+        expect({ page: path, buttons }).not.toEqual({ page: path, buttons: expect.arrayContaining([forbidden]) });
+      await expectAccessible(viewer, `${path} as viewer`);
+    }
+    // A phone-sized window: the same page, no horizontal scrolling of the page itself.
+    await viewer.setViewportSize({ width: 390, height: 800 });
+    await go(viewer, 'overview', 'Overview');
+    await viewer.locator('.flow').waitFor();
+    const overflow = await viewer.evaluate<number>(
+      'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    await expectAccessible(viewer, 'overview on a phone');
+    await screenshot(viewer, 'overview-phone');
+    await viewer.close();
+  });
+});
+
+async function adminToken(): Promise<string> {
+  return (await h.login(ADMIN.email, ADMIN.password)).accessToken;
+}
+
+/** A dead letter as the router writes it after its retries (the headers of the DLQ contract); returns its event id. */
+async function writeRouterDeadLetter(topic: string, destinationId: string, message: string): Promise<string> {
+  const id = randomUUID();
+  const now = new Date().toISOString();
+  const event = {
+    id,
+    schemaVersion: 1,
+    kind: 'event',
+    name: 'order.paid',
+    timestamp: now,
+    receivedAt: now,
+    source: { type: 'api', id: 'test' },
+    dimensions: {},
+    attributes: { password: 'hunter2-secret', amount: 12 },
+  };
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: [
+      {
+        key: 'order.paid',
+        value: encodeWireFormat(1, event),
+        headers: {
+          [DLQ_HEADERS.originalTopic]: topicNames(h.settings.topics.prefix).events,
+          [DLQ_HEADERS.originalPartition]: '0',
+          [DLQ_HEADERS.originalOffset]: '7',
+          [DLQ_HEADERS.stage]: 'router',
+          [DLQ_HEADERS.destinationId]: destinationId,
+          [DLQ_HEADERS.errorClass]: 'RetryableError',
+          [DLQ_HEADERS.errorMessage]: message,
+          [DLQ_HEADERS.attempts]: '10',
+          [DLQ_HEADERS.firstFailedAt]: now,
+        },
+      },
+    ],
+  });
+  return id;
+}
