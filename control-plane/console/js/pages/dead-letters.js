@@ -74,6 +74,25 @@ export function renderDeadLetters(container) {
       : null,
   );
   reload();
+  // A replay resolves its dead letters as it publishes them, after its answer: the summary and
+  // the replays' progress follow by themselves (the list keeps the reader's selection).
+  const timer = setInterval(() => {
+    void quietly(summary, () => summaryView(filter, applyFilter));
+    if (can('replays:read')) void quietly(replays, replaysView);
+  }, REFRESH_MS);
+  return () => clearInterval(timer);
+}
+
+const REFRESH_MS = 5000;
+
+/** Replaces a section's content when the load succeeds; keeps the last content otherwise. @param {HTMLElement} container @param {() => Promise<Node | Node[]>} load */
+async function quietly(container, load) {
+  try {
+    const content = await load();
+    if (container.isConnected) replace(container, content);
+  } catch {
+    // the next refresh tries again
+  }
 }
 
 /** @param {Filter} filter */
