@@ -23,6 +23,7 @@ import { DeadLetterWriter } from './delivery/dead-letters.ts';
 import { Delivery } from './delivery/delivery.ts';
 import { DestinationLane } from './delivery/destination.lane.ts';
 import { EventFanOut } from './delivery/event-fanout.ts';
+import { LiveReports } from './delivery/live-reports.ts';
 import { createRouterMetrics, type RouterMetrics } from './delivery/router.metrics.ts';
 import { followLiveConfig } from './config/live-config.ts';
 import { createDestination } from './destinations/create.ts';
@@ -72,6 +73,7 @@ interface RouterParts {
   progress: ProgressTracker;
   destinationHealth: DestinationHealthCache;
   logger: Logger;
+  liveReports: LiveReports | undefined;
 }
 
 export async function startRouter(
@@ -84,8 +86,22 @@ export async function startRouter(
 
   const producer = new KafkaProducer(kafka);
   await producer.connect();
+  // Live reports have their own producer: its sends run one at a time, and a report batch must
+  // never queue ahead of a dead letter.
+  const reportProducer = settings.router.liveReports.enabled ? new KafkaProducer(kafka) : undefined;
+  await reportProducer?.connect();
   const registry = createMetricsRegistry('router');
   const metrics = createRouterMetrics(registry);
+  const liveReports =
+    reportProducer &&
+    new LiveReports({
+      producer: reportProducer,
+      topic: topics.deliveries,
+      flushIntervalMs: settings.router.liveReports.flushIntervalMs,
+      maxBuffered: settings.router.liveReports.maxBuffered,
+      registry,
+      logger: logger.child({ component: 'live-reports' }),
+    });
   const access = new PartitionAccess(kafka);
   const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry });
   let routing = RoutingTable.compile([]);
@@ -114,6 +130,7 @@ export async function startRouter(
     progress,
     destinationHealth: new DestinationHealthCache(settings.router.destinationCheckIntervalSeconds * 1_000),
     logger,
+    liveReports,
   };
 
   const running = new Map<string, RunningDestination>();
@@ -204,6 +221,8 @@ export async function startRouter(
       running.clear();
       parts.destinationHealth.clear();
       await fanOut.stop();
+      await liveReports?.close();
+      await reportProducer?.disconnect();
       await producer.disconnect();
       await health.close();
     },
@@ -231,6 +250,7 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     backoff: parts.settings.router.retry,
     metrics: parts.metrics,
     logger: log,
+    reports: parts.liveReports,
   });
   const lane = new DestinationLane({
     destinationId: definition.id,

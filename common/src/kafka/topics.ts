@@ -25,7 +25,8 @@ export interface TopicSpec {
   configEntries: { name: string; value: string }[];
 }
 
-const DAY_MS = 24 * 60 * 60 * 1000;
+const HOUR_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Partitions and retention of each topic. Data topics keep a week so a destination can be
@@ -54,8 +55,10 @@ export function topicSpecs(names: TopicNames, options: { partitions: number; rep
     data(names.jobResults, 7 * DAY_MS),
     // Dead letters sent again to their own destination (the router consumes it); as large as the DLQ's.
     data(names.replay, 7 * DAY_MS, [{ name: 'max.message.bytes', value: String(4 * 1024 * 1024) }]),
-    // The router's compact delivery reports (replay progress, the live tap): short-lived.
-    data(names.deliveries, DAY_MS),
+    // The router's compact delivery reports (replay progress, and every live outcome for the tap):
+    // one per event and destination, so short-lived. A control plane down for longer than this
+    // loses the progress reports of a replay running meanwhile.
+    data(names.deliveries, HOUR_MS),
     {
       topic: names.config,
       numPartitions: 1,

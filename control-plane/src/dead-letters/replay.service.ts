@@ -193,14 +193,17 @@ export async function startReplayReports(options: {
   await consumer.start(async (messages) => {
     const reports: { replayId: string; deadLetterId: string; outcome: (typeof OUTCOMES)[number] }[] = [];
     for (const message of messages) {
+      // Most reports are the router's live ones (for the tap): skip them without parsing.
+      if (!message.value?.includes('"replayId"')) continue;
       let report: DeliveryReport;
       try {
         report = JSON.parse(message.value?.toString('utf8') ?? '') as DeliveryReport;
       } catch {
         continue;
       }
-      if (report.replayId && report.deadLetterId && OUTCOMES.includes(report.outcome))
-        reports.push({ replayId: report.replayId, deadLetterId: report.deadLetterId, outcome: report.outcome });
+      const outcome = OUTCOMES.find((one) => one === report.outcome);
+      if (report.replayId && report.deadLetterId && outcome)
+        reports.push({ replayId: report.replayId, deadLetterId: report.deadLetterId, outcome });
     }
     await recordOutcomes(options.orm.em.fork(), reports);
   });

@@ -5,6 +5,7 @@ import { scopedIdOf } from '@muxly/schemas';
 import type { FailurePolicy, RouteDecision, RoutingTable } from '../pipeline/pipeline.ts';
 import { retryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { DeadLetter, DeadLetterWriter } from './dead-letters.ts';
+import type { LiveReport, LiveReportSink } from './live-reports.ts';
 import type { RouterMetrics } from './router.metrics.ts';
 
 /** One event of the events topic, decoded once and routed for one destination. */
@@ -28,7 +29,12 @@ export interface DeliveryOptions {
   backoff: BackoffPolicy;
   metrics: RouterMetrics;
   logger: Logger;
+  /** Where every outcome is reported for the live tap (best-effort, never awaited). */
+  reports?: LiveReportSink;
 }
+
+const eventIdOf = (event: Record<string, unknown> | undefined): string | undefined =>
+  typeof event?.id === 'string' ? event.id : undefined;
 
 /**
  * Only errors that say a retry cannot help are given up at once (dead-lettered, or skipped or held
@@ -40,6 +46,7 @@ const isPermanent = (error: Error): boolean =>
 
 interface Pending {
   item: DeliveryItem;
+  ruleId: string;
   message: KafkaMessage;
   partition: number;
   /** The route's errorHandling.onFailure for the rule that routed this event. */
@@ -73,12 +80,15 @@ export class Delivery {
     const { metrics, destinationId } = this.#options;
     const pending: Pending[] = [];
     const letters: DeadLetter[] = [];
+    // Reports of dead letters wait until the dead letters are written.
+    const letterReports: LiveReport[] = [];
     let filtered = 0;
     for (const entry of entries) {
       const { message, partition } = entry;
       if (entry.decodeError || !entry.event) {
         const error = new InvalidEventError(errorMessage(entry.decodeError ?? 'the record has no value'));
         letters.push({ message, partition, error, attempts: 1, firstFailedAt: new Date() });
+        letterReports.push(this.#report('dead-lettered', eventIdOf(entry.event), undefined, error, 1));
         continue;
       }
       let decision = entry.decision;
@@ -89,10 +99,12 @@ export class Delivery {
         );
         if (decision.onFailure === 'dead-letter') {
           letters.push({ message, partition, error, attempts: 1, firstFailedAt: new Date() });
+          letterReports.push(this.#report('dead-lettered', eventIdOf(entry.event), decision.ruleId, error, 1));
           continue;
         }
         if (decision.onFailure === 'continue') {
           this.#skip(message, partition, error);
+          this.#options.reports?.add([this.#report('skipped', eventIdOf(entry.event), decision.ruleId, error, 1)]);
           continue;
         }
         decision = await this.#holdUntilDecided(entry.event, message, partition, error, signal, alive);
@@ -106,6 +118,7 @@ export class Delivery {
       const id = scopedIdOf(entry.event) ?? `${this.#options.eventsTopic}-${partition}-${message.offset}`;
       pending.push({
         item: { event: decision.event, id, topic: this.#options.eventsTopic, partition, offset: message.offset },
+        ruleId: decision.ruleId,
         message,
         partition,
         onFailure: decision.onFailure,
@@ -116,10 +129,11 @@ export class Delivery {
 
     for (let start = 0; start < pending.length; start += this.#options.maxBatchSize) {
       const batch = pending.slice(start, start + this.#options.maxBatchSize);
-      letters.push(...(await this.#sendWithRetries(batch, signal, alive)));
+      letters.push(...(await this.#sendWithRetries(batch, signal, alive, letterReports)));
     }
     if (letters.length > 0) {
       await this.#options.deadLetters.write(destinationId, letters);
+      this.#options.reports?.add(letterReports);
       metrics.deadLettered.inc(this.#labels, letters.length);
       this.#options.logger.warn('events dead-lettered', {
         destination: destinationId,
@@ -127,6 +141,24 @@ export class Delivery {
         reason: letters[0]?.error.message,
       });
     }
+  }
+
+  #report(
+    outcome: LiveReport['outcome'],
+    eventId: string | undefined,
+    ruleId: string | undefined,
+    error?: Error,
+    attempts?: number,
+  ): LiveReport {
+    // Absent fields stay undefined: JSON leaves them out, and no spread costs time per event.
+    return {
+      destinationId: this.#options.destinationId,
+      outcome,
+      eventId,
+      ruleId,
+      error: error?.message.slice(0, 300),
+      attempts,
+    };
   }
 
   /** onFailure "continue": the event is given up on purpose, counted and logged, not dead-lettered. */
@@ -173,9 +205,14 @@ export class Delivery {
     }
   }
 
-  /** Sends until every item is delivered or dead-lettered; returns the dead letters. */
-  async #sendWithRetries(batch: Pending[], signal: AbortSignal, alive: () => void): Promise<DeadLetter[]> {
-    const { instance, metrics, backoff, logger, destinationId } = this.#options;
+  /** Sends until every item is delivered or dead-lettered; returns the dead letters (their reports go to letterReports). */
+  async #sendWithRetries(
+    batch: Pending[],
+    signal: AbortSignal,
+    alive: () => void,
+    letterReports: LiveReport[],
+  ): Promise<DeadLetter[]> {
+    const { instance, metrics, backoff, logger, destinationId, reports } = this.#options;
     const letters: DeadLetter[] = [];
     let remaining = batch;
     for (let round = 1; remaining.length > 0; round += 1) {
@@ -196,6 +233,7 @@ export class Delivery {
       let retryAfterMs: number | undefined;
       let held = 0;
       let again = 0;
+      const outcomes: LiveReport[] = [];
       remaining.forEach((entry, index) => {
         if (notSent.has(index)) {
           next.push(entry);
@@ -203,7 +241,10 @@ export class Delivery {
         }
         entry.attempts += 1;
         const error = failures.get(index);
-        if (!error) return;
+        if (!error) {
+          if (reports) outcomes.push(this.#report('delivered', entry.item.id, entry.ruleId, undefined, entry.attempts));
+          return;
+        }
         entry.firstFailedAt ??= new Date();
         entry.lastError = error;
         const givenUp = isPermanent(error) || entry.attempts >= backoff.maxAttempts;
@@ -212,11 +253,14 @@ export class Delivery {
           if (givenUp) held += 1;
           again += 1;
           next.push(entry);
+          if (reports) outcomes.push(this.#report('retrying', entry.item.id, entry.ruleId, error, entry.attempts));
           const wait = (error as { retryAfterMs?: number }).retryAfterMs;
           if (wait !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, wait);
         } else if (entry.onFailure === 'continue') {
           this.#skip(entry.message, entry.partition, error);
+          if (reports) outcomes.push(this.#report('skipped', entry.item.id, entry.ruleId, error, entry.attempts));
         } else {
+          letterReports.push(this.#report('dead-lettered', entry.item.id, entry.ruleId, error, entry.attempts));
           letters.push({
             message: entry.message,
             partition: entry.partition,
@@ -226,6 +270,7 @@ export class Delivery {
           });
         }
       });
+      reports?.add(outcomes);
       metrics.delivered.inc(this.#labels, remaining.length - failures.size - notSent.size);
       if (failures.size > 0) metrics.failed.inc(this.#labels, failures.size);
       metrics.stopped.set(this.#labels, held > 0 ? 1 : 0);

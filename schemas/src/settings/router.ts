@@ -23,4 +23,26 @@ export const RouterSettings = Section({
     description:
       'Each destination keeps its position in the group <prefix><destination id>; the instances share the group <prefix without its trailing dot> to split the events topic.',
   }),
+  liveReports: Section(
+    {
+      enabled: Type.Boolean({
+        default: true,
+        description:
+          'Publish a compact report of every delivery outcome to the deliveries topic, for the live tap (best-effort: never delays delivery).',
+      }),
+      flushIntervalMs: Type.Integer({
+        minimum: 10,
+        maximum: 10_000,
+        default: 100,
+        description: 'Reports are sent in one batch at most this often.',
+      }),
+      maxBuffered: Type.Integer({
+        minimum: 100,
+        default: 10_000,
+        description:
+          'Reports waiting to be sent at most; more are dropped (counted in muxly_router_live_reports_dropped_total).',
+      }),
+    },
+    'Live delivery reports for the tap (docs/operations.md "Live tap").',
+  ),
 });
