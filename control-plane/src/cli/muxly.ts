@@ -13,6 +13,7 @@ const USAGE = `usage: muxly <command> [options]   (--json for scripts)
   dlq resolve  <id>... | --destination ID [--error-class C] [--stage S] [--from T] [--to T]
   dlq replay   <id>... | --destination ID [...filters]   (waits and shows progress; --no-wait to return at once)
   rules dry-run (--rule-id ID | --condition JSON [--transformations JSON] [--destinations a,b]) (--last N | --from T [--to T])
+  tap          --name X [--source S] [--dimension key=value]...   (follows it live: raw, event, each destination's outcome; Ctrl-C stops)
 
 environment: MUXLY_URL (default http://127.0.0.1:8081), MUXLY_TOKEN (access token or API key)`;
 
@@ -31,6 +32,9 @@ const OPTIONS = {
   transformations: { type: 'string' },
   destinations: { type: 'string' },
   last: { type: 'string' },
+  name: { type: 'string' },
+  source: { type: 'string' },
+  dimension: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -77,6 +81,60 @@ const parseJson = (name: string, text: string | undefined): unknown => {
     throw new CliError(`--${name} is not JSON`);
   }
 };
+
+/** One line per stage for people: when, what, and the essentials of it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- stream events are printed, not typed
+type Printed = Record<string, any>;
+function describeTapEvent(stage: string, data: Printed): string {
+  const time = new Date().toISOString().slice(11, 23);
+  const dimensions = (value: unknown) =>
+    value && typeof value === 'object'
+      ? `{${Object.entries(value)
+          .map(([key, one]) => `${key}=${String(one)}`)
+          .join(',')}}`
+      : '';
+  switch (stage) {
+    case 'raw':
+      return `${time} raw       ${data.source?.type}/${data.source?.id} ${data.format}: ${data.items
+        .map(
+          (item: Record<string, unknown>) =>
+            `${String(item.name)}=${String(item.value ?? '')} ${dimensions(item.dimensions)} id=${String(item.id ?? '')}`,
+        )
+        .join(
+          '; ',
+        )}${data.matchingItems > data.items.length ? ` (+${data.matchingItems - data.items.length} more)` : ''}`;
+    case 'event':
+      return `${time} event     ${data.event.id} ${data.event.name}=${String(data.event.value ?? '')}${data.event.unit ? ` ${data.event.unit}` : ''} ${dimensions(data.event.dimensions)} (partition ${data.partition}, offset ${data.offset})`;
+    case 'delivery':
+      return `${time} ${String(data.outcome).padEnd(9)} ${data.eventId} → ${data.destinationId}${data.ruleId ? ` by rule ${data.ruleId}` : ''}${data.attempts ? ` (attempt ${data.attempts})` : ''}${data.error ? `: ${data.error}` : ''}`;
+    case 'dropped':
+      return `${time} dropped   ${data.count} (${data.reason})`;
+    default:
+      return `${time} ${stage} ${JSON.stringify(data)}`;
+  }
+}
+
+async function tap(api: ApiClient, values: Values): Promise<void> {
+  const query = new URLSearchParams();
+  if (values.name) query.set('name', values.name);
+  if (values.source) query.set('source', values.source);
+  for (const dimension of values.dimension ?? []) query.append('dimension', dimension);
+  if ([...query.keys()].length === 0)
+    throw new CliError('give what to follow: --name, --source or --dimension key=value');
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
+  process.once('SIGTERM', () => stop.abort());
+  await api.stream(
+    `/api/v1/tap?${query}`,
+    (stage, data) => {
+      if (values.json) return void console.log(JSON.stringify({ stage, data }));
+      if (stage === 'ready') return void console.error(`following ${query.toString()} (Ctrl-C to stop)`);
+      console.log(describeTapEvent(stage, data as Printed));
+      if (stage === 'error') process.exitCode = 1;
+    },
+    stop.signal,
+  );
+}
 
 async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
@@ -151,6 +209,7 @@ async function run(argv: string[]): Promise<void> {
       for (const sample of answer.samples) console.log(`\n${sample.eventId}: ${JSON.stringify(sample.after)}`);
     });
   }
+  if (group === 'tap') return tap(api, values);
   throw new CliError(`unknown command "${positionals.join(' ')}"\n\n${USAGE}`);
 }
 

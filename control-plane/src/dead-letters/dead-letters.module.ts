@@ -18,6 +18,7 @@ import { registerDeadLetterMetrics } from './metrics.ts';
 import { ReplayService, startReplayReports } from './replay.service.ts';
 import { replayRoutes } from './replays.routes.ts';
 import { dryRunRoutes } from '../rule-dry-run/dry-run.routes.ts';
+import { tapRoutes } from '../tap/tap.routes.ts';
 
 /** Most dead letters one replay may send (a larger selection is refused: narrow it). */
 export const MAX_REPLAY_RECORDS = 100_000;
@@ -29,7 +30,7 @@ export interface DeadLetterOperations {
   stop(): Promise<void>;
 }
 
-/** Starts the dead-letter index, replays and their progress reports (docs/operations.md). */
+/** Starts the dead-letter index, replays and their progress reports, the live tap (docs/operations.md). */
 export async function startDeadLetterOperations(options: {
   settings: MuxlySettings;
   kafka: Kafka;
@@ -81,6 +82,8 @@ export async function startDeadLetterOperations(options: {
       stops.push(() => reports.stop());
     }
     registerDeadLetterMetrics(options.registry, orm);
+    const tap = tapRoutes(kafka, settings, logger.child({ component: 'tap' }));
+    stops.push(() => tap.closeAll());
     return {
       replays,
       indexer,
@@ -88,6 +91,7 @@ export async function startDeadLetterOperations(options: {
         dryRunRoutes(context, kafka, settings),
         deadLetterRoutes(context, replays),
         replayRoutes(context, replays),
+        tap.router,
       ],
       stop,
     };

@@ -242,6 +242,21 @@ export const ControlPlaneSettings = Section({
     },
     'Dead letters: list, resolve, replay (docs/operations.md).',
   ),
+  tap: Section(
+    {
+      maxConcurrent: Type.Integer({
+        minimum: 1,
+        default: 5,
+        description: 'Live taps (GET /api/v1/tap) open at once on one instance; more are answered 429.',
+      }),
+      maxEventsPerSecond: Type.Integer({
+        minimum: 1,
+        default: 50,
+        description: 'Stream events one tap sends per second at most; the rest are counted in a "dropped" event.',
+      }),
+    },
+    'The live tap (docs/operations.md "Live tap").',
+  ),
   deletedDestinationGroupGraceSeconds: Type.Integer({
     minimum: 0,
     default: 0,
