@@ -156,61 +156,63 @@ describe('the live tap', () => {
     });
 
     const tap = await openTap(h.baseUrl, 'name=tap_metric&dimension=plan=pro');
-    await waitFor('the tap to be ready', async () => tap.frames.some((frame) => frame.stage === 'ready'));
-    expect(tap.frames[0]!.data.filter).toEqual({ name: 'tap_metric', dimensions: { plan: 'pro' } });
-    expect(await tapGroups()).toHaveLength(1);
+    try {
+      await waitFor('the tap to be ready', async () => tap.frames.some((frame) => frame.stage === 'ready'));
+      expect(tap.frames[0]!.data.filter).toEqual({ name: 'tap_metric', dimensions: { plan: 'pro' } });
+      expect(await tapGroups()).toHaveLength(1);
 
-    // Not followed: another plan, another name (written first, so seeing the followed one's event
-    // proves the tap read past them: one partition).
-    const free = await post({ name: 'tap_metric', value: 1, dimensions: { plan: 'free' } });
-    const other = await post({ name: 'other_metric', value: 1, dimensions: { plan: 'pro' } });
-    const postedAt = Date.now();
-    const followed = await post({ name: 'tap_metric', value: 42, unit: 'ms', dimensions: { plan: 'pro' } });
+      // Not followed: another plan, another name (written first, so seeing the followed one's event
+      // proves the tap read past them: one partition).
+      const free = await post({ name: 'tap_metric', value: 1, dimensions: { plan: 'free' } });
+      const other = await post({ name: 'other_metric', value: 1, dimensions: { plan: 'pro' } });
+      const postedAt = Date.now();
+      const followed = await post({ name: 'tap_metric', value: 42, unit: 'ms', dimensions: { plan: 'pro' } });
 
-    const delivery = await waitFor('the delivered outcome in the tap', async () =>
-      tap.frames.find((frame) => frame.stage === 'delivery' && frame.data.eventId === followed),
-    );
-    expect(delivery.data).toMatchObject({
-      destinationId: 'file',
-      eventId: followed,
-      outcome: 'delivered',
-      ruleId: 'everything',
-      attempts: 1,
-    });
-    const raw = tap.frames.find(
-      (frame) => frame.stage === 'raw' && frame.data.items.some((item: { id: string }) => item.id === followed),
-    );
-    expect(raw?.data).toMatchObject({
-      format: 'api.metrics.v1',
-      source: { type: 'api', id: 'tap-test' },
-      matchingItems: 1,
-      items: [{ id: followed, name: 'tap_metric', value: 42, unit: 'ms', dimensions: { plan: 'pro' } }],
-    });
-    const event = tap.frames.find((frame) => frame.stage === 'event' && frame.data.event.id === followed);
-    expect(event?.data.event).toMatchObject({
-      id: followed,
-      kind: 'metric',
-      name: 'tap_metric',
-      value: 42,
-      unit: 'ms',
-      dimensions: { plan: 'pro' },
-      source: { type: 'api' },
-    });
-    const stages = tap.frames.filter((frame) => JSON.stringify(frame.data).includes(followed)).map((f) => f.stage);
-    expect(stages.indexOf('raw')).toBeLessThan(stages.indexOf('event'));
-    expect(stages.indexOf('event')).toBeLessThan(stages.indexOf('delivery'));
-    // The figure the issue asks for ("within a second"), reported, not asserted: timings vary
-    // on a shared machine.
-    // eslint-disable-next-line no-console -- the figure is read from the test output
-    console.log(`tap: posted → delivered outcome shown in ${delivery.receivedAt - postedAt} ms`);
+      const delivery = await waitFor('the delivered outcome in the tap', async () =>
+        tap.frames.find((frame) => frame.stage === 'delivery' && frame.data.eventId === followed),
+      );
+      expect(delivery.data).toMatchObject({
+        destinationId: 'file',
+        eventId: followed,
+        outcome: 'delivered',
+        ruleId: 'everything',
+        attempts: 1,
+      });
+      const raw = tap.frames.find(
+        (frame) => frame.stage === 'raw' && frame.data.items.some((item: { id: string }) => item.id === followed),
+      );
+      expect(raw?.data).toMatchObject({
+        format: 'api.metrics.v1',
+        source: { type: 'api', id: 'tap-test' },
+        matchingItems: 1,
+        items: [{ id: followed, name: 'tap_metric', value: 42, unit: 'ms', dimensions: { plan: 'pro' } }],
+      });
+      const event = tap.frames.find((frame) => frame.stage === 'event' && frame.data.event.id === followed);
+      expect(event?.data.event).toMatchObject({
+        id: followed,
+        kind: 'metric',
+        name: 'tap_metric',
+        value: 42,
+        unit: 'ms',
+        dimensions: { plan: 'pro' },
+        source: { type: 'api' },
+      });
+      const stages = tap.frames.filter((frame) => JSON.stringify(frame.data).includes(followed)).map((f) => f.stage);
+      expect(stages.indexOf('raw')).toBeLessThan(stages.indexOf('event'));
+      expect(stages.indexOf('event')).toBeLessThan(stages.indexOf('delivery'));
+      // The figure the issue asks for ("within a second"), reported, not asserted: timings vary
+      // on a shared machine.
+      // eslint-disable-next-line no-console -- the figure is read from the test output
+      console.log(`tap: posted → delivered outcome shown in ${delivery.receivedAt - postedAt} ms`);
 
-    const everything = JSON.stringify(tap.frames);
-    expect(everything).not.toContain(free);
-    expect(everything).not.toContain(other);
-    expect(tap.frames.some((frame) => frame.stage === 'dropped' || frame.stage === 'error')).toBe(false);
-
-    // The client leaves: the tap's consumer stops and its group is deleted.
-    tap.close();
+      const everything = JSON.stringify(tap.frames);
+      expect(everything).not.toContain(free);
+      expect(everything).not.toContain(other);
+      expect(tap.frames.some((frame) => frame.stage === 'dropped' || frame.stage === 'error')).toBe(false);
+    } finally {
+      // The client leaves: the tap's consumer stops and its group is deleted.
+      tap.close();
+    }
     await waitFor('the tap group to be deleted', async () => (await tapGroups()).length === 0);
   });
 

@@ -46,6 +46,8 @@ const isPermanent = (error: Error): boolean =>
 
 interface Pending {
   item: DeliveryItem;
+  /** The event's own id (the item's id is scoped by source), for the live reports. */
+  eventId: string | undefined;
   ruleId: string;
   message: KafkaMessage;
   partition: number;
@@ -118,6 +120,7 @@ export class Delivery {
       const id = scopedIdOf(entry.event) ?? `${this.#options.eventsTopic}-${partition}-${message.offset}`;
       pending.push({
         item: { event: decision.event, id, topic: this.#options.eventsTopic, partition, offset: message.offset },
+        eventId: eventIdOf(entry.event),
         ruleId: decision.ruleId,
         message,
         partition,
@@ -242,7 +245,7 @@ export class Delivery {
         entry.attempts += 1;
         const error = failures.get(index);
         if (!error) {
-          if (reports) outcomes.push(this.#report('delivered', entry.item.id, entry.ruleId, undefined, entry.attempts));
+          if (reports) outcomes.push(this.#report('delivered', entry.eventId, entry.ruleId, undefined, entry.attempts));
           return;
         }
         entry.firstFailedAt ??= new Date();
@@ -253,14 +256,14 @@ export class Delivery {
           if (givenUp) held += 1;
           again += 1;
           next.push(entry);
-          if (reports) outcomes.push(this.#report('retrying', entry.item.id, entry.ruleId, error, entry.attempts));
+          if (reports) outcomes.push(this.#report('retrying', entry.eventId, entry.ruleId, error, entry.attempts));
           const wait = (error as { retryAfterMs?: number }).retryAfterMs;
           if (wait !== undefined) retryAfterMs = Math.max(retryAfterMs ?? 0, wait);
         } else if (entry.onFailure === 'continue') {
           this.#skip(entry.message, entry.partition, error);
-          if (reports) outcomes.push(this.#report('skipped', entry.item.id, entry.ruleId, error, entry.attempts));
+          if (reports) outcomes.push(this.#report('skipped', entry.eventId, entry.ruleId, error, entry.attempts));
         } else {
-          letterReports.push(this.#report('dead-lettered', entry.item.id, entry.ruleId, error, entry.attempts));
+          letterReports.push(this.#report('dead-lettered', entry.eventId, entry.ruleId, error, entry.attempts));
           letters.push({
             message: entry.message,
             partition: entry.partition,
