@@ -6,6 +6,7 @@ export * from './config/outbound.ts';
 export * from './observability/logger.ts';
 export * from './observability/health-server.ts';
 export * from './observability/progress.ts';
+export * from './observability/tracing.ts';
 export * from './lifecycle/service.ts';
 export * from './kafka/client.ts';
 export * from './kafka/oauth-token.ts';

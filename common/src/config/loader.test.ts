@@ -145,3 +145,22 @@ test('kafka.sasl takes the fields of its mechanism, and names a missing or a mis
     ),
   ).toEqual(['kafka.sasl.password is required (from overrides)']);
 });
+
+test('OTEL_EXPORTER_OTLP_ENDPOINT sets tracing.otlpEndpoint, a MUXLY_ variable wins, and a bad one is named', () => {
+  expect(loadSettings({ env: {} }).tracing.otlpEndpoint).toBeUndefined();
+  expect(loadSettings({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' } }).tracing.otlpEndpoint).toBe(
+    'http://collector:4318',
+  );
+  expect(
+    loadSettings({
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', MUXLY_TRACING__OTLP_ENDPOINT: 'http://other:4318' },
+    }).tracing.otlpEndpoint,
+  ).toBe('http://other:4318');
+  expect(problemsOf(() => loadSettings({ env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' } }))).toEqual([
+    expect.stringMatching(
+      /^tracing\.otlpEndpoint must match .*\(from environment variable OTEL_EXPORTER_OTLP_ENDPOINT\)$/,
+    ),
+  ]);
+  // A schema without the setting ignores the variable.
+  expect(loadConfig(schema, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' } }).debug).toBe(false);
+});

@@ -13,6 +13,14 @@ const addFormats = (ajvFormats as unknown as { default: (ajv: Ajv) => Ajv }).def
 export const ENV_PREFIX = 'MUXLY_';
 /** Variables with the prefix that belong to the scripts, not to the settings document. */
 const RESERVED_ENV = new Set(['MUXLY_CONFIG', 'MUXLY_LOCAL_DIR', 'MUXLY_ROOT', 'MUXLY_NODE_VERSION']);
+/**
+ * Standard variables that other tools set for every process of a deployment, mapped onto the
+ * setting they mean. Applied before the MUXLY_ variables, so a MUXLY_ variable for the same
+ * setting wins; ignored by a schema without that setting.
+ */
+const STANDARD_ENV: Record<string, readonly string[]> = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: ['tracing', 'otlpEndpoint'],
+};
 
 export interface LoadOptions {
   /** Path of a YAML, JSON or TOML file; defaults to $MUXLY_CONFIG, or none. */
@@ -43,6 +51,12 @@ export function loadConfig<S extends TSchema>(schema: S, options: LoadOptions = 
   if (options.overrides) {
     document = mergeDeep(document, options.overrides);
     recordOrigins(options.overrides, '', 'overrides', origins);
+  }
+  for (const [name, path] of Object.entries(STANDARD_ENV)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '' || !schemaAt(schema, path)) continue;
+    document = setPath(document, path, raw);
+    origins.set('/' + path.join('/'), `environment variable ${name}`);
   }
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || RESERVED_ENV.has(name) || raw === undefined) continue;

@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { activeTraceIds } from './tracing.ts';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -35,14 +36,32 @@ const redactFormat = winston.format((info) => {
   return info;
 });
 
-export function createLogger(options: { service: string; level?: LogLevel; silent?: boolean }): Logger {
+// A line written while a span is active names its trace, so logs and traces can be joined; a line
+// that already names one (written for a record of another trace) keeps its own.
+const traceFormat = winston.format((info) => {
+  if (info.trace_id === undefined) {
+    const ids = activeTraceIds();
+    if (ids) Object.assign(info, ids);
+  }
+  return info;
+});
+
+export function createLogger(options: {
+  service: string;
+  level?: LogLevel;
+  silent?: boolean;
+  /** Where lines go instead of stdout (a file, or a test reading them back). */
+  stream?: NodeJS.WritableStream;
+}): Logger {
   const logger = winston.createLogger({
     level: options.level ?? 'info',
     silent: options.silent ?? false,
     defaultMeta: { service: options.service },
-    format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.json()),
+    format: winston.format.combine(traceFormat(), redactFormat(), winston.format.timestamp(), winston.format.json()),
     // Logs go to stdout; the platform (systemd, docker, the npm start supervisor) collects them.
-    transports: [new winston.transports.Console()],
+    transports: [
+      options.stream ? new winston.transports.Stream({ stream: options.stream }) : new winston.transports.Console(),
+    ],
   });
   return wrap(logger);
 }

@@ -4,7 +4,14 @@ import { IngestSettings } from './ingest.ts';
 import { OutboundSettings } from './outbound.ts';
 import { PipelineSettings } from './pipeline.ts';
 import { RouterSettings } from './router.ts';
-import { KafkaSettings, LivenessSettings, LogSettings, SchemaRegistrySettings, TopicSettings } from './shared.ts';
+import {
+  KafkaSettings,
+  LivenessSettings,
+  LogSettings,
+  SchemaRegistrySettings,
+  TopicSettings,
+  TracingSettings,
+} from './shared.ts';
 import { TransformerSettings } from './transformer.ts';
 
 /**
@@ -24,6 +31,7 @@ export const MuxlySettings = Type.Object(
     schemaRegistry: SchemaRegistrySettings,
     topics: TopicSettings,
     liveness: LivenessSettings,
+    tracing: TracingSettings,
     ingest: IngestSettings,
     transformer: TransformerSettings,
     router: RouterSettings,

@@ -118,3 +118,36 @@ export const LivenessSettings = Section(
   },
   'When a stage counts as stuck (every service with a Kafka consumer).',
 );
+
+export const TracingSettings = Section(
+  {
+    otlpEndpoint: Type.Optional(
+      Type.String({
+        format: 'uri',
+        pattern: '^https?://',
+        description:
+          'Base URL of an OpenTelemetry collector speaking OTLP/HTTP; spans are POSTed as OTLP JSON to its /v1/traces path (http://collector:4318 → http://collector:4318/v1/traces). Unset: no span is recorded or exported (the W3C traceparent a caller sent is still passed on). OTEL_EXPORTER_OTLP_ENDPOINT is read when this is not set.',
+      }),
+    ),
+    serviceName: Type.String({
+      minLength: 1,
+      default: 'muxly',
+      description:
+        'Prefix of the service.name resource attribute: each service reports as the prefix, a dash and its own name (muxly-ingest, muxly-transformer, muxly-router).',
+    }),
+    sampleRatio: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description:
+        'Share of the traces started by Muxly that are recorded (0 to 1). A trace continued from a caller follows the caller’s sampled flag.',
+    }),
+    exportTimeoutMs: Type.Integer({
+      minimum: 100,
+      default: 10_000,
+      description:
+        'Longest wait for the collector to answer one export request (spans are exported in the background).',
+    }),
+  },
+  'Distributed tracing with OpenTelemetry (docs/observability.md).',
+);
