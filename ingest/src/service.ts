@@ -4,6 +4,7 @@ import {
   createKafka,
   createLogger,
   createMetricsRegistry,
+  createTracing,
   ensureTopics,
   KafkaProducer,
   kafkaReadiness,
@@ -47,11 +48,12 @@ export async function startIngest(
     if (!producer.connected) await producer.connect();
   });
 
+  const tracing = createTracing(settings.tracing, 'ingest', logger);
   const registry = createMetricsRegistry('ingest');
   const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry });
   // Connector syncs on the scheduler's commands (docs/scheduling.md).
   const jobs = settings.ingest.jobs.enabled
-    ? await retryUntil(kafkaDeadline, logger, () => startJobs({ kafka, producer, settings, logger, progress }))
+    ? await retryUntil(kafkaDeadline, logger, () => startJobs({ kafka, producer, settings, logger, progress, tracing }))
     : null;
 
   // API keys created through the control plane, when ingest has the service token to fetch them.
@@ -87,6 +89,7 @@ export async function startIngest(
       progress,
     },
     logger,
+    tracing,
     limits: settings.ingest.limits,
     clientTimeouts: settings.ingest.clientTimeouts,
   });
@@ -110,6 +113,8 @@ export async function startIngest(
       // Running syncs stop and report before the producer closes.
       await jobs?.stop();
       await producer.disconnect();
+      // Last: the spans of the requests answered during the stop go out too.
+      await tracing.shutdown();
     },
   };
 }

@@ -9,8 +9,11 @@ import {
   handleHealthRequest,
   HttpProblem,
   setSecurityHeaders,
+  SpanKind,
+  TRACEPARENT,
   type HealthEndpoints,
   type Logger,
+  type Tracing,
 } from '@muxly/common';
 import { presentedApiKey, type ApiKeyVerifier } from '../auth/api-keys.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
@@ -34,6 +37,8 @@ export interface IngestAppOptions {
   rateLimiter: RateLimiter;
   health: HealthEndpoints;
   logger: Logger;
+  /** Spans of API requests; a disabled one still passes the caller's traceparent on. */
+  tracing: Tracing;
   limits: { maxRequestBytes: number; maxMetricBytes: number; maxBatchSize: number };
   clientTimeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
 }
@@ -106,6 +111,27 @@ function createIngestApp(
     if (!docs.handle(request, response)) next();
   });
 
+  // The server span of an API request: continues the caller's trace (its traceparent header) or
+  // starts one. The handler hands it on (response.locals.trace) to the record it writes.
+  app.use('/v1', (request, response, next) => {
+    const route = request.path === '/metrics' ? '/v1/metrics' : undefined;
+    const span = options.tracing.startSpan(route ? `${request.method} ${route}` : request.method, {
+      parent: request.get(TRACEPARENT),
+      kind: SpanKind.SERVER,
+      attributes: { 'http.request.method': request.method, ...(route ? { 'http.route': route } : {}) },
+    });
+    response.locals.trace = span;
+    const end = () => {
+      span.setAttributes({ 'http.response.status_code': response.statusCode });
+      if (response.locals.apiKeyId !== undefined)
+        span.setAttributes({ 'muxly.api_key.id': String(response.locals.apiKeyId) });
+      span.end(response.statusCode >= 500 ? new Error(`answered ${response.statusCode}`) : undefined);
+    };
+    // 'close' also covers a client that went away before the answer.
+    response.once('close', end);
+    span.run(next);
+  });
+
   // Authenticate before reading a body, so an unknown caller cannot make us parse anything.
   const authenticate: RequestHandler = (request, response, next) => {
     const key = presentedApiKey(request.headers);
@@ -163,7 +189,10 @@ function createIngestApp(
       ignorePaths: /^\/(healthz|readyz|metrics|docs)$/,
     }),
   );
-  app.post('/v1/metrics', metricsHandler({ writer: options.writer, metrics, limits: options.limits }));
+  app.post(
+    '/v1/metrics',
+    metricsHandler({ writer: options.writer, metrics, limits: options.limits, tracing: options.tracing }),
+  );
   app.use(problemHandler(options.logger, rejected));
   return app;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { HttpProblem, RetryableError, type FieldError } from '@muxly/common';
+import { HttpProblem, RetryableError, SpanKind, type FieldError, type TraceSpan, type Tracing } from '@muxly/common';
 import { RAW_FORMATS, type MetricInput, type RawEnvelope } from '@muxly/schemas';
 import type { IngestMetrics } from './ingest.metrics.ts';
 import { BacklogFullError, type RawWriter } from './raw.writer.ts';
@@ -9,6 +9,7 @@ export interface MetricsHandlerOptions {
   writer: RawWriter;
   metrics: IngestMetrics;
   limits: { maxMetricBytes: number; maxBatchSize: number };
+  tracing: Tracing;
   now?: () => Date;
 }
 
@@ -75,9 +76,22 @@ export function metricsHandler(options: MetricsHandlerOptions): RequestHandler {
       payload: { metrics },
     };
     const stopTimer = options.metrics.ackSeconds.startTimer();
+    // The record's traceparent is this span's: the transformer's span continues from it.
+    const publish = options.tracing.startSpan(`send ${options.writer.topic}`, {
+      parent: (response.locals.trace as TraceSpan | undefined)?.traceparent,
+      kind: SpanKind.PRODUCER,
+      attributes: {
+        'messaging.system': 'kafka',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': options.writer.topic,
+        'muxly.metrics.count': metrics.length,
+      },
+    });
     try {
-      await options.writer.write(JSON.stringify(envelope));
+      await options.writer.write(JSON.stringify(envelope), publish.traceparent);
+      publish.end();
     } catch (error) {
+      publish.end(error);
       if (error instanceof BacklogFullError) {
         throw new HttpProblem(
           503,

@@ -94,7 +94,11 @@ export function problemHandler(
         'unreadable_body',
       );
     }
-    logger.error('unhandled error', { error: (error as Error).message, path: request.path });
+    logger.error('unhandled error', {
+      error: (error as Error).message,
+      path: request.path,
+      trace_id: (response.locals.trace as { traceId?: string } | undefined)?.traceId,
+    });
     return respond(problem(500, 'An unexpected error occurred; it has been logged.'), 'internal');
   };
 }

@@ -68,3 +68,20 @@ test('one produce request carries at most maxBatchBytes (a larger record goes al
   await Promise.all(writes);
   expect(sends.map((send) => send.messages.map((message) => message.value.length))).toEqual([[5], [5, 5], [20]]);
 });
+
+test("a write's traceparent travels as the record's header; a write without one has no headers", async () => {
+  const { producer, sends } = manualProducer();
+  const writer = new RawWriter(producer, { topic: 't', sendTimeoutMs: 5_000, maxInFlight: 100 });
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const written = [writer.write('a', traceparent), writer.write('b')];
+  await tick();
+  sends[0]!.settle();
+  await tick();
+  sends[1]?.settle();
+  await Promise.all(written);
+  const records = sends.flatMap((send) => send.messages) as { value: string; headers?: Record<string, string> }[];
+  expect(records.map((record) => [record.value, record.headers])).toEqual([
+    ['a', { traceparent }],
+    ['b', undefined],
+  ]);
+});

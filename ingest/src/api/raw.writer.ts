@@ -1,4 +1,4 @@
-import { RetryableError, type KafkaProducer } from '@muxly/common';
+import { RetryableError, TRACEPARENT, type KafkaProducer } from '@muxly/common';
 
 export interface RawWriterOptions {
   topic: string;
@@ -15,6 +15,7 @@ export class BacklogFullError extends RetryableError {}
 
 interface Pending {
   value: string;
+  traceparent: string | undefined;
   bytes: number;
   resolve: () => void;
   reject: (error: unknown) => void;
@@ -54,18 +55,31 @@ export class RawWriter {
     this.#options = { maxBatchBytes: 1_000_000, ...options };
   }
 
+  get topic(): string {
+    return this.#options.topic;
+  }
+
   get inFlight(): number {
     return this.#inFlight;
   }
 
-  async write(value: string): Promise<void> {
+  /** Writes one record; `traceparent` goes with it as a header (the trace it belongs to). */
+  async write(value: string, traceparent?: string): Promise<void> {
     if (this.#inFlight >= this.#options.maxInFlight) {
       throw new BacklogFullError(`${this.#inFlight} writes are already waiting for Kafka`, { retryAfterMs: 1_000 });
     }
     this.#inFlight += 1;
     let entry!: Pending;
     const acknowledged = new Promise<void>((resolve, reject) => {
-      entry = { value, bytes: Buffer.byteLength(value), resolve, reject, abandoned: false };
+      entry = {
+        value,
+        traceparent,
+        // The header counts toward the produce request's size (name, value and framing).
+        bytes: Buffer.byteLength(value) + (traceparent ? 80 : 0),
+        resolve,
+        reject,
+        abandoned: false,
+      };
     });
     // Settled exactly once, by the produce request or by being dropped from the queue.
     void acknowledged.then(
@@ -112,7 +126,14 @@ export class RawWriter {
     if (batch.length === 0) return;
     this.#sending = true;
     this.#producer
-      .sendAndWait(batch.map((entry) => ({ topic: this.#options.topic, key: null, value: entry.value })))
+      .sendAndWait(
+        batch.map((entry) => ({
+          topic: this.#options.topic,
+          key: null,
+          value: entry.value,
+          ...(entry.traceparent ? { headers: { [TRACEPARENT]: entry.traceparent } } : {}),
+        })),
+      )
       .then(
         () => batch.forEach((entry) => entry.resolve()),
         (error: unknown) => batch.forEach((entry) => entry.reject(error)),

@@ -10,6 +10,7 @@ import {
   type Logger,
   type MuxlySettings,
   type ProgressTracker,
+  type Tracing,
 } from '@muxly/common';
 import { JobCommand } from '@muxly/schemas';
 import { createConnectorRegistry, loadPlugins, type ConnectorRegistry } from '../connectors/index.ts';
@@ -38,6 +39,7 @@ export async function startJobs(options: {
   logger: Logger;
   registry?: ConnectorRegistry;
   progress?: ProgressTracker;
+  tracing?: Tracing;
 }): Promise<RunningJobs> {
   const { settings } = options;
   const jobs = settings.ingest.jobs;
@@ -65,6 +67,7 @@ export async function startJobs(options: {
     recordsPerMessage: jobs.recordsPerMessage,
     progressIntervalMs: jobs.progressIntervalMs,
     logger,
+    tracing: options.tracing,
   });
   const consumer = new BatchConsumer(options.kafka, {
     groupId: `${topics.commands}.ingest`,

@@ -3,12 +3,14 @@ import {
   ConfigurationError,
   errorMessage,
   InvalidEventError,
+  noTracing,
   PermanentError,
   type HttpClient,
   type KafkaProducer,
   type Logger,
   type SecretKeyring,
   type TopicNames,
+  type Tracing,
 } from '@muxly/common';
 import type { CancelCommand, JobCounts, JobProgress, JobResult, RunCommand } from '@muxly/schemas';
 import { createConnectorContext, runSync, SyncFailedError, type ConnectorRegistry } from '../connectors/index.ts';
@@ -29,6 +31,8 @@ export interface JobRunnerOptions {
   recordsPerMessage: number;
   progressIntervalMs: number;
   logger: Logger;
+  /** Each run is a trace of its own (its records carry it through the pipeline). */
+  tracing?: Tracing;
 }
 
 type StopReason = CancelCommand['reason'] | 'shutdown';
@@ -116,7 +120,22 @@ export class JobRunner {
 
   async #run(command: RunCommand, controller: AbortController): Promise<void> {
     const { executionId, connector: target } = command;
-    const log = this.#log.child({ executionId, jobId: command.jobId, connectorId: target.id });
+    // A sync has no caller to continue a trace from: each run starts its own.
+    const span = (this.#options.tracing ?? noTracing).startSpan(`sync ${target.type}`, {
+      attributes: {
+        'muxly.connector.id': target.id,
+        'muxly.connector.type': target.type,
+        'muxly.job.id': command.jobId,
+        'muxly.execution.id': executionId,
+      },
+    });
+    const log = this.#log.child({
+      executionId,
+      jobId: command.jobId,
+      connectorId: target.id,
+      ...(span.traceId ? { trace_id: span.traceId } : {}),
+    });
+    let failure: unknown;
     const progress: JobProgress = { pages: 0, records: 0, cursor: command.cursor };
     const report = (type: JobResult['type'], extra: Partial<JobResult> = {}) =>
       this.#report(
@@ -156,6 +175,7 @@ export class JobRunner {
         connector: { id: target.id, type: connector.type },
         executionId,
         recordsPerMessage: this.#options.recordsPerMessage,
+        traceparent: span.traceparent,
       });
       let lastProgressAt = 0;
       const result = await runSync({
@@ -184,8 +204,10 @@ export class JobRunner {
         pages: result.pages,
         streams: result.streams,
       };
+      span.setAttributes({ 'muxly.records.published': sink.published });
       await report('succeeded', { counts });
     } catch (error) {
+      failure = error;
       if (error instanceof SyncFailedError) Object.assign(progress, error.progress);
       const cause = error instanceof SyncFailedError ? error.cause : error;
       const counts: JobCounts = {
@@ -227,6 +249,7 @@ export class JobRunner {
       }
     } finally {
       clearTimeout(deadline);
+      span.end(failure);
     }
   }
 

@@ -1,4 +1,4 @@
-import type { KafkaProducer } from '@muxly/common';
+import { TRACEPARENT, type KafkaProducer } from '@muxly/common';
 import { RAW_FORMATS, type RawEnvelope } from '@muxly/schemas';
 import type { ConnectorPage, SyncSink } from '../connectors/index.ts';
 
@@ -8,6 +8,8 @@ export interface RawSinkOptions {
   connector: { id: string; type: string };
   executionId: string;
   recordsPerMessage: number;
+  /** The sync's trace: every record carries it, so the transformer's spans join the run's trace. */
+  traceparent?: string | undefined;
   now?: () => Date;
 }
 
@@ -38,7 +40,12 @@ export class RawSink implements SyncSink {
         receivedAt,
         payload: { stream: page.stream, records: page.records.slice(start, start + recordsPerMessage) },
       };
-      messages.push({ topic, key: `${connector.id}:${page.stream}`, value: JSON.stringify(envelope) });
+      messages.push({
+        topic,
+        key: `${connector.id}:${page.stream}`,
+        value: JSON.stringify(envelope),
+        ...(this.#options.traceparent ? { headers: { [TRACEPARENT]: this.#options.traceparent } } : {}),
+      });
     }
     await this.#options.producer.send(messages);
     this.published += page.records.length;
