@@ -183,3 +183,23 @@ test('the dedup window is bounded and forgets the oldest ids first', () => {
   window.remove(['b']);
   expect(window.has('b')).toBe(false);
 });
+
+test("the raw record's traceparent goes on to its events and dead letters (tracing off: unchanged)", () => {
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const traced = message(
+    envelope({
+      metrics: [
+        { id: 'tp1', name: 'a', value: 1 },
+        { id: 'tp2', name: 'b', value: 'x' },
+      ],
+    }),
+  );
+  traced.headers = { traceparent: Buffer.from(traceparent) };
+  const untraced = message(envelope({ metrics: [{ id: 'tp3', name: 'c', value: 1 }] }));
+  const out = processRawChunk([traced, untraced], source, options());
+  expect(out.records.map((record) => [record.topic, record.headers?.traceparent])).toEqual([
+    ['t.dlq', traceparent],
+    ['t.events', traceparent],
+    ['t.events', undefined],
+  ]);
+});

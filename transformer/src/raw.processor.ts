@@ -2,8 +2,13 @@ import {
   compileValidator,
   encodeWireFormat,
   errorMessage,
+  noTracing,
+  SpanKind,
+  TRACEPARENT,
+  traceparentOf,
   type ConsumedRecord,
   type OutgoingRecord,
+  type Tracing,
 } from '@muxly/common';
 import { DLQ_HEADERS, eventKey, RawEnvelope, scopedEventId, UnifiedEvent } from '@muxly/schemas';
 import type { DedupWindow } from './dedup.ts';
@@ -24,6 +29,8 @@ export interface RawProcessorOptions {
   dlqTopic: string;
   schemaId: number;
   dedup: DedupWindow;
+  /** A span per raw record that carries a trace; the records written from it carry the span's traceparent. */
+  tracing?: Tracing;
   now?: () => Date;
 }
 
@@ -40,6 +47,7 @@ export function processRawChunk(
   const now = options.now ?? (() => new Date());
   const out: ProcessedChunk = { records: [], dedupKeys: [], counts: { events: 0, deadLetters: 0, duplicates: 0 } };
 
+  let currentTrace: Record<string, string> = {};
   const deadLetter = (
     message: ConsumedRecord,
     value: Buffer | string,
@@ -57,6 +65,8 @@ export function processRawChunk(
       [DLQ_HEADERS.errorMessage]: reason.slice(0, 2_000),
       [DLQ_HEADERS.attempts]: '1',
       [DLQ_HEADERS.firstFailedAt]: now().toISOString(),
+      // A dead letter stays in the trace of the record it came from.
+      ...currentTrace,
     };
     if (index !== undefined && index >= 0) {
       headers[DLQ_HEADERS.originalIndex] = String(index);
@@ -66,27 +76,57 @@ export function processRawChunk(
     out.counts.deadLetters += 1;
   };
 
+  const tracing = options.tracing ?? noTracing;
   for (const message of messages) {
+    // NOTE: synchronous on purpose (this runs inside the transaction loop): starting and ending a
+    // span only fills a buffer that is exported on a timer. A record without a traceparent (written
+    // before tracing existed) gets no span: there is no trace to join.
+    const parent = traceparentOf(message.headers);
+    const span = parent
+      ? tracing.startSpan('normalize', {
+          parent,
+          kind: SpanKind.CONSUMER,
+          attributes: {
+            'messaging.system': 'kafka',
+            'messaging.operation.type': 'process',
+            'messaging.destination.name': source.topic,
+            'messaging.destination.partition.id': String(source.partition),
+            'messaging.kafka.offset': Number(message.offset),
+          },
+        })
+      : undefined;
+    currentTrace = span?.traceparent ? { [TRACEPARENT]: span.traceparent } : {};
+    const before = { events: out.counts.events, deadLetters: out.counts.deadLetters };
+    processRecord(message, currentTrace);
+    span?.setAttributes({
+      'muxly.events.written': out.counts.events - before.events,
+      'muxly.dead_letters.written': out.counts.deadLetters - before.deadLetters,
+    });
+    span?.end();
+  }
+  return out;
+
+  function processRecord(message: ConsumedRecord, traceHeaders: Record<string, string>): void {
     if (!message.value) {
       deadLetter(message, Buffer.alloc(0), 'InvalidEventError', 'empty record value');
-      continue;
+      return;
     }
     let envelope: RawEnvelope;
     try {
       envelope = JSON.parse(message.value.toString('utf8')) as RawEnvelope;
     } catch (error) {
       deadLetter(message, message.value, 'InvalidEventError', `not JSON: ${errorMessage(error)}`);
-      continue;
+      return;
     }
     const envelopeProblems = validateEnvelope(envelope);
     if (envelopeProblems.length > 0) {
       deadLetter(message, message.value, 'InvalidEventError', `invalid raw envelope: ${envelopeProblems.join('; ')}`);
-      continue;
+      return;
     }
     const normalize = normalizerFor(envelope.format);
     if (!normalize) {
       deadLetter(message, message.value, 'InvalidEventError', `unknown raw format "${envelope.format}"`);
-      continue;
+      return;
     }
     const { events, rejected } = normalize(envelope);
     for (const item of rejected) {
@@ -119,12 +159,11 @@ export function processRawChunk(
         topic: options.eventsTopic,
         key: eventKey(event),
         value: encodeWireFormat(options.schemaId, event),
-        headers: { 'muxly.event.id': event.id },
+        headers: { 'muxly.event.id': event.id, ...traceHeaders },
       });
       out.counts.events += 1;
     }
   }
-  return out;
 }
 
 /** The envelope with every list in its payload emptied: a replay puts the one failed item back in. */

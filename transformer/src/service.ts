@@ -6,6 +6,7 @@ import {
   createMetricsRegistry,
   consumerGroupLag,
   createSchemaRegistry,
+  createTracing,
   ensureTopics,
   kafkaReadiness,
   ProgressTracker,
@@ -66,7 +67,8 @@ export async function startTransformer(
   const metricsRegistry = createMetricsRegistry('transformer');
   const metrics = createTransformerMetrics(metricsRegistry);
   const dedup = new DedupWindow(config.dedupWindowSize);
-  const processorOptions = { eventsTopic: topics.events, dlqTopic: topics.dlq, schemaId, dedup };
+  const tracing = createTracing(settings.tracing, 'transformer', logger);
+  const processorOptions = { eventsTopic: topics.events, dlqTopic: topics.dlq, schemaId, dedup, tracing };
   const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry: metricsRegistry });
   // Progress is a committed transaction; an idle transformer (no lag on the raw topic) is never stalled.
   const streamProgress = progress.track(config.groupId, () => consumerGroupLag(kafka, config.groupId, [topics.raw]));
@@ -138,6 +140,7 @@ export async function startTransformer(
       // Commits what was consumed so far (or aborts a failed transaction), then leaves the group.
       await stream.stop();
       await health.close();
+      await tracing.shutdown();
     },
   };
 }

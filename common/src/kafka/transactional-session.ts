@@ -8,7 +8,7 @@ import { TransactionBatch, type TransactionalOutput } from './transaction-batch.
 const YIELD_EVERY_MS = 20;
 
 /** A consumed record as the processing step sees it (client-neutral). */
-export type ConsumedRecord = Pick<KafkaMessage, 'key' | 'value' | 'offset'>;
+export type ConsumedRecord = Pick<KafkaMessage, 'key' | 'value' | 'offset'> & Partial<Pick<KafkaMessage, 'headers'>>;
 
 export interface TransactionalStreamOptions<T extends TransactionalOutput> {
   groupId: string;
