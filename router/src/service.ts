@@ -4,6 +4,7 @@ import {
   createKafka,
   createLogger,
   createMetricsRegistry,
+  createTracing,
   ensureTopics,
   errorMessage,
   KafkaProducer,
@@ -17,6 +18,7 @@ import {
   type Logger,
   type MuxlySettings,
   type RunningService,
+  type Tracing,
 } from '@muxly/common';
 import type { Registry } from 'prom-client';
 import { DeadLetterWriter } from './delivery/dead-letters.ts';
@@ -72,6 +74,7 @@ interface RouterParts {
   registry: Registry;
   progress: ProgressTracker;
   destinationHealth: DestinationHealthCache;
+  tracing: Tracing;
   logger: Logger;
   liveReports: LiveReports | undefined;
 }
@@ -105,8 +108,10 @@ export async function startRouter(
   const access = new PartitionAccess(kafka);
   const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry });
   let routing = RoutingTable.compile([]);
+  const tracing = createTracing(settings.tracing, 'router', logger);
   const fanOut = new EventFanOut({
     progress,
+    tracing,
     kafka,
     access,
     groupId: sharedGroupId(settings.router.groupIdPrefix),
@@ -129,6 +134,7 @@ export async function startRouter(
     registry,
     progress,
     destinationHealth: new DestinationHealthCache(settings.router.destinationCheckIntervalSeconds * 1_000),
+    tracing,
     logger,
     liveReports,
   };
@@ -225,6 +231,7 @@ export async function startRouter(
       await reportProducer?.disconnect();
       await producer.disconnect();
       await health.close();
+      await tracing.shutdown();
     },
   };
 }
@@ -251,6 +258,8 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     metrics: parts.metrics,
     logger: log,
     reports: parts.liveReports,
+    tracing: parts.tracing,
+    destinationType: definition.type,
   });
   const lane = new DestinationLane({
     destinationId: definition.id,
@@ -268,6 +277,7 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     backoff: parts.settings.router.retry,
     metrics: parts.metrics,
     progress: parts.progress,
+    tracing: parts.tracing,
     logger: log,
   });
   parts.fanOut.add(lane);

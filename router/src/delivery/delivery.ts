@@ -1,5 +1,15 @@
 import type { KafkaMessage } from 'kafkajs';
-import { ConfigurationError, errorMessage, InvalidEventError, PermanentError, type Logger } from '@muxly/common';
+import {
+  ConfigurationError,
+  errorMessage,
+  InvalidEventError,
+  parseTraceparent,
+  PermanentError,
+  SpanKind,
+  type Logger,
+  type TraceSpan,
+  type Tracing,
+} from '@muxly/common';
 import type { DeliveryItem, DestinationInstance } from '../destinations/destination.ts';
 import { scopedIdOf } from '@muxly/schemas';
 import type { FailurePolicy, RouteDecision, RoutingTable } from '../pipeline/pipeline.ts';
@@ -17,6 +27,8 @@ export interface RoutedEvent {
   /** Why the record did not decode (it is dead-lettered). */
   decodeError?: Error;
   decision: RouteDecision;
+  /** The route span's traceparent: each delivery attempt is a child span of it. */
+  traceparent?: string | undefined;
 }
 
 export interface DeliveryOptions {
@@ -31,6 +43,10 @@ export interface DeliveryOptions {
   logger: Logger;
   /** Where every outcome is reported for the live tap (best-effort, never awaited). */
   reports?: LiveReportSink;
+  /** A client span per traced event and attempt; the destination sends its traceparent on. */
+  tracing?: Tracing;
+  /** The destination's type, for span names. */
+  destinationType?: string;
 }
 
 const eventIdOf = (event: Record<string, unknown> | undefined): string | undefined =>
@@ -53,6 +69,7 @@ interface Pending {
   partition: number;
   /** The route's errorHandling.onFailure for the rule that routed this event. */
   onFailure: FailurePolicy;
+  traceparent: string | undefined;
   attempts: number;
   firstFailedAt?: Date;
   lastError?: Error;
@@ -125,6 +142,7 @@ export class Delivery {
         message,
         partition,
         onFailure: decision.onFailure,
+        traceparent: entry.traceparent,
         attempts: 0,
       });
     }
@@ -208,6 +226,30 @@ export class Delivery {
     }
   }
 
+  /**
+   * One client span per traced event for this attempt (a retry is a new span of the same trace);
+   * the item carries its traceparent for the destination to send on (an HTTP header).
+   */
+  #startAttemptSpans(entries: Pending[]): (TraceSpan | undefined)[] | undefined {
+    const { tracing, destinationId, destinationType } = this.#options;
+    if (!tracing) return undefined;
+    return entries.map((entry) => {
+      if (!entry.traceparent) return undefined;
+      const span = tracing.startSpan(`deliver ${destinationType ?? destinationId}`, {
+        parent: entry.traceparent,
+        kind: SpanKind.CLIENT,
+        attributes: {
+          'muxly.destination.id': destinationId,
+          ...(destinationType ? { 'muxly.destination.type': destinationType } : {}),
+          'muxly.event.id': entry.item.id,
+          'muxly.delivery.attempt': entry.attempts + 1,
+        },
+      });
+      entry.item.traceparent = span.traceparent;
+      return span;
+    });
+  }
+
   /** Sends until every item is delivered or dead-lettered; returns the dead letters (their reports go to letterReports). */
   async #sendWithRetries(
     batch: Pending[],
@@ -221,6 +263,7 @@ export class Delivery {
     for (let round = 1; remaining.length > 0; round += 1) {
       const failures = new Map<number, Error>();
       const notSent = new Set<number>();
+      const spans = this.#startAttemptSpans(remaining);
       const timer = metrics.sendSeconds.startTimer(this.#labels);
       try {
         const result = await instance.send(remaining.map((entry) => entry.item));
@@ -232,6 +275,7 @@ export class Delivery {
       } finally {
         timer();
       }
+      spans?.forEach((span, index) => span?.end(notSent.has(index) ? undefined : failures.get(index)));
       const next: Pending[] = [];
       let retryAfterMs: number | undefined;
       let held = 0;
@@ -286,6 +330,7 @@ export class Delivery {
           attempt: round,
           delayMs: delay,
           error: next[0]?.lastError?.message,
+          trace_id: parseTraceparent(next[0]?.traceparent)?.traceId,
         });
       } else {
         logger.warn('delivery failed; retrying', {
@@ -294,6 +339,7 @@ export class Delivery {
           attempt: round,
           delayMs: delay,
           error: next[0]?.lastError?.message,
+          trace_id: parseTraceparent(next[0]?.traceparent)?.traceId,
         });
       }
       alive();

@@ -6,10 +6,12 @@ import {
   type ConsumerProgress,
   type Logger,
   type ProgressTracker,
+  type Tracing,
 } from '@muxly/common';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
 import { kafkaRetryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { Delivery, RoutedEvent } from './delivery.ts';
+import { traceRoute } from './route.trace.ts';
 import type { RouterMetrics } from './router.metrics.ts';
 
 export interface LaneOptions {
@@ -34,6 +36,8 @@ export interface LaneOptions {
   metrics: RouterMetrics;
   /** Liveness: the lane reports its progress under its group id (see #run for what counts). */
   progress?: ProgressTracker;
+  /** A route span per traced event this lane reads itself (catching up). */
+  tracing?: Tracing;
   logger: Logger;
 }
 
@@ -374,7 +378,12 @@ export class DestinationLane {
   #routeAlone(message: KafkaMessage, partition: number, table: RoutingTable): RoutedEvent {
     try {
       const event = decodeWireFormat(message.value ?? Buffer.alloc(0)).value as Record<string, unknown>;
-      return { partition, message, event, decision: table.decide(event, this.id) };
+      const decision = table.decide(event, this.id);
+      const { tracing, eventsTopic } = this.#options;
+      const traceparent = tracing
+        ? traceRoute(tracing, message, { topic: eventsTopic, partition }, decision.routed === false ? 0 : 1)
+        : undefined;
+      return { partition, message, event, decision, traceparent };
     } catch (error) {
       return {
         partition,

@@ -7,11 +7,13 @@ import {
   type Logger,
   type PartitionAccess,
   type ProgressTracker,
+  type Tracing,
 } from '@muxly/common';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
 import { kafkaRetryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { RoutedEvent } from './delivery.ts';
 import type { DestinationLane } from './destination.lane.ts';
+import { traceRoute } from './route.trace.ts';
 import type { RouterMetrics } from './router.metrics.ts';
 
 export interface FanOutOptions {
@@ -27,6 +29,8 @@ export interface FanOutOptions {
   metrics: RouterMetrics;
   /** Liveness: the shared reader's loop reports its progress here. */
   progress?: ProgressTracker;
+  /** A route span per traced event; its deliveries continue from it. */
+  tracing?: Tracing;
   logger: Logger;
 }
 
@@ -160,13 +164,21 @@ export class EventFanOut {
         event,
         wanting.map((lane) => lane.id),
       );
+      const traceparent = this.#options.tracing
+        ? traceRoute(
+            this.#options.tracing,
+            message,
+            { topic: this.#options.eventsTopic, partition },
+            [...decisions.values()].filter((decision) => decision.routed !== false).length,
+          )
+        : undefined;
       for (const lane of wanting) {
         const decision = decisions.get(lane.id) ?? { routed: false };
         if (decision.routed === false) {
           filtered.set(lane, (filtered.get(lane) ?? 0) + 1);
           continue;
         }
-        const routed: RoutedEvent = { partition, message, event, decision };
+        const routed: RoutedEvent = { partition, message, event, decision, traceparent };
         lane.push(routed, offset);
       }
     }

@@ -12,6 +12,11 @@ export interface DeliveryItem {
   topic: string;
   partition: number;
   offset: string;
+  /**
+   * The W3C traceparent of this delivery attempt when the event is traced: a destination that
+   * makes HTTP requests sends it as the `traceparent` header.
+   */
+  traceparent?: string | undefined;
 }
 
 /**

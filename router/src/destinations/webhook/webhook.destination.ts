@@ -27,7 +27,7 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
     // maps statuses: 408/429/5xx → retryable (429 throttled, Retry-After parsed), other 4xx → permanent.
     const http = createHttpClient({ allow: config.allow, timeoutMs: config.timeoutMs, userAgent: 'Muxly-Webhook/1' });
 
-    const post = async (events: unknown[], ids: string[]): Promise<void> => {
+    const post = async (events: unknown[], ids: string[], traceparent: string | undefined): Promise<void> => {
       const body = JSON.stringify(config.batchSize === 1 ? events[0] : events);
       const id = webhookId(ids);
       const timestamp = Math.floor(Date.now() / 1000);
@@ -42,6 +42,9 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
           'webhook-id': id,
           'webhook-timestamp': String(timestamp),
           ...(key ? { 'webhook-signature': sign(key, id, timestamp, body) } : {}),
+          // W3C Trace Context: the receiver's spans join the event's trace. A request carrying
+          // several events names the first one's (each event's delivery span still records it).
+          ...(traceparent ? { traceparent } : {}),
         },
       });
     };
@@ -55,6 +58,7 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
             await post(
               chunk.map((item) => item.event),
               chunk.map((item) => item.id),
+              chunk.find((item) => item.traceparent)?.traceparent,
             );
           } catch (error) {
             const failure = error instanceof Error ? error : new Error(String(error));
