@@ -28,7 +28,14 @@ export interface TestPipeline {
  * the Kafka settings (another broker, TLS, SASL).
  */
 export async function startPipeline(
-  options: { logLevel?: string; kafka?: Record<string, unknown> } = {},
+  options: {
+    logLevel?: string;
+    kafka?: Record<string, unknown>;
+    /** More top-level settings sections (e.g. tracing). */
+    settings?: Record<string, unknown>;
+    /** Destinations besides the file one; the one rule routes every event to all of them. */
+    destinations?: { id: string; type: string; config: Record<string, unknown> }[];
+  } = {},
 ): Promise<TestPipeline> {
   const dir = mkdtempSync(join(tmpdir(), 'muxly-e2e-'));
   const prefix = `${uniqueName('e2e-')}.`;
@@ -51,9 +58,12 @@ export async function startPipeline(
     },
     outbound: { fileBaseDirectory: dir },
     pipeline: {
-      destinations: [{ id: 'file', type: 'file', config: { path: 'events.jsonl' } }],
-      rules: [{ id: 'all', destinationIds: ['file'] }],
+      destinations: [{ id: 'file', type: 'file', config: { path: 'events.jsonl' } }, ...(options.destinations ?? [])],
+      rules: [
+        { id: 'all', destinationIds: ['file', ...(options.destinations ?? []).map((destination) => destination.id)] },
+      ],
     },
+    ...options.settings,
   };
   const configFile = join(dir, 'muxly.json');
   writeFileSync(configFile, JSON.stringify(settings, null, 2));

@@ -102,9 +102,12 @@ export class ServiceProcess {
 
   constructor(name: ServiceName, env: Record<string, string>) {
     this.name = name;
-    // Only the given settings: nothing from the developer's own MUXLY_ variables leaks in.
+    // Only the given settings: nothing from the developer's own MUXLY_ variables (or the
+    // OpenTelemetry ones the settings loader reads) leaks in.
     const inherited = Object.fromEntries(
-      Object.entries(process.env).filter(([key]) => !key.startsWith('MUXLY_') && key !== 'NODE_OPTIONS'),
+      Object.entries(process.env).filter(
+        ([key]) => !key.startsWith('MUXLY_') && !key.startsWith('OTEL_') && key !== 'NODE_OPTIONS',
+      ),
     );
     this.env = { ...inherited, ...env };
   }
