@@ -121,7 +121,8 @@ describe('with an OTLP endpoint', () => {
     const toFile = childOf(spans, 'deliver file', route);
     for (const delivery of [toWebhook, toFile]) {
       expect(delivery).toMatchObject({ service: 'muxly-router', kind: SPAN_KIND.client, statusCode: 0 });
-      expect(delivery.attributes['muxly.event.id']).toBe(id);
+      // The event id scoped by its source (an API key's metrics: api/<key id>/<id>).
+      expect(delivery.attributes['muxly.event.id']).toBe(`api/e2e/${id}`);
     }
     // The webhook's request carries its delivery span: the receiver's own spans join the trace.
     expect(webhook.received.get(id)?.traceparent).toBe(`00-${CALLER_TRACE}-${toWebhook.spanId}-01`);
