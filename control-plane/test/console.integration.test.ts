@@ -222,6 +222,18 @@ describe('the web console', () => {
       .getByText(/^Sample /)
       .waitFor();
     await page.getByRole('dialog').getByRole('button', { name: 'Close' }).first().click();
+
+    // The live tap follows an event named "tapped" as it passes the events topic.
+    await go(page, 'tap', 'Live tap');
+    await page.getByLabel('Metric or event name').fill('tapped');
+    await page.getByRole('button', { name: 'Follow' }).click();
+    await page.locator('[data-tap-state="ready"]').waitFor();
+    const tappedId = await produceEvent(producer, eventsTopic, 'tapped');
+    await page.locator('li[data-stage="event"]', { hasText: tappedId }).waitFor();
+    await expectAccessible(page, 'live tap');
+    await screenshot(page, 'tap');
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.locator('[data-tap-state="stopped"]').waitFor();
     await page.close();
   });
 
@@ -325,10 +337,11 @@ describe('the web console', () => {
       ['dead-letters', 'Dead letters'],
       ['jobs', 'Jobs'],
       ['connectors', 'Connectors'],
+      ['tap', 'Live tap'],
     ] as const) {
       await go(viewer, path, title);
       await waitFor(`the ${path} page to load`, async () => (await viewer.locator('main [aria-busy]').count()) === 0);
-      await viewer.locator('main table').first().waitFor();
+      if (path !== 'tap') await viewer.locator('main table').first().waitFor();
       const buttons = await viewer.locator('main button').allInnerTexts();
       for (const forbidden of [
         'New destination',

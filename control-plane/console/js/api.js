@@ -139,24 +139,37 @@ export async function api(method, path, body, headers = {}) {
 }
 
 /**
+ * fetch() with the session's token; one refresh and retry on a 401 (streams use it directly).
+ * @param {string} path @param {RequestInit & { headers?: Record<string, string> }} init
+ */
+export async function authorizedFetch(path, init) {
+  const send = () =>
+    fetch(path, {
+      ...init,
+      headers: { ...(session ? { authorization: `Bearer ${session.accessToken}` } : {}), ...init.headers },
+    });
+  let answer = await send();
+  if (answer.status === 401 && session && (await refresh())) answer = await send();
+  if (answer.status === 401 && session) signedOut();
+  return answer;
+}
+
+/** The problem of an answer that was not 2xx, as an ApiError. @param {Response} answer */
+export async function problemOf(answer) {
+  return new ApiError(answer.status, await answer.json().catch(() => null));
+}
+
+/**
  * Like api(), also giving the answer's headers (for ETags).
  * @param {string} method @param {string} path @param {unknown} [body] @param {Record<string, string>} [headers]
  * @returns {Promise<{ body: any, headers: Headers }>}
  */
 export async function apiResponse(method, path, body, headers = {}) {
-  const send = () =>
-    fetch(path, {
-      method,
-      headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(session ? { authorization: `Bearer ${session.accessToken}` } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  let answer = await send();
-  if (answer.status === 401 && session && (await refresh())) answer = await send();
-  if (answer.status === 401 && session) signedOut();
+  const answer = await authorizedFetch(path, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await answer.text();
   let parsed;
   try {

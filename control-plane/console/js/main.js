@@ -8,6 +8,7 @@ import { renderRules } from './pages/rules.js';
 import { renderJobs } from './pages/jobs.js';
 import { renderDeadLetters } from './pages/dead-letters.js';
 import { renderAdmin } from './pages/admin.js';
+import { renderTap } from './pages/tap.js';
 
 // The console's shell: a hash router (#/overview, #/destinations, …), the navigation (only the
 // pages the signed-in user may read), and the page area. A page is a function that fills its
@@ -33,6 +34,7 @@ const PAGES = [
   { path: 'rules', title: 'Rules', permission: 'routing-rules:read', page: renderRules },
   { path: 'jobs', title: 'Jobs', permission: 'jobs:read', page: renderJobs },
   { path: 'dead-letters', title: 'Dead letters', permission: 'dead-letters:read', page: renderDeadLetters },
+  { path: 'tap', title: 'Live tap', permission: 'tap:read', page: renderTap },
   { path: 'admin', title: 'Administration', permission: 'users:read', page: renderAdmin },
 ];
 
