@@ -57,6 +57,8 @@ export async function rejectionCounts(url: string): Promise<Record<string, numbe
 
 export interface TopicCollector {
   values: string[];
+  /** Each record's `traceparent` header, in the order of `values` (undefined: none). */
+  traceparents: (string | undefined)[];
   /** Per partition, the offset after the last record read (compare with the high watermarks). */
   positions: Map<number, bigint>;
   /** What the reader itself went through: joins, crashes, kafkajs warnings. For failure reports. */
@@ -88,14 +90,16 @@ export async function collectTopic(topic: string, broker = KAFKA_BROKER): Promis
       void events.push(`${at()} crashed: ${String(event.payload.error)} (restart: ${String(event.payload.restart)})`),
   );
   const values: string[] = [];
+  const traceparents: (string | undefined)[] = [];
   const positions = new Map<number, bigint>();
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
       values.push(message.value?.toString('utf8') ?? '');
+      traceparents.push(message.headers?.traceparent?.toString());
       positions.set(partition, BigInt(message.offset) + 1n);
     },
   });
-  return { values, positions, events, consumer, stop: () => consumer.disconnect() };
+  return { values, traceparents, positions, events, consumer, stop: () => consumer.disconnect() };
 }

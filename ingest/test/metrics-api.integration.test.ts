@@ -119,6 +119,34 @@ test('a gzip-encoded body is accepted', async () => {
   await waitFor('the gzip-sent metric in the raw topic', async () => envelopesWith(id).length === 1, 15_000);
 });
 
+test("a caller's traceparent goes on the raw record; an invalid one is ignored, not refused (tracing off)", async () => {
+  const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+  const cases = [
+    { id: `tp-${randomUUID()}`, header: traceparent, expected: traceparent },
+    { id: `tp-${randomUUID()}`, header: '00-not-a-trace-01', expected: undefined },
+    { id: `tp-${randomUUID()}`, header: undefined, expected: undefined },
+  ];
+  for (const { id, header } of cases) {
+    const response = await post(
+      ingest.url,
+      json({ id, name: 'traced', value: 1 }),
+      header ? { traceparent: header } : {},
+    );
+    expect(response.status).toBe(202);
+  }
+  for (const { id, expected } of cases) {
+    const index = await waitFor(
+      'the traced metric in the raw topic',
+      async () => {
+        const found = raw.values.findIndex((value) => value.includes(id));
+        return found >= 0 ? found : undefined;
+      },
+      15_000,
+    );
+    expect(raw.traceparents[index]).toBe(expected);
+  }
+});
+
 test('malformed JSON is 400', async () => {
   const response = await post(ingest.url, '{"name": "broken", ');
   expect(response.status).toBe(400);
