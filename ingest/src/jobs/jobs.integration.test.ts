@@ -5,6 +5,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import {
   createKafka,
   createLogger,
+  createTracing,
   ensureTopics,
   KafkaProducer,
   loadSettings,
@@ -12,8 +13,10 @@ import {
   topicNames,
   topicSpecs,
   type TopicNames,
+  type Tracing,
 } from '@muxly/common';
 import type { JobCommand, JobResult, RawEnvelope, RunCommand } from '@muxly/schemas';
+import { OtlpReceiver } from '../../../test/support/otlp-receiver.ts';
 import { startJobs, type RunningJobs } from './commands.consumer.ts';
 
 // The job runner through real Kafka: run and cancel commands in, connector.records.v1 envelopes
@@ -48,11 +51,16 @@ let jobs: RunningJobs;
 let reader: Consumer;
 const results: JobResult[] = [];
 const raw: RawEnvelope[] = [];
+/** The traceparent header of each raw record, by its execution id. */
+const rawTraceparents: { executionId: string | undefined; traceparent: string | undefined }[] = [];
+const collector = new OtlpReceiver();
+let tracing: Tracing;
 
 beforeAll(async () => {
   api = createServer(handle);
   await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
   apiUrl = `http://127.0.0.1:${(api.address() as AddressInfo).port}`;
+  const otlpEndpoint = await collector.start();
   const prefix = `test.jobs.${randomBytes(4).toString('hex')}.`;
   const settings = loadSettings({
     env: {},
@@ -63,6 +71,7 @@ beforeAll(async () => {
         jobs: { allowAddresses: ['127.0.0.0/8'], recordsPerMessage: 2, progressIntervalMs: 0, httpTimeoutMs: 5_000 },
       },
       controlPlane: { secrets: { keys: [KEY] } },
+      tracing: { otlpEndpoint },
     },
   });
   const logger = createLogger({ service: 'ingest-test', silent: true });
@@ -75,15 +84,21 @@ beforeAll(async () => {
   }
   producer = new KafkaProducer(kafka);
   await producer.connect();
-  jobs = await startJobs({ kafka, producer, settings, logger });
+  tracing = createTracing(settings.tracing, 'ingest', logger);
+  jobs = await startJobs({ kafka, producer, settings, logger, tracing });
   reader = kafka.consumer({ groupId: `${prefix}reader` });
   await reader.connect();
   await reader.subscribe({ topics: [topics.raw, topics.jobResults], fromBeginning: true });
   await reader.run({
     eachMessage: async ({ topic, message }) => {
       const value = JSON.parse(message.value!.toString());
-      if (topic === topics.raw) raw.push(value as RawEnvelope);
-      else results.push(value as JobResult);
+      if (topic === topics.raw) {
+        raw.push(value as RawEnvelope);
+        rawTraceparents.push({
+          executionId: (value as RawEnvelope).jobExecutionId,
+          traceparent: message.headers?.traceparent?.toString(),
+        });
+      } else results.push(value as JobResult);
     },
   });
 });
@@ -92,6 +107,8 @@ afterAll(async () => {
   for (const response of held) response.destroy();
   await reader?.disconnect();
   await jobs?.stop();
+  await tracing?.shutdown();
+  await collector.stop();
   await producer?.disconnect();
   if (api) {
     api.closeAllConnections();
@@ -177,6 +194,24 @@ test('a run publishes connector.records.v1 envelopes, reports progress and the r
     (envelope) => (envelope.payload as { records: { attributes: { id: string } }[] }).records,
   );
   expect(records).toHaveLength(7);
+
+  // The run is a trace of its own: every record carries its sync span, which starts the trace.
+  const traceparents = new Set(
+    rawTraceparents.filter((item) => item.executionId === 'exe-ok').map((item) => item.traceparent),
+  );
+  expect(traceparents.size).toBe(1);
+  const [traceparent] = [...traceparents];
+  expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  const [, traceId, spanId] = traceparent!.split('-');
+  const span = await until('the sync span at the collector', () =>
+    collector.spans.find((item) => item.traceId === traceId && item.spanId === spanId),
+  );
+  expect(span).toMatchObject({ service: 'muxly-ingest', name: 'sync custom', parentSpanId: undefined, statusCode: 0 });
+  expect(span.attributes).toMatchObject({
+    'muxly.execution.id': 'exe-ok',
+    'muxly.connector.id': 'api',
+    'muxly.records.published': 7,
+  });
 });
 
 test('a cancel stops a sync mid-way; the result keeps the cursor of what was published', async () => {
