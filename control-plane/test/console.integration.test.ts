@@ -35,7 +35,9 @@ beforeAll(async () => {
     throw new Error(
       `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
     );
-  h = await startAuthHarness();
+  // Short-lived access tokens (the shortest allowed): the console must refresh its session
+  // during these tests, and the last test checks it outlives its first token.
+  h = await startAuthHarness({ accessTokenTtlSeconds: 30 });
   producer = h.service.kafka.producer();
   await producer.connect();
   userDataDir = await mkdtemp(join(tmpdir(), 'muxly-console-'));
@@ -370,6 +372,36 @@ describe('the web console', () => {
     await expectAccessible(viewer, 'overview on a phone');
     await screenshot(viewer, 'overview-phone');
     await viewer.close();
+  });
+
+  it('keeps the session going past the lifetime of its access token, and signs out for good', async () => {
+    const page = await openPage();
+    await signIn(page, ADMIN.email, ADMIN.password);
+    const stored = () =>
+      page.evaluate<{ accessToken: string; refreshToken: string }>(
+        'JSON.parse(sessionStorage.getItem("muxly.session"))',
+      );
+    const first = await stored();
+    // The first access token expires (the API refuses it) while the page stays open.
+    await waitFor(
+      'the first access token to expire',
+      async () => (await h.api('GET', '/api/v1/auth/me', { token: first.accessToken })).status === 401,
+      60_000,
+      1_000,
+    );
+    const now = await stored();
+    expect(now.accessToken).not.toBe(first.accessToken);
+    expect(now.refreshToken).not.toBe(first.refreshToken);
+    // The console still works with what it holds now.
+    await go(page, 'destinations', 'Destinations');
+    await page.locator('tr[data-id="archive"]').waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to Muxly' }).waitFor();
+    expect(await page.evaluate('sessionStorage.getItem("muxly.session")')).toBeNull();
+    // Signing out ended the session on the server: its refresh token no longer works.
+    const refreshed = await h.api('POST', '/api/v1/auth/refresh', { body: { refreshToken: now.refreshToken } });
+    expect(refreshed.status).toBe(401);
+    await page.close();
   });
 });
 

@@ -62,7 +62,9 @@ function forget() {
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
   if (!session) return;
-  const inMs = Math.max(5_000, session.expiresAt - Date.now() - 30_000);
+  // A fifth of the lifetime ahead, at most 30 s: a 5-minute token is refreshed after 4.5 minutes.
+  const left = session.expiresAt - Date.now();
+  const inMs = Math.max(1_000, left - Math.min(30_000, left / 5));
   refreshTimer = setTimeout(() => void refresh(), inMs);
 }
 
