@@ -56,7 +56,7 @@ test('two transformers and two routers share the stream; one of each joins mid-s
   const database = new pg.Client({ connectionString: databaseUrl });
   await database.connect();
   await database.query(
-    'CREATE TABLE events (id text PRIMARY KEY, name text NOT NULL, value double precision, worker text)',
+    'CREATE TABLE events (id text PRIMARY KEY, event_id text NOT NULL, name text NOT NULL, value double precision, worker text)',
   );
 
   const dir = mkdtempSync(join(tmpdir(), 'muxly-e2e-scale-'));
@@ -99,7 +99,7 @@ test('two transformers and two routers share the stream; one of each joins mid-s
               config: {
                 connectionString: databaseUrl,
                 table: 'events',
-                columns: { name: '$.name', value: '$.value', worker: '$.dimensions.worker' },
+                columns: { event_id: '$.id', name: '$.name', value: '$.value', worker: '$.dimensions.worker' },
               },
             },
           ],
@@ -217,9 +217,11 @@ test('two transformers and two routers share the stream; one of each joins mid-s
   );
 
   // Exactly once in the database: every accepted id, nothing else, no id twice (primary key).
-  const stored = (await database.query<{ id: string }>('SELECT id FROM events')).rows.map((row) => row.id);
+  // The key column holds the id scoped by its source (one API key here); event_id the bare id.
+  const stored = (await database.query<{ id: string; event_id: string }>('SELECT id, event_id FROM events')).rows;
   expect(stored.length).toBe(accepted.size);
-  expect(new Set(stored)).toEqual(accepted);
+  expect(new Set(stored.map((row) => row.event_id))).toEqual(accepted);
+  expect(stored.filter((row) => row.id !== `api/e2e/${row.event_id}`)).toEqual([]);
   // At least once in the file (both instances' files together): every accepted id, nothing else.
   const inFile = fileIds();
   expect([...accepted].filter((id) => !inFile.has(id))).toEqual([]);
