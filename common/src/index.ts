@@ -21,5 +21,6 @@ export * from './problem.ts';
 export * from './validation.ts';
 export * from './crypto/secrets.ts';
 export * from './http/index.ts';
+export * from './database/forbidden-databases.ts';
 export * from './kafka/record-size.ts';
 export * from './kafka/transactional-stream.ts';

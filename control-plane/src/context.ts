@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import type { Logger, OutboundPolicy, SecretKeyring } from '@muxly/common';
+import type { ForbiddenDatabases, Logger, OutboundPolicy, SecretKeyring } from '@muxly/common';
 import type { ConfigPublisher } from './config/publisher.ts';
 import type { DestinationPositions } from './positions/start-from.ts';
 import type { TemplateCatalog } from './templates/catalog.ts';
@@ -16,6 +16,8 @@ export interface ControlPlaneContext {
   connectorAllowAddresses: readonly string[];
   /** The operator's outbound settings (`outbound`), applied by connection tests as the router applies them. */
   outbound: OutboundPolicy;
+  /** Databases no destination may reach: this control plane's own and `router.forbiddenDatabases`. */
+  forbiddenDatabases: ForbiddenDatabases;
   /** Destinations' start positions and consumer groups (absent: positions are left to Kafka's defaults). */
   positions?: DestinationPositions;
   /** How long a deleted destination's consumer group is kept. */

@@ -6,6 +6,7 @@ import {
   createMetricsRegistry,
   ensureTopics,
   errorMessage,
+  forbiddenDatabasesOf,
   KafkaProducer,
   outboundPolicy,
   ProgressTracker,
@@ -107,6 +108,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       maxPageSize: cp.maxPageSize,
       connectorAllowAddresses: settings.ingest.jobs.allowAddresses,
       outbound: outboundPolicy(settings),
+      forbiddenDatabases: forbiddenDatabasesOf(settings),
       positions: destinationPositions({
         kafka,
         eventsTopic: topics.events,

@@ -15,6 +15,7 @@ import {
   type FakeHubSpot,
 } from '../../ingest/test/fakes/hubspot.ts';
 import { loadTemplates } from '../src/templates/sources.ts';
+import { createTestDatabase, type TestDatabase } from './database.ts';
 import { startHarness, type ApiAnswer, type Harness } from './harness.ts';
 
 // POST /api/v1/{connectors,destinations}/{id}/test with the real templates: each connector type's
@@ -297,14 +298,17 @@ describe("connection tests run each type's real check", () => {
     describe('database (PostgreSQL)', () => {
       const role = `muxly_ro_${randomBytes(4).toString('hex')}`;
       let admin: pg.Client;
+      // A database of its own: the control plane's database is one no destination may reach.
+      let target: TestDatabase;
       const connectionAs = (user: string) => {
-        const url = new URL(h.database.url);
+        const url = new URL(target.url);
         url.username = user;
         return url.toString();
       };
       const config = { table: 'deliveries', columns: { name: '$.name', value: '$.value' } };
       beforeAll(async () => {
-        admin = new pg.Client({ connectionString: h.database.url });
+        target = await createTestDatabase();
+        admin = new pg.Client({ connectionString: target.url });
         await admin.connect();
         await admin.query('create table deliveries (id text primary key, name text, value double precision)');
         await admin.query(`create role ${role} login`);
@@ -314,12 +318,13 @@ describe("connection tests run each type's real check", () => {
         await admin?.query(`revoke all on deliveries from ${role}`);
         await admin?.query(`drop role if exists ${role}`);
         await admin?.end();
+        await target?.drop();
       });
 
       it('passes with a user that may write the table', async () => {
         const answer = await test(
           'destinations',
-          await create('destinations', { type: 'database', config, credentials: { connectionString: h.database.url } }),
+          await create('destinations', { type: 'database', config, credentials: { connectionString: target.url } }),
         );
         expect(verdicts(answer)).toEqual(ALL_OK);
         expect(detailOf(answer, 'permission')).toMatch(/may INSERT/);
@@ -367,7 +372,7 @@ describe("connection tests run each type's real check", () => {
           await create('destinations', {
             type: 'database',
             config: { ...config, table: 'nowhere' },
-            credentials: { connectionString: h.database.url },
+            credentials: { connectionString: target.url },
           }),
         );
         expect(verdicts(missing)).toEqual([

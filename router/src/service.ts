@@ -7,6 +7,7 @@ import {
   createTracing,
   ensureTopics,
   errorMessage,
+  forbiddenDatabasesOf,
   KafkaProducer,
   kafkaReadiness,
   outboundPolicy,
@@ -15,6 +16,8 @@ import {
   startHealthServer,
   topicNames,
   topicSpecs,
+  ConfigurationError,
+  type ForbiddenDatabases,
   type Logger,
   type MuxlySettings,
   type RunningService,
@@ -75,6 +78,7 @@ interface RouterParts {
   progress: ProgressTracker;
   destinationHealth: DestinationHealthCache;
   tracing: Tracing;
+  forbiddenDatabases: ForbiddenDatabases;
   logger: Logger;
   liveReports: LiveReports | undefined;
 }
@@ -133,6 +137,7 @@ export async function startRouter(
     metrics,
     registry,
     progress,
+    forbiddenDatabases: forbiddenDatabasesOf(settings),
     destinationHealth: new DestinationHealthCache(settings.router.destinationCheckIntervalSeconds * 1_000),
     tracing,
     logger,
@@ -163,7 +168,17 @@ export async function startRouter(
       routing = table;
       for (const definition of enabled) {
         if (running.has(definition.id)) continue;
-        running.set(definition.id, await startDestination(definition, parts));
+        try {
+          running.set(definition.id, await startDestination(definition, parts));
+        } catch (error) {
+          if (!(error instanceof ConfigurationError)) throw error;
+          // A destination its configuration forbids (e.g. a database Muxly protects) stays off:
+          // nothing is sent and nothing dead-lettered for it, and the others start.
+          logger.error('destination not started: configuration error', {
+            destination: definition.id,
+            error: errorMessage(error),
+          });
+        }
       }
       logger.info('pipeline applied', {
         destinations: [...running.keys()],
@@ -245,6 +260,7 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     metrics: parts.registry,
     signal: abort.signal,
     outbound: outboundPolicy(parts.settings),
+    forbiddenDatabases: parts.forbiddenDatabases,
   });
   const maxBatchSize = Math.max(plugin.maxBatchSize ?? 500, 1);
   const delivery = new Delivery({

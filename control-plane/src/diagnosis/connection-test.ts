@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
-import { AddressGuard, errorMessage, type OutboundPolicy } from '@muxly/common';
+import { AddressGuard, errorMessage, type ForbiddenDatabases, type OutboundPolicy } from '@muxly/common';
 import { ApiProblem } from '../http/problem.ts';
 import type { CheckStep, OwnCheckStep, PluginTemplate, TemplateCatalog, TemplateKind } from '../templates/catalog.ts';
 
@@ -37,6 +37,8 @@ export interface ConnectionTestInput {
   connectorAllowAddresses: readonly string[];
   /** The operator's outbound settings, applied as the router and ingest apply them. */
   outbound: OutboundPolicy;
+  /** Databases no destination may reach: the test refuses them before any connection. */
+  forbiddenDatabases: ForbiddenDatabases;
 }
 
 interface Endpoint {
@@ -194,6 +196,13 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
 
   // The effective config: destinations keep their secrets inside it, connectors apart.
   const merged = { ...input.config, ...(credentials ?? {}) };
+  // A database Muxly protects is refused before any connection (saving refuses it too; this
+  // covers objects saved before the rule or with other settings).
+  const forbidden = await forbiddenDatabaseProblem(input.forbiddenDatabases, kind, merged);
+  if (forbidden) {
+    set({ name: 'config', status: 'failed', detail: `${forbidden.pointer} ${forbidden.detail}`, durationMs: 0 });
+    return finish();
+  }
   const config = template.credentialsSchema ? input.config : merged;
 
   // resolve, connect
@@ -257,6 +266,7 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
           credentials,
           allowAddresses: input.connectorAllowAddresses,
           outbound: input.outbound,
+          forbiddenDatabases: input.forbiddenDatabases,
         })
         .finally(() => controller.abort()),
       OWN_CHECK_TIMEOUT_MS,
@@ -298,4 +308,19 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
     }
   }
   return finish();
+}
+
+/**
+ * The problem with a destination whose connection string reaches a database Muxly protects (the
+ * control plane's own, where a row is a credential), named by its field; undefined otherwise.
+ */
+export async function forbiddenDatabaseProblem(
+  forbiddenDatabases: ForbiddenDatabases,
+  kind: TemplateKind,
+  effectiveConfig: Record<string, unknown>,
+): Promise<{ pointer: string; detail: string } | undefined> {
+  const connectionString = effectiveConfig.connectionString;
+  if (kind !== 'destination' || typeof connectionString !== 'string') return undefined;
+  const refusal = await forbiddenDatabases.refusal(connectionString);
+  return refusal ? { pointer: '/credentials/connectionString', detail: refusal } : undefined;
 }

@@ -4,10 +4,10 @@ import type { EntityName, FilterQuery, RequiredEntityData } from '@mikro-orm/cor
 import type { ControlPlaneContext } from '../context.ts';
 import type { Connector, Destination } from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
-import { conflict } from '../http/problem.ts';
+import { conflict, unprocessable } from '../http/problem.ts';
 import type { StartFrom } from '../positions/start-from.ts';
 import type { TemplateKind } from '../templates/catalog.ts';
-import { runConnectionTest } from '../diagnosis/connection-test.ts';
+import { forbiddenDatabaseProblem, runConnectionTest } from '../diagnosis/connection-test.ts';
 import {
   inTransaction,
   likeContains,
@@ -108,6 +108,7 @@ export async function createTypedObjectWith<T extends TypedObject>(
   const id = body.id ?? newId(spec.idPrefix);
   const credentials = nonEmpty(body.credentials);
   const config = context.templates.validate(kind, body.type, body.config ?? {}, credentials);
+  await refuseForbiddenDatabase(context, kind, config, credentials);
   if (await em.findOne(entity, { id } as FilterQuery<T>))
     throw conflict('duplicate', `${label} "${id}" already exists`);
   if (await em.findOne(entity, { name: body.name } as FilterQuery<T>))
@@ -125,6 +126,17 @@ export async function createTypedObjectWith<T extends TypedObject>(
   await spec.onCreate?.(id, body);
   await em.flush();
   return object;
+}
+
+/** Refuses (422, naming the field) a destination that would write to a database Muxly protects. */
+async function refuseForbiddenDatabase(
+  context: ControlPlaneContext,
+  kind: TemplateKind,
+  config: Json,
+  credentials: Json | null,
+): Promise<void> {
+  const problem = await forbiddenDatabaseProblem(context.forbiddenDatabases, kind, { ...config, ...credentials });
+  if (problem) throw unprocessable(`the ${kind} may not write to this database`, [problem]);
 }
 
 type Handler = (request: Request, response: Response) => Promise<void>;
@@ -180,6 +192,7 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
       const credentials = patch.credentials === undefined ? decryptCredentials(object) : nonEmpty(patch.credentials);
       if (patch.config !== undefined || patch.credentials !== undefined) {
         object.config = templates.validate(kind, object.type, patch.config ?? object.config, credentials);
+        await refuseForbiddenDatabase(context, kind, object.config, credentials);
       }
       if (patch.credentials !== undefined) object.credentials = encryptCredentials(credentials, id);
       await spec.onUpdate?.(object, patch);
@@ -224,6 +237,7 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
         credentials: decryptCredentials(object),
         connectorAllowAddresses: context.connectorAllowAddresses,
         outbound: context.outbound,
+        forbiddenDatabases: context.forbiddenDatabases,
       }),
     );
   };

@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
-import type { OutboundPolicy } from '@muxly/common';
+import type { ForbiddenDatabases, OutboundPolicy } from '@muxly/common';
 import type { TemplateExample } from '@muxly/schemas';
 import { unprocessable, type FieldProblem } from '../http/problem.ts';
 
@@ -33,6 +33,8 @@ export interface CheckOptions {
   allowAddresses: readonly string[];
   /** The operator's outbound settings (the file destination's base folder). */
   outbound: OutboundPolicy;
+  /** Databases no destination may reach (the control plane's own among them). */
+  forbiddenDatabases: ForbiddenDatabases;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { tmpdir } from 'node:os';
-import { createLogger } from '@muxly/common';
+import { createLogger, ForbiddenDatabases } from '@muxly/common';
 import { TemplateCatalog } from './catalog.ts';
 import { loadTemplates, normalizeTemplate } from './sources.ts';
 
@@ -78,6 +78,7 @@ describe('templates from the router and ingest', () => {
         credentials: null,
         allowAddresses: [],
         outbound: { fileBaseDirectory: tmpdir() },
+        forbiddenDatabases: new ForbiddenDatabases([]),
       },
     );
     expect(steps).toEqual([

@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';
-import type { Logger, OutboundPolicy } from '@muxly/common';
+import type { ForbiddenDatabases, Logger, OutboundPolicy } from '@muxly/common';
 import type { UnifiedEvent } from '@muxly/schemas';
 
 /** One event to deliver, with where it came from (S3 keys and idempotency derive from this). */
@@ -62,6 +62,8 @@ export interface DestinationContext {
   signal: AbortSignal;
   /** The operator's limits (`outbound` settings): where files may be written. */
   outbound: OutboundPolicy;
+  /** Databases no destination may write to (the control plane's own among them). */
+  forbiddenDatabases: ForbiddenDatabases;
 }
 
 export interface DestinationInstance {

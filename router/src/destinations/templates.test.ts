@@ -1,7 +1,10 @@
 import { tmpdir } from 'node:os';
+import { ForbiddenDatabases } from '@muxly/common';
 import { Value } from '@sinclair/typebox/value';
 import { destinationRegistry } from './registry.ts';
 import { destinationTemplates } from './templates.ts';
+
+const none = new ForbiddenDatabases([]);
 
 describe('destination templates', () => {
   test("one template per registered destination type, with the plugin's own schema", () => {
@@ -42,7 +45,7 @@ describe('template secrets and checks', () => {
   test('the check reports an invalid configuration as a failed config step', async () => {
     const steps = await byType('webhook').check!(
       { url: 'ftp://nope' },
-      { signal: AbortSignal.timeout(5000), outbound: { fileBaseDirectory: tmpdir() } },
+      { signal: AbortSignal.timeout(5000), outbound: { fileBaseDirectory: tmpdir() }, forbiddenDatabases: none },
     );
     expect(steps).toEqual([
       expect.objectContaining({ name: 'config', status: 'failed', detail: expect.stringContaining('config.url') }),
@@ -52,7 +55,7 @@ describe('template secrets and checks', () => {
   test("the check runs the destination's health check (the webhook address guard refuses loopback)", async () => {
     const steps = await byType('webhook').check!(
       { url: 'http://127.0.0.1:9/hook' },
-      { signal: AbortSignal.timeout(5000), outbound: { fileBaseDirectory: tmpdir() } },
+      { signal: AbortSignal.timeout(5000), outbound: { fileBaseDirectory: tmpdir() }, forbiddenDatabases: none },
     );
     expect(steps.map((step) => [step.name, step.status])).toEqual([
       ['config', 'ok'],

@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox';
-import type { OutboundPolicy } from '@muxly/common';
+import type { ForbiddenDatabases, OutboundPolicy } from '@muxly/common';
 import type { TemplateExample } from '@muxly/schemas';
 import { databaseExamples } from './database/examples.ts';
 import { emailExamples } from './email/examples.ts';
@@ -41,6 +41,8 @@ export interface DestinationCheckOptions {
   signal: AbortSignal;
   /** The operator's outbound settings, as the router applies them. */
   outbound: OutboundPolicy;
+  /** Databases no destination may reach (the control plane's own among them). */
+  forbiddenDatabases: ForbiddenDatabases;
 }
 
 export interface CheckStep {
@@ -115,7 +117,7 @@ function failedStep(
 async function checkDestination(
   type: Checked,
   config: Record<string, unknown>,
-  { signal, outbound }: DestinationCheckOptions,
+  { signal, outbound, forbiddenDatabases }: DestinationCheckOptions,
 ): Promise<CheckStep[]> {
   const [{ destinationRegistry }, { BlockedAddressError, createLogger, errorMessage, RefusedError }, { Registry }] =
     await Promise.all([import('./registry.ts'), import('@muxly/common'), import('prom-client')]);
@@ -134,6 +136,7 @@ async function checkDestination(
       metrics: new Registry(),
       signal,
       outbound,
+      forbiddenDatabases,
     });
   } catch (error) {
     return [step('config', 'failed', errorMessage(error))];

@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
 import { Registry } from 'prom-client';
-import { createLogger } from '@muxly/common';
+import { createLogger, ForbiddenDatabases } from '@muxly/common';
 import type { DeliveryItem, DestinationContext, DestinationInstance, DestinationPlugin } from './destination.ts';
 
 // Shared by the destinations' integration tests: a real context with a silent logger.
@@ -13,6 +13,7 @@ export function testContext(destinationId = `test-${process.pid}`): DestinationC
     metrics: new Registry(),
     signal: controller.signal,
     outbound: { fileBaseDirectory: tmpdir() },
+    forbiddenDatabases: new ForbiddenDatabases([]),
     abort: () => controller.abort(),
   };
 }

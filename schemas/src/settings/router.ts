@@ -18,6 +18,11 @@ export const RouterSettings = Section({
     description:
       "How often each destination's outbound check runs in the background; /readyz answers from the last result, so probes never cause requests to the receivers.",
   }),
+  forbiddenDatabases: Type.Array(Type.String({ minLength: 1 }), {
+    default: [],
+    description:
+      "Connection strings (postgres://host:port/database, mysql://host:port) of databases no database destination may write to, besides the control plane's own controlPlane.database.url, which is always protected. Compared by resolved address, port and database; credentials in them are ignored. Set it to the control plane's database when the router runs with settings of its own.",
+  }),
   groupIdPrefix: Type.String({
     default: 'muxly-router.',
     description:

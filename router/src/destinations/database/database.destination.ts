@@ -26,6 +26,10 @@ export const databaseDestination: DestinationPlugin<DatabaseDestinationConfig> =
   async create(rawConfig, context) {
     const config = resolveConfig(DatabaseDestinationConfig, rawConfig, 'database');
     const server = serverOf(config.connectionString);
+    // Checked on every load, not only when saved: a destination saved before the rule, or a
+    // router configured apart from the control plane, must not write there either.
+    const refusal = await context.forbiddenDatabases.refusal(config.connectionString);
+    if (refusal) throw new ConfigurationError(`config.connectionString: ${refusal}`);
     const mapped = Object.entries(config.columns).map(([column, path]) => {
       if (column === config.idColumn)
         throw new ConfigurationError(

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigurationError, createLogger } from '@muxly/common';
+import { ConfigurationError, createLogger, ForbiddenDatabases } from '@muxly/common';
 import { Registry } from 'prom-client';
 import { createDestination } from '../create.ts';
 import type { DeliveryItem, DestinationContext } from '../destination.ts';
@@ -18,6 +18,7 @@ beforeEach(() => {
     metrics: new Registry(),
     signal: new AbortController().signal,
     outbound: { fileBaseDirectory: base },
+    forbiddenDatabases: new ForbiddenDatabases([]),
   };
 });
 const item = (id: string, extra: Record<string, unknown> = {}): DeliveryItem => ({
