@@ -10,6 +10,7 @@ import { DLQ_HEADERS } from '@muxly/schemas';
 import { waitFor } from '../../test/support/services.ts';
 import { ADMIN, startAuthHarness, type AuthHarness } from './auth/support.ts';
 import { produceEvent } from './events.ts';
+import { testTemplates } from './harness.ts';
 
 // The web console at /console in a real headless Chromium (Debian's package) against a real
 // control plane (authentication enforced, PostgreSQL, Kafka): sign in, create a file destination
@@ -22,6 +23,25 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS;
 const AXE = readFileSync(new URL(import.meta.resolve('axe-core/axe.min.js')), 'utf8');
 const VIEWER = { username: 'vera', password: 'viewer-password-1' };
+
+// The file destination's template with a ready-made example, as the router's templates carry.
+const templates = testTemplates.map((template) =>
+  template.kind === 'destination' && template.type === 'file'
+    ? {
+        ...template,
+        examples: [
+          {
+            id: 'file-signups-csv',
+            title: 'Signups as CSV',
+            description: 'Every signup appended to a CSV file.',
+            config: { format: 'csv' },
+            rule: { condition: { path: '$.name', op: 'eq', value: 'signup' } },
+            request: { name: 'Signups', config: { path: '/var/lib/muxly/signups.csv' } },
+          },
+        ],
+      }
+    : template,
+);
 
 let h: AuthHarness;
 let producer: Producer;
@@ -37,7 +57,7 @@ beforeAll(async () => {
     );
   // Short-lived access tokens (the shortest allowed): the console must refresh its session
   // during these tests, and the last test checks it outlives its first token.
-  h = await startAuthHarness({ accessTokenTtlSeconds: 30 });
+  h = await startAuthHarness({ accessTokenTtlSeconds: 30 }, { templates });
   producer = h.service.kafka.producer();
   await producer.connect();
   userDataDir = await mkdtemp(join(tmpdir(), 'muxly-console-'));
@@ -315,6 +335,27 @@ describe('the web console', () => {
     await signIn(admin, ADMIN.email, ADMIN.password);
     await go(admin, 'admin', 'Administration');
     await admin.locator('tr', { hasText: 'vera' }).waitFor();
+    // A destination from a ready-made example: the form starts from the example's settings, and
+    // the example's rule is created with it.
+    await go(admin, 'destinations', 'Destinations');
+    await admin.getByRole('button', { name: 'New destination' }).click();
+    const dialog = admin.getByRole('dialog');
+    await dialog.getByLabel('Type').selectOption('file');
+    await dialog.getByLabel(/Start from an example/).selectOption('file-signups-csv');
+    expect(await dialog.getByLabel('format').inputValue()).toBe('csv');
+    await dialog.getByLabel('Name').fill('Signups CSV');
+    await dialog.getByLabel('Id (optional)').fill('signups-csv');
+    await dialog.getByLabel('path (required)').fill(join(userDataDir, 'signups.csv'));
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await admin.locator('tr[data-id="signups-csv"]').waitFor();
+    const csv = await h.api('GET', '/api/v1/destinations/signups-csv', { token });
+    expect(csv.body.config).toMatchObject({ format: 'csv' });
+    const rules = await h.api('GET', '/api/v1/routing-rules?destinationId=signups-csv', { token });
+    expect(rules.body.items).toEqual([
+      expect.objectContaining({ name: 'Signups CSV', condition: { path: '$.name', op: 'eq', value: 'signup' } }),
+    ]);
+
+    await go(admin, 'admin', 'Administration');
     await admin.getByRole('button', { name: 'New API key' }).click();
     await admin.getByRole('dialog').getByLabel('Name').fill('ci-metrics');
     await admin.getByRole('dialog').getByRole('button', { name: 'Create' }).click();

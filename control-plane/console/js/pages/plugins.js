@@ -206,12 +206,25 @@ function editorForm(kind, template, existing, dialog, reload) {
   const name = h('input', { name: 'name', required: true, value: existing?.name ?? '', autocomplete: 'off' });
   const id = existing ? null : h('input', { name: 'id', autocomplete: 'off', pattern: '[A-Za-z0-9_.\\-]{1,128}' });
   const secrets = kind === 'destination' ? (template.secrets ?? []) : [];
-  const configForm = schemaForm(template.configSchema, {
-    legend: 'Settings',
-    name: 'config',
-    values: existing?.config ?? template.defaults,
-    secrets,
-    secretsSet: existing?.credentialsSet,
+  /** @param {Record<string, unknown> | undefined} values */
+  const settingsForm = (values) =>
+    schemaForm(template.configSchema, {
+      legend: 'Settings',
+      name: 'config',
+      values,
+      secrets,
+      secretsSet: existing?.credentialsSet,
+    });
+  let configForm = settingsForm(existing?.config ?? template.defaults);
+  const configArea = h('div', null, configForm.element);
+  // An example fills the settings it chooses; what the form then sends replaces the example's
+  // fields, so the form must start from them rather than from the type's bare defaults.
+  exampleSelect?.addEventListener('change', () => {
+    const example = examples.find(
+      (/** @type {any} */ e) => e.id === /** @type {HTMLSelectElement} */ (exampleSelect).value,
+    );
+    configForm = settingsForm({ ...template.defaults, ...(example?.config ?? {}) });
+    replace(configArea, configForm.element);
   });
   const credentialsForm =
     kind === 'connector' && template.credentialsSchema
@@ -231,7 +244,7 @@ function editorForm(kind, template, existing, dialog, reload) {
     exampleSelect ? field('Start from an example (also creates its routing rule or job)', exampleSelect) : null,
     field('Name', name),
     id ? field('Id (optional)', id, 'Letters, digits, “_”, “.” and “-”; generated when empty.') : null,
-    configForm.element,
+    configArea,
     credentialsForm?.element,
     secrets.length
       ? h(
