@@ -125,7 +125,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
 
     const registry = createMetricsRegistry('control-plane');
     const progress = new ProgressTracker({ stallAfterMs: settings.liveness.stallAfterMs, registry });
-    const scheduling = await startScheduling({ settings, kafka, orm, keyring, logger, progress });
+    const scheduling = await startScheduling({
+      settings,
+      kafka,
+      orm,
+      keyring,
+      logger,
+      progress,
+      // Credentials a provider rotated are published like an edit's (muxly.config carries them encrypted).
+      onConnectorChanged: (id) => publisher.notify('connector', id),
+    });
     cleanups.push(() => scheduling.stop());
 
     const auth = await createAuth({ settings, orm, logger });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { createLogger } from '@muxly/common';
+import { createLogger, SecretKeyring } from '@muxly/common';
 import { startFakeBigQuery, type FakeBigQuery } from '../../ingest/test/fakes/bigquery.ts';
 import { CUSTOM_TOKEN, startFakeCustomApi, type FakeCustomApi } from '../../ingest/test/fakes/custom-api.ts';
 import { startFakeGa4, type FakeGa4 } from '../../ingest/test/fakes/ga4.ts';
@@ -176,6 +176,40 @@ describe("connection tests run each type's real check", () => {
         'check:skipped',
       ]);
       expect(detailOf(unscoped, 'permission')).toMatch(/MISSING_SCOPES/);
+    });
+
+    it('hubspot public app: a refresh token the provider rotates during the test is stored in place of the old one', async () => {
+      const app = { clientId: 'public-app', clientSecret: 'app-secret-7' };
+      const rotating = await startFakeHubSpot(
+        { contacts: [contact(1, '2026-03-01T00:00:00.000Z', 'a@example.com')] },
+        { tokenEndpoint: { style: 'hubspot', clients: [app], refreshTokens: ['rt-one'], rotateRefreshTokens: true } },
+      );
+      const db = new pg.Client({ connectionString: h.database.url });
+      try {
+        const id = await create('connectors', {
+          type: 'hubspot',
+          config: { objectType: 'contacts', apiBaseUrl: rotating.url },
+          credentials: { ...app, refreshToken: 'rt-one' },
+        });
+        const before = (await h.api('GET', `/api/v1/connectors/${id}`)).body.version as number;
+        const answer = await test('connectors', id);
+        expect(verdicts(answer)).toEqual(ALL_OK);
+        const current = [...rotating.tokens!.refreshTokens];
+        expect(current).toHaveLength(1);
+        expect(current[0]).not.toBe('rt-one'); // the old one no longer works
+        const after = (await h.api('GET', `/api/v1/connectors/${id}`)).body;
+        expect(after.version).toBe(before + 1);
+        expect(JSON.stringify([answer.body, after])).not.toContain(current[0]);
+        await db.connect();
+        const { rows } = await db.query('select credentials from connectors where id = $1', [id]);
+        const keyring = new SecretKeyring(h.settings.controlPlane.secrets);
+        expect(keyring.decrypt(rows[0].credentials, `connector/${id}`)).toEqual({ ...app, refreshToken: current[0] });
+        // A second test renews with the stored token.
+        expect(verdicts(await test('connectors', id))).toEqual(ALL_OK);
+      } finally {
+        await db.end().catch(() => undefined);
+        await rotating.close();
+      }
     });
 
     it('custom HTTP: the first page; a wrong token or missing credentials fail authenticate', async () => {

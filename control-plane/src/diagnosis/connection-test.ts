@@ -39,6 +39,10 @@ export interface ConnectionTestInput {
   outbound: OutboundPolicy;
   /** Databases no destination may reach: the test refuses them before any connection. */
   forbiddenDatabases: ForbiddenDatabases;
+  /** The tested object's id (connectors cache their access tokens per connector). */
+  objectId?: string;
+  /** Stores new credentials the check obtained (a refresh token the provider rotated). */
+  saveCredentials?: (credentials: Record<string, unknown>) => Promise<void>;
 }
 
 interface Endpoint {
@@ -267,6 +271,8 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
           allowAddresses: input.connectorAllowAddresses,
           outbound: input.outbound,
           forbiddenDatabases: input.forbiddenDatabases,
+          ...(input.objectId ? { objectId: input.objectId } : {}),
+          ...(input.saveCredentials ? { saveCredentials: input.saveCredentials } : {}),
         })
         .finally(() => controller.abort()),
       OWN_CHECK_TIMEOUT_MS,

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { errorMessage, type KafkaProducer, type Logger, type TopicNames } from '@muxly/common';
+import { errorMessage, type KafkaProducer, type Logger, type SecretKeyring, type TopicNames } from '@muxly/common';
 import type { CancelCommand, JobResult, RunCommand } from '@muxly/schemas';
 import { backoffSeconds } from './backoff.ts';
 import {
@@ -25,6 +25,10 @@ export interface ExecutionServiceOptions {
   producer: KafkaProducer;
   topics: Pick<TopicNames, 'commands'>;
   logger: Logger;
+  /** Checks the credentials ingest sends back after a provider rotated a refresh token. */
+  keyring: SecretKeyring;
+  /** Told when a connector's stored credentials were replaced here (to republish it). */
+  onConnectorChanged?: (id: string) => Promise<void>;
 }
 
 const TERMINAL = { succeeded: 'succeeded', failed: 'failed', cancelled: 'cancelled', timed_out: 'timed_out' } as const;
@@ -34,8 +38,12 @@ export class ExecutionService {
   readonly #producer: KafkaProducer;
   readonly #topics: Pick<TopicNames, 'commands'>;
   readonly #log: Logger;
+  readonly #keyring: SecretKeyring;
+  readonly #onConnectorChanged: ((id: string) => Promise<void>) | undefined;
 
   constructor(options: ExecutionServiceOptions) {
+    this.#keyring = options.keyring;
+    this.#onConnectorChanged = options.onConnectorChanged;
     this.#orm = options.orm;
     this.#producer = options.producer;
     this.#topics = options.topics;
@@ -162,6 +170,7 @@ export class ExecutionService {
   /** Applies one message from the job-results topic (idempotent: redeliveries change nothing). */
   async handleResult(result: JobResult): Promise<void> {
     const em = this.#orm.em.fork();
+    if (result.credentials) await this.#storeRotatedCredentials(em, result);
     if (result.type === 'started' || result.type === 'progress') {
       await em.execute(
         `update job_executions set status = 'running', started_at = coalesce(started_at, ?), progress = ?::jsonb
@@ -220,6 +229,49 @@ export class ExecutionService {
       records: counts.recordsPublished,
       error: result.error?.message,
     });
+  }
+
+  /**
+   * Stores the credentials a connector's provider rotated during a run (a new refresh token),
+   * in place of the stored ones, as an edit would (version and updated_at move). They arrive
+   * encrypted for this connector; ones that do not decrypt are refused, not stored.
+   * NOTE: conditional on updated_at: credentials a user saved after the rotation are newer and win,
+   * and a late redelivery of an older rotation does not undo a newer one.
+   */
+  async #storeRotatedCredentials(em: ReturnType<MikroORM['em']['fork']>, result: JobResult): Promise<void> {
+    const context = `connector/${result.connectorId}`;
+    try {
+      this.#keyring.decrypt(result.credentials!, context);
+    } catch (error) {
+      return void this.#log.warn('rotated credentials that do not decrypt for this connector were ignored', {
+        connectorId: result.connectorId,
+        executionId: result.executionId,
+        error: errorMessage(error),
+      });
+    }
+    const updated = await sqlRows<{ id: string }>(
+      em,
+      `update connectors set credentials = ?::jsonb, version = version + 1, updated_at = now()
+       where id = ? and updated_at < ? returning id`,
+      [JSON.stringify(result.credentials), result.connectorId, new Date(result.at)],
+    );
+    if (updated.length > 0) {
+      this.#log.info('connector credentials rotated by the provider were stored', {
+        connectorId: result.connectorId,
+        executionId: result.executionId,
+      });
+      // The database holds the change; a publish that fails is repeated by the next edit or start.
+      await this.#onConnectorChanged?.(result.connectorId).catch((error: unknown) =>
+        this.#log.warn('could not republish the connector after its credentials rotated', {
+          connectorId: result.connectorId,
+          error: errorMessage(error),
+        }),
+      );
+    } else
+      this.#log.warn('rotated credentials not stored: the connector is gone or its credentials changed since', {
+        connectorId: result.connectorId,
+        executionId: result.executionId,
+      });
   }
 
   /**

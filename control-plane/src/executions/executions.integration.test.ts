@@ -1,4 +1,5 @@
 import type { Consumer, Producer } from 'kafkajs';
+import { SecretKeyring } from '@muxly/common';
 import type { JobCommand, JobResult, RunCommand } from '@muxly/schemas';
 import { customConnector, eventually, startCluster, type Cluster } from '../scheduler/cluster.test-support.ts';
 
@@ -228,4 +229,36 @@ test('run and cancel answer problem+json for unknown or finished executions', as
   expect(again.status).toBe(409);
   expect(again.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect((await cluster.api(0, 'POST', '/api/v1/jobs/sync/run', { unknown: true })).status).toBe(400);
+});
+
+test('credentials a provider rotated during a run replace the stored ones; ones that do not decrypt for the connector are ignored', async () => {
+  const keyring = new SecretKeyring(cluster.settings.controlPlane.secrets);
+  const connector = { ...customConnector('rotating'), credentials: { token: 'first-token' } };
+  expect((await cluster.api(0, 'POST', '/api/v1/connectors', connector)).status).toBe(201);
+  expect(
+    (await cluster.api(0, 'POST', '/api/v1/jobs', { id: 'rotating-sync', name: 'rotating', connectorId: 'rotating' }))
+      .status,
+  ).toBe(201);
+  const version = (await cluster.api(0, 'GET', '/api/v1/connectors/rotating')).body.version as number;
+  const run = await cluster.api(0, 'POST', '/api/v1/jobs/rotating-sync/run');
+  const command = await runCommand(run.body.id);
+  // Encrypted for another connector: authentic, but not this connector's.
+  await report(command, 'progress', { credentials: keyring.encrypt({ token: 'forged' }, 'connector/src') });
+  await report(command, 'progress', { credentials: keyring.encrypt({ token: 'rotated-token' }, 'connector/rotating') });
+  const updated = await eventually('the rotated credentials', async () => {
+    const current = (await cluster.api(1, 'GET', '/api/v1/connectors/rotating')).body;
+    return current.version > version ? current : undefined;
+  });
+  // One change only (results of one execution arrive in order: the forged one came first).
+  expect(updated).toMatchObject({ version: version + 1, credentialsSet: true });
+  expect(JSON.stringify(updated)).not.toContain('rotated-token');
+  await report(command, 'succeeded', {
+    counts: { recordsRead: 0, recordsPublished: 0, pages: 0, streams: {} },
+  });
+  await statusOf(run.body.id, 'succeeded');
+
+  const next = await runCommand((await cluster.api(1, 'POST', '/api/v1/jobs/rotating-sync/run')).body.id);
+  expect(keyring.decrypt(next.connector.credentials as never, 'connector/rotating')).toEqual({
+    token: 'rotated-token',
+  });
 });

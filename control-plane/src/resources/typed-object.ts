@@ -226,6 +226,19 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
     response.status(204).end();
   };
 
+  /**
+   * Stores credentials a provider rotated during a connection test (a new refresh token), as an
+   * edit would: the old refresh token may already have stopped working.
+   */
+  const saveRotatedCredentials = async (id: string, credentials: Record<string, unknown>) => {
+    await inTransaction(context, async (em) => {
+      const object = await load(em, id);
+      object.credentials = encryptCredentials(credentials as Json, id);
+      await em.flush();
+    });
+    await context.publisher.notify(kind, id);
+  };
+
   const test: Handler = async (request, response) => {
     const object = await load(context.orm.em.fork(), param(request, 'id'));
     response.json(
@@ -238,6 +251,8 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
         connectorAllowAddresses: context.connectorAllowAddresses,
         outbound: context.outbound,
         forbiddenDatabases: context.forbiddenDatabases,
+        objectId: object.id,
+        saveCredentials: (credentials) => saveRotatedCredentials(object.id, credentials),
       }),
     );
   };

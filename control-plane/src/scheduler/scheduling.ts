@@ -41,6 +41,8 @@ export async function startScheduling(options: {
   keyring: SecretKeyring;
   logger: Logger;
   progress?: ProgressTracker;
+  /** Called after the control plane itself changed a connector (rotated credentials). */
+  onConnectorChanged?: (id: string) => Promise<void>;
 }): Promise<Scheduling> {
   const { settings, kafka, orm } = options;
   const config = settings.controlPlane.scheduler;
@@ -56,7 +58,14 @@ export async function startScheduling(options: {
   }
   const producer = new KafkaProducer(kafka, { sendTimeoutMs: 10_000 });
   await producer.connect();
-  const executions = new ExecutionService({ orm, producer, topics, logger });
+  const executions = new ExecutionService({
+    orm,
+    producer,
+    topics,
+    logger,
+    keyring: options.keyring,
+    ...(options.onConnectorChanged ? { onConnectorChanged: options.onConnectorChanged } : {}),
+  });
   const stops: (() => Promise<void> | void)[] = [() => producer.disconnect()];
   const stop = async () => {
     for (const close of stops.reverse())

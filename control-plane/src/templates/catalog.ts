@@ -35,6 +35,10 @@ export interface CheckOptions {
   outbound: OutboundPolicy;
   /** Databases no destination may reach (the control plane's own among them). */
   forbiddenDatabases: ForbiddenDatabases;
+  /** The tested object's id. */
+  objectId?: string;
+  /** Stores new credentials the check obtained (a refresh token the provider rotated). */
+  saveCredentials?: (credentials: Record<string, unknown>) => Promise<void>;
 }
 
 /**

@@ -25,6 +25,13 @@ export interface ConnectionCheckOptions {
   allowAddresses?: readonly string[];
   /** Longest single HTTP exchange of the check. */
   httpTimeoutMs?: number;
+  /** The connector's id: access tokens are cached per connector, shared with nothing else. */
+  objectId?: string;
+  /**
+   * Stores new credentials the check obtained: a provider that rotates refresh tokens may retire
+   * the stored one on first use, so the control plane must keep the new one.
+   */
+  saveCredentials?: (credentials: Record<string, unknown>) => Promise<void>;
 }
 
 /** A step as the control plane reports it; names are the connector's (`config`, `authenticate`, `permission`, `check`, or a plugin's own). */
@@ -83,10 +90,11 @@ async function runCheck(
   const http = createHttpClient({ allow: options.allowAddresses ?? [], timeoutMs: options.httpTimeoutMs ?? 10_000 });
   try {
     const context = createConnectorContext({
-      connectorId: 'connection-test',
+      connectorId: `connection-test/${options.objectId ?? 'unsaved'}`,
       log: createLogger({ service: 'connection-test', silent: true }),
       http,
       signal: options.signal,
+      ...(options.saveCredentials ? { saveCredentials: options.saveCredentials } : {}),
     });
     const result = await checkConnector(connector, config, options.credentials ?? {}, context);
     return result.steps.map((step) => ({

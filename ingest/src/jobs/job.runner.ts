@@ -189,6 +189,29 @@ export class JobRunner {
           log,
           signal: controller.signal,
           http: this.#options.http,
+          // NOTE: the control plane owns credentials. A rotated refresh token travels back to it
+          // encrypted, on the job-results topic, and is awaited: the sync goes on only once the
+          // new token is on its way (the old one may already be dead). A failed publish fails the
+          // sync (retryable); this process keeps using the new token meanwhile (toolkit/oauth.ts).
+          saveCredentials: async (rotated) => {
+            await this.#options.producer.send([
+              {
+                topic: this.#options.topics.jobResults,
+                key: executionId,
+                value: JSON.stringify({
+                  resultVersion: 1,
+                  type: 'progress',
+                  executionId,
+                  jobId: command.jobId,
+                  connectorId: target.id,
+                  attempt: command.attempt,
+                  at: new Date().toISOString(),
+                  progress: { ...progress },
+                  credentials: this.#options.keyring.encrypt(rotated, `connector/${target.id}`),
+                } satisfies JobResult),
+              },
+            ]);
+          },
         }),
         onProgress: async (current) => {
           Object.assign(progress, current);

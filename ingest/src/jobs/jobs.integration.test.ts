@@ -17,6 +17,7 @@ import {
 } from '@muxly/common';
 import type { JobCommand, JobResult, RawEnvelope, RunCommand } from '@muxly/schemas';
 import { OtlpReceiver } from '../../../test/support/otlp-receiver.ts';
+import { contact, startFakeHubSpot } from '../../test/fakes/hubspot.ts';
 import { startJobs, type RunningJobs } from './commands.consumer.ts';
 
 // The job runner through real Kafka: run and cancel commands in, connector.records.v1 envelopes
@@ -266,4 +267,47 @@ test('failures are reported with whether a retry can help; expired and repeated 
   await final('exe-after');
   expect(results.filter((result) => result.executionId === 'exe-expired')).toEqual([]);
   expect(results.filter((result) => result.executionId === 'exe-ok' && result.type === 'succeeded')).toHaveLength(1);
+});
+
+test('a refresh token the provider rotates goes back to the control plane encrypted; a revoked one fails without retry', async () => {
+  const client = { clientId: 'public-app', clientSecret: 'app-secret-42' };
+  const hubspot = await startFakeHubSpot(
+    { contacts: [contact(1, '2026-03-01T10:00:00.000Z', 'a@example.com')] },
+    { tokenEndpoint: { style: 'hubspot', clients: [client], refreshTokens: ['rt-first'], rotateRefreshTokens: true } },
+  );
+  try {
+    const hubspotRun = (executionId: string, refreshToken: string) =>
+      run(executionId, '/items', {
+        connector: {
+          id: 'crm',
+          type: 'hubspot',
+          config: { objectType: 'contacts', apiBaseUrl: hubspot.url, retry: { maxAttempts: 1 } },
+          credentials: keyring.encrypt({ ...client, refreshToken }, 'connector/crm') as unknown as Record<
+            string,
+            unknown
+          >,
+        },
+      });
+    await send(hubspotRun('exe-rotate', 'rt-first'));
+    expect(await final('exe-rotate')).toMatchObject({ type: 'succeeded', counts: { recordsPublished: 1 } });
+    const mine = results.filter((result) => result.executionId === 'exe-rotate');
+    const rotated = mine.filter((result) => result.credentials !== undefined);
+    expect(rotated).toHaveLength(1);
+    expect(rotated[0]!.type).toBe('progress');
+    const stored = keyring.decrypt(rotated[0]!.credentials!, 'connector/crm');
+    expect(stored).toEqual({ ...client, refreshToken: [...hubspot.tokens!.refreshTokens][0] });
+    expect(hubspot.tokens!.refreshTokens.has('rt-first')).toBe(false);
+    // Nothing on the topic carries a secret in clear.
+    const onTheWire = JSON.stringify(mine);
+    for (const secret of [client.clientSecret, 'rt-first', (stored as { refreshToken: string }).refreshToken])
+      expect(onTheWire).not.toContain(secret);
+
+    await send(hubspotRun('exe-revoked', 'rt-revoked'));
+    const failed = await final('exe-revoked');
+    expect(failed).toMatchObject({ type: 'failed', error: { errorClass: 'ConfigurationError', retryable: false } });
+    expect(failed.error!.message).toMatch(/BAD_REFRESH_TOKEN.*authorize the app again/);
+    expect(failed.error!.message).not.toContain('rt-revoked');
+  } finally {
+    await hubspot.close();
+  }
 });

@@ -93,6 +93,15 @@ export const JobResult = Type.Object(
     progress: JobProgress,
     /** On the final result: what was read and published. */
     counts: Type.Optional(JobCounts),
+    /**
+     * The connector's new credentials, when its provider rotated a refresh token during the run
+     * (docs/connectors.md "Authentication"): encrypted under the platform key for
+     * `connector/<connectorId>`, exactly as the control plane stores them. It replaces the stored
+     * credentials at once, since the old refresh token may already have stopped working.
+     */
+    credentials: Type.Optional(
+      Type.Object({ $encrypted: Type.String({ minLength: 1 }) }, { additionalProperties: false }),
+    ),
     /** On failed, cancelled and timed_out results. */
     error: Type.Optional(
       Type.Object(
