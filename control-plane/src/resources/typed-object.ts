@@ -128,6 +128,44 @@ export async function createTypedObjectWith<T extends TypedObject>(
   return object;
 }
 
+/** Every place a config names a host: URL fields (their origin) and host/port pairs, by JSON pointer. */
+function endpointsOf(config: Json, base = ''): Map<string, string> {
+  const found = new Map<string, string>();
+  for (const [key, value] of Object.entries(config)) {
+    const pointer = `${base}/${key}`;
+    if (typeof value === 'string' && /^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+      try {
+        const url = new URL(value);
+        if (url.hostname) found.set(pointer, `${url.protocol}//${url.host}`);
+      } catch {
+        // not a URL: not an endpoint
+      }
+    } else if (key === 'host' && typeof value === 'string') {
+      found.set(pointer, `${value}:${String(config.port ?? '')}`);
+    } else if (value && typeof value === 'object' && !Array.isArray(value) && base === '') {
+      for (const [nested, endpoint] of endpointsOf(value as Json, pointer)) found.set(nested, endpoint);
+    }
+  }
+  return found;
+}
+
+/** Refuses (422, naming the fields) a config change that moves an endpoint while keeping the stored credentials. */
+function refuseMovedEndpoints(before: Json, after: Json): void {
+  const old = endpointsOf(before);
+  const next = endpointsOf(after);
+  const moved = [...new Set([...old.keys(), ...next.keys()])].filter(
+    (pointer) => old.get(pointer) !== next.get(pointer),
+  );
+  if (moved.length > 0)
+    throw unprocessable(
+      'this change sends the stored credentials to a new endpoint: send the credentials again with it',
+      moved.map((pointer) => ({
+        pointer: `/config${pointer}`,
+        detail: 'changes where the stored credentials are sent; include `credentials` in the same request',
+      })),
+    );
+}
+
 /** Refuses (422, naming the field) a destination that would write to a database Muxly protects. */
 async function refuseForbiddenDatabase(
   context: ControlPlaneContext,
@@ -191,7 +229,12 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
       if (patch.name !== undefined && patch.name !== object.name) await refuseDuplicateName(em, patch.name);
       const credentials = patch.credentials === undefined ? decryptCredentials(object) : nonEmpty(patch.credentials);
       if (patch.config !== undefined || patch.credentials !== undefined) {
+        const before = object.config;
         object.config = templates.validate(kind, object.type, patch.config ?? object.config, credentials);
+        // NOTE: stored credentials follow the endpoint they were given for. Moving the endpoint
+        // without sending them again would let anyone who may edit the object (but never read
+        // its secrets) have them sent to a host of their choosing.
+        if (patch.credentials === undefined && credentials) refuseMovedEndpoints(before, object.config);
         await refuseForbiddenDatabase(context, kind, object.config, credentials);
       }
       if (patch.credentials !== undefined) object.credentials = encryptCredentials(credentials, id);
