@@ -17,6 +17,7 @@ export * from './kafka/consumer.ts';
 export * from './kafka/wire-format.ts';
 export * from './kafka/schema-registry.ts';
 export * from './kafka/partition-access.ts';
+export * from './kafka/lane-marker.ts';
 export * from './problem.ts';
 export * from './validation.ts';
 export * from './crypto/secrets.ts';

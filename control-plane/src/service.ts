@@ -83,6 +83,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
 
     const topics = topicNames(settings.topics.prefix);
     const kafka = createKafka(settings.kafka, logger);
+    // The seed writes new destinations' start positions on the events topic (seed/reconcile.ts).
+    if (settings.topics.create)
+      await ensureTopics(
+        kafka,
+        topicSpecs(topics, settings.topics).filter((spec) => spec.topic === topics.events),
+      );
     let producer: KafkaProducer | null = null;
     if (cp.publishConfig) {
       if (settings.topics.create)

@@ -3,9 +3,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Producer } from 'kafkajs';
-import { createLogger, topicNames, type MuxlySettings } from '@muxly/common';
+import { createLogger, loadSettings, parseLaneMarker, topicNames, type MuxlySettings } from '@muxly/common';
 import { startRouter, type RouterService } from '@muxly/router';
 import { waitFor } from '../../test/support/services.ts';
+import { reconcilePipeline } from '../src/seed/reconcile.ts';
 import { loadTemplates } from '../src/templates/sources.ts';
 import { idsInFile, produceEvent } from './events.ts';
 import { expectProblem, startHarness, type Harness } from './harness.ts';
@@ -126,6 +127,16 @@ describe('destination start positions', () => {
     );
     expectProblem(refused, 422);
 
+    // The router delivers "since" without joining its group: its lane's marker says it runs, and
+    // moving its position underneath is refused.
+    const positions = h.service.context.positions!;
+    expect((await admin.describeGroups([`${groupIdPrefix}since`])).groups[0]?.members).toEqual([]);
+    await waitFor('the lane of "since" to be seen running', () => positions.isRunning('since'));
+    await expect(positions.startFrom('since', 'now')).rejects.toMatchObject({
+      status: 409,
+      message: expect.stringMatching(/a router is delivering it/),
+    });
+
     // Disabled, then enabled again from "earliest": a backfill of everything retained.
     const disabled = await h.api(
       'PATCH',
@@ -135,10 +146,10 @@ describe('destination start positions', () => {
     );
     expect(disabled.status).toBe(200);
     const groupId = `${groupIdPrefix}since`;
-    await waitFor('the worker of "since" to stop', async () => {
-      const described = await admin.describeGroups([groupId]);
-      return described.groups[0]?.members.length === 0;
-    });
+    await waitFor('the worker of "since" to stop', async () => !(await positions.isRunning('since')));
+    // It stopped by saying so (its last commit), not by its marker getting old.
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [eventsTopic] });
+    expect(offsets!.partitions.map((partition) => parseLaneMarker(partition.metadata)?.state)).toEqual(['stopped']);
     const backfill = await h.api(
       'PATCH',
       '/api/v1/destinations/since',
@@ -147,6 +158,27 @@ describe('destination start positions', () => {
     );
     expect(backfill.status).toBe(200);
     await waitFor('the older event in "since" after the backfill', async () => (await idsIn('since')).includes(before));
+  });
+
+  it('starts a destination of the settings seed from now, like one created through the API', async () => {
+    const before = await produce('seed');
+    const seed = loadSettings({
+      env: {},
+      overrides: {
+        pipeline: {
+          destinations: [{ id: 'seeded', type: 'file', config: { path: 'seeded.jsonl', fsync: false } }],
+          rules: [{ id: 'to-seeded', destinationIds: ['seeded'] }],
+        },
+      },
+    }).pipeline;
+    expect((await reconcilePipeline(h.service.context, seed)).created).toBe(2);
+    const sent: string[] = [];
+    await waitFor('an event in the seeded destination', async () => {
+      sent.push(await produce('seed'));
+      return (await idsIn('seeded')).length > 0;
+    });
+    expect(await idsIn('seeded')).not.toContain(before);
+    expect(sent).toContain((await idsIn('seeded'))[0]);
   });
 
   it("removes a deleted destination's consumer group once its worker left", async () => {

@@ -17,7 +17,7 @@ interface ClusterBroker {
     groupId: string;
     groupGenerationId: number;
     memberId: string;
-    topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+    topics: { topic: string; partitions: { partition: number; offset: string; metadata?: string | null }[] }[];
   }): Promise<{ responses: { partitions: { partition: number; errorCode: number }[] }[] }>;
   offsetFetch(request: {
     groupId: string;
@@ -97,8 +97,16 @@ export class PartitionAccess {
     }
   }
 
-  /** Writes the offsets (the next offset to read, per partition) of a group that has no member. */
-  async commit(groupId: string, topic: string, offsets: ReadonlyMap<number, string>): Promise<void> {
+  /**
+   * Writes the offsets (the next offset to read, per partition) of a group that has no member;
+   * `metadata` is stored with each (Kafka's offset metadata, returned by an offset fetch).
+   */
+  async commit(
+    groupId: string,
+    topic: string,
+    offsets: ReadonlyMap<number, string>,
+    metadata: string | null = null,
+  ): Promise<void> {
     if (offsets.size === 0) return;
     await this.#guard(topic, async (cluster) => {
       const coordinator = await cluster.findGroupCoordinator({ groupId });
@@ -106,7 +114,7 @@ export class PartitionAccess {
         groupId,
         groupGenerationId: -1,
         memberId: '',
-        topics: [{ topic, partitions: [...offsets].map(([partition, offset]) => ({ partition, offset })) }],
+        topics: [{ topic, partitions: [...offsets].map(([partition, offset]) => ({ partition, offset, metadata })) }],
       });
     });
   }

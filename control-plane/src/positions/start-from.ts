@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { errorMessage, type Logger } from '@muxly/common';
+import { errorMessage, laneIsRunning, type Logger } from '@muxly/common';
 import { ApiProblem } from '../http/problem.ts';
 
 // Where a destination starts reading `muxly.events`. Its delivered position is the committed
@@ -14,6 +14,8 @@ export interface DestinationPositions {
   groupIdOf(destinationId: string): string;
   /** Whether the group still holds committed offsets (a destination deleted within its grace period). */
   hasPosition(destinationId: string): Promise<boolean>;
+  /** Whether a router is delivering the destination now (its lane's fresh "running" marker). */
+  isRunning(destinationId: string): Promise<boolean>;
   /** Writes the group's offsets; refused (409) while a worker of the destination is running. */
   startFrom(destinationId: string, startFrom: StartFrom): Promise<Record<string, string>>;
   /** Deletes the group of a deleted destination once its worker left it. */
@@ -39,8 +41,26 @@ export function destinationPositions(options: {
     }
   };
 
+  /**
+   * NOTE: routers commit a destination's offsets without joining its group, so an empty group
+   * does not mean a stopped destination: the offsets' metadata says whether a lane holds them
+   * (common/src/kafka/lane-marker.ts). Members are still checked (a consumer of another tool).
+   */
+  const running = async (admin: ReturnType<Kafka['admin']>, groupId: string): Promise<string | undefined> => {
+    const described = await admin.describeGroups([groupId]);
+    const members = described.groups[0]?.members.length ?? 0;
+    if (members > 0) return `its consumer group has ${members} member(s)`;
+    const [topic] = await admin.fetchOffsets({ groupId, topics: [eventsTopic] });
+    if (laneIsRunning((topic?.partitions ?? []).map((partition) => partition.metadata)))
+      return 'a router is delivering it';
+    return undefined;
+  };
+
   return {
     groupIdOf,
+    async isRunning(destinationId) {
+      return withAdmin(async (admin) => (await running(admin, groupIdOf(destinationId))) !== undefined);
+    },
     async hasPosition(destinationId) {
       return withAdmin(async (admin) => {
         const [topic] = await admin.fetchOffsets({ groupId: groupIdOf(destinationId), topics: [eventsTopic] });
@@ -50,13 +70,12 @@ export function destinationPositions(options: {
     async startFrom(destinationId, startFrom) {
       const groupId = groupIdOf(destinationId);
       return withAdmin(async (admin) => {
-        const described = await admin.describeGroups([groupId]);
-        const members = described.groups[0]?.members.length ?? 0;
-        if (members > 0)
+        const why = await running(admin, groupId);
+        if (why)
           throw new ApiProblem(
             409,
             'destination-running',
-            `destination "${destinationId}" is still being delivered (its consumer group has ${members} member(s)); disable it, wait a few seconds and try again`,
+            `destination "${destinationId}" is still being delivered (${why}); disable it, wait a few seconds and try again`,
           );
         const ends = await admin.fetchTopicOffsets(eventsTopic);
         let partitions: { partition: number; offset: string }[];
@@ -98,7 +117,7 @@ export function destinationPositions(options: {
         const described = await admin.describeGroups([groupId]);
         const group = described.groups[0];
         if (!group || group.state === 'Dead') return true;
-        if (group.members.length > 0) return false;
+        if ((await running(admin, groupId)) !== undefined) return false;
         await admin.deleteGroups([groupId]);
         logger.info('consumer group of a deleted destination removed', { destination: destinationId, groupId });
         return true;

@@ -9,6 +9,7 @@ import { checkDestinations, checkLogic, loadRuleView, replaceChildren } from '..
 import { checkReferences, loadRuleIds, replaceRuleIds } from '../resources/routes.routes.ts';
 import { secretContext } from '../resources/typed-object.ts';
 import type { ConfigKind } from '../config/publisher.ts';
+import { placeNewDestination } from '../positions/destination-hooks.ts';
 
 // The declarative seed: the `pipeline` section of the settings document (YAML/JSON/TOML, the
 // shared loader) lists destinations, rules and routes by id. At start-up each listed object is created
@@ -38,6 +39,7 @@ export async function reconcilePipeline(context: ControlPlaneContext, pipeline: 
   const result: ReconcileResult = { created: 0, updated: 0, unchanged: 0, changed: 0 };
   const touched: [ConfigKind, string][] = [];
   const { templates, keyring } = context;
+  const created: string[] = [];
 
   for (const [index, definition] of pipeline.destinations.entries()) {
     const place = `pipeline.destinations[${index}]`;
@@ -61,6 +63,7 @@ export async function reconcilePipeline(context: ControlPlaneContext, pipeline: 
           credentials: credentials ? keyring.encrypt(credentials, secretContext('destination', definition.id)) : null,
         });
         result.created++;
+        created.push(definition.id);
       } else {
         const currentSecrets = existing.credentials
           ? keyring.decrypt(existing.credentials, secretContext('destination', existing.id))
@@ -87,6 +90,10 @@ export async function reconcilePipeline(context: ControlPlaneContext, pipeline: 
       await em.flush();
     });
   }
+
+  // Like a destination created through the API, a new seeded one starts from now (its position is
+  // written before the configuration is published); one whose group kept a position resumes there.
+  for (const id of created) await placeNewDestination(context, id, undefined);
 
   for (const [index, definition] of pipeline.rules.entries()) {
     const place = `pipeline.rules[${index}]`;

@@ -3,7 +3,9 @@ import {
   decodeWireFormat,
   errorMessage,
   PartitionAccess,
+  laneMarker,
   type ConsumerProgress,
+  type LaneState,
   type Logger,
   type ProgressTracker,
   type Tracing,
@@ -86,6 +88,9 @@ export class DestinationLane {
   #lastCommitAt = 0;
   #nextCatchUp = 0;
   #loop: Promise<void> | undefined;
+  /** Refreshes the "running" marker while the loop is held by a long send or its retries. */
+  #markerTimer: NodeJS.Timeout | undefined;
+  #markerCommit: Promise<void> = Promise.resolve();
   readonly #labels: { destination: string };
   readonly #progress: ConsumerProgress | undefined;
 
@@ -101,6 +106,17 @@ export class DestinationLane {
   start(): void {
     this.#progress?.running(true);
     this.#loop ??= this.#run();
+    const { commitIntervalMs, logger } = this.#options;
+    this.#markerTimer ??= setInterval(() => {
+      if (Date.now() - this.#lastCommitAt < 3 * commitIntervalMs) return;
+      this.#markerCommit = this.#commit(true).catch((error: unknown) =>
+        logger.warn('destination lane: refreshing its position failed', {
+          destination: this.id,
+          error: errorMessage(error),
+        }),
+      );
+    }, commitIntervalMs);
+    this.#markerTimer.unref();
   }
 
   /**
@@ -169,13 +185,15 @@ export class DestinationLane {
     // Its queued events stay in the queue, skipped when they come up (a batch may be in flight).
     if (state.committed === undefined || state.done > state.committed) {
       const { groupId, eventsTopic, logger } = this.#options;
-      this.#access.commit(groupId, eventsTopic, new Map([[partition, state.done.toString()]])).catch((error: unknown) =>
-        logger.warn('commit of a revoked partition failed; the new owner redelivers from the last commit', {
-          destination: this.id,
-          partition,
-          error: errorMessage(error),
-        }),
-      );
+      this.#access
+        .commit(groupId, eventsTopic, new Map([[partition, state.done.toString()]]), laneMarker('stopped'))
+        .catch((error: unknown) =>
+          logger.warn('commit of a revoked partition failed; the new owner redelivers from the last commit', {
+            destination: this.id,
+            partition,
+            error: errorMessage(error),
+          }),
+        );
     }
     this.#notify();
   }
@@ -286,7 +304,9 @@ export class DestinationLane {
         await sleep(kafkaRetryDelayMs(backoff, failures), this.#stopping.signal).catch(() => undefined);
       }
     }
-    await this.#commit(true).catch((error: unknown) =>
+    clearInterval(this.#markerTimer);
+    await this.#markerCommit;
+    await this.#commit(true, 'stopped').catch((error: unknown) =>
       logger.warn('final commit failed; undelivered positions are redelivered', {
         destination: this.id,
         error: errorMessage(error),
@@ -394,16 +414,20 @@ export class DestinationLane {
     }
   }
 
-  async #commit(force: boolean): Promise<void> {
+  /**
+   * NOTE: every held partition is committed each interval, moved or not, with a "running" marker
+   * (lane-marker.ts): it is how the control plane knows this destination is being delivered and
+   * refuses to move its position underneath (this lane would overwrite it). The last commit, on
+   * stop, says "stopped".
+   */
+  async #commit(force: boolean, marker: LaneState = 'running'): Promise<void> {
     if (!force && Date.now() - this.#lastCommitAt < this.#options.commitIntervalMs) return;
     const offsets = new Map<number, string>();
-    for (const state of this.#partitions.values())
-      if (state.committed === undefined || state.done > state.committed)
-        offsets.set(state.partition, state.done.toString());
+    for (const partition of this.#partitions.values()) offsets.set(partition.partition, partition.done.toString());
     this.#lastCommitAt = Date.now();
     if (offsets.size > 0) {
       const { groupId, eventsTopic } = this.#options;
-      await this.#access.commit(groupId, eventsTopic, offsets);
+      await this.#access.commit(groupId, eventsTopic, offsets, laneMarker(marker));
       for (const [partition, offset] of offsets) {
         const state = this.#partitions.get(partition);
         if (state && state.done === BigInt(offset)) state.committed = state.done;
