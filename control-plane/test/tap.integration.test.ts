@@ -78,7 +78,7 @@ describe('the live tap', () => {
     const groupIdPrefix = `test-tap-${randomBytes(4).toString('hex')}.`;
     h = await startHarness({
       templates: await loadTemplates(logger),
-      settings: { router: { groupIdPrefix } },
+      settings: { router: { groupIdPrefix }, outbound: { fileBaseDirectory: directory } },
       controlPlane: { tap: { maxConcurrent: 2, maxEventsPerSecond: 1_000 } },
     });
     const overrides = (extra: Record<string, unknown>): MuxlySettings =>
@@ -87,7 +87,10 @@ describe('the live tap', () => {
         overrides: { log: { level: 'error' }, topics: { prefix: h.settings.topics.prefix, partitions: 1 }, ...extra },
       });
     router = await startRouter(
-      overrides({ router: { groupIdPrefix, health: { host: '127.0.0.1', port: 0 } } }),
+      overrides({
+        router: { groupIdPrefix, health: { host: '127.0.0.1', port: 0 } },
+        outbound: { fileBaseDirectory: directory },
+      }),
       logger,
     );
     transformer = await startTransformer(
@@ -140,8 +143,14 @@ describe('the live tap', () => {
   it('shows the raw record, the event, the rule and the delivery of a posted metric', async () => {
     const file = join(directory, 'all.jsonl');
     expect(
-      (await h.api('POST', '/api/v1/destinations', { id: 'file', name: 'file', type: 'file', config: { path: file } }))
-        .status,
+      (
+        await h.api('POST', '/api/v1/destinations', {
+          id: 'file',
+          name: 'file',
+          type: 'file',
+          config: { path: 'all.jsonl' },
+        })
+      ).status,
     ).toBe(201);
     expect(
       (await h.api('POST', '/api/v1/routing-rules', { id: 'everything', name: 'everything', destinationIds: ['file'] }))
