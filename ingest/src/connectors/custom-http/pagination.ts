@@ -1,4 +1,4 @@
-import type { HttpResponse } from '@muxly/common';
+import { ConfigurationError, type HttpResponse } from '@muxly/common';
 import { compilePath } from '../toolkit/json-path.ts';
 import type { CustomHttpConfig } from './config.ts';
 
@@ -40,7 +40,7 @@ export function nextPage(
       if (token === undefined || token === null || token === '') return undefined;
       const text = String(token);
       // Some APIs give the whole next URL instead of a token.
-      if (/^https?:\/\//.test(text)) return { url: new URL(text), position: state.position + 1 };
+      if (/^https?:\/\//.test(text)) return { url: sameOrigin(new URL(text), state.url), position: state.position + 1 };
       const url = new URL(state.url);
       url.searchParams.set(pagination.param, text);
       return { url, position: state.position + 1 };
@@ -60,9 +60,22 @@ export function nextPage(
     }
     case 'link': {
       const next = nextLink(response.headers.link, state.url);
-      return next ? { url: next, position: state.position + 1 } : undefined;
+      return next ? { url: sameOrigin(next, state.url), position: state.position + 1 } : undefined;
     }
   }
+}
+
+/**
+ * A next-page URL the answer names, refused unless it is on the configured origin: every request
+ * carries the connector's credential, so a page that links elsewhere (a compromised or hostile
+ * API) must not receive it.
+ */
+function sameOrigin(next: URL, current: URL): URL {
+  if (next.origin !== current.origin)
+    throw new ConfigurationError(
+      `pagination: the next page is at ${next.origin}, not at the configured ${current.origin}; next links are followed only on the configured host (with the credential), so the read stops here`,
+    );
+  return next;
 }
 
 /** The rel="next" target of an RFC 8288 Link header, resolved against the current URL. */
