@@ -12,6 +12,7 @@ const USAGE = `usage: muxly <command> [options]   (--json for scripts)
   dlq show     <id>
   dlq resolve  <id>... | --destination ID [--error-class C] [--stage S] [--from T] [--to T]
   dlq replay   <id>... | --destination ID [...filters]   (waits and shows progress; --no-wait to return at once)
+  destinations backfill <id> --from T [--to T]   (the events of that range again, to this destination only; progress as a replay)
   rules dry-run (--rule-id ID | --condition JSON [--transformations JSON] [--destinations a,b]) (--last N | --from T [--to T])
   tap          --name X [--source S] [--dimension key=value]...   (follows it live: raw, event, each destination's outcome; Ctrl-C stops)
 
@@ -165,8 +166,16 @@ async function run(argv: string[]): Promise<void> {
     const answer = await api.request('POST', '/api/v1/dead-letters/resolve', selectionOf(rest, values));
     return out(answer, () => console.log(`${answer.resolved} dead letter(s) resolved`));
   }
-  if (group === 'dlq' && command === 'replay') {
-    let replay = await api.request('POST', '/api/v1/dead-letters/replay', selectionOf(rest, values));
+  const isBackfill = group === 'destinations' && command === 'backfill';
+  if ((group === 'dlq' && command === 'replay') || isBackfill) {
+    if (isBackfill && (!rest[0] || !values.from))
+      throw new CliError('usage: muxly destinations backfill <id> --from T [--to T]');
+    let replay = isBackfill
+      ? await api.request('POST', `/api/v1/destinations/${encodeURIComponent(rest[0]!)}/backfill`, {
+          from: values.from,
+          ...(values.to ? { to: values.to } : {}),
+        })
+      : await api.request('POST', '/api/v1/dead-letters/replay', selectionOf(rest, values));
     const progress = () => {
       const p = replay.progress;
       return `${replay.id} ${replay.status}: ${p.published}/${p.total} sent, ${p.delivered} delivered, ${p.deadLettered} failed again, ${p.filtered} filtered, ${p.skipped} skipped`;

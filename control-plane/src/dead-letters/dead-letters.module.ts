@@ -55,7 +55,7 @@ export async function startDeadLetterOperations(options: {
     const producer = new KafkaProducer(kafka, { sendTimeoutMs: 10_000 });
     await producer.connect();
     stops.push(() => producer.disconnect());
-    const replays = new ReplayService({ orm, producer, topics, maxRecords: MAX_REPLAY_RECORDS, logger });
+    const replays = new ReplayService({ orm, producer, kafka, topics, maxRecords: MAX_REPLAY_RECORDS, logger });
     stops.push(() => replays.drain());
 
     const config = settings.controlPlane.deadLetters;

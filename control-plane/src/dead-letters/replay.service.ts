@@ -21,6 +21,7 @@ import {
   type ReplayRow,
 } from './replay.store.ts';
 import { resolveSelection, selectForReplay, type DeadLetterRow, type Selection } from './store.ts';
+import { readWindow, type WindowRecord } from '../rule-dry-run/events.window.ts';
 
 // A replay sends a selection of dead letters again, each to where it failed:
 // - router dead letters go to `muxly.replay`, naming their destination: only that destination's
@@ -35,7 +36,9 @@ const PUBLISH_BATCH = 500;
 export interface ReplayServiceOptions {
   orm: MikroORM;
   producer: KafkaProducer;
-  topics: Pick<TopicNames, 'raw' | 'replay'>;
+  /** Reads the events topic for backfills. */
+  kafka?: Kafka;
+  topics: Pick<TopicNames, 'raw' | 'replay' | 'events'>;
   maxRecords: number;
   logger: Logger;
 }
@@ -160,6 +163,81 @@ export class ReplayService {
     if (skipped.length > 0)
       logger.warn('dead letters not replayable; left open', { replayId, count: skipped.length, first: skipped[0] });
     logger.info('replay published', { replayId, ...counts });
+  }
+
+  /**
+   * A backfill: the events of `muxly.events` written in [from, to) sent again to ONE destination
+   * (through `muxly.replay`, like a dead letter's replay, so no other destination sees them), a
+   * job with the same progress as a replay. The destination's own position does not move.
+   */
+  async startBackfill(
+    destinationId: string,
+    window: { from: Date; to?: Date | undefined },
+    requestedBy: string,
+  ): Promise<ReplayRow> {
+    const { kafka, topics } = this.#options;
+    if (!kafka) throw new ApiProblem(503, 'kafka-unavailable', 'backfills are not available on this instance');
+    const records = await readWindow(kafka, topics.events, window, {
+      groupPrefix: `${topics.events}.backfill.`,
+      timeoutMs: 60_000,
+    }).catch((error: unknown) => {
+      throw new ApiProblem(503, 'kafka-unavailable', `the events could not be read: ${errorMessage(error)}`);
+    });
+    if (records.length === 0)
+      throw new ApiProblem(422, 'empty-selection', 'no event of the events topic was written in that time range');
+    if (records.length > this.#options.maxRecords)
+      throw new ApiProblem(
+        422,
+        'selection-too-large',
+        `the time range holds more than ${this.#options.maxRecords} events; backfill it in smaller ranges`,
+      );
+    const replay = await insertReplay(this.#options.orm.em.fork(), {
+      id: newId('rpl'),
+      kind: 'backfill',
+      selection: {
+        destinationId,
+        from: window.from.toISOString(),
+        ...(window.to ? { to: window.to.toISOString() } : {}),
+      },
+      requestedBy,
+      total: records.length,
+    });
+    const work = this.#publishBackfill(replay.id, destinationId, records)
+      .catch(async (error: unknown) => {
+        this.#options.logger.error('backfill failed', { replayId: replay.id, error: errorMessage(error) });
+        await failReplay(this.#options.orm.em.fork(), replay.id, `publishing failed: ${errorMessage(error)}`);
+      })
+      .catch(() => undefined);
+    this.#running.add(work);
+    void work.finally(() => this.#running.delete(work));
+    return replay;
+  }
+
+  async #publishBackfill(replayId: string, destinationId: string, records: WindowRecord[]): Promise<void> {
+    const { producer, topics, orm, logger } = this.#options;
+    let published = 0;
+    for (let start = 0; start < records.length; start += PUBLISH_BATCH) {
+      const batch = records.slice(start, start + PUBLISH_BATCH);
+      await producer.send(
+        batch.map(({ partition, message }) => ({
+          topic: topics.replay,
+          key: message.key,
+          value: message.value ?? Buffer.alloc(0),
+          headers: {
+            [DLQ_HEADERS.originalTopic]: topics.events,
+            [DLQ_HEADERS.originalPartition]: String(partition),
+            [DLQ_HEADERS.originalOffset]: message.offset,
+            [REPLAY_HEADERS.destinationId]: destinationId,
+            [REPLAY_HEADERS.replayId]: replayId,
+            // The progress counts one outcome per record: its place in the events topic names it.
+            [REPLAY_HEADERS.deadLetterId]: `${partition}:${message.offset}`,
+          },
+        })),
+      );
+      published += batch.length;
+      await recordPublished(orm.em.fork(), replayId, { published, expectedReports: published, skipped: 0 });
+    }
+    logger.info('backfill published', { replayId, destinationId, published });
   }
 
   /** Waits for replays still publishing (shutdown). */

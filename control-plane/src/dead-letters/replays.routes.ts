@@ -1,12 +1,14 @@
 import { Router } from 'express';
 import type { ControlPlaneContext } from '../context.ts';
 import { isoOf } from './store.ts';
-import { ApiProblem, notFound } from '../http/problem.ts';
+import { ApiProblem, conflict, notFound } from '../http/problem.ts';
+import { DestinationEntity } from '../db/entities.ts';
+import { actorOf } from './dead-letters.routes.ts';
 import { pageQuery, param } from '../resources/common.ts';
 import { listReplays, type ReplayRow } from './replay.store.ts';
 import type { ReplayService } from './replay.service.ts';
 
-// Replays (and, later, backfills) as jobs with progress.
+// Replays and backfills as jobs with progress.
 
 export const replayDto = (row: ReplayRow) => ({
   id: row.id,
@@ -56,6 +58,25 @@ export function replayRoutes(context: ControlPlaneContext, replays: ReplayServic
             )
           : null,
     });
+  });
+
+  // A backfill: the events of a time range sent again to this destination only (replay.service.ts).
+  router.post('/api/v1/destinations/:id/backfill', async (request, response) => {
+    const id = param(request, 'id');
+    const body = request.body as { from: string; to?: string };
+    const from = new Date(body.from);
+    const to = body.to === undefined ? undefined : new Date(body.to);
+    if (to && to <= from) throw new ApiProblem(400, 'invalid-request', '"to" must be after "from"');
+    if (from.getTime() > Date.now()) throw new ApiProblem(400, 'invalid-request', '"from" is in the future');
+    const destination = await context.orm.em.fork().findOne(DestinationEntity, { id });
+    if (!destination) throw notFound('destination', id);
+    if (!destination.enabled)
+      throw conflict(
+        'destination-disabled',
+        `destination "${id}" is disabled: a backfill is delivered by the running destination; enable it first (or enable it with startFrom to move its position instead)`,
+      );
+    const replay = await replays.startBackfill(id, { from, to }, actorOf(response));
+    response.status(202).location(`/api/v1/replays/${replay.id}`).json(replayDto(replay));
   });
 
   router.get('/api/v1/replays/:id', async (request, response) => {
