@@ -130,7 +130,7 @@ async function runRouter(
     destinations.push({
       id: 'slow',
       type: 'webhook',
-      config: { url: slowUrl, allow: ['127.0.0.0/8'], timeoutMs: 30_000 },
+      config: { url: slowUrl, timeoutMs: 30_000 },
     });
   const settings = writeSettings(`router-${prefix}${run}`, {
     ...base,

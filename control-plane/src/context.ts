@@ -12,8 +12,6 @@ export interface ControlPlaneContext {
   publisher: ConfigPublisher;
   logger: Logger;
   maxPageSize: number;
-  /** The connectors' outbound allow-list (`ingest.jobs.allowAddresses`), for connection tests. */
-  connectorAllowAddresses: readonly string[];
   /** The operator's outbound settings (`outbound`), applied by connection tests as the router applies them. */
   outbound: OutboundPolicy;
   /** Databases no destination may reach: this control plane's own and `router.forbiddenDatabases`. */

@@ -112,7 +112,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       publisher,
       logger,
       maxPageSize: cp.maxPageSize,
-      connectorAllowAddresses: settings.ingest.jobs.allowAddresses,
       outbound: outboundPolicy(settings),
       forbiddenDatabases: forbiddenDatabasesOf(settings),
       positions: destinationPositions({

@@ -70,9 +70,9 @@ describe("connection tests run each type's real check", () => {
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/muxly`;
-    // Loopback is where the fakes listen: the connectors' allow-list names it, as an operator would for a local API.
+    // Loopback is where the fakes and peers listen: the operator's allow-list names it, as it would for a local API.
     const templates = await loadTemplates(logger, { connectorPlugins: ['./ingest/plugins/example-connector'] });
-    h = await startHarness({ templates, settings: { ingest: { jobs: { allowAddresses: ['127.0.0.0/8'] } } } });
+    h = await startHarness({ templates, settings: { outbound: { allowAddresses: ['127.0.0.0/8'] } } });
   });
   afterAll(async () => {
     await h?.close();
@@ -293,12 +293,12 @@ describe("connection tests run each type's real check", () => {
   });
 
   describe('destinations, against real peers', () => {
-    it('webhook: the receiver answers (no event is sent); without an allow-list the guard refuses loopback', async () => {
+    it('webhook: the receiver answers (no event is sent)', async () => {
       const allowed = await test(
         'destinations',
         await create('destinations', {
           type: 'webhook',
-          config: { url: receiverUrl, allow: ['127.0.0.0/8'] },
+          config: { url: receiverUrl },
           credentials: { secret: 'whsec_c2VjcmV0LXNpZ25pbmcta2V5' },
         }),
       );
@@ -310,22 +310,6 @@ describe("connection tests run each type's real check", () => {
         'permission:skipped',
         'check:ok',
       ]);
-      expect(received).toEqual(['HEAD']);
-      const guarded = await test(
-        'destinations',
-        await create('destinations', { type: 'webhook', config: { url: receiverUrl } }),
-      );
-      expect(verdicts(guarded)).toEqual([
-        'config:ok',
-        'resolve:ok',
-        'connect:failed',
-        'authenticate:skipped',
-        'permission:skipped',
-        'check:skipped',
-      ]);
-      expect(detailOf(guarded, 'connect')).toMatch(
-        /internal address and the destination's "allow" field does not name it/,
-      );
       expect(received).toEqual(['HEAD']);
     });
 
@@ -458,13 +442,13 @@ describe("connection tests run each type's real check", () => {
   });
 });
 
-describe("connection tests honour the connectors' outbound allow-list", () => {
+describe("connection tests honour the operator's outbound allow-list", () => {
   let h: Harness;
   let custom: FakeCustomApi;
   beforeAll(async () => {
     custom = await startFakeCustomApi([]);
-    // No allow-list: loopback is internal, so a sync would be refused, and so is the test.
-    h = await startHarness({ templates: await loadTemplates(logger) });
+    // Production mode without an allow-list: loopback is internal, so a sync would be refused, and so is the test.
+    h = await startHarness({ templates: await loadTemplates(logger), settings: { mode: 'production' } });
   });
   afterAll(async () => {
     await h?.close();
@@ -488,7 +472,7 @@ describe("connection tests honour the connectors' outbound allow-list", () => {
       'check:skipped',
     ]);
     expect(detailOf(answer, 'connect')).toMatch(
-      /127\.0\.0\.1 \(127\.0\.0\.1\) is an internal address and ingest\.jobs\.allowAddresses does not name it/,
+      /127\.0\.0\.1 \(127\.0\.0\.1\) is an internal address and outbound\.allowAddresses does not name it/,
     );
     expect(custom.requests).toHaveLength(0);
   });

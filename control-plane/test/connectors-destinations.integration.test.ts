@@ -5,7 +5,7 @@ describe('connectors and destinations API', () => {
   let h: Harness;
   beforeAll(async () => {
     // Loopback is allowed for connectors, so the connection test reaches the local endpoints.
-    h = await startHarness({ settings: { ingest: { jobs: { allowAddresses: ['127.0.0.0/8'] } } } });
+    h = await startHarness({ settings: { outbound: { allowAddresses: ['127.0.0.0/8'] } } });
   });
   afterAll(async () => {
     await h?.close();

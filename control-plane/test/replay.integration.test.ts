@@ -91,7 +91,7 @@ describe('replaying dead letters to their own destination', () => {
       id: 'hook',
       name: 'hook',
       type: 'webhook',
-      config: { url: `http://127.0.0.1:${port}/in`, allow: ['127.0.0.0/8'] },
+      config: { url: `http://127.0.0.1:${port}/in` },
     });
     expect(hook.status).toBe(201);
     const file = await h.api('POST', '/api/v1/destinations', {

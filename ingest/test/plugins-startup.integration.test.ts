@@ -20,7 +20,8 @@ import {
 // The real ingest process, started as `npm start` starts it, with connector plugins in its
 // settings: the example plugin, one that throws at import and one that exports the wrong shape.
 // It must start, say clearly which plugins it left out and why, run syncs of the plugin that
-// loaded, and apply its outbound allow-list (ingest.jobs.allowAddresses) to the custom HTTP
+// loaded, and apply its outbound allow-list (outbound.allowAddresses; production mode, so loopback is not allowed
+// as a whole) to the custom HTTP
 // connector: the listed address is reached, another loopback address is refused.
 
 const KEY = { id: 'startup-1', key: randomBytes(32).toString('base64') };
@@ -70,7 +71,9 @@ beforeAll(async () => {
   const port = await freePort();
   const directory = mkdtempSync(join(tmpdir(), 'muxly-plugins-'));
   const settings = {
+    mode: 'production',
     log: { level: 'info' },
+    outbound: { allowAddresses: ['127.0.0.1/32'] },
     kafka: { brokers: [KAFKA_BROKER] },
     topics: { prefix, partitions: 1 },
     controlPlane: { secrets: { keys: [KEY] } },
@@ -83,7 +86,6 @@ beforeAll(async () => {
           './ingest/test/fakes/plugins/throws-at-import',
           './ingest/test/fakes/plugins/wrong-shape',
         ],
-        allowAddresses: ['127.0.0.1/32'],
         progressIntervalMs: 0,
         httpTimeoutMs: 5_000,
       },

@@ -46,7 +46,7 @@ beforeAll(async () => {
       {
         ...settings,
         pipeline: {
-          destinations: [{ id: 'hook', type: 'webhook', enabled: true, config: { url, allow: ['127.0.0.0/8'] } }],
+          destinations: [{ id: 'hook', type: 'webhook', enabled: true, config: { url } }],
           rules: [],
         },
       },

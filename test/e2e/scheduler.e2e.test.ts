@@ -143,7 +143,7 @@ beforeAll(async () => {
     topics: { prefix, partitions: 2 },
     ingest: {
       http: { port: ports.ingest },
-      jobs: { allowAddresses: ['127.0.0.0/8'], httpTimeoutMs: 10_000, progressIntervalMs: 0 },
+      jobs: { httpTimeoutMs: 10_000, progressIntervalMs: 0 },
     },
     transformer: { health: { port: ports.transformer }, groupId: `${prefix}transformer`, instanceId: 'e2e-1' },
     router: { health: { port: ports.router }, groupIdPrefix: `${prefix}router.` },
@@ -152,7 +152,7 @@ beforeAll(async () => {
       scheduler: { refreshIntervalMs: 500, sweepIntervalMs: 500 },
       auth: { bootstrapAdmin: { email: ADMIN.username, password: ADMIN.password } },
     },
-    outbound: { fileBaseDirectory: dir },
+    outbound: { fileBaseDirectory: dir, allowAddresses: ['127.0.0.0/8'] },
     pipeline: {
       destinations: [{ id: 'file', type: 'file', config: { path: 'events.jsonl' } }],
       rules: [{ id: 'all', destinationIds: ['file'] }],

@@ -177,3 +177,18 @@ export class AddressGuard {
     if (!this.permits(host, address)) throw new BlockedAddressError(host, address);
   }
 }
+
+/**
+ * The guard's refusal inside an error a client library wrapped (as `cause`, or as `original` in
+ * Slack's and axios's errors), so a refused address is reported as the configuration error it is
+ * and not retried as a network failure.
+ */
+export function blockedAddressIn(error: unknown): BlockedAddressError | undefined {
+  let current = error;
+  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
+    if (current instanceof BlockedAddressError) return current;
+    const wrapped = current as { cause?: unknown; original?: unknown };
+    current = wrapped.cause ?? wrapped.original;
+  }
+  return undefined;
+}

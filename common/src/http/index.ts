@@ -1,4 +1,5 @@
 export * from './address-guard.ts';
+export * from './connect-guard.ts';
 export * from './status-errors.ts';
 export * from './client.ts';
 export * from './security-headers.ts';

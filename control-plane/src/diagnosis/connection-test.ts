@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
-import { AddressGuard, errorMessage, type ForbiddenDatabases, type OutboundPolicy } from '@muxly/common';
+import { errorMessage, outboundGuard, type ForbiddenDatabases, type OutboundPolicy } from '@muxly/common';
 import { ApiProblem } from '../http/problem.ts';
 import type { CheckStep, OwnCheckStep, PluginTemplate, TemplateCatalog, TemplateKind } from '../templates/catalog.ts';
 
@@ -31,11 +31,9 @@ export interface ConnectionTestInput {
   config: Record<string, unknown>;
   credentials: Record<string, unknown> | null;
   /**
-   * The connectors' outbound allow-list (`ingest.jobs.allowAddresses`): a connector's endpoint is
-   * judged as a sync would judge it. Destinations use their own `allow` field where they have one.
+   * The operator's outbound settings, applied as the router and ingest apply them: an endpoint
+   * is judged as a delivery or a sync would judge it, whoever saved the object.
    */
-  connectorAllowAddresses: readonly string[];
-  /** The operator's outbound settings, applied as the router and ingest apply them. */
   outbound: OutboundPolicy;
   /** Databases no destination may reach: the test refuses them before any connection. */
   forbiddenDatabases: ForbiddenDatabases;
@@ -82,6 +80,7 @@ export function findEndpoint(config: Record<string, unknown>): Endpoint | undefi
     'apiBaseUrl',
     'webhookUrl',
     'apiEndpoint',
+    'slackApiUrl',
     'basePath',
     'connectionString',
   ]) {
@@ -212,12 +211,6 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
   // resolve, connect
   const endpointUrl = template.endpoint?.(merged);
   const endpoint = endpointUrl ? endpointOfUrl(endpointUrl, 'the connector endpoint') : findEndpoint(merged);
-  const allow =
-    kind === 'connector'
-      ? input.connectorAllowAddresses
-      : Array.isArray(merged.allow)
-        ? (merged.allow as string[])
-        : undefined;
   let reachable = true;
   if (endpoint) {
     let addresses: string[] = [];
@@ -229,20 +222,19 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
     if (resolved.status === 'ok') {
       set(
         await timed('connect', async () => {
-          if (allow) {
-            // NOTE: the guard runs before the TCP connection: a test must not become a way to
-            // probe internal ports that a sync or a delivery would never be allowed to reach.
-            const guard = new AddressGuard({ allow });
-            const refused = addresses.find((address) => !guard.permits(endpoint.host, address));
-            if (refused) {
-              const setting = kind === 'connector' ? 'ingest.jobs.allowAddresses' : 'the destination\'s "allow" field';
-              throw new Error(
-                `${endpoint.host} (${refused}) is an internal address and ${setting} does not name it: the outbound address guard refuses it`,
-              );
-            }
+          // NOTE: the guard runs before any connection, and its answer names neither the port nor
+          // whether anything listens there: a test must not become a way to probe internal ports
+          // that a sync or a delivery would never be allowed to reach.
+          const guard = outboundGuard(input.outbound);
+          const refused = addresses.find((address) => !guard.permits(endpoint.host, address));
+          if (refused) {
+            throw new Error(
+              `${endpoint.host} (${refused}) is an internal address and outbound.allowAddresses does not name it: the outbound address guard refuses it`,
+            );
           }
-          await tcpConnect(endpoint.host, endpoint.port);
-          return `TCP connection to ${endpoint.host}:${endpoint.port} opened${allow ? ' (the outbound address guard permits it)' : ''}`;
+          // The connection goes to an address just checked, not to a fresh lookup of the name.
+          await tcpConnect(addresses[0]!, endpoint.port);
+          return `TCP connection to ${endpoint.host}:${endpoint.port} opened (the outbound address guard permits it)`;
         }),
       );
     }
@@ -268,7 +260,7 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
         .check(config, {
           signal: controller.signal,
           credentials,
-          allowAddresses: input.connectorAllowAddresses,
+          allowAddresses: input.outbound.allowAddresses,
           outbound: input.outbound,
           forbiddenDatabases: input.forbiddenDatabases,
           ...(input.objectId ? { objectId: input.objectId } : {}),

@@ -291,7 +291,6 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
         catalog: templates,
         config: object.config,
         credentials: decryptCredentials(object),
-        connectorAllowAddresses: context.connectorAllowAddresses,
         outbound: context.outbound,
         forbiddenDatabases: context.forbiddenDatabases,
         objectId: object.id,

@@ -29,9 +29,9 @@ export interface OwnCheckStep {
 export interface CheckOptions {
   signal: AbortSignal;
   credentials: Record<string, unknown> | null;
-  /** The connectors' outbound allow-list (`ingest.jobs.allowAddresses`); destinations ignore it. */
+  /** The operator's outbound allow-list (`outbound.allowAddresses`, with loopback in local mode). */
   allowAddresses: readonly string[];
-  /** The operator's outbound settings (the file destination's base folder). */
+  /** The operator's outbound settings (the allow-list and the file destination's base folder). */
   outbound: OutboundPolicy;
   /** Databases no destination may reach (the control plane's own among them). */
   forbiddenDatabases: ForbiddenDatabases;

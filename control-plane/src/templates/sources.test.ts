@@ -77,7 +77,7 @@ describe('templates from the router and ingest', () => {
         signal: AbortSignal.timeout(5_000),
         credentials: null,
         allowAddresses: [],
-        outbound: { fileBaseDirectory: tmpdir() },
+        outbound: { fileBaseDirectory: tmpdir(), allowAddresses: [] },
         forbiddenDatabases: new ForbiddenDatabases([]),
       },
     );

@@ -107,8 +107,7 @@ test('the connection test refuses it before connecting', async () => {
     catalog,
     config: attack('').config,
     credentials: { connectionString: controlPlaneDatabase('localhost') },
-    connectorAllowAddresses: [],
-    outbound: { fileBaseDirectory: tmpdir() },
+    outbound: { fileBaseDirectory: tmpdir(), allowAddresses: ['127.0.0.0/8'] },
     forbiddenDatabases: new ForbiddenDatabases([harness.settings.controlPlane.database.url]),
   });
   expect(result.ok).toBe(false);

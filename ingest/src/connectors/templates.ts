@@ -19,8 +19,8 @@ export interface ConnectionCheckOptions {
   signal: AbortSignal;
   credentials: Record<string, unknown> | null;
   /**
-   * The outbound allow-list the syncs use (`ingest.jobs.allowAddresses`), so the check refuses
-   * exactly the internal addresses a sync would refuse.
+   * The outbound allow-list the syncs use (`outbound.allowAddresses`, with loopback in local
+   * mode), so the check refuses exactly the internal addresses a sync would refuse.
    */
   allowAddresses?: readonly string[];
   /** Longest single HTTP exchange of the check. */

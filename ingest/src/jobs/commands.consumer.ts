@@ -4,6 +4,7 @@ import {
   compileValidator,
   createHttpClient,
   errorMessage,
+  outboundPolicy,
   SecretKeyring,
   topicNames,
   type KafkaProducer,
@@ -56,7 +57,8 @@ export async function startJobs(options: {
       pluginFailures: loaded.failures.length,
     });
   }
-  const http = createHttpClient({ allow: jobs.allowAddresses, timeoutMs: jobs.httpTimeoutMs });
+  // The operator's outbound allow-list (outbound.allowAddresses, loopback too in local mode).
+  const http = createHttpClient({ allow: outboundPolicy(settings).allowAddresses, timeoutMs: jobs.httpTimeoutMs });
   const runner = new JobRunner({
     registry,
     keyring: new SecretKeyring(settings.controlPlane.secrets),

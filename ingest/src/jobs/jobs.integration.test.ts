@@ -21,7 +21,7 @@ import { contact, startFakeHubSpot } from '../../test/fakes/hubspot.ts';
 import { startJobs, type RunningJobs } from './commands.consumer.ts';
 
 // The job runner through real Kafka: run and cancel commands in, connector.records.v1 envelopes
-// and job results out, against a local JSON API (loopback allowed by ingest.jobs.allowAddresses).
+// and job results out, against a local JSON API (loopback allowed by outbound.allowAddresses).
 
 const TOKEN = 'api-token-0123456789';
 const KEY = { id: 'k1', key: randomBytes(32).toString('base64') };
@@ -69,7 +69,7 @@ beforeAll(async () => {
       topics: { prefix, partitions: 1 },
       kafka: { connectionTimeoutMs: 2_000 },
       ingest: {
-        jobs: { allowAddresses: ['127.0.0.0/8'], recordsPerMessage: 2, progressIntervalMs: 0, httpTimeoutMs: 5_000 },
+        jobs: { recordsPerMessage: 2, progressIntervalMs: 0, httpTimeoutMs: 5_000 },
       },
       controlPlane: { secrets: { keys: [KEY] } },
       tracing: { otlpEndpoint },

@@ -139,7 +139,7 @@ beforeAll(async () => {
         id: 'hook',
         type: 'webhook',
         enabled: true,
-        config: { url: hookUrl, allow: ['127.0.0.0/8'], timeoutMs: 5_000 },
+        config: { url: hookUrl, timeoutMs: 5_000 },
       },
     ],
     rules: [

@@ -93,7 +93,7 @@ beforeAll(async () => {
     type: 'webhook',
     enabled: true,
     // The held request outlives the test: only its answer (or the router's stop) ends it.
-    config: { url, batchSize: 100, timeoutMs: 120_000, allow: ['127.0.0.1'] },
+    config: { url, batchSize: 100, timeoutMs: 120_000 },
   });
   router = await startRouter(
     {

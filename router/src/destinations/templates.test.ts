@@ -45,7 +45,11 @@ describe('template secrets and checks', () => {
   test('the check reports an invalid configuration as a failed config step', async () => {
     const steps = await byType('webhook').check!(
       { url: 'ftp://nope' },
-      { signal: AbortSignal.timeout(5000), outbound: { fileBaseDirectory: tmpdir() }, forbiddenDatabases: none },
+      {
+        signal: AbortSignal.timeout(5000),
+        outbound: { fileBaseDirectory: tmpdir(), allowAddresses: [] },
+        forbiddenDatabases: none,
+      },
     );
     expect(steps).toEqual([
       expect.objectContaining({ name: 'config', status: 'failed', detail: expect.stringContaining('config.url') }),
@@ -55,7 +59,11 @@ describe('template secrets and checks', () => {
   test("the check runs the destination's health check (the webhook address guard refuses loopback)", async () => {
     const steps = await byType('webhook').check!(
       { url: 'http://127.0.0.1:9/hook' },
-      { signal: AbortSignal.timeout(5000), outbound: { fileBaseDirectory: tmpdir() }, forbiddenDatabases: none },
+      {
+        signal: AbortSignal.timeout(5000),
+        outbound: { fileBaseDirectory: tmpdir(), allowAddresses: [] },
+        forbiddenDatabases: none,
+      },
     );
     expect(steps.map((step) => [step.name, step.status])).toEqual([
       ['config', 'ok'],

@@ -12,7 +12,8 @@ export function testContext(destinationId = `test-${process.pid}`): DestinationC
     log: createLogger({ service: 'router-test', silent: true }),
     metrics: new Registry(),
     signal: controller.signal,
-    outbound: { fileBaseDirectory: tmpdir() },
+    // Loopback, where the tests' peers listen, as local mode allows it.
+    outbound: { fileBaseDirectory: tmpdir(), allowAddresses: ['127.0.0.0/8', '::1'] },
     forbiddenDatabases: new ForbiddenDatabases([]),
     abort: () => controller.abort(),
   };

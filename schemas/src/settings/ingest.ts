@@ -88,11 +88,6 @@ export const IngestSettings = Section({
         default: 4,
         description: 'Syncs this instance runs at once; further run commands wait.',
       }),
-      allowAddresses: Type.Array(Type.String(), {
-        default: [],
-        description:
-          'Internal addresses (CIDRs, addresses, host names or *.suffixes) connectors may reach, e.g. 127.0.0.0/8 for a local API; everything else internal is refused, by syncs and by connection tests.',
-      }),
       plugins: Type.Array(Type.String(), {
         default: [],
         description:

@@ -7,6 +7,11 @@ import { Section } from './shared.ts';
  */
 export const OutboundSettings = Section(
   {
+    allowAddresses: Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description:
+        'Internal addresses (CIDRs, addresses, host names or *.suffixes) that destinations, connectors and connection tests may reach: every private, loopback, link-local, unique-local and metadata address not named here is refused, in the router, in ingest and in the control plane. In local mode loopback (127.0.0.0/8, ::1) is allowed as well.',
+    }),
     fileBaseDirectory: Type.Optional(
       Type.String({
         minLength: 1,

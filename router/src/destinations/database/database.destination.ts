@@ -1,4 +1,4 @@
-import { ConfigurationError, errorMessage, PermanentError } from '@muxly/common';
+import { ConfigurationError, errorMessage, outboundGuard, PermanentError } from '@muxly/common';
 import { compileGetter, parsePath } from '@muxly/schemas';
 import type { DestinationInstance, DestinationPlugin, SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
@@ -41,7 +41,12 @@ export const databaseDestination: DestinationPlugin<DatabaseDestinationConfig> =
         throw new ConfigurationError(`config.columns.${column}: ${errorMessage(error)}`);
       }
     });
-    const writer = writers[server](config, shapeOf(config), context.log.child({ destination: context.destinationId }));
+    const writer = writers[server](
+      config,
+      shapeOf(config),
+      context.log.child({ destination: context.destinationId }),
+      outboundGuard(context.outbound),
+    );
     const rowsPerStatement = Math.max(1, Math.floor(writer.maxParameters / (mapped.length + 1)));
     const rowOf = (index: number, batch: Parameters<DestinationInstance['send']>[0]): unknown[] => {
       const item = batch[index]!;

@@ -1,10 +1,13 @@
 import mysql from 'mysql2/promise';
 import {
+  blockedAddressIn,
   ConfigurationError,
   errorMessage,
+  guardedSocket,
   PermanentError,
   RefusedError,
   RetryableError,
+  type AddressGuard,
   type Logger,
 } from '@muxly/common';
 import type { DatabaseDestinationConfig } from './config.ts';
@@ -29,6 +32,9 @@ const TRANSIENT = new Set([1040, 1053, 1205, 1213, 1290, 2006, 2013]); // too ma
  * `code` (ECONNREFUSED, PROTOCOL_CONNECTION_LOST) and pass with time like any connection problem.
  */
 export function classifyMysqlError(error: unknown): Error {
+  // The outbound address guard refused the peer's address: the configuration must change.
+  const blocked = blockedAddressIn(error);
+  if (blocked) return blocked;
   const { errno, sqlState } = error as { errno?: unknown; sqlState?: unknown };
   const message = `MySQL/MariaDB: ${errorMessage(error)}`;
   if (typeof errno !== 'number' || typeof sqlState !== 'string') return new RetryableError(message, { cause: error });
@@ -79,7 +85,12 @@ function connectionOptions(connectionString: string) {
   };
 }
 
-export function mysqlWriter(config: DatabaseDestinationConfig, shape: TableShape, log: Logger): SqlWriter {
+export function mysqlWriter(
+  config: DatabaseDestinationConfig,
+  shape: TableShape,
+  log: Logger,
+  guard: AddressGuard,
+): SqlWriter {
   const table = shape.schema ? `${quote(shape.schema)}.${quote(shape.table)}` : quote(shape.table);
   const columnList = [shape.idColumn, ...shape.columns].map(quote).join(', ');
   // NOTE: ON DUPLICATE KEY fires on any unique key of the table, not only the id column: give the
@@ -92,8 +103,12 @@ export function mysqlWriter(config: DatabaseDestinationConfig, shape: TableShape
   const statement = (rows: number) =>
     `INSERT INTO ${table} (${columnList}) VALUES ${Array.from({ length: rows }, () => `(${[shape.idColumn, ...shape.columns].map(() => '?').join(', ')})`).join(', ')} ${conflict}`;
 
+  const options = connectionOptions(config.connectionString);
   const pool = mysql.createPool({
-    ...connectionOptions(config.connectionString),
+    ...options,
+    // Every connection goes through the outbound address guard, checked on the address connected
+    // to (never a local socket path); TLS still verifies the host name of the connection string.
+    stream: () => guardedSocket(guard).connect(options.port, options.host),
     connectionLimit: config.poolSize,
     connectTimeout: 10_000,
     ssl: config.ssl ? { rejectUnauthorized: true } : undefined,

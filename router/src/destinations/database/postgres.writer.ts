@@ -1,5 +1,14 @@
 import pg from 'pg';
-import { errorMessage, PermanentError, RefusedError, RetryableError, type Logger } from '@muxly/common';
+import {
+  blockedAddressIn,
+  errorMessage,
+  guardedSocket,
+  PermanentError,
+  RefusedError,
+  RetryableError,
+  type AddressGuard,
+  type Logger,
+} from '@muxly/common';
 import type { DatabaseDestinationConfig } from './config.ts';
 import type { SqlWriter, TableShape } from './sql-writer.ts';
 
@@ -14,6 +23,9 @@ const quote = (identifier: string): string => `"${identifier.replaceAll('"', '""
  * syntax and undefined objects are the configuration's fault; data errors belong to the rows.
  */
 export function classifyPostgresError(error: unknown): Error {
+  // The outbound address guard refused the peer's address: the configuration must change.
+  const blocked = blockedAddressIn(error);
+  if (blocked) return blocked;
   const code = (error as { code?: unknown }).code;
   const message = `PostgreSQL: ${errorMessage(error)}`;
   if (typeof code !== 'string' || !/^[0-9A-Z]{5}$/.test(code)) return new RetryableError(message, { cause: error });
@@ -29,7 +41,12 @@ export function classifyPostgresError(error: unknown): Error {
   return new RetryableError(message, { cause: error });
 }
 
-export function postgresWriter(config: DatabaseDestinationConfig, shape: TableShape, log: Logger): SqlWriter {
+export function postgresWriter(
+  config: DatabaseDestinationConfig,
+  shape: TableShape,
+  log: Logger,
+  guard: AddressGuard,
+): SqlWriter {
   const table = `${quote(shape.schema ?? 'public')}.${quote(shape.table)}`;
   const columnList = [shape.idColumn, ...shape.columns].map(quote).join(', ');
   const conflict =
@@ -43,6 +60,9 @@ export function postgresWriter(config: DatabaseDestinationConfig, shape: TableSh
     statement_timeout: config.statementTimeoutMs,
     connectionTimeoutMillis: 10_000,
     ssl: config.ssl ? { rejectUnauthorized: true } : undefined,
+    // Every connection goes through the outbound address guard, checked on the address connected
+    // to; TLS still verifies the host name of the connection string.
+    stream: () => guardedSocket(guard),
   });
   // An idle client losing its connection emits on the pool; without a listener it would crash the process.
   pool.on('error', (error) => log.warn('database destination: idle connection error', { error: error.message }));

@@ -1,6 +1,16 @@
+import type { Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import nodemailer from 'nodemailer';
-import { ConfigurationError, errorMessage, PermanentError, RefusedError, RetryableError } from '@muxly/common';
+import {
+  blockedAddressIn,
+  ConfigurationError,
+  errorMessage,
+  guardedConnect,
+  outboundGuard,
+  PermanentError,
+  RefusedError,
+  RetryableError,
+} from '@muxly/common';
 import { compileTemplate, RuleCompileError, type Template } from '@muxly/schemas';
 import { stoppedAt, type DeliveryItem, type DestinationPlugin, type SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
@@ -11,6 +21,9 @@ import { EmailDestinationConfig } from './config.ts';
  * RFC 5321, 5xx are not; authentication failures are the configuration's; connection problems pass.
  */
 export function classifySmtpError(error: unknown): Error {
+  // The outbound address guard refused the peer's address: the configuration must change.
+  const blocked = blockedAddressIn(error);
+  if (blocked) return blocked;
   const { code, responseCode } = error as { code?: string; responseCode?: number };
   const message = `SMTP: ${errorMessage(error)}`;
   if (code === 'EAUTH' || responseCode === 530 || responseCode === 535)
@@ -47,6 +60,7 @@ export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
     if ((smtp.user === undefined) !== (smtp.password === undefined))
       throw new ConfigurationError('config.smtp: set both user and password, or neither');
 
+    const guard = outboundGuard(context.outbound);
     const transport = nodemailer.createTransport({
       host: smtp.host,
       port: smtp.port,
@@ -59,6 +73,14 @@ export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
       // One reused connection per destination: a batch of messages does not reconnect per message.
       pool: true,
       maxConnections: 1,
+      // Every connection goes through the outbound address guard, checked on the address connected
+      // to; nodemailer then speaks SMTP (and TLS, verifying smtp.host) over the socket given here.
+      getSocket: (_options: unknown, callback: (error: Error | null, socket?: { connection: Socket }) => void) => {
+        guardedConnect(guard, smtp.host, smtp.port, smtp.timeoutMs).then(
+          (socket) => callback(null, { connection: socket }),
+          (error: Error) => callback(error),
+        );
+      },
     });
 
     const deliver = async (items: readonly DeliveryItem[], mailSubject: string, body: string): Promise<void> => {

@@ -17,7 +17,7 @@ beforeEach(() => {
     log: createLogger({ service: 'test', silent: true }),
     metrics: new Registry(),
     signal: new AbortController().signal,
-    outbound: { fileBaseDirectory: base },
+    outbound: { fileBaseDirectory: base, allowAddresses: [] },
     forbiddenDatabases: new ForbiddenDatabases([]),
   };
 });
@@ -206,7 +206,7 @@ describe('the file stays inside the base folder', () => {
   });
 
   test('the base folder is created when missing', async () => {
-    context.outbound = { fileBaseDirectory: join(base, 'not-yet') };
+    context.outbound = { fileBaseDirectory: join(base, 'not-yet'), allowAddresses: [] };
     const { instance } = await create('out.jsonl');
     await instance.send([item('a')]);
     await instance.close();

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Pushgateway, Registry } from 'prom-client';
-import { ConfigurationError, errorMessage, InvalidEventError } from '@muxly/common';
+import { ConfigurationError, errorMessage, guardedAgents, InvalidEventError, outboundGuard } from '@muxly/common';
 import { compileGetter, compileRule, parsePath, RuleCompileError, templateText } from '@muxly/schemas';
 import type { DestinationPlugin, SendResult } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
@@ -156,7 +156,9 @@ export const prometheusDestination: DestinationPlugin<PrometheusDestinationConfi
     let push: (() => Promise<void>) | undefined;
     if (config.pushgateway) {
       const { url, job, intervalSeconds } = config.pushgateway;
-      const gateway = new Pushgateway(url, { timeout: 10_000 }, registry);
+      // The push goes through the outbound address guard, checked on the address connected to.
+      const agent = guardedAgents(outboundGuard(context.outbound), { keepAlive: false }).forUrl(url);
+      const gateway = new Pushgateway(url, { timeout: 10_000, agent }, registry);
       push = async () => {
         try {
           await gateway.pushAdd({ jobName: job, groupings: { destination: context.destinationId } });

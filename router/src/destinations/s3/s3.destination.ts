@@ -1,7 +1,16 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { HeadBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { errorMessage, PermanentError, RefusedError, RetryableError, ThrottledError } from '@muxly/common';
+import {
+  blockedAddressIn,
+  errorMessage,
+  guardedAgents,
+  outboundGuard,
+  PermanentError,
+  RefusedError,
+  RetryableError,
+  ThrottledError,
+} from '@muxly/common';
 import type { DeliveryItem, DestinationPlugin } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { S3DestinationConfig } from './config.ts';
@@ -46,6 +55,9 @@ export function planObjects(batch: readonly DeliveryItem[], prefix: string): { k
 
 /** AWS SDK errors mapped to the router's error classes (one place). */
 export function classifyS3Error(error: unknown): Error {
+  // The outbound address guard refused the peer's address: the configuration must change.
+  const blocked = blockedAddressIn(error);
+  if (blocked) return blocked;
   const details = error as {
     name?: string;
     $metadata?: { httpStatusCode?: number };
@@ -84,6 +96,7 @@ export const s3Destination: DestinationPlugin<S3DestinationConfig> = {
   maxBatchSize: 5000,
   async create(rawConfig, context) {
     const config = resolveConfig(S3DestinationConfig, rawConfig, 's3');
+    const agents = guardedAgents(outboundGuard(context.outbound), { maxSockets: 50 });
     const client = new S3Client({
       region: config.region,
       ...(config.endpoint ? { endpoint: config.endpoint } : {}),
@@ -93,7 +106,14 @@ export const s3Destination: DestinationPlugin<S3DestinationConfig> = {
         : {}),
       // The router's retry policy (backoff, jitter, Retry-After, DLQ) owns retries.
       maxAttempts: 1,
-      requestHandler: { requestTimeout: config.requestTimeoutMs, connectionTimeout: 10_000 },
+      requestHandler: {
+        requestTimeout: config.requestTimeoutMs,
+        connectionTimeout: 10_000,
+        // Every connection goes through the outbound address guard (an endpoint override may name
+        // any host), checked on the address connected to.
+        httpAgent: agents.http,
+        httpsAgent: agents.https,
+      },
     });
 
     return {

@@ -1,11 +1,14 @@
-import { ErrorCode, LogLevel, WebClient, type WebAPICallError } from '@slack/web-api';
+import { ErrorCode, LogLevel, WebClient, type FetchFunction, type WebAPICallError } from '@slack/web-api';
 import {
+  blockedAddressIn,
   ConfigurationError,
   errorMessage,
+  createHttpClient,
   PermanentError,
   RefusedError,
   RetryableError,
   ThrottledError,
+  type HttpClient,
 } from '@muxly/common';
 import { compileTemplate, RuleCompileError } from '@muxly/schemas';
 import { stoppedAt, type DestinationPlugin, type SendResult } from '../destination.ts';
@@ -54,7 +57,34 @@ const RETRYABLE_ERRORS = new Set([
 ]);
 
 /** The one place where Slack Web API failures become the router's error classes. */
+/** Slack's client calls `fetch`; this one answers through the guarded HTTP client, every status returned. */
+function guardedFetch(http: HttpClient): FetchFunction {
+  return async (url, init = {}) => {
+    if (init.body !== undefined && typeof init.body !== 'string')
+      throw new PermanentError('Slack: only form-encoded calls are made (no file uploads)');
+    const answer = await http.request({
+      method: init.method ?? 'GET',
+      url: String(url),
+      headers: init.headers,
+      body: init.body,
+      signal: init.signal,
+      acceptStatus: () => true,
+    });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(answer.headers)) {
+      for (const one of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, one);
+    }
+    return new Response(answer.status === 204 || answer.status === 304 ? null : answer.body, {
+      status: answer.status,
+      headers,
+    });
+  };
+}
+
 export function classifySlackError(error: unknown): Error {
+  // The outbound address guard refused the peer's address: the configuration must change.
+  const blocked = blockedAddressIn(error);
+  if (blocked) return blocked;
   const slack = error as Partial<WebAPICallError> & {
     data?: { error?: string };
     statusCode?: number;
@@ -106,6 +136,9 @@ export const slackDestination: DestinationPlugin<SlackDestinationConfig> = {
       rejectRateLimitedCalls: true,
       allowAbsoluteUrls: false,
       logLevel: LogLevel.ERROR,
+      // Every request goes through the guarded HTTP client (slackApiUrl may name any host): the
+      // outbound address guard checks the address connected to.
+      fetch: guardedFetch(createHttpClient({ allow: context.outbound.allowAddresses, timeoutMs: config.timeoutMs })),
     });
 
     return {

@@ -22,12 +22,9 @@ export const WebhookDestinationConfig = Type.Object(
       description:
         '1: one request per event, its body the event. More: the body is a JSON array of up to this many events.',
     }),
+    // NOTE: no allow-list here: which internal addresses a webhook may reach is the operator's
+    // outbound.allowAddresses, which nothing an editor writes can widen.
     timeoutMs: Type.Integer({ minimum: 100, maximum: 120_000, default: 10_000 }),
-    allow: Type.Array(Type.String({ minLength: 1 }), {
-      default: [],
-      description:
-        'Private, loopback or link-local addresses (CIDRs, addresses or host names) this webhook may reach; refused otherwise.',
-    }),
   },
   { additionalProperties: false },
 );
@@ -39,6 +36,6 @@ export const webhookDestinationTemplate = {
   description:
     'POSTs events as JSON, signed in the Standard Webhooks style (webhook-id, webhook-timestamp, webhook-signature), optionally in batches.',
   configSchema: WebhookDestinationConfig,
-  defaults: { headers: {}, batchSize: 1, timeoutMs: 10_000, allow: [] },
+  defaults: { headers: {}, batchSize: 1, timeoutMs: 10_000 },
   required: ['url'],
 };

@@ -25,7 +25,11 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
     );
     // The guarded client checks every address at connect time (no DNS-rebinding window) and
     // maps statuses: 408/429/5xx → retryable (429 throttled, Retry-After parsed), other 4xx → permanent.
-    const http = createHttpClient({ allow: config.allow, timeoutMs: config.timeoutMs, userAgent: 'Muxly-Webhook/1' });
+    const http = createHttpClient({
+      allow: context.outbound.allowAddresses,
+      timeoutMs: config.timeoutMs,
+      userAgent: 'Muxly-Webhook/1',
+    });
 
     const post = async (events: unknown[], ids: string[], traceparent: string | undefined): Promise<void> => {
       const body = JSON.stringify(config.batchSize === 1 ? events[0] : events);

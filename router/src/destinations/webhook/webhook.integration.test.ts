@@ -1,9 +1,10 @@
 import { createHmac } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { type IncomingHttpHeaders, type Server } from 'node:http';
 import { createAsyncServer } from '../../../../test/support/http.ts';
 import { ConfigurationError, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
-import type { DestinationInstance } from '../destination.ts';
-import { createForTest, testItems } from '../test-context.ts';
+import type { DestinationContext, DestinationInstance } from '../destination.ts';
+import { createForTest, testContext, testItems } from '../test-context.ts';
 import { webhookDestination } from './webhook.destination.ts';
 
 // Peer: a real node:http server receiving the webhooks. Loopback is allow-listed explicitly, as
@@ -40,8 +41,11 @@ afterAll(() => {
   return new Promise<void>((resolve) => server.close(() => resolve()));
 });
 const created: DestinationInstance[] = [];
-const make = async (settings: Record<string, unknown>): Promise<DestinationInstance> => {
-  const destination = await createForTest(webhookDestination, settings);
+const make = async (
+  settings: Record<string, unknown>,
+  context: DestinationContext = testContext(),
+): Promise<DestinationInstance> => {
+  const destination = await createForTest(webhookDestination, settings, context);
   created.push(destination);
   return destination;
 };
@@ -56,7 +60,6 @@ beforeEach(() => {
 const config = (overrides: Record<string, unknown> = {}) => ({
   url,
   secret: SECRET,
-  allow: ['127.0.0.0/8'],
   headers: { authorization: 'Bearer receiver-token' },
   ...overrides,
 });
@@ -137,13 +140,18 @@ test('a failure in the middle of a batch reports only the events not yet deliver
   expect(received).toHaveLength(5); // 2 from the first batch (stopped at the 503), 3 from the second
 });
 
-test('loopback and private addresses are refused unless allow-listed', async () => {
-  for (const target of [url, url.replace('127.0.0.1', 'localhost')]) {
-    const destination = await make(config({ url: target, allow: [] }));
+test("loopback and private addresses are refused unless the operator's outbound.allowAddresses names them", async () => {
+  // As in production mode with no allow-list: the operator's policy arrives in the context.
+  const strict = { ...testContext(), outbound: { fileBaseDirectory: tmpdir(), allowAddresses: [] } };
+  for (const target of [url, url.replace('127.0.0.1', 'localhost'), url.replace('127.0.0.1', '[::ffff:7f00:1]')]) {
+    const destination = await make(config({ url: target }), strict);
     await expect(destination.send(testItems(1))).rejects.toBeInstanceOf(ConfigurationError);
     await expect(destination.healthcheck()).rejects.toBeInstanceOf(ConfigurationError);
   }
-  const metadata = await make(config({ url: 'http://169.254.169.254/latest/meta-data/', allow: ['127.0.0.0/8'] }));
+  // The editor's config has no allow-list of its own any more: an `allow` field is refused.
+  await expect(make(config({ allow: ['0.0.0.0/0'] }), strict)).rejects.toThrow(/allow/);
+  // Loopback allowed (local mode) does not open the metadata address.
+  const metadata = await make(config({ url: 'http://169.254.169.254/latest/meta-data/' }));
   await expect(metadata.send(testItems(1))).rejects.toBeInstanceOf(ConfigurationError);
   expect(received).toHaveLength(0);
 });
