@@ -55,7 +55,7 @@ async function postOne(pipeline: TestPipeline, name: string, traceparent?: strin
 const webhookDestination = (url: string) => ({
   id: 'hook',
   type: 'webhook',
-  config: { url, allow: ['127.0.0.1'], batchSize: 1 },
+  config: { url, batchSize: 1 },
 });
 
 afterAll(async () => {
