@@ -191,15 +191,15 @@ describe("every outbound connection is judged by the operator's outbound.allowAd
     expect(received).toEqual([]);
   });
 
-  test("the control plane's own database is refused, and its open port looks like a closed one", async () => {
+  test('a database server on this machine is refused, and its open port looks like a closed one', async () => {
     const database = new URL(harness.database.url);
     const probe = (port: string) =>
       createAndTest('destinations', {
         type: 'database',
-        config: { table: 'api_keys', columns: { scopes: '$.name' } },
-        credentials: {
-          connectionString: `postgres://${database.username}@${database.hostname}:${port}${database.pathname}`,
-        },
+        config: { table: 'events', columns: { name: '$.name' } },
+        // Another database of the PostgreSQL server on this machine (the control plane's own is
+        // refused when saved, before any address check).
+        credentials: { connectionString: `postgres://${database.username}@${database.hostname}:${port}/postgres` },
       });
     const open = await probe(database.port || '5432');
     const closed = await probe('1');
