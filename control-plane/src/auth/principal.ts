@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { decodeJwt } from 'jose';
 import type { Logger } from '@muxly/common';
-import { ApiProblem } from '../http/problem.ts';
+import { ApiProblem, isDatabaseUnavailable } from '../http/problem.ts';
 import type { KeycloakVerifier } from './keycloak.ts';
 import { ACCOUNT_PERMISSIONS, API_KEYS_SYNC } from './permissions.ts';
 import type { Sessions } from './sessions.ts';
@@ -126,7 +126,10 @@ export class PrincipalResolver {
       if (issuer === tokens.issuer) return await this.#localUser(token);
       if (keycloak && issuer === keycloak.issuer) return await this.#ssoUser(token, keycloak);
     } catch (error) {
-      if (error instanceof ApiProblem) throw error;
+      // NOTE: the user and session lookups need the database: while it is away the token is not
+      // refused (401 would send a client to sign in again, which fails too) but the request is
+      // answered 503 database-unavailable, like every other operation.
+      if (error instanceof ApiProblem || isDatabaseUnavailable(error)) throw error;
       // jose's message says which check failed (expired, audience, signature…): safe to show.
       throw unauthorized(`the access token was refused: ${(error as Error).message}`);
     }
