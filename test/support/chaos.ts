@@ -24,6 +24,10 @@ export interface ChaosOptions {
   /** Runs the control plane too, on this server's `muxly` database. */
   controlPlaneDatabase?: PrivatePostgres;
   replicationFactor?: number;
+  /** A third destination: a webhook at this URL (a server of the test's, on the loopback address). */
+  webhookUrl?: string;
+  /** Transformer settings over the defaults (e.g. a shorter session timeout, so a fault's recovery is quicker). */
+  transformer?: Record<string, unknown>;
 }
 
 export type ChaosServiceName = ServiceName;
@@ -87,7 +91,12 @@ export class ChaosPipeline {
         // Started together with a broker that may be restarting: wait for it.
         kafkaStartTimeoutMs: 120_000,
       },
-      transformer: { health: { port: ports.transformer }, groupId: `${prefix}transformer`, instanceId: 'chaos-1' },
+      transformer: {
+        ...options.transformer,
+        health: { port: ports.transformer },
+        groupId: `${prefix}transformer`,
+        instanceId: 'chaos-1',
+      },
       router: {
         health: { port: ports.router },
         groupIdPrefix: `${prefix}router.`,
@@ -113,8 +122,17 @@ export class ChaosPipeline {
               statementTimeoutMs: 5_000,
             },
           },
+          ...(options.webhookUrl
+            ? [
+                {
+                  id: 'hook',
+                  type: 'webhook',
+                  config: { url: options.webhookUrl, batchSize: 100, allow: ['127.0.0.1'] },
+                },
+              ]
+            : []),
         ],
-        rules: [{ id: 'all', destinationIds: ['file', 'warehouse'] }],
+        rules: [{ id: 'all', destinationIds: ['file', 'warehouse', ...(options.webhookUrl ? ['hook'] : [])] }],
       },
     };
     const configFile = join(dir, 'muxly.json');
