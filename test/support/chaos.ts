@@ -11,6 +11,9 @@ import { freePort, ServiceProcess, uniqueName, waitFor, type ServiceName } from 
 // table; after a fault, every metric answered 202 must reach both (the table exactly once).
 
 const API_KEY = 'mxk_e2e_chaos_key_0123456789';
+const API_KEY_ID = 'chaos';
+/** The database destination keys each row by the event id scoped by its source: the load's API key. */
+const TABLE_ID_SCOPE = `api/${API_KEY_ID}/`;
 const began = Date.now();
 /** Progress lines on stderr, with the seconds since the file started (where a slow run spends its time). */
 export const step = (what: string) =>
@@ -87,7 +90,7 @@ export class ChaosPipeline {
       topics: { prefix, partitions: 3, replicationFactor: options.replicationFactor ?? 1 },
       ingest: {
         http: { port: ports.ingest },
-        apiKeys: [{ id: 'chaos', hash: `sha256:${createHash('sha256').update(API_KEY).digest('hex')}` }],
+        apiKeys: [{ id: API_KEY_ID, hash: `sha256:${createHash('sha256').update(API_KEY).digest('hex')}` }],
         // Started together with a broker that may be restarting: wait for it.
         kafkaStartTimeoutMs: 120_000,
       },
@@ -224,11 +227,15 @@ export class ChaosPipeline {
     return counts;
   }
 
+  /** The metric ids in the table (each row's key is the id scoped by its source; any other row is an error). */
   async databaseIds(): Promise<string[]> {
     const client = new pg.Client({ connectionString: this.#destination.url('destination') });
     await client.connect();
     try {
-      return (await client.query<{ id: string }>('SELECT id FROM events')).rows.map((row) => row.id);
+      return (await client.query<{ id: string }>('SELECT id FROM events')).rows.map(({ id }) => {
+        if (!id.startsWith(TABLE_ID_SCOPE)) throw new Error(`a row not written by the load: ${id}`);
+        return id.slice(TABLE_ID_SCOPE.length);
+      });
     } finally {
       await client.end();
     }
