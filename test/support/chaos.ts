@@ -111,7 +111,8 @@ export class ChaosPipeline {
         database: { url: options.controlPlaneDatabase?.url('muxly') ?? 'postgres://unused@127.0.0.1:1/unused' },
         auth: { bootstrapAdmin: { email: ADMIN.email, password: ADMIN.password } },
       },
-      outbound: { fileBaseDirectory: dir },
+      // The webhook receiver is the test's, on the loopback address: the operator allows it.
+      outbound: { fileBaseDirectory: dir, allowAddresses: ['127.0.0.1'] },
       pipeline: {
         destinations: [
           { id: 'file', type: 'file', config: { path: 'events.jsonl' } },
@@ -130,7 +131,7 @@ export class ChaosPipeline {
                 {
                   id: 'hook',
                   type: 'webhook',
-                  config: { url: options.webhookUrl, batchSize: 100, allow: ['127.0.0.1'] },
+                  config: { url: options.webhookUrl, batchSize: 100 },
                 },
               ]
             : []),
