@@ -124,13 +124,27 @@ test('every service runs from the image, and a posted metric lands in the volume
   const { stdout: owner } = await podman('run', '--rm', image, 'stat', '-c', '%U', '/app/.local/out');
   expect(owner.trim()).toBe('node');
 
-  for (const [service, port] of Object.entries(ports))
-    await waitFor(
-      `${service} in its container to be ready`,
-      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
-      120_000,
-      500,
+  try {
+    for (const [service, port] of Object.entries(ports))
+      await waitFor(
+        `${service} in its container to be ready`,
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+        120_000,
+        500,
+      );
+  } catch (error) {
+    // What the services printed is the only account of why one did not come up.
+    const logs = await Promise.all(
+      containers.map(async (name) => {
+        const { stdout, stderr } = await podman('logs', '--tail', '30', name).catch((failed: Error) => ({
+          stdout: '',
+          stderr: failed.message,
+        }));
+        return `--- ${name}\n${stdout}${stderr}`;
+      }),
     );
+    throw new Error(`${(error as Error).message}\n${logs.join('\n')}`);
+  }
 
   const response = await fetch(`http://127.0.0.1:${ports.ingest}/v1/metrics`, {
     method: 'POST',

@@ -93,7 +93,19 @@ export async function reconcilePipeline(context: ControlPlaneContext, pipeline: 
 
   // Like a destination created through the API, a new seeded one starts from now (its position is
   // written before the configuration is published); one whose group kept a position resumes there.
-  for (const id of created) await placeNewDestination(context, id, undefined);
+  for (const id of created) {
+    try {
+      await placeNewDestination(context, id, undefined);
+    } catch (error) {
+      // NOTE: a router that reads the same seed from its own settings may start delivering the
+      // destination before this control plane has written its position (services start in any
+      // order). It then delivers from the position it took; refusing to start would not move it.
+      if (!(error instanceof ApiProblem && error.type === 'destination-running')) throw error;
+      context.logger.warn('seeded destination already delivered by a router: it keeps its position', {
+        destination: id,
+      });
+    }
+  }
 
   for (const [index, definition] of pipeline.rules.entries()) {
     const place = `pipeline.rules[${index}]`;
