@@ -129,7 +129,9 @@ test('every service runs from the image, and a posted metric lands in the volume
       await waitFor(
         `${service} in its container to be ready`,
         async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
-        120_000,
+        // Generous: the first run on a machine builds the image just before, and the control plane
+        // migrates a new database before it listens.
+        240_000,
         500,
       );
   } catch (error) {
@@ -166,7 +168,7 @@ test('every service runs from the image, and a posted metric lands in the volume
     60_000,
   );
   expect(JSON.parse(line)).toMatchObject({ id: ids[0], name: 'image.signup', value: 1, dimensions: { plan: 'pro' } });
-}, 300_000);
+}, 420_000);
 
 test('on its own, the image is in production mode: without its keys a service refuses to start', async () => {
   const answer = await podman('run', '--rm', '--network', 'host', image, 'node', 'router/src/main.ts').then(
