@@ -7,6 +7,7 @@ import type { Producer } from 'kafkajs';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { encodeWireFormat, topicNames } from '@muxly/common';
 import { DLQ_HEADERS } from '@muxly/schemas';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../test/support/browser.ts';
 import { waitFor } from '../../test/support/services.ts';
 import { ADMIN, startAuthHarness, type AuthHarness } from './auth/support.ts';
 import { produceEvent } from './events.ts';
@@ -19,7 +20,6 @@ import { testTemplates } from './harness.ts';
 // Every page is checked with axe-core (no serious or critical violation) and the browser
 // console must stay free of errors. With CONSOLE_SCREENSHOTS=<folder> it also saves screenshots.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS;
 const AXE = readFileSync(new URL(import.meta.resolve('axe-core/axe.min.js')), 'utf8');
 const VIEWER = { username: 'vera', password: 'viewer-password-1' };
@@ -64,16 +64,7 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM,
     viewport: { width: 1280, height: 860 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
 });
 afterAll(async () => {

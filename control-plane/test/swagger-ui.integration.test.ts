@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../../test/support/browser.ts';
 import { ApiProblem } from '../src/http/problem.ts';
 import { startHarness, type Harness } from './harness.ts';
 
@@ -7,35 +7,19 @@ import { startHarness, type Harness } from './harness.ts';
 // another host, "Authorize" takes a bearer token through the document's security scheme, and
 // "Try it out" then calls the API with it.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'swagger-test-token';
 
 describe('Swagger UI', () => {
   let h: Harness;
   let browser: Browser;
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
-      );
     h = await startHarness({
       // The API answers only to the bearer token, as it would to a signed-in user's.
       authorize: (request) => {
         if (request.get('authorization') !== `Bearer ${TOKEN}`) throw new ApiProblem(401, 'unauthorized', 'sign in');
       },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../test/support/browser.ts';
 import { requireLocalStack, waitFor } from '../../test/support/services.ts';
 import { collectTopic, ingestSettings, startTestIngest, WRITER_KEY } from './api-helpers.ts';
 
@@ -7,34 +7,16 @@ import { collectTopic, ingestSettings, startTestIngest, WRITER_KEY } from './api
 // request to another host, "Authorize" takes an ingest API key through the document's bearer
 // scheme, and "Try it out" then posts the document's example metric, which reaches muxly.raw.
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
 let ingest: Awaited<ReturnType<typeof startTestIngest>>;
 let raw: Awaited<ReturnType<typeof collectTopic>>;
 let browser: Browser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
-    );
   await requireLocalStack();
   const settings = ingestSettings();
   ingest = await startTestIngest(settings);
   raw = await collectTopic(`${settings.topics.prefix}raw`);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
