@@ -1,50 +1,26 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { createLogger, topicNames, type MuxlySettings } from '@muxly/common';
-import { startRouter, type RouterService } from '@muxly/router';
 import { waitFor } from '../../test/support/services.ts';
-import { loadTemplates } from '../src/templates/sources.ts';
-import { idsInFile, produceEvent } from './events.ts';
-import { expectProblem, startHarness, type Harness } from './harness.ts';
+import { idsInFile, produceEvent, startWithRouter, type ControlPlaneWithRouter } from './events.ts';
+import { expectProblem, type Harness } from './harness.ts';
 
 // A backfill sends the events of a time range again to ONE destination, as a job with progress:
 // the destination beside it, routed by the same rule, does not get them a second time.
 
-const logger = createLogger({ service: 'backfill-test', level: 'error', silent: true });
-
 describe('backfilling a destination', () => {
   let h: Harness;
-  let router: RouterService;
   let producer: Producer;
   let directory: string;
+  let eventsTopic: string;
+  let stack: ControlPlaneWithRouter | undefined;
 
   beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'muxly-backfill-'));
-    const groupIdPrefix = `test-backfill-${randomBytes(4).toString('hex')}.`;
-    h = await startHarness({
-      templates: await loadTemplates(logger),
-      settings: { router: { groupIdPrefix }, outbound: { fileBaseDirectory: directory } },
-    });
-    const routerSettings: MuxlySettings = {
-      ...h.settings,
-      router: { ...h.settings.router, health: { host: '127.0.0.1', port: 0 } },
-    };
-    router = await startRouter(routerSettings, logger);
-    producer = h.service.kafka.producer();
-    await producer.connect();
+    stack = await startWithRouter('backfill');
+    ({ h, producer, directory, eventsTopic } = stack);
   });
-  afterAll(async () => {
-    await producer?.disconnect();
-    await router?.stop();
-    await h?.close();
-    await rm(directory, { recursive: true, force: true });
-  });
+  afterAll(async () => stack?.close());
 
   it('delivers the events of the range again to that destination only, with progress', async () => {
-    const eventsTopic = topicNames(h.settings.topics.prefix).events;
     for (const id of ['a', 'b'])
       expect(
         (await h.api('POST', '/api/v1/destinations', { id, name: id, type: 'file', config: { path: `${id}.jsonl` } }))

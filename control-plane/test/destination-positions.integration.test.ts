@@ -1,55 +1,33 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Admin, Producer } from 'kafkajs';
-import { createLogger, loadSettings, parseLaneMarker, topicNames, type MuxlySettings } from '@muxly/common';
-import { startRouter, type RouterService } from '@muxly/router';
+import { loadSettings, parseLaneMarker } from '@muxly/common';
 import { waitFor } from '../../test/support/services.ts';
 import { reconcilePipeline } from '../src/seed/reconcile.ts';
-import { loadTemplates } from '../src/templates/sources.ts';
-import { idsInFile, produceEvent } from './events.ts';
-import { expectProblem, startHarness, type Harness } from './harness.ts';
+import { idsInFile, produceEvent, startWithRouter, type ControlPlaneWithRouter } from './events.ts';
+import { expectProblem, type Harness } from './harness.ts';
 
 // Where a destination starts: a new one gets only what is posted after it was created (not the
 // week of history the topic keeps) unless it asks for `earliest` or a time; deleting one removes
 // its consumer group once the router's worker left it.
 
-const logger = createLogger({ service: 'positions-test', level: 'error', silent: true });
-
 describe('destination start positions', () => {
   let h: Harness;
-  let router: RouterService;
   let producer: Producer;
   let admin: Admin;
   let directory: string;
   let eventsTopic: string;
   let groupIdPrefix: string;
+  let stack: ControlPlaneWithRouter | undefined;
 
   beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'muxly-positions-'));
-    groupIdPrefix = `test-positions-${randomBytes(4).toString('hex')}.`;
-    h = await startHarness({
-      templates: await loadTemplates(logger),
-      settings: { router: { groupIdPrefix }, outbound: { fileBaseDirectory: directory } },
-    });
-    const routerSettings: MuxlySettings = {
-      ...h.settings,
-      router: { ...h.settings.router, health: { host: '127.0.0.1', port: 0 } },
-    };
-    router = await startRouter(routerSettings, logger);
-    eventsTopic = topicNames(h.settings.topics.prefix).events;
-    producer = h.service.kafka.producer();
-    await producer.connect();
+    stack = await startWithRouter('positions');
+    ({ h, producer, directory, eventsTopic, groupIdPrefix } = stack);
     admin = h.service.kafka.admin();
     await admin.connect();
   });
   afterAll(async () => {
     await admin?.disconnect();
-    await producer?.disconnect();
-    await router?.stop();
-    await h?.close();
-    await rm(directory, { recursive: true, force: true });
+    await stack?.close();
   });
 
   const fileOf = (name: string) => join(directory, `${name}.jsonl`);
