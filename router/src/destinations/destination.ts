@@ -35,24 +35,6 @@ export interface SendResult {
   notSent?: number[];
 }
 
-/**
- * The answer of an in-order sender that stopped at the `failed` items (indexes) on a transient
- * error: those failed, the later ones were not sent. Throws the error when that is the whole batch.
- */
-export function stoppedAt(
-  failed: number[],
-  error: Error,
-  batchLength: number,
-  earlier: { index: number; error: Error }[] = [],
-): SendResult {
-  const next = failed.length === 0 ? batchLength : failed[failed.length - 1]! + 1;
-  if (earlier.length === 0 && failed.length === batchLength) throw error;
-  return {
-    failures: [...earlier, ...failed.map((index) => ({ index, error }))],
-    notSent: Array.from({ length: batchLength - next }, (_, offset) => next + offset),
-  };
-}
-
 export interface DestinationContext {
   destinationId: string;
   log: Logger;

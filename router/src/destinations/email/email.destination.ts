@@ -12,7 +12,8 @@ import {
   RetryableError,
 } from '@muxly/common';
 import { compileTemplate, RuleCompileError, type Template } from '@muxly/schemas';
-import { stoppedAt, type DeliveryItem, type DestinationPlugin, type SendResult } from '../destination.ts';
+import type { DeliveryItem, DestinationPlugin, SendResult } from '../destination.ts';
+import { sendInOrder } from '../send-in-order.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { EmailDestinationConfig } from './config.ts';
 
@@ -108,23 +109,12 @@ export const emailDestination: DestinationPlugin<EmailDestinationConfig> = {
           );
           return;
         }
-        // One email per event, in order. NOTE: emails already sent count as delivered; only the
-        // rest is reported on a transient failure, so a retry does not send anyone a duplicate.
-        const failures: { index: number; error: Error }[] = [];
-        for (let index = 0; index < batch.length; index++) {
-          if (context.signal.aborted) throw new RetryableError('SMTP: stopping');
-          try {
-            await deliver([batch[index]!], subject(batch[index]!.event), text(batch[index]!.event));
-          } catch (error) {
-            const classified = error as Error;
-            if (classified instanceof PermanentError) {
-              failures.push({ index, error: classified });
-              continue;
-            }
-            return stoppedAt([index], classified, batch.length, failures);
-          }
-        }
-        return failures.length > 0 ? { failures } : undefined;
+        // One email per event, in order.
+        return sendInOrder(batch, {
+          peer: 'SMTP',
+          signal: context.signal,
+          sendChunk: (chunk) => deliver(chunk, subject(chunk[0]!.event), text(chunk[0]!.event)),
+        });
       },
       async healthcheck() {
         try {

@@ -11,7 +11,8 @@ import {
   type HttpClient,
 } from '@muxly/common';
 import { compileTemplate, RuleCompileError } from '@muxly/schemas';
-import { stoppedAt, type DestinationPlugin, type SendResult } from '../destination.ts';
+import type { DestinationPlugin, SendResult } from '../destination.ts';
+import { sendInOrder } from '../send-in-order.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { SlackDestinationConfig } from './config.ts';
 
@@ -143,32 +144,25 @@ export const slackDestination: DestinationPlugin<SlackDestinationConfig> = {
 
     return {
       async send(batch): Promise<SendResult | void> {
-        // One message per event, in order. NOTE: on a failure the messages already posted count
-        // as delivered and only the others are reported, so a retry does not post them twice.
-        const failures: { index: number; error: Error }[] = [];
-        for (let index = 0; index < batch.length; index++) {
-          if (context.signal.aborted) throw new RetryableError('Slack: stopping');
-          try {
-            await client.chat.postMessage({
-              channel: config.channel,
-              text: render(batch[index]!.event),
-              unfurl_links: config.unfurlLinks,
-              ...(config.username ? { username: config.username } : {}),
-              ...(config.iconEmoji ? { icon_emoji: config.iconEmoji } : {}),
-            });
-          } catch (error) {
-            const classified = classifySlackError(error);
-            // A message Slack refuses (e.g. msg_too_long) is dead-lettered alone; go on with the rest.
-            if (classified instanceof PermanentError) {
-              failures.push({ index, error: classified });
-              continue;
+        // One message per event, in order: a message Slack refuses (e.g. msg_too_long) is
+        // dead-lettered alone; a rate limit, an outage or a refused token stops the batch there.
+        return sendInOrder(batch, {
+          peer: 'Slack',
+          signal: context.signal,
+          sendChunk: async ([item]) => {
+            try {
+              await client.chat.postMessage({
+                channel: config.channel,
+                text: render(item!.event),
+                unfurl_links: config.unfurlLinks,
+                ...(config.username ? { username: config.username } : {}),
+                ...(config.iconEmoji ? { icon_emoji: config.iconEmoji } : {}),
+              });
+            } catch (error) {
+              throw classifySlackError(error);
             }
-            // A rate limit, an outage or a configuration problem holds for the rest too: they are
-            // not posted now and go again with this one.
-            return stoppedAt([index], classified, batch.length, failures);
-          }
-        }
-        return failures.length > 0 ? { failures } : undefined;
+          },
+        });
       },
       async healthcheck() {
         try {

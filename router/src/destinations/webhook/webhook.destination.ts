@@ -1,5 +1,6 @@
-import { createHttpClient, PermanentError } from '@muxly/common';
-import { stoppedAt, type DestinationPlugin, type SendResult } from '../destination.ts';
+import { createHttpClient } from '@muxly/common';
+import type { DestinationPlugin, SendResult } from '../destination.ts';
+import { sendInOrder } from '../send-in-order.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { WebhookDestinationConfig } from './config.ts';
 import { sign, signingKey, webhookId } from './signature.ts';
@@ -55,29 +56,19 @@ export const webhookDestination: DestinationPlugin<WebhookDestinationConfig> = {
 
     return {
       async send(batch): Promise<SendResult | void> {
-        const failures: { index: number; error: Error }[] = [];
-        for (let start = 0; start < batch.length; start += config.batchSize) {
-          const chunk = batch.slice(start, start + config.batchSize);
-          try {
-            await post(
+        // One request per batchSize events, in order: a refused request (4xx) is dead-lettered
+        // alone; a failing receiver stops the batch there.
+        return sendInOrder(batch, {
+          peer: 'Webhook',
+          signal: context.signal,
+          chunkSize: config.batchSize,
+          sendChunk: (chunk) =>
+            post(
               chunk.map((item) => item.event),
               chunk.map((item) => item.id),
               chunk.find((item) => item.traceparent)?.traceparent,
-            );
-          } catch (error) {
-            const failure = error instanceof Error ? error : new Error(String(error));
-            const indexes = chunk.map((_, offset) => start + offset);
-            // A refused request (4xx) is dead-lettered alone; the next requests are still sent.
-            if (failure instanceof PermanentError) {
-              for (const index of indexes) failures.push({ index, error: failure });
-              continue;
-            }
-            // NOTE: requests already answered 2xx count as delivered; the later ones are not sent
-            // now (the peer is failing) and go again with this one, without counting an attempt.
-            return stoppedAt(indexes, failure, batch.length, failures);
-          }
-        }
-        return failures.length > 0 ? { failures } : undefined;
+            ),
+        });
       },
       async healthcheck() {
         // Reaching the receiver (through the address guard) is the check; any HTTP answer will do,
