@@ -3,24 +3,28 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { createLogger, SecretKeyring } from '@muxly/common';
-import { startFakeBigQuery, type FakeBigQuery } from '../../ingest/test/fakes/bigquery.ts';
-import { CUSTOM_TOKEN, startFakeCustomApi, type FakeCustomApi } from '../../ingest/test/fakes/custom-api.ts';
-import { startFakeGa4, type FakeGa4 } from '../../ingest/test/fakes/ga4.ts';
-import { GOOGLE_TOKEN } from '../../ingest/test/fakes/google-errors.ts';
+import { startFakeBigQuery, type FakeBigQuery } from '../../ingest/src/connectors/bigquery/bigquery.fake.ts';
+import {
+  CUSTOM_TOKEN,
+  startFakeCustomApi,
+  type FakeCustomApi,
+} from '../../ingest/src/connectors/custom/custom.fake.ts';
+import { startFakeGa4, type FakeGa4 } from '../../ingest/src/connectors/ga4/ga4.fake.ts';
+import { GOOGLE_TOKEN } from '../../ingest/src/connectors/toolkit/testing/google-errors.ts';
 import {
   contact,
   HUBSPOT_TOKEN,
   HUBSPOT_TOKEN_WITHOUT_SCOPES,
   startFakeHubSpot,
   type FakeHubSpot,
-} from '../../ingest/test/fakes/hubspot.ts';
+} from '../../ingest/src/connectors/hubspot/hubspot.fake.ts';
 import { loadTemplates } from '../src/templates/sources.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { startHarness, type ApiAnswer, type Harness } from './harness.ts';
 
 // POST /api/v1/{connectors,destinations}/{id}/test with the real templates: each connector type's
 // own check runs its official client against a local server speaking that service's wire format
-// (ingest/test/fakes), and the destinations' checks ask real peers (an HTTP receiver, PostgreSQL,
+// (each connector folder's `<type>.fake.ts`), and the destinations' checks ask real peers (an HTTP receiver, PostgreSQL,
 // the local S3 server). The answer names the step where a connection breaks.
 
 const logger = createLogger({ service: 'connection-test-test', level: 'error', silent: true });

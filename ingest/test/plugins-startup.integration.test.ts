@@ -83,8 +83,8 @@ beforeAll(async () => {
         // Relative to the working directory (the repository root, as `npm start` runs it).
         plugins: [
           './ingest/plugins/example-connector',
-          './ingest/test/fakes/plugins/throws-at-import',
-          './ingest/test/fakes/plugins/wrong-shape',
+          './ingest/src/connectors/plugins/testing/throws-at-import',
+          './ingest/src/connectors/plugins/testing/wrong-shape',
         ],
         progressIntervalMs: 0,
         httpTimeoutMs: 5_000,
@@ -167,8 +167,8 @@ describe('ingest starts with connector plugins from its settings', () => {
     const lines = logLines();
     const failed = lines.filter((line) => line.message === 'connector plugin failed to load; continuing without it');
     expect(failed.map((line) => [line.level, line.location])).toEqual([
-      ['error', './ingest/test/fakes/plugins/throws-at-import'],
-      ['error', './ingest/test/fakes/plugins/wrong-shape'],
+      ['error', './ingest/src/connectors/plugins/testing/throws-at-import'],
+      ['error', './ingest/src/connectors/plugins/testing/wrong-shape'],
     ]);
     expect(failed[0]!.error).toMatch(/plugin exploded at import/);
     expect(failed[1]!.error).toMatch(

@@ -47,7 +47,7 @@ describe('templates from the router and ingest', () => {
   it('adds the configured connector plugins, without the ones that fail to load', async () => {
     const catalog = new TemplateCatalog(
       await loadTemplates(logger, {
-        connectorPlugins: ['./ingest/plugins/example-connector', './ingest/test/fakes/plugins/wrong-shape'],
+        connectorPlugins: ['./ingest/plugins/example-connector', './ingest/src/connectors/plugins/testing/wrong-shape'],
         baseDirectory: process.cwd(),
       }),
     );

@@ -1,6 +1,6 @@
 import type { ConnectorPlugin, ConnectorType } from './connector.ts';
 import { bigqueryConnector } from './bigquery/connector.ts';
-import { customHttpConnector } from './custom-http/connector.ts';
+import { customHttpConnector } from './custom/connector.ts';
 import { ga4Connector } from './ga4/connector.ts';
 import { hubspotConnector } from './hubspot/connector.ts';
 

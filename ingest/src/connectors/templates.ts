@@ -1,13 +1,13 @@
 import { Kind, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { BigQueryConfig, GoogleCredentials } from './bigquery/config.ts';
-import { CustomHttpConfig, CustomHttpCredentials } from './custom-http/config.ts';
+import { CustomHttpConfig, CustomHttpCredentials } from './custom/config.ts';
 import { Ga4Config } from './ga4/config.ts';
 import { HubSpotConfig, HubSpotCredentials } from './hubspot/config.ts';
 import type { ConnectorPlugin, ConnectorType } from './connector.ts';
 import type { TemplateExample } from '@muxly/schemas';
 import { bigqueryExamples } from './bigquery/examples.ts';
-import { customHttpExamples } from './custom-http/examples.ts';
+import { customHttpExamples } from './custom/examples.ts';
 import { ga4Examples } from './ga4/examples.ts';
 import { hubspotExamples } from './hubspot/examples.ts';
 

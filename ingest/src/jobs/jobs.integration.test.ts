@@ -17,7 +17,7 @@ import {
 } from '@muxly/common';
 import type { JobCommand, JobResult, RawEnvelope, RunCommand } from '@muxly/schemas';
 import { OtlpReceiver } from '../../../test/support/otlp-receiver.ts';
-import { contact, startFakeHubSpot } from '../../test/fakes/hubspot.ts';
+import { contact, startFakeHubSpot } from '../connectors/hubspot/hubspot.fake.ts';
 import { startJobs, type RunningJobs } from './commands.consumer.ts';
 
 // The job runner through real Kafka: run and cancel commands in, connector.records.v1 envelopes

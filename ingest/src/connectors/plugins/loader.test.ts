@@ -27,17 +27,17 @@ describe('loadPlugins', () => {
     const { plugins, failures } = await loadPlugins(
       [
         './plugins/example-connector',
-        './test/fakes/plugins/throws-at-import',
-        './test/fakes/plugins/wrong-shape',
-        './test/fakes/plugins/throws-in-read',
+        './src/connectors/plugins/testing/throws-at-import',
+        './src/connectors/plugins/testing/wrong-shape',
+        './src/connectors/plugins/testing/throws-in-read',
         './does-not-exist',
       ],
       { baseDirectory: ingestDirectory, log },
     );
     expect(plugins.map((plugin) => plugin.type)).toEqual(['example-heartbeat', 'throws-in-read']);
     expect(failures.map((failure) => failure.location)).toEqual([
-      './test/fakes/plugins/throws-at-import',
-      './test/fakes/plugins/wrong-shape',
+      './src/connectors/plugins/testing/throws-at-import',
+      './src/connectors/plugins/testing/wrong-shape',
       './does-not-exist',
     ]);
     expect(failures[0]!.error).toMatch(/exploded at import/);
@@ -59,7 +59,7 @@ describe('loadPlugins', () => {
   });
 
   it('a plugin that throws in read fails its sync with the last good cursor, and a throwing check is a failed step', async () => {
-    const { plugins } = await loadPlugins(['./test/fakes/plugins/throws-in-read'], {
+    const { plugins } = await loadPlugins(['./src/connectors/plugins/testing/throws-in-read'], {
       baseDirectory: ingestDirectory,
       log,
     });
@@ -85,7 +85,7 @@ describe('loadPlugins', () => {
   });
 
   it('refuses pages whose records break the contract', async () => {
-    const { plugins } = await loadPlugins(['./test/fakes/plugins/bad-records'], {
+    const { plugins } = await loadPlugins(['./src/connectors/plugins/testing/bad-records'], {
       baseDirectory: ingestDirectory,
       log,
     });
@@ -103,12 +103,15 @@ describe('loadPlugins', () => {
 
   it('gives up on a plugin whose import never finishes, and loads the others', async () => {
     const { plugins, failures } = await loadPlugins(
-      ['./test/fakes/plugins/hangs-at-import', './plugins/example-connector'],
+      ['./src/connectors/plugins/testing/hangs-at-import', './plugins/example-connector'],
       { baseDirectory: ingestDirectory, log, importTimeoutMs: 300 },
     );
     expect(plugins.map((plugin) => plugin.type)).toEqual(['example-heartbeat']);
     expect(failures).toEqual([
-      { location: './test/fakes/plugins/hangs-at-import', error: 'its import did not finish within 300 ms' },
+      {
+        location: './src/connectors/plugins/testing/hangs-at-import',
+        error: 'its import did not finish within 300 ms',
+      },
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { ConfigurationError, RetryableError } from '@muxly/common';
-import { hubspotConnector } from '../../src/connectors/hubspot/connector.ts';
-import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
+import { hubspotConnector } from './connector.ts';
+import { checkConnector, runSync, SyncFailedError } from '../sync.ts';
 import {
   contact,
   HUBSPOT_TOKEN,
@@ -9,8 +9,8 @@ import {
   hubspotRateLimited,
   startFakeHubSpot,
   type FakeHubSpot,
-} from '../fakes/hubspot.ts';
-import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
+} from './hubspot.fake.ts';
+import { allRecords, memorySink, testContext, verdicts } from '../toolkit/testing/test-context.ts';
 
 // @hubspot/api-client (the code production runs) against a local server speaking HubSpot's
 // documented CRM v3 search wire format.

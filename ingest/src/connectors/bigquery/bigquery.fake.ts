@@ -1,5 +1,5 @@
-import { startFakeServer, type FakeServer } from './server.ts';
-import { acceptsToken, googleError, unauthenticated } from './google-errors.ts';
+import { startFakeServer, type FakeServer } from '../toolkit/testing/fake-server.ts';
+import { acceptsToken, googleError, unauthenticated } from '../toolkit/testing/google-errors.ts';
 
 // BigQuery REST v2 as documented: jobs.insert (POST /bigquery/v2/projects/{p}/jobs) answers a Job
 // resource; jobs.getQueryResults (GET /bigquery/v2/projects/{p}/queries/{jobId}) answers

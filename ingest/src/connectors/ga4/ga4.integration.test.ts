@@ -1,9 +1,9 @@
 import { ConfigurationError, RetryableError } from '@muxly/common';
-import { ga4Connector } from '../../src/connectors/ga4/connector.ts';
-import { checkConnector, runSync, type SyncFailedError } from '../../src/connectors/sync.ts';
-import { ga4QuotaExhausted, startFakeGa4, type FakeGa4, type Ga4Row } from '../fakes/ga4.ts';
-import { GOOGLE_TOKEN, googleError } from '../fakes/google-errors.ts';
-import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
+import { ga4Connector } from './connector.ts';
+import { checkConnector, runSync, type SyncFailedError } from '../sync.ts';
+import { ga4QuotaExhausted, startFakeGa4, type FakeGa4, type Ga4Row } from './ga4.fake.ts';
+import { GOOGLE_TOKEN, googleError } from '../toolkit/testing/google-errors.ts';
+import { allRecords, memorySink, testContext, verdicts } from '../toolkit/testing/test-context.ts';
 
 // @google-analytics/data (the code production runs, REST fallback) against a local server
 // speaking the documented GA4 Data API v1beta runReport wire format.

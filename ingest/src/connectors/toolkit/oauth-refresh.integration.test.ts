@@ -1,12 +1,12 @@
 import { ConfigurationError } from '@muxly/common';
-import type { ConnectorContext } from '../../src/connectors/connector.ts';
-import { ga4Connector } from '../../src/connectors/ga4/connector.ts';
-import { hubspotConnector } from '../../src/connectors/hubspot/connector.ts';
-import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
-import { startFakeGa4, type FakeGa4 } from '../fakes/ga4.ts';
-import { contact, startFakeHubSpot, type FakeHubSpot } from '../fakes/hubspot.ts';
-import { startFakeTokenEndpoint } from '../fakes/oauth-token.ts';
-import { memorySink, testContext, verdicts } from './helpers.ts';
+import type { ConnectorContext } from '../connector.ts';
+import { ga4Connector } from '../ga4/connector.ts';
+import { hubspotConnector } from '../hubspot/connector.ts';
+import { checkConnector, runSync, SyncFailedError } from '../sync.ts';
+import { startFakeGa4, type FakeGa4 } from '../ga4/ga4.fake.ts';
+import { contact, startFakeHubSpot, type FakeHubSpot } from '../hubspot/hubspot.fake.ts';
+import { startFakeTokenEndpoint } from './testing/oauth-token.fake.ts';
+import { memorySink, testContext, verdicts } from './testing/test-context.ts';
 
 // OAuth with a user's refresh token: HubSpot public apps (POST {apiBaseUrl}/oauth/v1/token) and
 // GA4 with a Google user's consent (the Google token endpoint). The local token endpoints check

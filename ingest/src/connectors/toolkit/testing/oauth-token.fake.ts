@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import { startFakeServer, type FakeAnswer, type FakeServer, type RecordedRequest } from './server.ts';
+import { startFakeServer, type FakeAnswer, type FakeServer, type RecordedRequest } from './fake-server.ts';
 
 // An OAuth 2.0 token endpoint as Google and HubSpot document theirs, for the connectors'
 // authentication tests. It checks what a real one checks:

@@ -1,5 +1,5 @@
-import { startFakeServer, type FakeServer, type Fault } from './server.ts';
-import { acceptsToken, googleError, unauthenticated } from './google-errors.ts';
+import { startFakeServer, type FakeServer, type Fault } from '../toolkit/testing/fake-server.ts';
+import { acceptsToken, googleError, unauthenticated } from '../toolkit/testing/google-errors.ts';
 
 // GA4 Data API v1beta runReport as documented, over REST: POST /v1beta/properties/{id}:runReport
 // with { dimensions: [{ name }], metrics: [{ name }], dateRanges: [{ startDate, endDate }],

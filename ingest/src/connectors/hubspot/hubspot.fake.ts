@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createTokenEndpoint, type FakeTokenEndpoint, type TokenEndpointOptions } from './oauth-token.ts';
-import { startFakeServer, type FakeServer, type Fault } from './server.ts';
+import {
+  createTokenEndpoint,
+  type FakeTokenEndpoint,
+  type TokenEndpointOptions,
+} from '../toolkit/testing/oauth-token.fake.ts';
+import { startFakeServer, type FakeServer, type Fault } from '../toolkit/testing/fake-server.ts';
 
 // HubSpot CRM v3 search as the public docs describe it: POST /crm/v3/objects/{objectType}/search
 // with filterGroups (filters ANDed within a group, groups ORed), sorts, properties, limit (at most

@@ -1,9 +1,9 @@
 import { ConfigurationError, RetryableError } from '@muxly/common';
-import { bigqueryConnector } from '../../src/connectors/bigquery/connector.ts';
-import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
-import { startFakeBigQuery, type FakeBigQuery } from '../fakes/bigquery.ts';
-import { GOOGLE_TOKEN, googleError } from '../fakes/google-errors.ts';
-import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
+import { bigqueryConnector } from './connector.ts';
+import { checkConnector, runSync, SyncFailedError } from '../sync.ts';
+import { startFakeBigQuery, type FakeBigQuery } from './bigquery.fake.ts';
+import { GOOGLE_TOKEN, googleError } from '../toolkit/testing/google-errors.ts';
+import { allRecords, memorySink, testContext, verdicts } from '../toolkit/testing/test-context.ts';
 
 // @google-cloud/bigquery (the code production runs) against a local server speaking the
 // documented BigQuery REST v2 wire format.

@@ -1,4 +1,4 @@
-import { startFakeServer, type FakeServer } from './server.ts';
+import { startFakeServer, type FakeServer } from '../toolkit/testing/fake-server.ts';
 
 // A typical JSON REST API for the custom HTTP connector: items sorted by updated_at, filtered by
 // `since`, paged in any of the styles the connector supports, guarded by a bearer token, plus an

@@ -1,8 +1,8 @@
 import { BlockedAddressError, ConfigurationError, RetryableError } from '@muxly/common';
-import { customHttpConnector } from '../../src/connectors/custom-http/connector.ts';
-import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
-import { CUSTOM_TOKEN, OAUTH_CLIENT, startFakeCustomApi, type FakeCustomApi, type Item } from '../fakes/custom-api.ts';
-import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
+import { customHttpConnector } from './connector.ts';
+import { checkConnector, runSync, SyncFailedError } from '../sync.ts';
+import { CUSTOM_TOKEN, OAUTH_CLIENT, startFakeCustomApi, type FakeCustomApi, type Item } from './custom.fake.ts';
+import { allRecords, memorySink, testContext, verdicts } from '../toolkit/testing/test-context.ts';
 
 const ITEMS: Item[] = [
   { id: 'a', updated_at: '2026-03-01T10:00:00Z', plan: 'pro', seats: 3 },

@@ -1,6 +1,6 @@
 import { createHttpClient, createLogger } from '@muxly/common';
-import type { ConnectorContext, ConnectorPage } from '../../src/connectors/connector.ts';
-import type { SyncSink } from '../../src/connectors/sync.ts';
+import type { ConnectorContext, ConnectorPage } from '../../connector.ts';
+import type { SyncSink } from '../../sync.ts';
 
 /**
  * A connector context for tests: the guarded HTTP client allowing loopback (where the fakes

@@ -1,8 +1,8 @@
 import { BlockedAddressError } from '@muxly/common';
-import type { ConnectorPlugin } from '../../src/connectors/connector.ts';
-import { builtInConnectors } from '../../src/connectors/registry.ts';
-import { runSync, type SyncFailedError } from '../../src/connectors/sync.ts';
-import { memorySink, testContext } from './helpers.ts';
+import type { ConnectorPlugin } from './connector.ts';
+import { builtInConnectors } from './registry.ts';
+import { runSync, type SyncFailedError } from './sync.ts';
+import { memorySink, testContext } from './toolkit/testing/test-context.ts';
 
 // The SaaS clients open their own sockets, so an endpoint override (meant for proxies and tests)
 // must pass the outbound address guard before any request: otherwise a connector config could

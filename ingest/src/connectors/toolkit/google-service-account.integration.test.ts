@@ -1,12 +1,12 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { ConfigurationError } from '@muxly/common';
-import { bigqueryConnector } from '../../src/connectors/bigquery/connector.ts';
-import { ga4Connector } from '../../src/connectors/ga4/connector.ts';
-import { checkConnector, runSync, SyncFailedError } from '../../src/connectors/sync.ts';
-import { startFakeBigQuery, type FakeBigQuery } from '../fakes/bigquery.ts';
-import { startFakeGa4, type FakeGa4 } from '../fakes/ga4.ts';
-import { startFakeTokenEndpoint } from '../fakes/oauth-token.ts';
-import { allRecords, memorySink, testContext, verdicts } from './helpers.ts';
+import { bigqueryConnector } from '../bigquery/connector.ts';
+import { ga4Connector } from '../ga4/connector.ts';
+import { checkConnector, runSync, SyncFailedError } from '../sync.ts';
+import { startFakeBigQuery, type FakeBigQuery } from '../bigquery/bigquery.fake.ts';
+import { startFakeGa4, type FakeGa4 } from '../ga4/ga4.fake.ts';
+import { startFakeTokenEndpoint } from './testing/oauth-token.fake.ts';
+import { allRecords, memorySink, testContext, verdicts } from './testing/test-context.ts';
 
 // The Google connectors' service-account path: the connector signs a JWT with the key file's
 // private key and exchanges it at the key's token_uri; a local token endpoint verifies the
