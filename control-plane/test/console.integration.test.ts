@@ -1,15 +1,18 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Producer } from 'kafkajs';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { encodeWireFormat, topicNames } from '@muxly/common';
 import { DLQ_HEADERS } from '@muxly/schemas';
-import { CHROMIUM, CHROMIUM_ARGS } from '../../test/support/browser.ts';
 import { waitFor } from '../../test/support/services.ts';
 import { ADMIN, startAuthHarness, type AuthHarness } from './auth/support.ts';
+import {
+  expectAccessible,
+  go,
+  screenshot,
+  signIn as signInAt,
+  startConsoleBrowser,
+  type ConsoleBrowser,
+} from './console-page.ts';
 import { produceEvent } from './events.ts';
 import { testTemplates } from './harness.ts';
 
@@ -20,8 +23,6 @@ import { testTemplates } from './harness.ts';
 // Every page is checked with axe-core (no serious or critical violation) and the browser
 // console must stay free of errors. With CONSOLE_SCREENSHOTS=<folder> it also saves screenshots.
 
-const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS;
-const AXE = readFileSync(new URL(import.meta.resolve('axe-core/axe.min.js')), 'utf8');
 const VIEWER = { username: 'vera', password: 'viewer-password-1' };
 
 // The file destination's template with a ready-made example, as the router's templates carry.
@@ -45,96 +46,28 @@ const templates = testTemplates.map((template) =>
 
 let h: AuthHarness;
 let producer: Producer;
-let userDataDir: string;
-let context: BrowserContext;
-const browserErrors: string[] = [];
-let expectedRefusals: number[] = [];
+let browser: ConsoleBrowser;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM))
-    throw new Error(
-      `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
-    );
   // Short-lived access tokens (the shortest allowed): the console must refresh its session
   // during these tests, and the last test checks it outlives its first token.
   h = await startAuthHarness({ accessTokenTtlSeconds: 30 }, { templates });
   producer = h.service.kafka.producer();
   await producer.connect();
-  userDataDir = await mkdtemp(join(tmpdir(), 'muxly-console-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    viewport: { width: 1280, height: 860 },
-    args: CHROMIUM_ARGS,
-  });
+  browser = await startConsoleBrowser(h.baseUrl);
 });
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await producer?.disconnect();
   await h?.close();
-  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
 });
 afterEach(() => {
   // Errors the console logged or threw, on any page of the test.
-  const errors = browserErrors.splice(0);
-  expect(errors).toEqual([]);
+  expect(browser.takeErrors()).toEqual([]);
 });
 
-async function openPage(): Promise<Page> {
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.type() !== 'error') return;
-    // Chromium logs every 4xx answer; the refusals a step provokes on purpose are allowed.
-    if (expectedRefusals.some((status) => message.text().includes(`status of ${status}`))) return;
-    browserErrors.push(`${page.url()}: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => browserErrors.push(`${page.url()}: ${error.message}`));
-  page.on('request', (request) => {
-    const url = request.url();
-    if (!url.startsWith(h.baseUrl) && !url.startsWith('data:')) browserErrors.push(`request to another host: ${url}`);
-  });
-  return page;
-}
-
-async function signIn(page: Page, username: string, password: string): Promise<void> {
-  await page.goto(`${h.baseUrl}/console`);
-  await page.getByLabel('User name or email').fill(username);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
-}
-
-/** axe-core in the page: no serious or critical violation. */
-async function expectAccessible(page: Page, name: string): Promise<void> {
-  // NOTE: evaluated through the DevTools protocol, which the page's CSP (script-src 'self') does not cover.
-  await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const axe = (
-      globalThis as unknown as {
-        axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> };
-      }
-    ).axe;
-    const result = await axe.run();
-    return result.violations
-      .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-      .map(
-        (violation) =>
-          `${violation.id} (${violation.impact}) at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
-      );
-  });
-  expect({ page: name, violations }).toEqual({ page: name, violations: [] });
-}
-
-async function screenshot(page: Page, name: string): Promise<void> {
-  if (!SCREENSHOTS) return;
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `console-${name}.png`) });
-}
-
-async function go(page: Page, path: string, title: string): Promise<void> {
-  await page.getByRole('navigation').getByRole('link', { name: title }).click();
-  await page.waitForURL(`**/console#/${path}`);
-  await page.getByRole('heading', { level: 1, name: title === 'Rules' ? 'Routing rules' : title }).waitFor();
-}
+const openPage = () => browser.openPage();
+const signIn = (page: Page, username: string, password: string) => signInAt(page, h.baseUrl, username, password);
 
 describe('the web console', () => {
   it('serves its files from /console with their types, revalidation and a same-origin CSP', async () => {
@@ -193,10 +126,10 @@ describe('the web console', () => {
     await ruleDialog
       .getByLabel('Condition (JSON; empty matches every event)')
       .fill('{"path": "$.name", "op": "eqq", "value": "signup"}');
-    expectedRefusals = [422];
+    browser.expectRefusals([422]);
     await ruleDialog.getByRole('button', { name: 'Validate' }).click();
     await ruleDialog.getByRole('alert').getByText('/condition').waitFor();
-    expectedRefusals = [];
+    browser.expectRefusals([]);
     await ruleDialog
       .getByLabel('Condition (JSON; empty matches every event)')
       .fill('{"path": "$.name", "op": "eq", "value": "signup"}');

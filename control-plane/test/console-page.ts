@@ -1,0 +1,126 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../test/support/browser.ts';
+
+// What the console's browser tests share: a Chromium whose pages record every error the console
+// logs or throws (and any request to another host), signing in, moving between pages, the
+// axe-core check, and the screenshots of docs/console.md (CONSOLE_SCREENSHOTS=<folder>).
+
+const SCREENSHOTS = process.env.CONSOLE_SCREENSHOTS;
+const AXE = readFileSync(new URL(import.meta.resolve('axe-core/axe.min.js')), 'utf8');
+
+export interface ConsoleBrowser {
+  /** Errors seen on any page since the last takeErrors(). */
+  takeErrors(): string[];
+  /** HTTP statuses a step provokes on purpose: Chromium logs every 4xx answer as a console error. */
+  expectRefusals(statuses: number[]): void;
+  openPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+
+/** Debian's Chromium with one persistent profile, its pages opened on the console at `baseUrl`. */
+export async function startConsoleBrowser(baseUrl: string): Promise<ConsoleBrowser> {
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
+  const userDataDir = await mkdtemp(join(tmpdir(), 'muxly-console-'));
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      viewport: { width: 1280, height: 860 },
+      args: CHROMIUM_ARGS,
+    });
+  } catch (error) {
+    await rm(userDataDir, { recursive: true, force: true });
+    throw error;
+  }
+  const errors: string[] = [];
+  let refusals: number[] = [];
+  return {
+    takeErrors: () => errors.splice(0),
+    expectRefusals(statuses) {
+      refusals = statuses;
+    },
+    async openPage() {
+      const page = await context.newPage();
+      page.on('console', (message) => {
+        if (message.type() !== 'error') return;
+        if (refusals.some((status) => message.text().includes(`status of ${status}`))) return;
+        errors.push(`${page.url()}: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => errors.push(`${page.url()}: ${error.message}`));
+      page.on('request', (request) => {
+        const url = request.url();
+        if (!url.startsWith(baseUrl) && !url.startsWith('data:')) errors.push(`request to another host: ${url}`);
+      });
+      return page;
+    },
+    async close() {
+      await context.close();
+      await rm(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Signs in on the console's form and waits for the first page the user may read. */
+export async function signIn(
+  page: Page,
+  baseUrl: string,
+  username: string,
+  password: string,
+  firstPage = 'Overview',
+): Promise<void> {
+  await page.goto(`${baseUrl}/console`);
+  await page.getByLabel('User name or email').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: firstPage }).waitFor();
+}
+
+/** axe-core in the page: no serious or critical violation. */
+export async function expectAccessible(page: Page, name: string): Promise<void> {
+  // NOTE: evaluated through the DevTools protocol, which the page's CSP (script-src 'self') does not cover.
+  await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const axe = (
+      globalThis as unknown as {
+        axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> };
+      }
+    ).axe;
+    const result = await axe.run();
+    return result.violations
+      .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+      .map(
+        (violation) =>
+          `${violation.id} (${violation.impact}) at ${violation.nodes.map((node) => node.target.join(' ')).join(', ')}`,
+      );
+  });
+  expect({ page: name, violations }).toEqual({ page: name, violations: [] });
+}
+
+/** Saves `console-<name>.png` into CONSOLE_SCREENSHOTS when it is set. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  if (!SCREENSHOTS) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `console-${name}.png`) });
+}
+
+// A page whose heading is not its navigation title.
+const HEADINGS: Record<string, string> = { Rules: 'Routing rules' };
+
+/** Follows the navigation link `title` and waits for the page at `#/<path>` and its heading. */
+export async function go(page: Page, path: string, title: string): Promise<void> {
+  await page.getByRole('navigation').getByRole('link', { name: title, exact: true }).click();
+  await page.waitForURL(`**/console#/${path}`);
+  await page.getByRole('heading', { level: 1, name: HEADINGS[title] ?? title }).waitFor();
+}
+
+/** Waits until no part of the page is still loading (the pages mark loading parts aria-busy). */
+export async function settled(page: Page): Promise<void> {
+  await page.waitForFunction("document.querySelectorAll('main [aria-busy]').length === 0");
+}
