@@ -10,6 +10,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import { handleHealthRequest, setSecurityHeaders, type HealthEndpoints } from '@muxly/common';
 import type { ControlPlaneContext } from './context.ts';
 import type { HealthReport } from './diagnosis/health.ts';
+import { HISTORY_MINUTES, type MetricsHistory } from './diagnosis/metrics-history.ts';
 import { consoleRoutes } from './http/console.ts';
 import { docsRoutes, OPENAPI_PATH } from './http/docs.ts';
 import { problemMiddleware, sendProblem } from './http/problem.ts';
@@ -32,6 +33,8 @@ export interface AppOptions {
   context: ControlPlaneContext;
   health: HealthEndpoints;
   healthReport: () => Promise<HealthReport>;
+  /** The services' rates and lag over the last hour (diagnosis/metrics-history.ts). */
+  metricsHistory?: MetricsHistory;
   authorize?: Authorizer;
   /** Authentication and the permission check, before request validation (auth/authorization.ts). */
   authenticate?: RequestHandler;
@@ -109,6 +112,13 @@ export function createApp(options: AppOptions): Express {
   for (const routes of options.operations ?? []) app.use(routes);
   app.get('/api/v1/health', async (_request, response) => {
     response.json(await options.healthReport());
+  });
+  app.get('/api/v1/metrics/history', (request, response) => {
+    if (!options.metricsHistory)
+      return sendProblem(response, 503, 'unavailable', 'the metrics history is not kept by this instance');
+    // The validator checked the range and coerced the number.
+    const minutes = (request.query.minutes as number | undefined) ?? HISTORY_MINUTES;
+    response.json(options.metricsHistory.history(minutes));
   });
 
   app.use((request: Request, response: Response) =>

@@ -25,6 +25,7 @@ import { migrate, openDatabase } from './db/orm.ts';
 import { startDeadLetterOperations, type DeadLetterOperations } from './dead-letters/dead-letters.module.ts';
 import { destinationPositions } from './positions/start-from.ts';
 import { createHealthReporter, postgresReadiness } from './diagnosis/health.ts';
+import { MetricsHistory } from './diagnosis/metrics-history.ts';
 import { startScheduling, type Scheduling } from './scheduler/scheduling.ts';
 import { reconcilePipeline } from './seed/reconcile.ts';
 import { TemplateCatalog, type PluginTemplate } from './templates/catalog.ts';
@@ -146,8 +147,20 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
 
     const deadLetters = await startDeadLetterOperations({ settings, kafka, orm, registry, logger });
     cleanups.push(() => deadLetters.stop());
+    const metricsHistory = new MetricsHistory({
+      services: {
+        ingest: cp.services.ingestUrl,
+        transformer: cp.services.transformerUrl,
+        router: cp.services.routerUrl,
+      },
+      intervalSeconds: cp.services.metricsIntervalSeconds,
+      logger,
+    });
+    metricsHistory.start();
+    cleanups.push(() => metricsHistory.stop());
     let alive = true;
     const app = createApp({
+      metricsHistory,
       context,
       authorize: options.authorize ?? auth.authorize,
       authenticate: options.authorize ? undefined : auth.authenticate,

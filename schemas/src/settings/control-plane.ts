@@ -183,8 +183,15 @@ export const ControlPlaneSettings = Section({
       }),
       transformerUrl: Type.String({ default: 'http://127.0.0.1:9101' }),
       routerUrl: Type.String({ default: 'http://127.0.0.1:9102' }),
+      metricsIntervalSeconds: Type.Integer({
+        minimum: 1,
+        maximum: 300,
+        default: 15,
+        description:
+          "How often each service's /metrics is read for the last hour's rates and lag (GET /api/v1/metrics/history, the console's overview).",
+      }),
     },
-    'Where the other services answer, for the health report.',
+    'Where the other services answer, for the health report and the metrics history.',
   ),
   scheduler: Section(
     {
