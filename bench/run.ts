@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { freePort, ROOT, ServiceProcess, waitFor } from '../test/support/services.ts';
+import { benchClients, printClientFigures } from './kafka-clients.bench.ts';
 import { benchLatency } from './latency.bench.ts';
 import { benchRouter, printRows } from './router.bench.ts';
 import { benchSustained, formatStep } from './sustained.bench.ts';
@@ -91,6 +92,11 @@ const started = Date.now();
 log(
   `machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GB; Node ${process.version}; ${seconds} s per wrk run, 64 connections`,
 );
+if (process.argv[2] === 'clients') {
+  printClientFigures(await benchClients());
+  console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);
+  process.exit(0);
+}
 if (process.argv[2] === 'router') {
   printRows((await benchRouter(base)).rows);
   console.log(`\nwhole run ${Math.round((Date.now() - started) / 1000)} s`);
