@@ -153,7 +153,7 @@ describe('invalid conditions are refused with their place', () => {
       'rule.condition.all[1].op: unknown operator "eqq"',
     ],
     ['path without $', { path: 'name', op: 'eq', value: 1 }, 'rule.condition.path: path "name" must start with "$"'],
-    ['wildcard', { path: '$.items[*]', op: 'exists' }, 'rule.condition.path: expected a quoted name or an array index'],
+    ['wildcard', { path: '$.items[*]', op: 'exists' }, 'rule.condition.path: the wildcard "[*]" at position 7'],
     ['recursive descent', { path: '$..name', op: 'exists' }, 'rule.condition.path: recursive descent'],
     ['prototype key', { path: '$.__proto__.x', op: 'exists' }, 'field name "__proto__" is not allowed'],
     ['unterminated quote', { path: "$['abc", op: 'exists' }, 'unterminated quoted name'],

@@ -1,5 +1,5 @@
 import { RE2JS } from 're2js';
-import { compileGetter } from './jsonpath.ts';
+import { compileGetter } from '../json-path.ts';
 import { checkKeys, describe, isPlainObject, pathAt, type Problems } from './problems.ts';
 import { COMPARISON_OPERATORS, type ComparisonOperator } from './rule.schema.ts';
 

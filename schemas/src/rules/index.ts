@@ -3,6 +3,6 @@ export * from './rule.schema.ts';
 export * from './rules.compiler.ts';
 export * from './template.ts';
 export { RuleCompileError } from './problems.ts';
-export { parsePath, compileGetter, PathSyntaxError, type PathSegment } from './jsonpath.ts';
+
 export { cloneJson } from './transformations.ts';
 export { UNIT_NAMES, unitConverter, isUnitName, type UnitName } from './units.ts';

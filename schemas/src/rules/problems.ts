@@ -1,4 +1,4 @@
-import { parsePath, PathSyntaxError, type PathSegment } from './jsonpath.ts';
+import { parsePath, PathSyntaxError, type PathSegment } from '../json-path.ts';
 
 /** A rule that cannot be compiled; `problems` name each place, e.g. `rules[2].condition.all[1].op: …`. */
 export class RuleCompileError extends Error {

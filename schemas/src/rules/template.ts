@@ -1,4 +1,4 @@
-import { compileGetter } from './jsonpath.ts';
+import { compileGetter } from '../json-path.ts';
 import { describe, pathAt, Problems } from './problems.ts';
 
 export type Template = (event: unknown) => string;

@@ -1,4 +1,4 @@
-import { compileGetter, type PathSegment } from './jsonpath.ts';
+import { compileGetter, type PathSegment } from '../json-path.ts';
 import { checkKeys, describe, isPlainObject, pathAt, type Problems } from './problems.ts';
 import { TRANSFORMATION_TYPES } from './rule.schema.ts';
 import { compileTemplateInto, templateText } from './template.ts';

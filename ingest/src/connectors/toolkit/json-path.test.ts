@@ -1,41 +1,32 @@
+import { ConfigurationError } from '@muxly/common';
 import { compilePath } from './json-path.ts';
 
-const document = {
+// The connector side of Muxly's one JSONPath dialect (the dialect itself is tested in
+// schemas/src/json-path.test.ts): the documented paths of docs/connectors.md, and a malformed
+// path as a configuration error.
+
+const page = {
   data: [
-    { id: 1, tags: ['a', 'b'], 'odd key': true },
-    { id: 2, tags: [], nested: { deep: 'x' } },
+    { id: 'a-1', plan: 'pro', updated_at: '2026-03-01T00:00:00Z' },
+    { id: 'a-2', plan: 'free', updated_at: '2026-03-02T00:00:00Z' },
   ],
-  meta: { next: 'token-2', count: 2 },
+  meta: { next: 'cursor-2' },
 };
 
 describe('compilePath', () => {
-  it.each([
-    ['$', [document]],
-    ['$.meta.next', ['token-2']],
-    ["$['meta']['count']", [2]],
-    ['$.data[*].id', [1, 2]],
-    ['$.data[0].tags[*]', ['a', 'b']],
-    ['$.data[-1].nested.deep', ['x']],
-    ["$.data[0]['odd key']", [true]],
-    ['$.meta.*', ['token-2', 2]],
-    ['$.missing.path', []],
-    ['$.data[5]', []],
-  ])('%s', (path, expected) => {
-    expect(compilePath(path).all(document)).toEqual(expected);
+  it('selects the records and reads the fields of the documented example', () => {
+    const records = compilePath('$.data[*]').all(page);
+    expect(records).toEqual(page.data);
+    expect(compilePath('$.meta.next').first(page)).toBe('cursor-2');
+    expect(records.map((record) => compilePath('$.id').first(record))).toEqual(['a-1', 'a-2']);
+    expect(compilePath('$.updated_at').first(records[1])).toBe('2026-03-02T00:00:00Z');
+    expect(compilePath('$.plan').all(records[0])).toEqual(['pro']);
+    expect(compilePath('$.data[-1].id').first(page)).toBe('a-2');
+    expect(compilePath('$.missing').first(page)).toBeUndefined();
   });
 
-  it('does not reach prototype members', () => {
-    expect(compilePath('$.constructor').all({})).toEqual([]);
-    expect(compilePath('$.data.length').all(document)).toEqual([]);
-  });
-
-  it.each([
-    ['data.id', /starts with \$/],
-    ['$..id', /recursive descent/],
-    ['$.data[?(@.id > 1)]', /filters are not supported/],
-    ['$.data[0', /unclosed/],
-    ['$ data', /unexpected/],
-  ])('rejects %s', (path, message) => {
-    expect(() => compilePath(path)).toThrow(message);
+  it('reports a malformed path as a configuration error that names it', () => {
+    expect(() => compilePath('$.data[?(@.id)]')).toThrow(ConfigurationError);
+    expect(() => compilePath('data[*]')).toThrow('invalid path: path "data[*]" must start with "$"');
   });
 });

@@ -1,11 +1,25 @@
-// A deliberately small JSONPath subset for rules: `$`, `$.a.b`, `$.a['x-y']`, `$["a"]`, `$.arr[0]`.
-// Paths are parsed once when a rule is compiled and turned into closures; nothing here runs per
-// event except the returned getters and setters. Wildcards, filters and recursive descent are
-// refused: they would make a rule's cost depend on the event's size.
+// Muxly's one JSONPath dialect, used by routing rules, destinations and connectors. A deliberately
+// small subset, parsed by hand (a user's path is never evaluated as code):
+//   $                          the document
+//   .name  ['name']  ["name"]  a field (a quoted name may hold any character; \ escapes)
+//   [3]                        an array element, zero-based
+//   [-1]                       counting from the end       (selectors only)
+//   [*]  .*                    every element or value       (selectors only)
+// A path names one place (rules read and write it); a selector may select several values (a
+// connector's record selector and field paths). Filters, scripts, slices and recursive descent
+// are refused everywhere. Paths are parsed once and turned into closures; nothing here runs per
+// event except the returned getters, so a rule's cost never depends on the event's size.
 
+/** One step of a path: a field name or a non-negative array index. */
 export type PathSegment = string | number;
 
-/** Thrown by parsePath; the caller prefixes it with the place in the rule. */
+/** The wildcard step of a selector: every element of an array, or every value of an object. */
+export const EVERY = Symbol('every value');
+
+/** One step of a selector: a path step, a negative index (from the end), or a wildcard. */
+export type SelectorSegment = PathSegment | typeof EVERY;
+
+/** Thrown by parsePath and parseSelector; the caller prefixes it with the place in the config. */
 export class PathSyntaxError extends Error {
   override name = 'PathSyntaxError';
 }
@@ -13,18 +27,39 @@ export class PathSyntaxError extends Error {
 // NOTE: these keys would let a `set` or `rename` reach Object.prototype (prototype pollution) and
 // make getters see inherited members; they are refused in every path.
 const FORBIDDEN_KEYS = new Set(['__proto__', 'prototype', 'constructor']);
-const IDENTIFIER = /[A-Za-z_$][A-Za-z0-9_$]*/y;
-const INDEX = /(0|[1-9][0-9]{0,8})\]/y;
+const IDENTIFIER = /[A-Za-z_$][A-Za-z0-9_$-]*/y;
+const INDEX = /(-?)(0|[1-9][0-9]{0,8})\]/y;
 
+/** Parses a path that names one place: no wildcards, no negative indexes. */
 export function parsePath(path: unknown): PathSegment[] {
+  return parse(path, false) as PathSegment[];
+}
+
+/** Parses a selector: a path that may also count from the end and fan out with wildcards. */
+export function parseSelector(path: unknown): SelectorSegment[] {
+  return parse(path, true);
+}
+
+function parse(path: unknown, selector: boolean): SelectorSegment[] {
   if (typeof path !== 'string') throw new PathSyntaxError('a path must be a string such as "$.name"');
   if (!path.startsWith('$')) throw new PathSyntaxError(`path "${path}" must start with "$"`);
-  const segments: PathSegment[] = [];
+  const segments: SelectorSegment[] = [];
+  const onlyInSelectors = (what: string, position: number): never => {
+    throw new PathSyntaxError(
+      `${what} at position ${position} in "${path}" is not supported here: this path names one field (wildcards and negative indexes are for connector selectors)`,
+    );
+  };
   let position = 1;
   while (position < path.length) {
     const char = path[position];
     if (char === '.') {
       if (path[position + 1] === '.') throw new PathSyntaxError(`recursive descent ".." is not supported in "${path}"`);
+      if (path[position + 1] === '*') {
+        if (!selector) onlyInSelectors('the wildcard ".*"', position);
+        segments.push(EVERY);
+        position += 2;
+        continue;
+      }
       IDENTIFIER.lastIndex = position + 1;
       const match = IDENTIFIER.exec(path);
       if (!match)
@@ -40,14 +75,20 @@ export function parsePath(path: unknown): PathSegment[] {
         if (path[end] !== ']') throw new PathSyntaxError(`expected "]" at position ${end} in "${path}"`);
         segments.push(value);
         position = end + 1;
+      } else if (path.startsWith('*]', position + 1)) {
+        if (!selector) onlyInSelectors('the wildcard "[*]"', position);
+        segments.push(EVERY);
+        position += 3;
       } else {
         INDEX.lastIndex = position + 1;
         const match = INDEX.exec(path);
         if (!match)
           throw new PathSyntaxError(
-            `expected a quoted name or an array index at position ${position + 1} in "${path}" (wildcards and filters are not supported)`,
+            `expected a quoted name or an array index at position ${position + 1} in "${path}" (filters and slices are not supported)`,
           );
-        segments.push(Number(match[1]));
+        const [, sign = '', digits = ''] = match;
+        if (sign && !selector) onlyInSelectors(`the index "[-${digits}]"`, position);
+        segments.push(Number(sign + digits));
         position = INDEX.lastIndex;
       }
     } else {
@@ -118,51 +159,35 @@ export function compileGetter(segments: readonly PathSegment[]): Getter {
   }
 }
 
-/** True when the path resolves to an own property (a field set to null exists; a missing one does not). */
-export function compileHas(segments: readonly PathSegment[]): (root: unknown) => boolean {
-  if (segments.length === 0) return (root) => root !== undefined;
-  const parent = compileGetter(segments.slice(0, -1));
-  const last = segments[segments.length - 1]!;
+/**
+ * Every value a selector selects (wildcards fan out; a missing field selects nothing). A selector
+ * without wildcards or negative indexes is a path, read with the same getter as rules.
+ */
+export function compileSelector(segments: readonly SelectorSegment[]): (root: unknown) => unknown[] {
+  if (segments.every((segment) => typeof segment === 'string' || (typeof segment === 'number' && segment >= 0))) {
+    const get = compileGetter(segments as PathSegment[]);
+    return (root) => {
+      const value = get(root);
+      return value === undefined ? [] : [value];
+    };
+  }
   return (root) => {
-    const container = parent(root);
-    return container !== null && typeof container === 'object' && Object.hasOwn(container, last);
-  };
-}
-
-/** Sets a value, creating intermediate objects (or arrays for numeric segments) as needed. */
-export function compileSetter(
-  segments: readonly PathSegment[],
-): (root: Record<string, unknown>, value: unknown) => void {
-  if (segments.length === 0) throw new PathSyntaxError('cannot assign to the root "$"');
-  const last = segments[segments.length - 1]!;
-  const parents = segments.slice(0, -1);
-  return (root, value) => {
-    let current: Record<PathSegment, unknown> = root;
-    for (let index = 0; index < parents.length; index++) {
-      const segment = parents[index]!;
-      let next = current[segment];
-      if (next === null || typeof next !== 'object') {
-        next = typeof segments[index + 1] === 'number' ? [] : {};
-        current[segment] = next;
+    let current: unknown[] = [root];
+    for (const segment of segments) {
+      const next: unknown[] = [];
+      for (const value of current) {
+        if (value === null || typeof value !== 'object') continue;
+        if (segment === EVERY) {
+          next.push(...(Array.isArray(value) ? value : Object.values(value)));
+        } else if (typeof segment === 'number' && segment < 0) {
+          if (Array.isArray(value) && value.length + segment >= 0) next.push(value[value.length + segment]);
+        } else {
+          const child = (value as Record<PathSegment, unknown>)[segment];
+          if (child !== undefined) next.push(child);
+        }
       }
-      current = next as Record<PathSegment, unknown>;
+      current = next;
     }
-    current[last] = value;
-  };
-}
-
-/** Removes a field (or an array element, shifting the rest); missing paths are a no-op. */
-export function compileRemover(segments: readonly PathSegment[]): (root: unknown) => void {
-  if (segments.length === 0) throw new PathSyntaxError('cannot remove the root "$"');
-  const parent = compileGetter(segments.slice(0, -1));
-  const last = segments[segments.length - 1]!;
-  return (root) => {
-    const container = parent(root);
-    if (container === null || typeof container !== 'object') return;
-    if (Array.isArray(container) && typeof last === 'number') {
-      if (last < container.length) container.splice(last, 1);
-    } else {
-      delete (container as Record<PathSegment, unknown>)[last];
-    }
+    return current;
   };
 }
