@@ -96,25 +96,25 @@ export function ruleDto(view: RuleView) {
   };
 }
 
+/** Every problem the router's compiler finds in a condition and transformations, each at its JSON pointer. */
+export function ruleProblems(condition: unknown, transformations: unknown): { pointer: string; detail: string }[] {
+  return validateRule({ condition: condition ?? undefined, transformations }, 'rule').map((text) => {
+    const [place, ...rest] = text.split(': ');
+    return {
+      pointer:
+        '/' +
+        (place ?? '')
+          .replace(/^rule\.?/, '')
+          .replace(/\[(\d+)\]/g, '/$1')
+          .replaceAll('.', '/'),
+      detail: rest.join(': ') || text,
+    };
+  });
+}
+
 export function checkLogic(condition: unknown, transformations: unknown[]): void {
-  const problems = validateRule({ condition: condition ?? undefined, transformations }, 'rule');
-  if (problems.length > 0) {
-    throw unprocessable(
-      'the rule does not compile',
-      problems.map((text) => {
-        const [place, ...rest] = text.split(': ');
-        return {
-          pointer:
-            '/' +
-            (place ?? '')
-              .replace(/^rule\.?/, '')
-              .replace(/\[(\d+)\]/g, '/$1')
-              .replaceAll('.', '/'),
-          detail: rest.join(': ') || text,
-        };
-      }),
-    );
-  }
+  const problems = ruleProblems(condition, transformations);
+  if (problems.length > 0) throw unprocessable('the rule does not compile', problems);
 }
 
 export async function checkDestinations(em: EntityManager, ids: string[]): Promise<void> {
@@ -185,6 +185,14 @@ export async function createRule(em: EntityManager, body: RuleCreate): Promise<R
 export function ruleRoutes(context: ControlPlaneContext): Router {
   const router = Router();
   const load = (em: EntityManager, id: string) => loadOr404(em, RoutingRuleEntity, id, 'routing rule');
+
+  // A check, not a change: a rule that does not compile is a normal answer here (200 with its
+  // problems), so an editor can ask on every pause in typing without a stream of refusals.
+  router.post(`${PATH}/validate`, (request, response) => {
+    const body = request.body as { condition?: unknown; transformations?: unknown };
+    const errors = ruleProblems(body.condition, body.transformations ?? []);
+    response.json({ valid: errors.length === 0, errors });
+  });
 
   router.get(PATH, async (request, response) => {
     const page = pageQuery(request, context, 'priority');
