@@ -126,10 +126,8 @@ describe('the web console', () => {
     await ruleDialog
       .getByLabel('Condition (JSON; empty matches every event)')
       .fill('{"path": "$.name", "op": "eqq", "value": "signup"}');
-    browser.expectRefusals([422]);
     await ruleDialog.getByRole('button', { name: 'Validate' }).click();
     await ruleDialog.getByRole('alert').getByText('/condition').waitFor();
-    browser.expectRefusals([]);
     await ruleDialog
       .getByLabel('Condition (JSON; empty matches every event)')
       .fill('{"path": "$.name", "op": "eq", "value": "signup"}');

@@ -5,6 +5,7 @@ import { renderSignIn } from './pages/signin.js';
 import { renderOverview } from './pages/overview.js';
 import { renderPlugins } from './pages/plugins.js';
 import { renderRules } from './pages/rules.js';
+import { renderRoutes } from './pages/routes.js';
 import { renderJobs } from './pages/jobs.js';
 import { renderDeadLetters } from './pages/dead-letters.js';
 import { renderAdmin } from './pages/admin.js';
@@ -32,6 +33,7 @@ const PAGES = [
     page: (c) => renderPlugins(c, 'destination'),
   },
   { path: 'rules', title: 'Rules', permission: 'routing-rules:read', page: renderRules },
+  { path: 'routes', title: 'Routes', permission: 'routes:read', page: renderRoutes },
   { path: 'jobs', title: 'Jobs', permission: 'jobs:read', page: renderJobs },
   { path: 'dead-letters', title: 'Dead letters', permission: 'dead-letters:read', page: renderDeadLetters },
   { path: 'tap', title: 'Live tap', permission: 'tap:read', page: renderTap },

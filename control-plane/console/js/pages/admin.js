@@ -4,7 +4,8 @@ import { loadInto, notify, openDialog, pageHeader, problemView, run } from '../u
 
 // Administration: local users, roles and API keys, each shown only to those whose role allows
 // reading it, with write actions only for those who may write. An API key's secret is shown
-// once, in the answer that created it.
+// once, in the answer that created it. Nobody grants what they do not hold (the API refuses it),
+// so a permission, a role or a user beyond the signed-in user's own permissions is not offered.
 
 /** @param {HTMLElement} container */
 export function renderAdmin(container) {
@@ -12,7 +13,12 @@ export function renderAdmin(container) {
   const roles = h('div');
   const keys = h('div');
   const reloadUsers = () => loadInto(users, () => usersView(reloadUsers));
-  const reloadRoles = () => loadInto(roles, rolesView);
+  const loadRoles = () => loadInto(roles, () => rolesView(rolesChanged));
+  // The users' rows offer the roles that exist, so a role made, changed or deleted redraws them.
+  const rolesChanged = () => {
+    void loadRoles();
+    if (can('users:read')) void reloadUsers();
+  };
   const reloadKeys = () => loadInto(keys, () => keysView(reloadKeys));
   replace(
     container,
@@ -29,7 +35,15 @@ export function renderAdmin(container) {
         )
       : null,
     can('roles:read')
-      ? h('section', { 'aria-labelledby': 'admin-roles' }, h('h2', { id: 'admin-roles' }, 'Roles'), roles)
+      ? h(
+          'section',
+          { 'aria-labelledby': 'admin-roles' },
+          h('h2', { id: 'admin-roles' }, 'Roles'),
+          can('roles:write')
+            ? h('button', { type: 'button', onclick: () => void openRoleEditor(null, rolesChanged) }, 'New role')
+            : null,
+          roles,
+        )
       : null,
     can('api-keys:read')
       ? h(
@@ -44,19 +58,28 @@ export function renderAdmin(container) {
       : null,
   );
   if (can('users:read')) void reloadUsers();
-  if (can('roles:read')) void reloadRoles();
+  if (can('roles:read')) void loadRoles();
   if (can('api-keys:read')) void reloadKeys();
 }
 
+/** The roles, when the signed-in user may read them (empty otherwise). */
+const readRoles = async () => (can('roles:read') ? (await api('GET', '/api/v1/roles')).items : []);
+
+/** Whether every permission of these roles is one the signed-in user holds. @param {any[]} roles @param {string[]} names */
+const holdsAllOf = (roles, names) =>
+  roles.filter((role) => names.includes(role.name)).every((role) => role.permissions.every(can));
+
 /** @param {() => void} reload */
 async function usersView(reload) {
-  const { items } = await api('GET', '/api/v1/users');
+  const [{ items }, roles] = await Promise.all([api('GET', '/api/v1/users'), readRoles()]);
   return table(
     `Users (${items.length})`,
     ['User', 'Email', 'Roles', 'Status', 'Created', 'Actions'],
     items.map((/** @type {any} */ user) => {
       const output = h('div', { class: 'row-output' });
       const self = user.id === currentUser()?.id;
+      // A user holding more than the signed-in user cannot be changed by them.
+      const manageable = can('users:write') && !self && holdsAllOf(roles, user.roles);
       return h(
         'tr',
         { 'data-id': user.id },
@@ -74,7 +97,11 @@ async function usersView(reload) {
         h(
           'td',
           null,
-          can('users:write') && !self
+          manageable && can('roles:read')
+            ? h('button', { type: 'button', onclick: () => void openUserRoles(user, roles, reload) }, 'Roles')
+            : null,
+          manageable ? ' ' : null,
+          manageable
             ? h(
                 'button',
                 {
@@ -82,6 +109,7 @@ async function usersView(reload) {
                   onclick: (/** @type {Event} */ e) =>
                     void run(/** @type {HTMLButtonElement} */ (e.currentTarget), output, async () => {
                       await api('PATCH', `/api/v1/users/${encodeURIComponent(user.id)}`, { disabled: !user.disabled });
+                      notify(`${user.username} ${user.disabled ? 'enabled' : 'disabled'}`);
                       reload();
                     }),
                 },
@@ -95,21 +123,170 @@ async function usersView(reload) {
   );
 }
 
-async function rolesView() {
+/** @param {() => void} reload */
+async function rolesView(reload) {
   const { items } = await api('GET', '/api/v1/roles');
   return table(
     'Roles',
-    ['Role', 'Kind', 'Permissions'],
-    items.map((/** @type {any} */ role) =>
-      h(
+    ['Role', 'Kind', 'Permissions', 'Actions'],
+    items.map((/** @type {any} */ role) => {
+      const output = h('div', { class: 'row-output' });
+      // Built-in roles are read-only (the API keeps them in step with its operations).
+      const editable = can('roles:write') && !role.builtin;
+      return h(
         'tr',
-        null,
+        { 'data-role': role.name },
         h('th', { scope: 'row' }, role.name, role.description ? h('p', { class: 'muted' }, role.description) : null),
-        h('td', null, role.builtin ? 'built-in' : 'custom'),
-        h('td', null, h('span', { class: 'clip' }, role.permissions.join(', '))),
-      ),
-    ),
+        h('td', null, role.builtin ? 'built-in (read-only)' : 'custom'),
+        h('td', null, h('span', { class: 'clip' }, role.permissions.join(', ') || 'none')),
+        h(
+          'td',
+          null,
+          editable
+            ? [
+                h('button', { type: 'button', onclick: () => void openRoleEditor(role, reload) }, 'Edit'),
+                ' ',
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'danger',
+                    onclick: (/** @type {Event} */ e) => {
+                      if (!confirm(`Delete the role ${role.name}?`)) return;
+                      void run(/** @type {HTMLButtonElement} */ (e.currentTarget), output, async () => {
+                        await api('DELETE', `/api/v1/roles/${encodeURIComponent(role.id)}`);
+                        notify(`Role ${role.name} deleted`);
+                        reload();
+                      });
+                    },
+                  },
+                  'Delete',
+                ),
+              ]
+            : null,
+          output,
+        ),
+      );
+    }),
   );
+}
+
+/** Groups permissions by resource (`routes:read`, `routes:write` → routes). @param {string[]} permissions */
+function byResource(permissions) {
+  /** @type {Map<string, string[]>} */
+  const groups = new Map();
+  for (const permission of [...permissions].sort()) {
+    const resource = permission.slice(0, permission.indexOf(':'));
+    groups.set(resource, [...(groups.get(resource) ?? []), permission]);
+  }
+  return groups;
+}
+
+/** @param {any | null} existing @param {() => void} reload */
+async function openRoleEditor(existing, reload) {
+  const body = h('div', null, h('p', null, 'Loading…'));
+  const dialog = openDialog(existing ? `Role ${existing.name}` : 'New role', body);
+  try {
+    const { items: catalogue } = await api('GET', '/api/v1/permissions');
+    const had = new Set(existing?.permissions ?? []);
+    const name = /** @type {HTMLInputElement} */ (h('input', { name: 'name', required: true, autocomplete: 'off' }));
+    const description = /** @type {HTMLInputElement} */ (
+      h('input', { name: 'description', autocomplete: 'off', value: existing?.description ?? '' })
+    );
+    // A permission the signed-in user does not hold cannot be granted by them: shown, not offered.
+    const boxes = /** @type {string[]} */ (catalogue).map((permission) => ({
+      permission,
+      box: /** @type {HTMLInputElement} */ (
+        h('input', { type: 'checkbox', value: permission, checked: had.has(permission), disabled: !can(permission) })
+      ),
+    }));
+    const output = h('div', { 'aria-live': 'assertive' });
+    const save = h('button', { type: 'submit', class: 'primary' }, existing ? 'Save' : 'Create');
+    const form = h(
+      'form',
+      { class: 'editor' },
+      existing ? null : field('Role name', name, 'Letters, digits, dot, dash and underscore.'),
+      field('Description (optional)', description),
+      h(
+        'fieldset',
+        { class: 'scopes permissions' },
+        h('legend', null, 'Permissions'),
+        [...byResource(catalogue)].map(([resource, permissions]) =>
+          h(
+            'div',
+            { class: 'permission-group', role: 'group', 'aria-label': resource },
+            boxes
+              .filter((entry) => permissions.includes(entry.permission))
+              .map((entry) => h('label', { class: 'check' }, entry.box, ' ', entry.permission)),
+          ),
+        ),
+      ),
+      output,
+      h('div', { class: 'actions' }, save, h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel')),
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void run(/** @type {HTMLButtonElement} */ (save), output, async () => {
+        const permissions = boxes.filter((entry) => entry.box.checked).map((entry) => entry.permission);
+        const text = description.value.trim();
+        if (existing) {
+          await api('PATCH', `/api/v1/roles/${encodeURIComponent(existing.id)}`, {
+            description: text || null,
+            permissions,
+          });
+        } else {
+          await api('POST', '/api/v1/roles', { name: name.value.trim(), description: text || null, permissions });
+        }
+        notify(`Role ${existing?.name ?? name.value.trim()} saved`);
+        dialog.close();
+        reload();
+      });
+    });
+    replace(body, form);
+  } catch (error) {
+    replace(body, problemView(error));
+  }
+}
+
+/** @param {any} user @param {any[]} roles @param {() => void} reload */
+function openUserRoles(user, roles, reload) {
+  const boxes = roles.map((role) => ({
+    name: role.name,
+    box: /** @type {HTMLInputElement} */ (
+      h('input', {
+        type: 'checkbox',
+        value: role.name,
+        checked: user.roles.includes(role.name),
+        // A role carrying a permission the signed-in user does not hold is not theirs to give.
+        disabled: !user.roles.includes(role.name) && !holdsAllOf(roles, [role.name]),
+      })
+    ),
+  }));
+  const output = h('div', { 'aria-live': 'assertive' });
+  const save = h('button', { type: 'submit', class: 'primary' }, 'Save');
+  const form = h(
+    'form',
+    { class: 'editor' },
+    h(
+      'fieldset',
+      null,
+      h('legend', null, `Roles of ${user.username}`),
+      boxes.map((entry) => h('label', { class: 'check' }, entry.box, ' ', entry.name)),
+    ),
+    output,
+    h('div', { class: 'actions' }, save, h('button', { type: 'button', onclick: () => dialog.close() }, 'Cancel')),
+  );
+  const dialog = openDialog(`Roles of ${user.username}`, form);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void run(/** @type {HTMLButtonElement} */ (save), output, async () => {
+      const chosen = boxes.filter((entry) => entry.box.checked).map((entry) => entry.name);
+      await api('PATCH', `/api/v1/users/${encodeURIComponent(user.id)}`, { roles: chosen });
+      notify(`Roles of ${user.username}: ${chosen.join(', ') || 'none'}`);
+      dialog.close();
+      reload();
+    });
+  });
 }
 
 /** @param {() => void} reload */

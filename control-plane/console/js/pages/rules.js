@@ -58,34 +58,142 @@ async function listView(reload) {
   );
 }
 
-/** @param {HTMLTextAreaElement} area @param {HTMLElement} status @param {boolean} allowEmpty */
-function jsonChecker(area, status, allowEmpty) {
-  const check = () => {
-    const text = area.value.trim();
-    if (text === '' && allowEmpty) {
-      replace(status, 'Empty: matches every event.');
-      area.removeAttribute('aria-invalid');
+/** @typedef {{ pointer: string, detail: string }} Problem */
+
+/**
+ * Checks the condition and transformations as they are typed: JSON syntax at once, in the page;
+ * then, after a pause in typing, the router's compiler on the server (the endpoint Validate uses),
+ * each problem shown next to its field with its pointer. One request at a time: text typed while
+ * one is out is checked when it returns, and an answer about text that has changed since is dropped.
+ * @param {{ condition: HTMLTextAreaElement, transformations: HTMLTextAreaElement, conditionStatus: HTMLElement, transformationsStatus: HTMLElement }} parts
+ * @param {(body: { condition: unknown, transformations: unknown }) => Promise<{ valid: boolean, errors: Problem[] }>} validate
+ */
+function liveValidation(parts, validate) {
+  const { condition, transformations, conditionStatus, transformationsStatus } = parts;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  let inFlight = false;
+  let askAgain = false;
+  const snapshot = () => `${condition.value}\u0000${transformations.value}`;
+
+  /**
+   * @param {HTMLTextAreaElement} area @param {HTMLElement} status @param {string} summary @param {Problem[]} problems
+   * @param {boolean} [invalid]
+   */
+  const show = (area, status, summary, problems, invalid = problems.length > 0) => {
+    if (invalid) area.setAttribute('aria-invalid', 'true');
+    else area.removeAttribute('aria-invalid');
+    replace(
+      status,
+      summary,
+      problems.length
+        ? h(
+            'ul',
+            { class: 'problems' },
+            problems.map((problem) => h('li', null, h('code', null, problem.pointer), ' ', problem.detail)),
+          )
+        : null,
+    );
+  };
+
+  /** The two fields parsed, or undefined after showing which is not JSON. */
+  const parseLocally = () => {
+    /** @param {HTMLTextAreaElement} area @param {HTMLElement} status @param {unknown} empty */
+    const parse = (area, status, empty) => {
+      const text = area.value.trim();
+      if (text === '') return { ok: true, value: empty };
+      try {
+        return { ok: true, value: JSON.parse(text) };
+      } catch (error) {
+        show(area, status, `Not valid JSON: ${error instanceof Error ? error.message : String(error)}`, [], true);
+        return { ok: false, value: undefined };
+      }
+    };
+    const parsedCondition = parse(condition, conditionStatus, null);
+    const parsedTransformations = parse(transformations, transformationsStatus, []);
+    if (!parsedCondition.ok || !parsedTransformations.ok) return undefined;
+    return { condition: parsedCondition.value, transformations: parsedTransformations.value };
+  };
+
+  /** @param {Problem[]} problems */
+  const showVerdict = (problems) => {
+    const ofTransformations = problems.filter((problem) => problem.pointer.startsWith('/transformations'));
+    const ofCondition = problems.filter((problem) => !ofTransformations.includes(problem));
+    const accepted = 'The router’s compiler accepts it.';
+    show(
+      condition,
+      conditionStatus,
+      ofCondition.length
+        ? 'The router’s compiler refuses it:'
+        : condition.value.trim()
+          ? accepted
+          : 'Empty: matches every event.',
+      ofCondition,
+    );
+    show(
+      transformations,
+      transformationsStatus,
+      ofTransformations.length ? 'The router’s compiler refuses them:' : accepted,
+      ofTransformations,
+    );
+  };
+
+  const ask = async () => {
+    if (inFlight) {
+      askAgain = true;
       return;
     }
+    const body = parseLocally();
+    if (!body) return;
+    const asked = snapshot();
+    inFlight = true;
     try {
-      JSON.parse(text);
-      replace(status, 'Valid JSON.');
-      area.removeAttribute('aria-invalid');
+      const verdict = await validate(body);
+      if (asked === snapshot()) showVerdict(verdict.errors);
     } catch (error) {
-      replace(status, `Not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
-      area.setAttribute('aria-invalid', 'true');
+      if (asked === snapshot())
+        replace(
+          conditionStatus,
+          `Could not check with the server: ${error instanceof Error ? error.message : String(error)}`,
+        );
+    } finally {
+      inFlight = false;
+      if (askAgain) {
+        askAgain = false;
+        if (asked !== snapshot()) void ask();
+      }
     }
   };
-  area.addEventListener('input', check);
-  check();
+
+  const typed = () => {
+    clearTimeout(timer);
+    if (!parseLocally()) return;
+    for (const status of [conditionStatus, transformationsStatus])
+      if (!status.textContent?.startsWith('Checking')) replace(status, 'Checking…');
+    timer = setTimeout(() => void ask(), CHECK_AFTER_MS);
+  };
+  condition.addEventListener('input', typed);
+  transformations.addEventListener('input', typed);
+  if (parseLocally()) {
+    show(condition, conditionStatus, condition.value.trim() ? 'Valid JSON.' : 'Empty: matches every event.', []);
+    show(transformations, transformationsStatus, 'Valid JSON.', []);
+  }
+  return { showVerdict };
 }
+
+// A pause in typing this long asks the server: short enough to feel immediate, long enough
+// that a word typed is one request, not one per key.
+const CHECK_AFTER_MS = 400;
 
 /** @param {any | null} existing @param {() => void} reload */
 async function openRuleEditor(existing, reload) {
   const body = h('div', null, h('p', null, 'Loading…'));
   const dialog = openDialog(existing ? `Rule ${existing.name}` : 'New rule', body);
   try {
-    const destinations = (await api('GET', '/api/v1/destinations?limit=200&sort=name')).items;
+    // Without destinations:read the rule keeps the destinations it names, shown by id.
+    const destinations = can('destinations:read')
+      ? (await api('GET', '/api/v1/destinations?limit=200&sort=name')).items
+      : (existing?.destinationIds ?? []).map((/** @type {string} */ id) => ({ id, name: id, type: null }));
     replace(body, ruleForm(existing, destinations, dialog, reload));
   } catch (error) {
     replace(body, problemView(error));
@@ -125,7 +233,7 @@ function ruleForm(existing, destinations, dialog, reload) {
       checked: chosen.has(destination.id),
       disabled: !writable,
     }),
-    label: `${destination.name} (${destination.type})`,
+    label: destination.type ? `${destination.name} (${destination.type})` : destination.id,
   }));
   const condition = /** @type {HTMLTextAreaElement} */ (
     h(
@@ -141,10 +249,17 @@ function ruleForm(existing, destinations, dialog, reload) {
       JSON.stringify(existing?.transformations ?? [], null, 2),
     )
   );
-  const conditionStatus = h('small', { 'aria-live': 'polite' });
-  const transformationsStatus = h('small', { 'aria-live': 'polite' });
-  jsonChecker(condition, conditionStatus, true);
-  jsonChecker(transformations, transformationsStatus, false);
+  const conditionStatus = h('div', { class: 'field-status', id: 'rule-condition-status', 'aria-live': 'polite' });
+  const transformationsStatus = h('div', {
+    class: 'field-status',
+    id: 'rule-transformations-status',
+    'aria-live': 'polite',
+  });
+  condition.setAttribute('aria-describedby', 'rule-condition-status');
+  transformations.setAttribute('aria-describedby', 'rule-transformations-status');
+  /** @param {{ condition: unknown, transformations: unknown }} definition */
+  const validateOnServer = (definition) => api('POST', '/api/v1/routing-rules/validate', definition);
+  const live = liveValidation({ condition, transformations, conditionStatus, transformationsStatus }, validateOnServer);
   const lastEvents = h('input', { name: 'lastEvents', type: 'number', min: 1, max: 100000, value: 1000 });
   const output = h('div', { 'aria-live': 'polite' });
 
@@ -190,8 +305,26 @@ function ruleForm(existing, destinations, dialog, reload) {
     'click',
     () =>
       void run(/** @type {HTMLButtonElement} */ (validate), output, async () => {
-        await dryRun(1, 0);
-        replace(output, h('div', { class: 'alert ok', role: 'status' }, 'The router’s compiler accepts this rule.'));
+        const rule = read();
+        const verdict = await validateOnServer({ condition: rule.condition, transformations: rule.transformations });
+        live.showVerdict(verdict.errors);
+        replace(
+          output,
+          verdict.valid
+            ? h('div', { class: 'alert ok', role: 'status' }, 'The router’s compiler accepts this rule.')
+            : h(
+                'div',
+                { class: 'alert error', role: 'alert' },
+                h('strong', null, 'The router’s compiler refuses this rule'),
+                h(
+                  'ul',
+                  null,
+                  verdict.errors.map((/** @type {any} */ problem) =>
+                    h('li', null, h('code', null, problem.pointer), ' ', problem.detail),
+                  ),
+                ),
+              ),
+        );
       }),
   );
   const dryRunButton = h('button', { type: 'button' }, 'Dry-run');
@@ -216,7 +349,13 @@ function ruleForm(existing, destinations, dialog, reload) {
       h('legend', null, 'Destinations'),
       destinationBoxes.length
         ? destinationBoxes.map((entry) => h('label', { class: 'check' }, entry.box, ' ', entry.label))
-        : h('p', null, 'No destination yet: create one first.'),
+        : h(
+            'p',
+            null,
+            can('destinations:read')
+              ? 'No destination yet: create one first.'
+              : 'Your role does not allow reading destinations.',
+          ),
     ),
     h(
       'div',
