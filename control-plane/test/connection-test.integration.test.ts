@@ -315,6 +315,29 @@ describe("connection tests run each type's real check", () => {
         'check:ok',
       ]);
       expect(received).toEqual(['HEAD']);
+      // The peer is the one the webhook folder names (its url field).
+      expect(detailOf(allowed, 'resolve')).toMatch(/^127\.0\.0\.1 \(from url\) resolves to 127\.0\.0\.1/);
+    });
+
+    it("prometheus: the exporter's listening address is no peer; without a Pushgateway nothing is resolved", async () => {
+      const answer = await test(
+        'destinations',
+        await create('destinations', {
+          type: 'prometheus',
+          config: { port: 1, metrics: [{ name: 'muxly_test_total', type: 'counter' }] },
+        }),
+      );
+      expect(answer.body.ok).toBe(true);
+      expect(verdicts(answer)).toEqual([
+        'config:ok',
+        'resolve:skipped',
+        'connect:skipped',
+        'authenticate:skipped',
+        'permission:skipped',
+        'check:skipped',
+      ]);
+      expect(detailOf(answer, 'resolve')).toBe('the config names no network endpoint');
+      expect(detailOf(answer, 'check')).toBe('the prometheus type has no check of its own');
     });
 
     describe('database (PostgreSQL)', () => {

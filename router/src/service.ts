@@ -262,7 +262,7 @@ async function startDestination(definition: DestinationDefinition, parts: Router
     outbound: outboundPolicy(parts.settings),
     forbiddenDatabases: parts.forbiddenDatabases,
   });
-  const maxBatchSize = Math.max(plugin.maxBatchSize ?? 500, 1);
+  const maxBatchSize = Math.max(plugin.maxBatchSize, 1);
   const delivery = new Delivery({
     destinationId: definition.id,
     eventsTopic: parts.eventsTopic,

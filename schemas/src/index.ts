@@ -13,3 +13,4 @@ export {
 export * from './events/job-messages.ts';
 export * from './events/replay.ts';
 export * from './templates/example.ts';
+export * from './templates/connection-test.ts';

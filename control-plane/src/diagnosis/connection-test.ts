@@ -2,7 +2,8 @@ import { lookup } from 'node:dns/promises';
 import { connect } from 'node:net';
 import { errorMessage, outboundGuard, type ForbiddenDatabases, type OutboundPolicy } from '@muxly/common';
 import { ApiProblem } from '../http/problem.ts';
-import type { CheckStep, OwnCheckStep, PluginTemplate, TemplateCatalog, TemplateKind } from '../templates/catalog.ts';
+import { CONNECTION_TEST_STEPS, type CheckStep, type PeerEndpoint } from '@muxly/schemas';
+import type { PluginTemplate, TemplateCatalog, TemplateKind } from '../templates/catalog.ts';
 
 // Self-diagnosis of a saved connector or destination (POST /api/v1/{connectors,destinations}/{id}/test).
 // The answer always lists the same six steps, in order, each with a verdict:
@@ -17,7 +18,7 @@ import type { CheckStep, OwnCheckStep, PluginTemplate, TemplateCatalog, Template
 
 const STEP_TIMEOUT_MS = 5_000;
 const OWN_CHECK_TIMEOUT_MS = 20_000;
-const ORDER: readonly CheckStep['name'][] = ['config', 'resolve', 'connect', 'authenticate', 'permission', 'check'];
+const ORDER = CONNECTION_TEST_STEPS;
 
 export interface ConnectionTestResult {
   ok: boolean;
@@ -43,12 +44,6 @@ export interface ConnectionTestInput {
   saveCredentials?: (credentials: Record<string, unknown>) => Promise<void>;
 }
 
-interface Endpoint {
-  host: string;
-  port: number;
-  field: string;
-}
-
 const DEFAULT_PORTS: Record<string, number> = {
   'http:': 80,
   'https:': 443,
@@ -60,7 +55,7 @@ const DEFAULT_PORTS: Record<string, number> = {
   'smtps:': 465,
 };
 
-function endpointOfUrl(value: string, field: string): Endpoint | undefined {
+function endpointOfUrl(value: string, field: string): PeerEndpoint | undefined {
   try {
     const url = new URL(value);
     const port = url.port ? Number(url.port) : DEFAULT_PORTS[url.protocol];
@@ -71,8 +66,11 @@ function endpointOfUrl(value: string, field: string): Endpoint | undefined {
   return undefined;
 }
 
-/** Finds the network endpoint in a config: a URL-like field, host (+port) at the top or one level down, or brokers. */
-export function findEndpoint(config: Record<string, unknown>): Endpoint | undefined {
+/**
+ * Guesses the network endpoint of a type that declares none (a connector plugin): a URL-like
+ * field, host (+port) at the top or one level down, or brokers.
+ */
+export function findEndpoint(config: Record<string, unknown>): PeerEndpoint | undefined {
   for (const field of [
     'url',
     'endpoint',
@@ -80,7 +78,6 @@ export function findEndpoint(config: Record<string, unknown>): Endpoint | undefi
     'apiBaseUrl',
     'webhookUrl',
     'apiEndpoint',
-    'slackApiUrl',
     'basePath',
     'connectionString',
   ]) {
@@ -209,8 +206,8 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
   const config = template.credentialsSchema ? input.config : merged;
 
   // resolve, connect
-  const endpointUrl = template.endpoint?.(merged);
-  const endpoint = endpointUrl ? endpointOfUrl(endpointUrl, 'the connector endpoint') : findEndpoint(merged);
+  const declared = template.endpoint ? template.endpoint(merged) : findEndpoint(merged);
+  const endpoint = typeof declared === 'string' ? endpointOfUrl(declared, 'the connector endpoint') : declared;
   let reachable = true;
   if (endpoint) {
     let addresses: string[] = [];
@@ -252,7 +249,7 @@ export async function runConnectionTest(input: ConnectionTestInput): Promise<Con
     return finish();
   }
   const started = Date.now();
-  let own: OwnCheckStep[];
+  let own: CheckStep<string>[];
   try {
     const controller = new AbortController();
     own = await withTimeout(

@@ -2,29 +2,13 @@ import { isDeepStrictEqual } from 'node:util';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import * as ajvFormats from 'ajv-formats';
 import type { ForbiddenDatabases, OutboundPolicy } from '@muxly/common';
-import type { TemplateExample } from '@muxly/schemas';
+import type { CheckStep, PeerEndpoint, TemplateExample } from '@muxly/schemas';
 import { unprocessable, type FieldProblem } from '../http/problem.ts';
 
 // ajv-formats is CommonJS: under native ESM its function arrives as the namespace's default.
 const addFormats = (ajvFormats as unknown as { default: (ajv: Ajv) => Ajv }).default;
 
 export type TemplateKind = 'connector' | 'destination';
-
-/** One step of a connection test, as the API reports it. */
-export interface CheckStep {
-  name: 'config' | 'resolve' | 'connect' | 'authenticate' | 'permission' | 'check';
-  status: 'ok' | 'failed' | 'skipped';
-  detail: string;
-  durationMs: number;
-}
-
-/** A step as a type's own check reports it: standard names, or a plugin's own (shown under `check`). */
-export interface OwnCheckStep {
-  name: string;
-  status: CheckStep['status'];
-  detail: string;
-  durationMs: number;
-}
 
 export interface CheckOptions {
   signal: AbortSignal;
@@ -60,9 +44,13 @@ export interface PluginTemplate {
    * The type's own connection check. `config` has the credentials merged in when the template
    * lists `secrets`; with a `credentialsSchema` they arrive apart, in `options.credentials`.
    */
-  check?: (config: Record<string, unknown>, options: CheckOptions) => Promise<OwnCheckStep[]>;
-  /** The URL the type talks to for a config (defaults included), for the resolve and connect steps. */
-  endpoint?: (config: Record<string, unknown>) => string | undefined;
+  check?: (config: Record<string, unknown>, options: CheckOptions) => Promise<CheckStep<string>[]>;
+  /**
+   * The peer the type talks to for a config (defaults included), for the resolve and connect
+   * steps: a URL (connectors) or the host, port and field (destinations). Without it the test
+   * looks for a URL-like field in the config (connector plugins).
+   */
+  endpoint?: (config: Record<string, unknown>) => string | PeerEndpoint | undefined;
   /** Ready-made configurations of the type (`POST /api/v1/templates/{id}/instantiate`). */
   examples?: TemplateExample[];
 }

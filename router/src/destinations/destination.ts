@@ -1,7 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import type { Registry } from 'prom-client';
 import type { ForbiddenDatabases, Logger, OutboundPolicy } from '@muxly/common';
-import type { UnifiedEvent } from '@muxly/schemas';
+import type { AccessStep, PeerEndpoint, TemplateExample, UnifiedEvent } from '@muxly/schemas';
 
 /** One event to deliver, with where it came from (S3 keys and idempotency derive from this). */
 export interface DeliveryItem {
@@ -56,12 +56,47 @@ export interface DestinationInstance {
   close(): Promise<void>;
 }
 
-/** The contract every destination type implements (docs/development.md "Adding a destination"). */
+/** What a passed health check proves at one step of the connection test, or why it cannot. */
+export type StepProof = { proves: string } | { unproven: string };
+
+/** Per access step: a destination's health check proves it, or cannot without delivering an event. */
+export type HealthCheckProof = Record<AccessStep, StepProof>;
+
+/**
+ * The contract every destination type implements, and everything Muxly knows about the type: a
+ * destination folder exports one of these from its `index.ts` and the registry lists it
+ * (docs/development.md "Adding a destination"). The templates, the connection test and the
+ * router read it; nothing outside the folder keeps a table per type.
+ */
 export interface DestinationPlugin<Config = unknown> {
   type: string;
-  /** JSON Schema of `config`; unknown fields are errors. Defaults apply when the config is loaded. */
+  /** One sentence for the templates list. */
+  description: string;
+  /**
+   * JSON Schema of `config`; unknown fields are errors. Defaults apply when the config is loaded;
+   * the template's defaults and required fields are the schema's.
+   */
   configSchema: TSchema;
+  /**
+   * Top-level config fields that travel encrypted in `credentials` and are never returned.
+   * NOTE: secrets are split from the config at the top level only: a nested secret makes its
+   * whole top-level field a credential (email's smtp.password).
+   */
+  secrets: readonly string[];
+  /**
+   * What a passed healthcheck() proves at each access step of the control plane's connection
+   * test. Absent: the connection test does not run the health check (the folder says why).
+   */
+  healthCheckProves?: HealthCheckProof;
+  /** The peer a config (defaults applied, secrets merged) reaches, for the resolve and connect steps. */
+  endpoint(config: Record<string, unknown>): PeerEndpoint | undefined;
+  /** Ready-made configurations, each with the routing rule that feeds it. */
+  examples: TemplateExample[];
   /** Most events one send() receives. */
-  maxBatchSize?: number;
+  maxBatchSize: number;
+  /**
+   * Creates a destination. NOTE: imports the implementation (and its client library) only when
+   * called: the control plane reads the rest of this object without loading any of it.
+   */
   create(config: Config, context: DestinationContext): Promise<DestinationInstance>;
 }

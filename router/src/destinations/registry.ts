@@ -1,11 +1,11 @@
 import type { DestinationPlugin } from './destination.ts';
-import { fileDestination } from './file/file.destination.ts';
-import { webhookDestination } from './webhook/webhook.destination.ts';
-import { databaseDestination } from './database/database.destination.ts';
-import { s3Destination } from './s3/s3.destination.ts';
-import { prometheusDestination } from './prometheus/prometheus.destination.ts';
-import { slackDestination } from './slack/slack.destination.ts';
-import { emailDestination } from './email/email.destination.ts';
+import { fileDestination } from './file/index.ts';
+import { webhookDestination } from './webhook/index.ts';
+import { databaseDestination } from './database/index.ts';
+import { s3Destination } from './s3/index.ts';
+import { prometheusDestination } from './prometheus/index.ts';
+import { slackDestination } from './slack/index.ts';
+import { emailDestination } from './email/index.ts';
 
 /** Every destination type Muxly ships. A new destination is a folder and one line here. */
 export const destinationRegistry = {

@@ -31,6 +31,63 @@ describe('destination templates', () => {
   );
 });
 
+const templateOf = (type: string) => destinationTemplates.find((template) => template.type === type)!;
+
+describe("templates read from each destination's folder", () => {
+  test('defaults and required fields come from the schema, inside a required object too', () => {
+    expect(templateOf('email').defaults).toEqual({
+      smtp: { port: 587, secure: false, requireTLS: false, timeoutMs: 30_000 },
+    });
+    expect(templateOf('email').required).toEqual(['smtp', 'from', 'to', 'subject', 'text']);
+    expect(templateOf('database').defaults).toEqual({
+      idColumn: 'id',
+      onConflict: 'nothing',
+      poolSize: 4,
+      statementTimeoutMs: 30_000,
+      ssl: false,
+    });
+    expect(templateOf('database').required).toEqual(['connectionString', 'table', 'columns']);
+    expect(templateOf('webhook').defaults).toEqual({ headers: {}, batchSize: 1, timeoutMs: 10_000 });
+  });
+
+  test('a template hands out copies of the defaults: changing one changes no schema', () => {
+    (templateOf('webhook').defaults.headers as Record<string, string>).authorization = 'x';
+    expect(Value.Default(templateOf('webhook').configSchema, {})).toEqual({
+      headers: {},
+      batchSize: 1,
+      timeoutMs: 10_000,
+    });
+    delete (templateOf('webhook').defaults.headers as Record<string, string>).authorization;
+  });
+
+  test.each([
+    ['webhook', { url: 'https://hooks.example.com/in' }, { host: 'hooks.example.com', port: 443, field: 'url' }],
+    ['slack', { slackApiUrl: 'http://127.0.0.1:8099/api/' }, { host: '127.0.0.1', port: 8099, field: 'slackApiUrl' }],
+    [
+      'database',
+      { connectionString: 'postgres://u:p@db.example/x' },
+      { host: 'db.example', port: 5432, field: 'connectionString' },
+    ],
+    ['database', { connectionString: 'mariadb://u:p@[::1]/x' }, { host: '::1', port: 3306, field: 'connectionString' }],
+    [
+      'email',
+      { smtp: { host: 'smtp.example.com', port: 587 } },
+      { host: 'smtp.example.com', port: 587, field: 'smtp.host' },
+    ],
+    ['s3', { endpoint: 'http://127.0.0.1:9090' }, { host: '127.0.0.1', port: 9090, field: 'endpoint' }],
+    ['s3', { bucket: 'on-aws' }, undefined],
+    ['prometheus', { host: '0.0.0.0', port: 9464 }, undefined],
+    [
+      'prometheus',
+      { pushgateway: { url: 'http://push.example:9091' } },
+      { host: 'push.example', port: 9091, field: 'pushgateway.url' },
+    ],
+    ['file', { path: 'events.jsonl' }, undefined],
+  ] as const)('%s names the peer its config reaches: %j', (type, config, expected) => {
+    expect(templateOf(type).endpoint(config)).toEqual(expected);
+  });
+});
+
 describe('template secrets and checks', () => {
   test.each(destinationTemplates.map((template) => [template.type, template] as const))(
     '%s: secrets are top-level config fields',
@@ -40,10 +97,8 @@ describe('template secrets and checks', () => {
     },
   );
 
-  const byType = (type: string) => destinationTemplates.find((template) => template.type === type)!;
-
   test('the check reports an invalid configuration as a failed config step', async () => {
-    const steps = await byType('webhook').check!(
+    const steps = await templateOf('webhook').check!(
       { url: 'ftp://nope' },
       {
         signal: AbortSignal.timeout(5000),
@@ -57,7 +112,7 @@ describe('template secrets and checks', () => {
   });
 
   test("the check runs the destination's health check (the webhook address guard refuses loopback)", async () => {
-    const steps = await byType('webhook').check!(
+    const steps = await templateOf('webhook').check!(
       { url: 'http://127.0.0.1:9/hook' },
       {
         signal: AbortSignal.timeout(5000),
@@ -76,6 +131,6 @@ describe('template secrets and checks', () => {
   });
 
   test('the prometheus exporter is not checked from the control plane', () => {
-    expect(byType('prometheus').check).toBeUndefined();
+    expect(templateOf('prometheus').check).toBeUndefined();
   });
 });

@@ -43,19 +43,3 @@ export const DatabaseDestinationConfig = Type.Object(
   { additionalProperties: false },
 );
 export type DatabaseDestinationConfig = Static<typeof DatabaseDestinationConfig>;
-
-export const databaseDestinationTemplate = {
-  kind: 'destination' as const,
-  type: 'database',
-  description:
-    'Writes events into a PostgreSQL, MySQL or MariaDB table with multi-row upserts on the event id scoped by its source (a redelivery writes nothing twice).',
-  configSchema: DatabaseDestinationConfig,
-  defaults: {
-    idColumn: 'id',
-    onConflict: 'nothing',
-    poolSize: 4,
-    statementTimeoutMs: 30_000,
-    ssl: false,
-  },
-  required: ['connectionString', 'table', 'columns'],
-};

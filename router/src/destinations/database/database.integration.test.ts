@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ConfigurationError, PermanentError } from '@muxly/common';
 import { createForTest, randomSuffix, testItems } from '../test-context.ts';
-import { databaseDestination } from './database.destination.ts';
+import { databaseDestination } from './index.ts';
 
 // Peer: the machine's PostgreSQL (DATABASE_URL or postgres://postgres@127.0.0.1:5432/postgres).
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -1,7 +1,7 @@
 import mysql from 'mysql2/promise';
 import { ConfigurationError, PermanentError, RefusedError } from '@muxly/common';
 import { createForTest, randomSuffix, testItems } from '../test-context.ts';
-import { databaseDestination } from './database.destination.ts';
+import { databaseDestination } from './index.ts';
 
 // Peer: the machine's MariaDB or MySQL (MYSQL_URL or mysql://root@127.0.0.1:3306), a fresh
 // database per run, and a user with fewer rights for the permission check.

@@ -54,13 +54,3 @@ export const EmailDestinationConfig = Type.Object(
   { additionalProperties: false },
 );
 export type EmailDestinationConfig = Static<typeof EmailDestinationConfig>;
-
-export const emailDestinationTemplate = {
-  kind: 'destination' as const,
-  type: 'email',
-  description:
-    'Sends events by email over SMTP (nodemailer) from subject and body templates; optional digest of each batch.',
-  configSchema: EmailDestinationConfig,
-  defaults: { smtp: { port: 587, secure: false, requireTLS: false, timeoutMs: 30_000 } },
-  required: ['smtp', 'from', 'to', 'subject', 'text'],
-};

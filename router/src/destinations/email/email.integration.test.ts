@@ -1,7 +1,7 @@
 import { SMTPServer } from 'smtp-server';
 import { ConfigurationError, PermanentError, RetryableError } from '@muxly/common';
 import { createForTest, testItems } from '../test-context.ts';
-import { emailDestination } from './email.destination.ts';
+import { emailDestination } from './index.ts';
 
 // Peer: a real SMTP server (the `smtp-server` library) started here, with password
 // authentication and recipient checks, collecting the raw messages it accepts.

@@ -39,13 +39,3 @@ export const FileDestinationConfig = Type.Object(
   { additionalProperties: false },
 );
 export type FileDestinationConfig = Static<typeof FileDestinationConfig>;
-
-export const fileDestinationTemplate = {
-  kind: 'destination' as const,
-  type: 'file',
-  description:
-    "Appends events to a file under the operator's base folder as JSON lines or CSV, with rotation by size and time.",
-  configSchema: FileDestinationConfig,
-  defaults: { format: 'jsonl', rotateBytes: 100 * 1024 * 1024, rotateIntervalSeconds: 0, fsync: true },
-  required: ['path'],
-};

@@ -1,7 +1,7 @@
 import { rename, stat, type FileHandle } from 'node:fs/promises';
 import { ConfigurationError } from '@muxly/common';
-import type { DeliveryItem, DestinationContext, DestinationInstance, DestinationPlugin } from '../destination.ts';
-import { FileDestinationConfig } from './config.ts';
+import type { DeliveryItem, DestinationContext, DestinationInstance } from '../destination.ts';
+import type { FileDestinationConfig } from './config.ts';
 import { openForAppend, prepareFolder, targetOf } from './paths.ts';
 
 /**
@@ -125,16 +125,15 @@ function csvField(value: unknown): string {
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-export const fileDestination: DestinationPlugin<FileDestinationConfig> = {
-  type: 'file',
-  configSchema: FileDestinationConfig,
-  maxBatchSize: 1_000,
-  async create(config, context: DestinationContext) {
-    if (config.format === 'csv' && !config.csvColumns) {
-      throw new ConfigurationError('The csv format needs csvColumns', [
-        'config.csvColumns is required when config.format is "csv"',
-      ]);
-    }
-    return new FileDestination(config, context.outbound.fileBaseDirectory);
-  },
-};
+/** Creates a file destination (the descriptor in index.ts imports this module when one is created). */
+export async function createFileDestination(
+  config: FileDestinationConfig,
+  context: DestinationContext,
+): Promise<DestinationInstance> {
+  if (config.format === 'csv' && !config.csvColumns) {
+    throw new ConfigurationError('The csv format needs csvColumns', [
+      'config.csvColumns is required when config.format is "csv"',
+    ]);
+  }
+  return new FileDestination(config, context.outbound.fileBaseDirectory);
+}

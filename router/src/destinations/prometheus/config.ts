@@ -59,13 +59,3 @@ export const PrometheusDestinationConfig = Type.Object(
 );
 export type PrometheusDestinationConfig = Static<typeof PrometheusDestinationConfig>;
 export type PrometheusMetricDefinition = Static<typeof PrometheusMetricDefinition>;
-
-export const prometheusDestinationTemplate = {
-  kind: 'destination' as const,
-  type: 'prometheus',
-  description:
-    'Turns events into Prometheus counters, gauges and histograms with declared labels, served on an exporter port; optional Pushgateway push.',
-  configSchema: PrometheusDestinationConfig,
-  defaults: { host: '0.0.0.0', port: 9464, path: '/metrics', maxSeriesPerMetric: 1000 },
-  required: ['metrics'],
-};

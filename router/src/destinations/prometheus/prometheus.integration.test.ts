@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { InvalidEventError } from '@muxly/common';
 import type { DestinationInstance } from '../destination.ts';
 import { createForTest, testItems } from '../test-context.ts';
-import { prometheusDestination } from './prometheus.destination.ts';
+import { prometheusDestination } from './index.ts';
 
 // Peer: a real Prometheus (Debian's `prometheus` package) scraping the exporter, and a real
 // Pushgateway (`prometheus-pushgateway`), each started here with a temporary config and storage.

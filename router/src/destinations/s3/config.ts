@@ -32,19 +32,3 @@ export const S3DestinationConfig = Type.Object(
   { additionalProperties: false },
 );
 export type S3DestinationConfig = Static<typeof S3DestinationConfig>;
-
-export const s3DestinationTemplate = {
-  kind: 'destination' as const,
-  type: 's3',
-  description:
-    'Batches events into gzip JSON-lines objects keyed by date, partition and offsets, on any S3-compatible store.',
-  configSchema: S3DestinationConfig,
-  defaults: {
-    prefix: 'muxly',
-    region: 'us-east-1',
-    forcePathStyle: false,
-    compressionLevel: 6,
-    requestTimeoutMs: 60_000,
-  },
-  required: ['bucket'],
-};

@@ -11,7 +11,7 @@ import {
   RetryableError,
   ThrottledError,
 } from '@muxly/common';
-import type { DeliveryItem, DestinationPlugin } from '../destination.ts';
+import type { DeliveryItem, DestinationContext, DestinationInstance } from '../destination.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { S3DestinationConfig } from './config.ts';
 
@@ -90,63 +90,62 @@ export function classifyS3Error(error: unknown): Error {
   return new PermanentError(message, { status, cause: error });
 }
 
-export const s3Destination: DestinationPlugin<S3DestinationConfig> = {
-  type: 's3',
-  configSchema: S3DestinationConfig,
-  maxBatchSize: 5000,
-  async create(rawConfig, context) {
-    const config = resolveConfig(S3DestinationConfig, rawConfig, 's3');
-    const agents = guardedAgents(outboundGuard(context.outbound), { maxSockets: 50 });
-    const client = new S3Client({
-      region: config.region,
-      ...(config.endpoint ? { endpoint: config.endpoint } : {}),
-      forcePathStyle: config.forcePathStyle,
-      ...(config.accessKeyId && config.secretAccessKey
-        ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
-        : {}),
-      // The router's retry policy (backoff, jitter, Retry-After, DLQ) owns retries.
-      maxAttempts: 1,
-      requestHandler: {
-        requestTimeout: config.requestTimeoutMs,
-        connectionTimeout: 10_000,
-        // Every connection goes through the outbound address guard (an endpoint override may name
-        // any host), checked on the address connected to.
-        httpAgent: agents.http,
-        httpsAgent: agents.https,
-      },
-    });
+/** Creates a s3 destination (the descriptor in index.ts imports this module when one is created). */
+export async function createS3Destination(
+  rawConfig: S3DestinationConfig,
+  context: DestinationContext,
+): Promise<DestinationInstance> {
+  const config = resolveConfig(S3DestinationConfig, rawConfig, 's3');
+  const agents = guardedAgents(outboundGuard(context.outbound), { maxSockets: 50 });
+  const client = new S3Client({
+    region: config.region,
+    ...(config.endpoint ? { endpoint: config.endpoint } : {}),
+    forcePathStyle: config.forcePathStyle,
+    ...(config.accessKeyId && config.secretAccessKey
+      ? { credentials: { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } }
+      : {}),
+    // The router's retry policy (backoff, jitter, Retry-After, DLQ) owns retries.
+    maxAttempts: 1,
+    requestHandler: {
+      requestTimeout: config.requestTimeoutMs,
+      connectionTimeout: 10_000,
+      // Every connection goes through the outbound address guard (an endpoint override may name
+      // any host), checked on the address connected to.
+      httpAgent: agents.http,
+      httpsAgent: agents.https,
+    },
+  });
 
-    return {
-      async send(batch) {
-        for (const { key, indexes } of planObjects(batch, config.prefix)) {
-          const lines = indexes.map((index) => JSON.stringify(batch[index]!.event)).join('\n') + '\n';
-          const body = await gzipAsync(lines, { level: config.compressionLevel });
-          try {
-            await client.send(
-              new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: body, ContentType: 'application/gzip' }),
-              { abortSignal: context.signal },
-            );
-          } catch (error) {
-            throw classifyS3Error(error);
-          }
-          context.log.debug('s3 object written', {
-            destination: context.destinationId,
-            key,
-            events: indexes.length,
-            bytes: body.length,
-          });
-        }
-      },
-      async healthcheck() {
+  return {
+    async send(batch) {
+      for (const { key, indexes } of planObjects(batch, config.prefix)) {
+        const lines = indexes.map((index) => JSON.stringify(batch[index]!.event)).join('\n') + '\n';
+        const body = await gzipAsync(lines, { level: config.compressionLevel });
         try {
-          await client.send(new HeadBucketCommand({ Bucket: config.bucket }));
+          await client.send(
+            new PutObjectCommand({ Bucket: config.bucket, Key: key, Body: body, ContentType: 'application/gzip' }),
+            { abortSignal: context.signal },
+          );
         } catch (error) {
           throw classifyS3Error(error);
         }
-      },
-      async close() {
-        client.destroy();
-      },
-    };
-  },
-};
+        context.log.debug('s3 object written', {
+          destination: context.destinationId,
+          key,
+          events: indexes.length,
+          bytes: body.length,
+        });
+      }
+    },
+    async healthcheck() {
+      try {
+        await client.send(new HeadBucketCommand({ Bucket: config.bucket }));
+      } catch (error) {
+        throw classifyS3Error(error);
+      }
+    },
+    async close() {
+      client.destroy();
+    },
+  };
+}

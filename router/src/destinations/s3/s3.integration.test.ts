@@ -2,7 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ConfigurationError } from '@muxly/common';
 import { createForTest, randomSuffix, testItems } from '../test-context.ts';
-import { s3Destination } from './s3.destination.ts';
+import { s3Destination } from './index.ts';
 
 // Peer: the local stack's S3-compatible server (S3Mock, any credentials).
 const endpoint = process.env.MUXLY_TEST_S3_ENDPOINT ?? 'http://127.0.0.1:9090';

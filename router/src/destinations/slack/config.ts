@@ -25,13 +25,3 @@ export const SlackDestinationConfig = Type.Object(
   { additionalProperties: false },
 );
 export type SlackDestinationConfig = Static<typeof SlackDestinationConfig>;
-
-export const slackDestinationTemplate = {
-  kind: 'destination' as const,
-  type: 'slack',
-  description:
-    'Posts one Slack message per event (chat.postMessage) from a message template; honors Slack rate limits.',
-  configSchema: SlackDestinationConfig,
-  defaults: { unfurlLinks: false, slackApiUrl: 'https://slack.com/api/', timeoutMs: 10_000 },
-  required: ['token', 'channel', 'text'],
-};

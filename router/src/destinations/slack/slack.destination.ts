@@ -11,7 +11,7 @@ import {
   type HttpClient,
 } from '@muxly/common';
 import { compileTemplate, RuleCompileError } from '@muxly/schemas';
-import type { DestinationPlugin, SendResult } from '../destination.ts';
+import type { DestinationContext, DestinationInstance, SendResult } from '../destination.ts';
 import { sendInOrder } from '../send-in-order.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { SlackDestinationConfig } from './config.ts';
@@ -116,62 +116,61 @@ export function classifySlackError(error: unknown): Error {
   }
 }
 
-export const slackDestination: DestinationPlugin<SlackDestinationConfig> = {
-  type: 'slack',
-  configSchema: SlackDestinationConfig,
-  maxBatchSize: 50,
-  async create(rawConfig, context) {
-    const config = resolveConfig(SlackDestinationConfig, rawConfig, 'slack');
-    let render: (event: unknown) => string;
-    try {
-      render = compileTemplate(config.text, 'config.text');
-    } catch (error) {
-      throw error instanceof RuleCompileError ? new ConfigurationError(error.message) : error;
-    }
-    const client = new WebClient(config.token, {
-      slackApiUrl: config.slackApiUrl,
-      timeout: config.timeoutMs,
-      // NOTE: the router's retry policy (backoff, jitter, Retry-After, DLQ) owns retries; the
-      // client's own would wait invisibly while holding a Kafka batch, and retry past a shutdown.
-      retryConfig: { retries: 0 },
-      rejectRateLimitedCalls: true,
-      allowAbsoluteUrls: false,
-      logLevel: LogLevel.ERROR,
-      // Every request goes through the guarded HTTP client (slackApiUrl may name any host): the
-      // outbound address guard checks the address connected to.
-      fetch: guardedFetch(createHttpClient({ allow: context.outbound.allowAddresses, timeoutMs: config.timeoutMs })),
-    });
+/** Creates a slack destination (the descriptor in index.ts imports this module when one is created). */
+export async function createSlackDestination(
+  rawConfig: SlackDestinationConfig,
+  context: DestinationContext,
+): Promise<DestinationInstance> {
+  const config = resolveConfig(SlackDestinationConfig, rawConfig, 'slack');
+  let render: (event: unknown) => string;
+  try {
+    render = compileTemplate(config.text, 'config.text');
+  } catch (error) {
+    throw error instanceof RuleCompileError ? new ConfigurationError(error.message) : error;
+  }
+  const client = new WebClient(config.token, {
+    slackApiUrl: config.slackApiUrl,
+    timeout: config.timeoutMs,
+    // NOTE: the router's retry policy (backoff, jitter, Retry-After, DLQ) owns retries; the
+    // client's own would wait invisibly while holding a Kafka batch, and retry past a shutdown.
+    retryConfig: { retries: 0 },
+    rejectRateLimitedCalls: true,
+    allowAbsoluteUrls: false,
+    logLevel: LogLevel.ERROR,
+    // Every request goes through the guarded HTTP client (slackApiUrl may name any host): the
+    // outbound address guard checks the address connected to.
+    fetch: guardedFetch(createHttpClient({ allow: context.outbound.allowAddresses, timeoutMs: config.timeoutMs })),
+  });
 
-    return {
-      async send(batch): Promise<SendResult | void> {
-        // One message per event, in order: a message Slack refuses (e.g. msg_too_long) is
-        // dead-lettered alone; a rate limit, an outage or a refused token stops the batch there.
-        return sendInOrder(batch, {
-          peer: 'Slack',
-          signal: context.signal,
-          sendChunk: async ([item]) => {
-            try {
-              await client.chat.postMessage({
-                channel: config.channel,
-                text: render(item!.event),
-                unfurl_links: config.unfurlLinks,
-                ...(config.username ? { username: config.username } : {}),
-                ...(config.iconEmoji ? { icon_emoji: config.iconEmoji } : {}),
-              });
-            } catch (error) {
-              throw classifySlackError(error);
-            }
-          },
-        });
-      },
-      async healthcheck() {
-        try {
-          await client.auth.test();
-        } catch (error) {
-          throw classifySlackError(error);
-        }
-      },
-      async close() {},
-    };
-  },
-};
+  return {
+    async send(batch): Promise<SendResult | void> {
+      // One message per event, in order: a message Slack refuses (e.g. msg_too_long) is
+      // dead-lettered alone; a rate limit, an outage or a refused token stops the batch there.
+      return sendInOrder(batch, {
+        peer: 'Slack',
+        signal: context.signal,
+        sendChunk: async ([item]) => {
+          try {
+            await client.chat.postMessage({
+              channel: config.channel,
+              text: render(item!.event),
+              unfurl_links: config.unfurlLinks,
+              ...(config.username ? { username: config.username } : {}),
+              ...(config.iconEmoji ? { icon_emoji: config.iconEmoji } : {}),
+            });
+          } catch (error) {
+            throw classifySlackError(error);
+          }
+        },
+      });
+    },
+    async healthcheck() {
+      try {
+        await client.auth.test();
+      } catch (error) {
+        throw classifySlackError(error);
+      }
+    },
+    async close() {},
+  };
+}

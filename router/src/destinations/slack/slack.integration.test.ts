@@ -2,7 +2,7 @@ import { type IncomingMessage, type Server } from 'node:http';
 import { createAsyncServer } from '../../../../test/support/http.ts';
 import { ConfigurationError, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
 import { createForTest, testItems } from '../test-context.ts';
-import { slackDestination } from './slack.destination.ts';
+import { slackDestination } from './index.ts';
 
 // Peer: a local HTTP server speaking the Slack Web API wire format (https://api.slack.com/web):
 // form-encoded POSTs to /api/<method> with a Bearer token, HTTP 200 with {ok:true,…} or

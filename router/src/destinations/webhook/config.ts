@@ -29,13 +29,3 @@ export const WebhookDestinationConfig = Type.Object(
   { additionalProperties: false },
 );
 export type WebhookDestinationConfig = Static<typeof WebhookDestinationConfig>;
-
-export const webhookDestinationTemplate = {
-  kind: 'destination' as const,
-  type: 'webhook',
-  description:
-    'POSTs events as JSON, signed in the Standard Webhooks style (webhook-id, webhook-timestamp, webhook-signature), optionally in batches.',
-  configSchema: WebhookDestinationConfig,
-  defaults: { headers: {}, batchSize: 1, timeoutMs: 10_000 },
-  required: ['url'],
-};

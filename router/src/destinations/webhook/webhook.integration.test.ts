@@ -5,7 +5,7 @@ import { createAsyncServer } from '../../../../test/support/http.ts';
 import { ConfigurationError, PermanentError, RetryableError, ThrottledError } from '@muxly/common';
 import type { DestinationContext, DestinationInstance } from '../destination.ts';
 import { createForTest, testContext, testItems } from '../test-context.ts';
-import { webhookDestination } from './webhook.destination.ts';
+import { webhookDestination } from './index.ts';
 
 // Peer: a real node:http server receiving the webhooks. Loopback is allow-listed explicitly, as
 // a user would for an internal receiver; without the entry the request is refused.
