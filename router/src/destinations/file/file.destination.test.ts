@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,11 +103,20 @@ test('rotates by time; a rotated CSV file keeps its header and the new one start
     },
     context,
   );
-  await instance.send([item('a')]);
-  await instance.send([item('b')]);
-  await new Promise((resolve) => setTimeout(resolve, 1_100));
-  await instance.send([item('c')]);
-  await instance.close();
+  // The destination reads the clock with Date.now(): stepping it makes the interval exact instead of
+  // depending on how long a send takes on a busy machine.
+  let clock = Date.now();
+  const now = jest.spyOn(Date, 'now').mockImplementation(() => clock);
+  try {
+    await instance.send([item('a')]);
+    clock += 999;
+    await instance.send([item('b')]);
+    clock += 1;
+    await instance.send([item('c')]);
+    await instance.close();
+  } finally {
+    now.mockRestore();
+  }
   const rotated = readdirSync(dir).filter((file) => file !== 'out.csv');
   expect(rotated).toHaveLength(1);
   expect(rotated[0]).toMatch(/^out\.csv\.\d{4}-\d{2}-\d{2}T/);
