@@ -107,8 +107,6 @@ test('a run is dispatched with the stored cursor, shows progress, and its succes
   });
   // A redelivered result changes nothing.
   await report(command, 'failed', { error: { message: 'late duplicate', errorClass: 'Error', retryable: true } });
-  await new Promise((resolve) => setTimeout(resolve, 1_000));
-  expect(await execution(run.body.id)).toMatchObject({ status: 'succeeded', error: null });
 
   const next = await cluster.api(1, 'POST', '/api/v1/jobs/sync/run');
   expect((await runCommand(next.body.id)).cursor).toEqual({ value: 'b' });
@@ -117,6 +115,10 @@ test('a run is dispatched with the stored cursor, shows progress, and its succes
     counts: { recordsRead: 0, recordsPublished: 0, pages: 1, streams: {} },
   });
   await statusOf(next.body.id, 'succeeded');
+  // The job-results topic has one partition, read in order: the next run's result was applied after
+  // the duplicate, so the duplicate has been handled by now.
+  expect(await execution(run.body.id)).toMatchObject({ status: 'succeeded', error: null });
+  expect((await cluster.api(0, 'GET', '/api/v1/jobs/sync/executions?triggeredBy=retry')).body.items).toEqual([]);
 });
 
 test('a run past its timeout is timed out, cancelled in ingest, retried, and the last failure says retries are exhausted', async () => {
@@ -163,7 +165,7 @@ test('a run past its timeout is timed out, cancelled in ingest, retried, and the
   });
   const failed = await statusOf(retry.id, 'failed');
   expect(failed.error).toBe('HTTP 503 from the source (retries exhausted after 2 attempts)');
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  // "retries exhausted" is written in the transaction that would have queued a third attempt: none can come later.
   expect((await cluster.api(0, 'GET', '/api/v1/jobs/slow/executions')).body.items).toHaveLength(2);
 });
 
@@ -198,17 +200,45 @@ test('a cron schedule fired by two instances starts exactly one execution per ti
     ).status,
   ).toBe(200);
   expect((await cluster.api(1, 'GET', '/api/v1/jobs/tick')).body).toMatchObject({ nextRunAt: null, nextRuns: [] });
-  // Ticks already due while the change propagates (refreshIntervalMs) may still land; then none.
-  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  const disabledAt = Date.now();
+  // A tick due before the change may still land (an instance read "enabled" just before it); a
+  // tick due after it may not. A job created after the change, on the same schedule, is the marker:
+  // once both instances have fired two of its ticks, they have passed ticks due after the change.
+  expect(
+    (
+      await cluster.api(0, 'POST', '/api/v1/jobs', {
+        id: 'tick-marker',
+        name: 'tick marker',
+        connectorId: 'src',
+        schedule: '*/2 * * * * *',
+      })
+    ).status,
+  ).toBe(201);
+  await eventually(
+    'two ticks of the marker job after the change',
+    async () =>
+      (
+        await cluster.db.query(
+          `select count(*)::int as n from job_executions where job_id = 'tick-marker' and scheduled_for > $1`,
+          [new Date(disabledAt)],
+        )
+      ).rows[0].n >= 2,
+    30_000,
+  );
+  const marker = await cluster.api(0, 'GET', '/api/v1/jobs/tick-marker');
+  await cluster.api(
+    0,
+    'PATCH',
+    '/api/v1/jobs/tick-marker',
+    { enabled: false },
+    { 'if-match': marker.headers.get('etag')! },
+  );
   const rows = (
     await cluster.db.query(
       `select scheduled_for, triggered_by from job_executions where job_id = 'tick' order by scheduled_for`,
     )
   ).rows as { scheduled_for: Date; triggered_by: string }[];
-  await new Promise((resolve) => setTimeout(resolve, 2_500));
-  expect(
-    (await cluster.db.query(`select count(*)::int as n from job_executions where job_id = 'tick'`)).rows[0].n,
-  ).toBe(rows.length);
+  expect(rows.filter((row) => row.scheduled_for.getTime() > disabledAt)).toEqual([]);
   const instants = rows.map((row) => row.scheduled_for.getTime());
   expect(rows.every((row) => row.triggered_by === 'schedule')).toBe(true);
   expect(new Set(instants).size).toBe(instants.length);
