@@ -62,12 +62,15 @@ let database: TestDatabase;
 let db: pg.Client;
 let eventsFile: string;
 const controlPlanes: string[] = [];
-const tokens: (string | undefined)[] = [];
+const tokens: string[] = [];
 const ADMIN = { username: 'admin@example.com', password: 'e2e-admin-password-0123' };
 
 /** The Authorization header for an instance (each signs its own tokens: no shared signing key here). */
-const auth = (instance: number): Record<string, string> =>
-  tokens[instance] ? { authorization: `Bearer ${tokens[instance]}` } : {};
+const auth = (instance: number): Record<string, string> => {
+  const token = tokens[instance];
+  if (!token) throw new Error(`no token for control-plane instance ${instance}: its sign-in failed`);
+  return { authorization: `Bearer ${token}` };
+};
 
 const call = async (method: string, path: string, body?: unknown, instance = 0) => {
   const response = await fetch(`${controlPlanes[instance]}${path}`, {
@@ -180,11 +183,9 @@ beforeAll(async () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(ADMIN),
     });
-    // NOTE: without the auth module (a build without sign-in) the API is open and login is a 404.
-    if (login.status !== 404) {
-      expect(login.status).toBe(200);
-      tokens.push(((await login.json()) as { accessToken: string }).accessToken);
-    } else tokens.push(undefined);
+    // The settings above bootstrap an admin: sign-in must work (a 404 here is a failure, not an open API).
+    expect(login.status).toBe(200);
+    tokens.push(((await login.json()) as { accessToken: string }).accessToken);
   }
   await db.connect();
 }, 180_000);
@@ -325,7 +326,7 @@ test('a connector error fails the execution without retries (a retry cannot fix 
   expect(result).toMatchObject({ status: 'failed', attempt: 1 });
   expect(result.error).toContain('HTTP 401');
   expect(result.error).toContain('not retried');
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  // "not retried" is written in the transaction that would have queued the retry: none can come later.
   expect((await call('GET', '/api/v1/jobs/locked-sync/executions')).body.items).toHaveLength(1);
 });
 
@@ -407,6 +408,12 @@ test('a run past its timeout is marked timed out and stopped; a running one can 
   expect(cancelled.status).toBe(200);
   expect(cancelled.body).toMatchObject({ status: 'cancelled' });
   expect((await call('POST', `/api/v1/executions/${second.body.id}/cancel`)).status).toBe(409);
-  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  // The only later event that could queue a retry is ingest's report of the stopped sync: wait for it.
+  await waitFor(
+    'the cancelled sync to report',
+    async () => Object.keys((await execution(second.body.id)).counts).length > 0,
+    15_000,
+  );
+  expect((await execution(second.body.id)).status).toBe('cancelled');
   expect((await call('GET', '/api/v1/jobs/slow-cancel/executions')).body.items).toHaveLength(1);
 });
