@@ -99,7 +99,6 @@ describe('a rule changed through the API changes the running router', () => {
       { 'if-match': rule.headers.get('etag')! },
     );
     expect(changed.status).toBe(200);
-    const patchedAt = Date.now();
     // Keep sending until one lands in files-b: that is the router applying the new rule.
     const probes: string[] = [];
     await until(
@@ -111,8 +110,6 @@ describe('a rule changed through the API changes the running router', () => {
       },
       20_000,
     );
-    const elapsedMs = Date.now() - patchedAt;
-    expect(elapsedMs).toBeLessThan(15_000);
 
     // From now on files-a gets no signups: a last one goes to b only.
     const last = await produce('signup');

@@ -121,13 +121,11 @@ describe('conditions', () => {
 
 describe('matches runs in linear time', () => {
   // `^(a+)+$` against "aaa…!" backtracks exponentially in a backtracking engine: 28 characters took
-  // seconds there. With RE2 even 50,000 characters finish at once; the bound below only catches a hang.
+  // seconds there, so 50,000 would never finish (the run hangs, which fails it). With RE2 they finish at once.
   test('a catastrophic pattern on a long non-matching input completes', () => {
     const predicate = compileRule({ condition: { path: '$.s', op: 'matches', value: '^(a+)+$' } });
-    const started = Date.now();
     expect(predicate({ s: `${'a'.repeat(50_000)}!` }).matched).toBe(false);
     expect(predicate({ s: 'a'.repeat(50_000) }).matched).toBe(true);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   test('flags keep their meaning and a string over the input cap never matches', () => {
