@@ -1,5 +1,6 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { Kafka, logLevel } from 'kafkajs';
+import { UnifiedEvent } from '@muxly/schemas';
 import { postMetrics, startPipeline, type TestPipeline } from '../support/pipeline.ts';
 import {
   KAFKA_BROKER,
@@ -78,10 +79,11 @@ test('a posted metric reaches the file destination and muxly.events, decodable t
   });
   // The registry holds the schema as JSON Schema under the topic's value subject.
   const latest = await registry.getLatestSchemaId(`${pipeline.prefix}events-value`);
-  const schema = await registry.getSchema(latest);
-  expect(schema).toBeDefined();
   const subjects = (await (
     await fetch(`${REGISTRY_URL}/subjects/${pipeline.prefix}events-value/versions/latest`)
-  ).json()) as { schemaType: string };
+  ).json()) as { id: number; schemaType: string; schema: string };
+  expect(subjects.id).toBe(latest);
   expect(subjects.schemaType).toBe(SchemaType.JSON);
+  // The very schema of the unified event, as the schemas package defines it.
+  expect(JSON.parse(subjects.schema)).toEqual(JSON.parse(JSON.stringify(UnifiedEvent)));
 });

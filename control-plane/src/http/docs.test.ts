@@ -10,11 +10,11 @@ describe('the control-plane OpenAPI document', () => {
     );
     expect(operations.length).toBeGreaterThan(40);
     for (const { path, method, operation } of operations) {
-      expect([`${method} ${path}`, operation['x-muxly-permission']]).toEqual([
+      expect([`${method} ${path}`, operation['x-muxly-permission'], operation.operationId]).toEqual([
         `${method} ${path}`,
         expect.stringMatching(/^(public|[a-z-]+:[a-z-]+)$/),
+        expect.stringMatching(/^[a-z][A-Za-z0-9]+$/),
       ]);
-      expect(operation.operationId).toBeTruthy();
     }
   });
 });

@@ -36,7 +36,8 @@ describe('template examples', () => {
           catalog.validate(template.kind, template.type, plan.object.config ?? {}, plan.object.credentials ?? null),
         ).not.toThrow();
         if (template.kind === 'destination') {
-          expect(plan.rule).toBeDefined();
+          // The example's own rule (condition, transformations) is what the plan creates.
+          expect(plan.rule).toMatchObject(example.rule!);
           expect(
             validateRule({ condition: plan.rule?.condition, transformations: plan.rule?.transformations ?? [] }),
           ).toEqual([]);
