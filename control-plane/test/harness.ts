@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import { createLogger, loadSettings, topicNames, type MuxlySettings } from '@muxly/common';
 import type { Authorizer } from '../src/app.ts';
 import { startControlPlane, type RunningControlPlane } from '../src/service.ts';
 import type { PluginTemplate } from '../src/templates/catalog.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
+import { deleteTopicsWithPrefix } from '../../test/support/kafka.ts';
 
 // Starts a real control plane for a test file: a fresh PostgreSQL database, real Kafka with
 // topics under a random prefix, responses checked against the OpenAPI document.
@@ -136,7 +136,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       authorize: options.authorize ?? allowEverything,
     });
   } catch (error) {
-    await deleteTopics(prefix, settings.kafka.brokers).catch(() => undefined);
+    await deleteTopicsWithPrefix(settings.kafka.brokers, prefix).catch(() => undefined);
     await database.drop();
     throw new Error(
       `the control plane did not start: ${(error as Error).message}\n(if Kafka or PostgreSQL is not running, start the stack with: npm run stack:start)`,
@@ -166,22 +166,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     async close() {
       await service.stop();
-      await deleteTopics(prefix, settings.kafka.brokers);
+      await deleteTopicsWithPrefix(settings.kafka.brokers, prefix);
       await database.drop();
     },
   };
-}
-
-/** Removes the topics a test created under its random prefix (also after a failed start). */
-async function deleteTopics(prefix: string, brokers: string[]): Promise<void> {
-  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /** Asserts an RFC 9457 answer with the given status and returns its body. */

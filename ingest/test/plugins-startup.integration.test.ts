@@ -16,6 +16,7 @@ import {
   uniqueName,
   waitFor,
 } from '../../test/support/services.ts';
+import { deleteTopicsWithPrefix } from '../../test/support/kafka.ts';
 
 // The real ingest process, started as `npm start` starts it, with connector plugins in its
 // settings: the example plugin, one that throws at import and one that exports the wrong shape.
@@ -117,13 +118,7 @@ afterAll(async () => {
   await stopAllStartedProcesses();
   api?.closeAllConnections();
   await new Promise((resolve) => api?.close(resolve));
-  if (kafka && prefix) {
-    const admin = kafka.admin();
-    await admin.connect();
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-    await admin.disconnect();
-  }
+  if (prefix) await deleteTopicsWithPrefix([KAFKA_BROKER], prefix).catch(() => undefined);
 });
 
 const run = (executionId: string, connector: RunCommand['connector']): RunCommand => ({

@@ -51,9 +51,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Polls `probe` until it returns a value (neither undefined nor false) and returns it; past the
+ * deadline, fails naming `what` and the probe's last error. The one way tests wait for an outcome.
+ */
 export async function waitFor<T>(
   what: string,
-  probe: () => Promise<T | undefined | false>,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 30_000,
   intervalMs = 200,
 ): Promise<T> {

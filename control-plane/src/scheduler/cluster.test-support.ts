@@ -3,6 +3,8 @@ import pg from 'pg';
 import { createLogger, loadSettings, topicNames, type MuxlySettings, type TopicNames } from '@muxly/common';
 import { startControlPlane, type RunningControlPlane } from '../service.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/database.ts';
+import { deleteTopicsWithPrefix } from '../../../test/support/kafka.ts';
+import { waitFor } from '../../../test/support/services.ts';
 
 // Test support for the scheduler's integration tests: several control-plane instances (in this
 // process, on their own ports) sharing one fresh PostgreSQL database and one random topic prefix.
@@ -77,35 +79,16 @@ export async function startCluster(count: number, scheduler: Record<string, unkn
     },
     async close() {
       await db.end();
-      const kafka = instances[0]!.kafka;
       await Promise.all(instances.map((instance) => instance.stop()));
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-        if (topics.length > 0) await admin.deleteTopics({ topics });
-      } finally {
-        await admin.disconnect();
-      }
+      await deleteTopicsWithPrefix(settings.kafka.brokers, prefix);
       await database.drop();
     },
   };
 }
 
-/** Polls until `probe` returns a value (not undefined/false) or the deadline passes. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-}
+/** The shared waitFor with this suite's deadline (the scheduler ticks every few hundred ms). */
+export const eventually = <T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000) =>
+  waitFor(what, probe, timeoutMs, 150);
 
 /** A valid custom-HTTP connector config for tests that never reach the API. */
 export const customConnector = (id: string, url = 'http://127.0.0.1:9/items') => ({

@@ -1,11 +1,11 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { loadSettings, redact, type Logger, type MuxlySettings } from '@muxly/common';
 import { startControlPlane, type RunningControlPlane } from '../../src/service.ts';
 import type { PluginTemplate } from '../../src/templates/catalog.ts';
 import { createTestDatabase, type TestDatabase } from '../database.ts';
 import { testTemplates, type ApiAnswer } from '../harness.ts';
+import { deleteTopicsWithPrefix } from '../../../test/support/kafka.ts';
 
 // A control plane with authentication enforced (no authorize override), a fresh database, and
 // every log line captured the way the service logger writes it (redacted JSON), so tests can
@@ -157,21 +157,10 @@ export async function startAuthHarness(
     stopService,
     async close() {
       await stopService();
-      await deleteTopics(prefix, settings.kafka.brokers).catch(() => undefined);
+      await deleteTopicsWithPrefix(settings.kafka.brokers, prefix).catch(() => undefined);
       await database.drop();
     },
   };
-}
-
-async function deleteTopics(prefix: string, brokers: string[]): Promise<void> {
-  const admin = new Kafka({ brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 /** A Keycloak access token by the direct-access grant of the test realms' public client. */

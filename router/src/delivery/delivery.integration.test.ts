@@ -16,6 +16,8 @@ import {
 import { DLQ_HEADERS } from '@muxly/schemas';
 import { startRouter, type RouterService } from '../service.ts';
 import type { PipelineDefinition } from '../pipeline/pipeline.ts';
+import { deleteTopicsWithPrefix } from '../../../test/support/kafka.ts';
+import { waitFor } from '../../../test/support/services.ts';
 
 // The router as a whole against the local stack's Kafka: retries with Retry-After, immediate
 // dead-lettering of refused events, per-destination metrics, the routes' onFailure policies
@@ -53,24 +55,11 @@ function answer(name: string): { status: number; headers?: Record<string, string
   return { status: 204 };
 }
 
-async function until<T>(
+const until = <T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
   timeoutMs = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 150));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (${(last as Error).message})` : ''}`);
-}
+) => waitFor(what, check, timeoutMs, 150);
 
 const ids = new Map<string, string>();
 async function produce(
@@ -223,12 +212,7 @@ afterAll(async () => {
   await dlqReader?.disconnect();
   await router?.stop();
   await producer?.disconnect();
-  const admin = createKafka(settings.kafka, logger).admin();
-  await admin.connect();
-  await admin
-    .deleteTopics({ topics: (await admin.listTopics()).filter((topic) => topic.startsWith(prefix)) })
-    .catch(() => undefined);
-  await admin.disconnect();
+  await deleteTopicsWithPrefix(settings.kafka.brokers, prefix).catch(() => undefined);
   server?.closeAllConnections();
   await new Promise((resolve) => server?.close(resolve));
   await rm(directory, { recursive: true, force: true });
