@@ -9,6 +9,7 @@ import { followLiveConfig, type LiveConfig } from '../../router/src/config/live-
 import { loadTemplates } from '../src/templates/sources.ts';
 import { idsInFile, produceEvent } from './events.ts';
 import { startHarness, type Harness } from './harness.ts';
+import { waitFor } from '../../test/support/services.ts';
 
 // The whole live-configuration path, with the real router: a routing rule changed through the
 // API reaches the router over the config topic and changes where events go, without a restart.
@@ -55,15 +56,8 @@ describe('a rule changed through the API changes the running router', () => {
   const fileOf = (name: string) => join(directory, `${name}.jsonl`);
   const idsIn = (name: string): Promise<string[]> => idsInFile(fileOf(name));
   const produce = (name: string): Promise<string> => produceEvent(producer, eventsTopic, name);
-  async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+  const until = <T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+    waitFor(what, check, timeoutMs, 200);
 
   it('routes to the new destination within seconds of the PATCH', async () => {
     for (const name of ['a', 'b']) {

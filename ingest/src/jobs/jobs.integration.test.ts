@@ -19,6 +19,7 @@ import type { JobCommand, JobResult, RawEnvelope, RunCommand } from '@muxly/sche
 import { OtlpReceiver } from '../../../test/support/otlp-receiver.ts';
 import { contact, startFakeHubSpot } from '../connectors/hubspot/hubspot.fake.ts';
 import { startJobs, type RunningJobs } from './commands.consumer.ts';
+import { waitFor } from '../../../test/support/services.ts';
 
 // The job runner through real Kafka: run and cancel commands in, connector.records.v1 envelopes
 // and job results out, against a local JSON API (loopback allowed by outbound.allowAddresses).
@@ -153,15 +154,7 @@ const run = (executionId: string, path: string, overrides: Partial<RunCommand> =
 });
 const send = (command: JobCommand) =>
   producer.send([{ topic: topics.commands, key: command.jobId, value: JSON.stringify(command) }]);
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const until = <T>(what: string, probe: () => T | undefined, timeoutMs = 20_000) => waitFor(what, probe, timeoutMs, 100);
 const final = (executionId: string) =>
   until(`the final result of ${executionId}`, () =>
     results.find((result) => result.executionId === executionId && !['started', 'progress'].includes(result.type)),

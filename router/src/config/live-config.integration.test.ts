@@ -2,6 +2,7 @@ import { createKafka, createLogger, SecretKeyring } from '@muxly/common';
 import type { PipelineDefinition } from '../pipeline/pipeline.ts';
 import { randomSuffix } from '../destinations/test-context.ts';
 import { LiveConfig } from './live-config.ts';
+import { waitFor } from '../../../test/support/services.ts';
 
 // Peer: the local stack's Kafka (127.0.0.1:9092), a fresh compacted config topic per run.
 
@@ -25,15 +26,7 @@ const send = (records: { key: string; value: unknown }[]) =>
     messages: records.map(({ key, value }) => ({ key, value: value === null ? null : JSON.stringify(value) })),
   });
 
-async function until<T>(what: string, check: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = check();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const until = <T>(what: string, check: () => T | undefined, timeoutMs = 20_000) => waitFor(what, check, timeoutMs, 100);
 
 beforeAll(async () => {
   const admin = kafka.admin();

@@ -7,6 +7,7 @@ import { InvalidEventError } from '@muxly/common';
 import type { DestinationInstance } from '../destination.ts';
 import { createForTest, testItems } from '../test-context.ts';
 import { prometheusDestination } from './index.ts';
+import { waitFor } from '../../../../test/support/services.ts';
 
 // Peer: a real Prometheus (Debian's `prometheus` package) scraping the exporter, and a real
 // Pushgateway (`prometheus-pushgateway`), each started here with a temporary config and storage.
@@ -20,20 +21,8 @@ const freePort = (): Promise<number> =>
     server.on('error', reject);
   });
 
-async function poll<T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const value = await attempt();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-}
+const poll = <T>(what: string, attempt: () => Promise<T | undefined>, timeoutMs = 30_000) =>
+  waitFor(what, attempt, timeoutMs, 250);
 
 function start(binary: string, args: string[]): ChildProcess {
   const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
