@@ -7,6 +7,17 @@ import type { ProgressTracker } from './progress.ts';
 /** A dependency check for /readyz: resolves when the dependency answers, throws otherwise. */
 export type ReadinessCheck = () => Promise<void>;
 
+/**
+ * One dependency's answer in a service's /readyz and in the control plane's GET /api/v1/health
+ * (CheckResult in its OpenAPI document).
+ */
+export interface HealthCheckResult {
+  status: 'ok' | 'failing';
+  error?: string;
+  /** What the dependency said about itself (a service's own /readyz checks). */
+  details?: unknown;
+}
+
 export function createMetricsRegistry(service: string): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service });
@@ -73,7 +84,7 @@ export async function handleHealthRequest(
 export async function checkAll(
   checks: Record<string, ReadinessCheck>,
   timeoutMs = 3_000,
-): Promise<Record<string, { status: 'ok' | 'failing'; error?: string }>> {
+): Promise<Record<string, HealthCheckResult>> {
   const entries = await Promise.all(
     Object.entries(checks).map(async ([name, check]) => {
       let timer: NodeJS.Timeout | undefined;

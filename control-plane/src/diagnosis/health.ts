@@ -1,6 +1,13 @@
 import type { Kafka } from 'kafkajs';
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { checkAll, errorMessage, registryReadiness, type ReadinessCheck, type RegistrySettings } from '@muxly/common';
+import {
+  checkAll,
+  errorMessage,
+  registryReadiness,
+  type HealthCheckResult,
+  type ReadinessCheck,
+  type RegistrySettings,
+} from '@muxly/common';
 import { DestinationEntity } from '../db/entities.ts';
 
 // GET /api/v1/health: every dependency of the pipeline in one answer, for people and dashboards.
@@ -23,8 +30,6 @@ export interface HealthOptions {
   transformerGroupId: string;
 }
 
-type CheckResult = { status: 'ok' | 'failing'; error?: string; details?: unknown };
-
 export interface DestinationLag {
   groupId: string;
   destinationId: string;
@@ -37,7 +42,7 @@ export interface DestinationLag {
 
 export interface HealthReport {
   status: 'ok' | 'degraded';
-  checks: Record<string, CheckResult>;
+  checks: Record<string, HealthCheckResult>;
   consumerLag: DestinationLag[];
   transformerLag?: { groupId: string; lag: number };
 }
@@ -49,7 +54,7 @@ export function postgresReadiness(orm: MikroORM): ReadinessCheck {
 }
 
 /** Asks a service's /readyz; its own checks (Kafka, destinations…) become the details. */
-async function serviceReadiness(baseUrl: string): Promise<CheckResult> {
+async function serviceReadiness(baseUrl: string): Promise<HealthCheckResult> {
   const url = `${baseUrl.replace(/\/$/, '')}/readyz`;
   let response: Response;
   try {

@@ -3,11 +3,13 @@ import type { PluginTemplate, TemplateKind } from './catalog.ts';
 
 // Where templates come from: the router's destinations and ingest's connectors publish them
 // from pure entry points (`@muxly/router/templates`, `@muxly/ingest/templates`: arrays of
-// { kind, type, description, configSchema, defaults, required, secrets?, credentialsSchema?, check? }).
+// { kind, type, description, configSchema, defaults, required, secrets?, credentialsSchema?,
+// check?, endpoint?, examples? }, which each destination and connector folder describes).
 // This module turns what they export into catalog entries, filling what a package left out.
 
-// Fallback secret detection, for templates that declare no `secrets` and no writeOnly fields:
-// these names are never stored in clear text, whatever the template says.
+// A net under every template, not a table per type: a destination declares its secrets in its
+// own folder, and these names are never stored in clear text, whatever a template says (a
+// plugin's, or a new destination that forgot one).
 const SECRET_NAMES = new Set([
   'password',
   'secret',

@@ -5,7 +5,7 @@ import { CustomHttpConfig, CustomHttpCredentials } from './custom/config.ts';
 import { Ga4Config } from './ga4/config.ts';
 import { HubSpotConfig, HubSpotCredentials } from './hubspot/config.ts';
 import type { ConnectorPlugin, ConnectorType } from './connector.ts';
-import type { TemplateExample } from '@muxly/schemas';
+import type { CheckStep, TemplateExample } from '@muxly/schemas';
 import { bigqueryExamples } from './bigquery/examples.ts';
 import { customHttpExamples } from './custom/examples.ts';
 import { ga4Examples } from './ga4/examples.ts';
@@ -34,13 +34,12 @@ export interface ConnectionCheckOptions {
   saveCredentials?: (credentials: Record<string, unknown>) => Promise<void>;
 }
 
-/** A step as the control plane reports it; names are the connector's (`config`, `authenticate`, `permission`, `check`, or a plugin's own). */
-export interface ConnectionCheckStep {
-  name: string;
-  status: 'ok' | 'failed';
-  detail: string;
-  durationMs: number;
-}
+/**
+ * A step as the control plane reports it (the one connection-test step shape, CheckStep in
+ * @muxly/schemas); names are the connector's (`config`, `authenticate`, `permission`, `check`, or
+ * a plugin's own).
+ */
+export type ConnectionCheckStep = CheckStep<string>;
 
 export interface ConnectorTemplate {
   kind: 'connector';
