@@ -1,6 +1,8 @@
 // The small set of error classes that tell the caller what to do next (docs/development.md).
 // Client code maps wire errors into these at one place; pipelines branch on the class only.
 
+import type { AccessStep } from '@muxly/schemas';
+
 /** Bad or missing configuration: stop the service (at start) or disable the object (at run time). */
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
@@ -12,7 +14,7 @@ export class ConfigurationError extends Error {
 }
 
 /** The step of a connection test that a refusal belongs to (docs/control-plane-api.md). */
-export type RefusedStep = 'authenticate' | 'permission' | 'check';
+export type RefusedStep = AccessStep;
 
 /**
  * The peer answered and refused: the credentials (`authenticate`), the access to what the config

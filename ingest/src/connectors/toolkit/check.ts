@@ -1,4 +1,5 @@
 import { BlockedAddressError, errorMessage, RefusedError } from '@muxly/common';
+import { ACCESS_STEPS, type AccessStep } from '@muxly/schemas';
 import type { CheckResult, CheckStep } from '../connector.ts';
 
 // How the built-in connectors build their connection check (`POST /connectors/{id}/test`): a
@@ -6,8 +7,7 @@ import type { CheckResult, CheckStep } from '../connector.ts';
 // authenticate → permission → check. The steps a connector reports use these names, so the
 // control plane can show where a connection breaks.
 
-export type AccessStep = 'authenticate' | 'permission' | 'check';
-const ORDER: readonly AccessStep[] = ['authenticate', 'permission', 'check'];
+const ORDER = ACCESS_STEPS;
 
 export interface Probe {
   /** The step this probe proves when it succeeds; the steps before it are proven with it. */
