@@ -178,7 +178,8 @@ function liveValidation(parts, validate) {
     show(condition, conditionStatus, condition.value.trim() ? 'Valid JSON.' : 'Empty: matches every event.', []);
     show(transformations, transformationsStatus, 'Valid JSON.', []);
   }
-  return { showVerdict };
+  // A check still waiting for its pause is dropped when the editor closes.
+  return { showVerdict, stop: () => clearTimeout(timer) };
 }
 
 // A pause in typing this long asks the server: short enough to feel immediate, long enough
@@ -260,6 +261,7 @@ function ruleForm(existing, destinations, dialog, reload) {
   /** @param {{ condition: unknown, transformations: unknown }} definition */
   const validateOnServer = (definition) => api('POST', '/api/v1/routing-rules/validate', definition);
   const live = liveValidation({ condition, transformations, conditionStatus, transformationsStatus }, validateOnServer);
+  dialog.addEventListener('close', live.stop);
   const lastEvents = h('input', { name: 'lastEvents', type: 'number', min: 1, max: 100000, value: 1000 });
   const output = h('div', { 'aria-live': 'polite' });
 
