@@ -1,4 +1,5 @@
 import type { Page } from 'playwright-core';
+import { waitFor } from '../../test/support/services.ts';
 import { ADMIN, startAuthHarness, type AuthHarness } from './auth/support.ts';
 import {
   expectAccessible,
@@ -264,7 +265,7 @@ describe('editing from the console', () => {
     await condition.pressSequentially(word);
     expect(await condition.inputValue()).toBe(`{"path": "$.name", "op": "eqq", "value": "${word}"}`);
     await conditionStatus.getByText('/condition/op').waitFor();
-    await page.waitForFunction("!document.querySelector('#rule-condition-status').textContent.startsWith('Checking')");
+    await waitFor('the last check', async () => !(await conditionStatus.innerText()).startsWith('Checking'));
     expect(asked - before).toBeGreaterThan(0);
     expect(asked - before).toBeLessThan(word.length);
     expect(mostInFlight).toBe(1);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM, CHROMIUM_ARGS } from '../../test/support/browser.ts';
+import { waitFor } from '../../test/support/services.ts';
 
 // What the console's browser tests share: a Chromium whose pages record every error the console
 // logs or throws (and any request to another host), signing in, moving between pages, the
@@ -122,5 +123,6 @@ export async function go(page: Page, path: string, title: string): Promise<void>
 
 /** Waits until no part of the page is still loading (the pages mark loading parts aria-busy). */
 export async function settled(page: Page): Promise<void> {
-  await page.waitForFunction("document.querySelectorAll('main [aria-busy]').length === 0");
+  // NOTE: not page.waitForFunction: its polling evaluates a string, which the console's CSP refuses.
+  await waitFor('the page to load', async () => (await page.locator('main [aria-busy]').count()) === 0);
 }
