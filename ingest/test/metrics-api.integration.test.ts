@@ -212,6 +212,94 @@ test('a schema violation is 422 naming every invalid field of every item by JSON
   expect(envelopesWith(goodId)).toEqual([]);
 });
 
+test.each([
+  ['an empty batch', { metrics: [] }, [{ pointer: '/metrics', detail: 'must NOT have fewer than 1 items' }]],
+  [
+    'a timestamp that is not RFC 3339',
+    { name: 'x', value: 1, timestamp: '2026-05-01 10:00' },
+    [{ pointer: '/timestamp', detail: 'must match format "date-time"' }],
+  ],
+  [
+    'an unknown field of a single metric',
+    { name: 'x', value: 1, extra: 1 },
+    [{ pointer: '/extra', detail: 'must NOT have additional properties' }],
+  ],
+  [
+    'an unknown field beside the batch',
+    { metrics: [{ name: 'x', value: 1 }], extra: 1 },
+    [{ pointer: '/extra', detail: 'must NOT have additional properties' }],
+  ],
+  [
+    'a number sent as a string (no coercion)',
+    { name: 'x', value: '1' },
+    [{ pointer: '/value', detail: 'must be number' }],
+  ],
+  ['a body that is an array', [{ name: 'x', value: 1 }], [{ pointer: '', detail: 'must be object' }]],
+  [
+    'a dimension that is an object',
+    { name: 'x', value: 1, dimensions: { a: { b: 1 } } },
+    [{ pointer: '/dimensions/a', detail: 'must match a schema in anyOf' }],
+  ],
+])('%s is 422 with exactly its pointer', async (_case, body, errors) => {
+  const rejections = await rejectionsSince(ingest.url);
+  const response = await post(ingest.url, json(body));
+  expect(response.status).toBe(422);
+  expect(await rejections()).toEqual({ '422_schema': 1 });
+  expect(await problemOf(response)).toEqual({
+    type: 'https://muxly.dev/problems/422',
+    title: 'Unprocessable Content',
+    status: 422,
+    detail: 'The request body does not match the schema.',
+    errors,
+  });
+});
+
+test('an empty body with the JSON media type is a metric missing its fields (422)', async () => {
+  const response = await post(ingest.url, '');
+  expect(response.status).toBe(422);
+  expect((await problemOf(response)).errors).toEqual([
+    { pointer: '/name', detail: "must have required property 'name'" },
+    { pointer: '/value', detail: "must have required property 'value'" },
+  ]);
+});
+
+test('a query parameter is 400 naming it; a traceparent over 512 characters is 400 naming the header', async () => {
+  const rejections = await rejectionsSince(ingest.url);
+  const query = await fetch(`${ingest.url}/v1/metrics?dryRun=true`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${WRITER_KEY}`, 'content-type': 'application/json' },
+    body: json({ name: 'x', value: 1 }),
+  });
+  expect(query.status).toBe(400);
+  expect(await problemOf(query)).toMatchObject({
+    detail: "Unknown query parameter 'dryRun'",
+    errors: [{ pointer: '/query/dryRun', detail: "Unknown query parameter 'dryRun'" }],
+  });
+
+  const header = await post(ingest.url, json({ name: 'x', value: 1 }), { traceparent: 'x'.repeat(513) });
+  expect(header.status).toBe(400);
+  expect(await problemOf(header)).toMatchObject({
+    detail: 'request/headers/traceparent must NOT have more than 512 characters',
+    errors: [{ pointer: '/headers/traceparent', detail: 'must NOT have more than 512 characters' }],
+  });
+  expect(await rejections()).toEqual({ '400_invalid_request': 2 });
+});
+
+test('another method on /v1/metrics is 405; an unknown path under /v1 is 404', async () => {
+  const rejections = await rejectionsSince(ingest.url);
+  const get = await fetch(`${ingest.url}/v1/metrics`, { headers: { authorization: `Bearer ${WRITER_KEY}` } });
+  expect(get.status).toBe(405);
+  expect((await problemOf(get)).detail).toBe('GET method not allowed');
+  const unknown = await fetch(`${ingest.url}/v1/other`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${WRITER_KEY}`, 'content-type': 'application/json' },
+    body: json({ name: 'x', value: 1 }),
+  });
+  expect(unknown.status).toBe(404);
+  await problemOf(unknown);
+  expect(await rejections()).toEqual({ '405_route': 1, '404_route': 1 });
+});
+
 test('a body that does not decompress is 400; an unknown content encoding is 415', async () => {
   const rejections = await rejectionsSince(ingest.url);
   const corrupt = await post(ingest.url, Buffer.from('{"name":"x","value":1}'), { 'content-encoding': 'gzip' });
@@ -225,12 +313,23 @@ test('a body that does not decompress is 400; an unknown content encoding is 415
   expect((await problemOf(unknown)).detail).toMatch(/unsupported content encoding "compress"/);
 });
 
-test('a wrong content type is 415', async () => {
+test('a wrong or missing content type is 415', async () => {
   const rejections = await rejectionsSince(ingest.url);
   const response = await post(ingest.url, 'name=x&value=1', { 'content-type': 'application/x-www-form-urlencoded' });
   expect(response.status).toBe(415);
-  expect(await rejections()).toEqual({ '415_content_type': 1 });
-  expect((await problemOf(response)).status).toBe(415);
+  expect(await problemOf(response)).toMatchObject({
+    status: 415,
+    detail: 'Send application/json (optionally with Content-Encoding: gzip).',
+  });
+  // A JSON body without its media type is not guessed at.
+  const untyped = await fetch(`${ingest.url}/v1/metrics`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${WRITER_KEY}` },
+    body: new Blob([json({ name: 'x', value: 1 })]),
+  });
+  expect(untyped.status).toBe(415);
+  await problemOf(untyped);
+  expect(await rejections()).toEqual({ '415_content_type': 2 });
 });
 
 test.each([

@@ -19,6 +19,7 @@ import { presentedApiKey, type ApiKeyVerifier } from '../auth/api-keys.ts';
 import { createIngestMetrics, type IngestMetrics } from './ingest.metrics.ts';
 import { answerClientErrors } from './client-errors.ts';
 import { BODY_BYTES, metricsHandler } from './metrics.handler.ts';
+import { compileOperationValidator, validateRequest } from './metrics.validator.ts';
 import { problemHandler } from './problems.ts';
 import type { RateLimiter } from './rate-limiter.ts';
 import type { RawWriter } from './raw.writer.ts';
@@ -179,6 +180,14 @@ function createIngestApp(
       },
     }),
   );
+  // The hot route is validated by its own validator, compiled once from the same OpenAPI document,
+  // and answers before the generic middleware below would (see compileOperationValidator).
+  app.post(
+    '/v1/metrics',
+    validateRequest(compileOperationValidator(loadIngestOpenApi(), '/v1/metrics', 'post')),
+    metricsHandler({ writer: options.writer, metrics, limits: options.limits, tracing: options.tracing }),
+  );
+  // Every other request under the API (unknown paths 404, other methods 405) as the document says.
   app.use(
     OpenApiValidator.middleware({
       apiSpec: loadIngestOpenApi() as never,
@@ -188,10 +197,6 @@ function createIngestApp(
       ignoreUndocumented: false,
       ignorePaths: /^\/(healthz|readyz|metrics|docs)$/,
     }),
-  );
-  app.post(
-    '/v1/metrics',
-    metricsHandler({ writer: options.writer, metrics, limits: options.limits, tracing: options.tracing }),
   );
   app.use(problemHandler(options.logger, rejected));
   return app;
