@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { RequestHandler } from 'express';
 import { HttpProblem, RetryableError, SpanKind, type FieldError, type TraceSpan, type Tracing } from '@muxly/common';
-import { RAW_FORMATS, type MetricInput, type RawEnvelope } from '@muxly/schemas';
+import type { MetricInput } from '@muxly/schemas';
 import type { IngestMetrics } from './ingest.metrics.ts';
+import { encodeMetrics } from './metrics.envelope.ts';
 import { BacklogFullError, type RawWriter } from './raw.writer.ts';
 
 export interface MetricsHandlerOptions {
@@ -18,7 +18,7 @@ export const BODY_BYTES = Symbol('muxly.bodyBytes');
 
 /**
  * POST /v1/metrics. The body was already parsed (size-limited while streaming) and validated
- * against the OpenAPI document. The whole request becomes ONE raw record: the per-record cost
+ * against the OpenAPI document (metrics.validator.ts). The whole request becomes ONE raw record: the per-record cost
  * dominates Kafka throughput, and one record per request keeps a batch all-or-nothing.
  */
 export function metricsHandler(options: MetricsHandlerOptions): RequestHandler {
@@ -37,14 +37,20 @@ export function metricsHandler(options: MetricsHandlerOptions): RequestHandler {
         },
       );
     }
-    // A metric cannot be larger than the whole body: measure each one only when the body could hold
-    // an oversized one (saves serializing every metric twice on the hot path).
+    const receivedAt = now().toISOString();
+    const { received, ids, record } = encodeMetrics(
+      metrics,
+      { type: 'api', id: String(response.locals.apiKeyId) },
+      receivedAt,
+    );
+    // A metric cannot be larger than the whole body: measure each one only when the body could
+    // hold an oversized one.
     const bodyBytes =
       (request as unknown as Record<symbol, number | undefined>)[BODY_BYTES] ?? Number.POSITIVE_INFINITY;
     if (bodyBytes > options.limits.maxMetricBytes) {
       const oversized: FieldError[] = [];
-      metrics.forEach((metric, index) => {
-        const size = Buffer.byteLength(JSON.stringify(metric));
+      received.forEach((text, index) => {
+        const size = Buffer.byteLength(text);
         if (size > options.limits.maxMetricBytes) {
           oversized.push({
             pointer: isBatch ? `/metrics/${index}` : '',
@@ -60,21 +66,6 @@ export function metricsHandler(options: MetricsHandlerOptions): RequestHandler {
       }
     }
 
-    const receivedAt = now().toISOString();
-    const ids: string[] = new Array(metrics.length);
-    for (let index = 0; index < metrics.length; index++) {
-      const metric = metrics[index]!;
-      metric.id ??= randomUUID();
-      metric.timestamp ??= receivedAt;
-      ids[index] = metric.id;
-    }
-    const envelope: RawEnvelope = {
-      envelopeVersion: 1,
-      format: RAW_FORMATS.apiMetrics,
-      source: { type: 'api', id: String(response.locals.apiKeyId) },
-      receivedAt,
-      payload: { metrics },
-    };
     const stopTimer = options.metrics.ackSeconds.startTimer();
     // The record's traceparent is this span's: the transformer's span continues from it.
     const publish = options.tracing.startSpan(`send ${options.writer.topic}`, {
@@ -88,7 +79,7 @@ export function metricsHandler(options: MetricsHandlerOptions): RequestHandler {
       },
     });
     try {
-      await options.writer.write(JSON.stringify(envelope), publish.traceparent);
+      await options.writer.write(record, publish.traceparent);
       publish.end();
     } catch (error) {
       publish.end(error);
