@@ -9,7 +9,8 @@ export interface LatencyFigures {
   requestShape: string;
   measured: number;
   lost: number;
-  non202: number;
+  /** Answers other than 202 by status and problem type (`503 kafka-unavailable`), or `error:<code>` when the request failed. */
+  non202: Record<string, number>;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -67,7 +68,8 @@ export async function benchLatency(
   const url = `http://127.0.0.1:${ports.ingest}/v1/metrics`;
   const requestsPerTick = options.metricsPerSecond / options.perRequest / 100; // a tick every 10 ms
   let sentMeasured = 0;
-  let non202 = 0;
+  const non202: Record<string, number> = {};
+  const count = (key: string) => void (non202[key] = (non202[key] ?? 0) + 1);
   const pending = new Set<Promise<void>>();
   const send = (measured: boolean) => {
     const sentAt = Date.now();
@@ -78,11 +80,18 @@ export async function benchLatency(
       body: JSON.stringify({ metrics }),
     })
       .then(async (response) => {
-        await response.arrayBuffer();
-        if (response.status !== 202) non202 += 1;
-        else if (measured) sentMeasured += options.perRequest;
+        const answer = await response.text();
+        if (response.status === 202) {
+          if (measured) sentMeasured += options.perRequest;
+          return;
+        }
+        const type = /"type":"[^"]*\/([^"/]+)"/.exec(answer)?.[1];
+        count(type ? `${response.status} ${type}` : String(response.status));
       })
-      .catch(() => void (non202 += 1))
+      .catch((error: unknown) => {
+        const cause = (error as { cause?: { code?: string } }).cause;
+        count(`error:${cause?.code ?? (error as Error).name}`);
+      })
       .finally(() => pending.delete(request));
     pending.add(request);
   };
@@ -121,4 +130,11 @@ export async function benchLatency(
   await Promise.all([ingest.stop(), transformer.stop()]);
   await deleteTopics(prefix);
   return figures;
+}
+
+export function formatLatency(latency: LatencyFigures): string {
+  const refused = Object.entries(latency.non202)
+    .map(([key, count]) => `${count} ${key}`)
+    .join(', ');
+  return `ingest -> events at ${latency.requestShape}: p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms (${latency.measured} events, lost ${latency.lost}, non-202 ${refused || 'none'}); peak RSS ingest ${latency.ingestPeakRssMb} MB, transformer ${latency.transformerPeakRssMb} MB`;
 }
