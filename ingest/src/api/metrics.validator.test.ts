@@ -3,7 +3,7 @@ import { compileOperationValidator, RequestValidationError } from './metrics.val
 
 const validate = compileOperationValidator(loadIngestOpenApi(), '/v1/metrics', 'post');
 const request = (body: unknown, headers: Record<string, string> = {}, query: Record<string, string> = {}) => ({
-  headers: { 'content-type': 'application/json', ...headers },
+  headers: { 'content-type': 'application/json', ...headers } as Record<string, string>,
   query,
   body,
   path: '/v1/metrics',
