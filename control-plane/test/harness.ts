@@ -5,6 +5,7 @@ import { startControlPlane, type RunningControlPlane } from '../src/service.ts';
 import type { PluginTemplate } from '../src/templates/catalog.ts';
 import { createTestDatabase, type TestDatabase } from './database.ts';
 import { deleteTopicsWithPrefix } from '../../test/support/kafka.ts';
+import { callApi, type ApiAnswer } from '../../test/support/api.ts';
 
 // Starts a real control plane for a test file: a fresh PostgreSQL database, real Kafka with
 // topics under a random prefix, responses checked against the OpenAPI document.
@@ -86,12 +87,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export interface ApiAnswer {
-  status: number;
-  headers: Headers;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read answers freely
-  body: any;
-}
+export type { ApiAnswer };
 
 export interface HarnessOptions {
   /** Extra controlPlane settings. */
@@ -149,21 +145,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     database,
     baseUrl,
     configTopic: topicNames(prefix).config,
-    async api(method, path, body, headers = {}) {
-      const response = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await response.text();
-      let parsed: unknown = text;
-      try {
-        parsed = text ? JSON.parse(text) : undefined;
-      } catch {
-        // not JSON: keep the text
-      }
-      return { status: response.status, headers: response.headers, body: parsed };
-    },
+    api: (method, path, body, headers = {}) => callApi(baseUrl, method, path, { body, headers }),
     async close() {
       await service.stop();
       await deleteTopicsWithPrefix(settings.kafka.brokers, prefix);

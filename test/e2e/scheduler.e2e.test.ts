@@ -16,6 +16,7 @@ import {
   uniqueName,
   waitFor,
 } from '../support/services.ts';
+import { callApi } from '../support/api.ts';
 
 // The scheduler end to end, every service a process: two control-plane instances sharing one
 // database, ingest running the custom-HTTP connector against a local JSON API, transformer and
@@ -65,23 +66,16 @@ const controlPlanes: string[] = [];
 const tokens: string[] = [];
 const ADMIN = { username: 'admin@example.com', password: 'e2e-admin-password-0123' };
 
-/** The Authorization header for an instance (each signs its own tokens: no shared signing key here). */
-const auth = (instance: number): Record<string, string> => {
+/** The token of an instance (each signs its own tokens: no shared signing key here). */
+const tokenOf = (instance: number): string => {
   const token = tokens[instance];
   if (!token) throw new Error(`no token for control-plane instance ${instance}: its sign-in failed`);
-  return { authorization: `Bearer ${token}` };
+  return token;
 };
+const auth = (instance: number): Record<string, string> => ({ authorization: `Bearer ${tokenOf(instance)}` });
 
-const call = async (method: string, path: string, body?: unknown, instance = 0) => {
-  const response = await fetch(`${controlPlanes[instance]}${path}`, {
-    method,
-    headers: { ...auth(instance), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-};
+const call = (method: string, path: string, body?: unknown, instance = 0) =>
+  callApi(controlPlanes[instance]!, method, path, { body, token: tokenOf(instance), timeoutMs: 15_000 });
 
 const connector = (id: string, path: string, retry = { maxAttempts: 1, initialDelayMs: 10, maxDelayMs: 100 }) => ({
   id,

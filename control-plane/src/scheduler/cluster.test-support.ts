@@ -5,6 +5,7 @@ import { startControlPlane, type RunningControlPlane } from '../service.ts';
 import { createTestDatabase, type TestDatabase } from '../../test/database.ts';
 import { deleteTopicsWithPrefix } from '../../../test/support/kafka.ts';
 import { waitFor } from '../../../test/support/services.ts';
+import { callApi, type ApiAnswer } from '../../../test/support/api.ts';
 
 // Test support for the scheduler's integration tests: several control-plane instances (in this
 // process, on their own ports) sharing one fresh PostgreSQL database and one random topic prefix.
@@ -21,7 +22,7 @@ export interface Cluster {
     path: string,
     body?: unknown,
     headers?: Record<string, string>,
-  ): Promise<{ status: number; headers: Headers; body: any }>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  ): Promise<ApiAnswer>;
   close(): Promise<void>;
 }
 
@@ -68,15 +69,8 @@ export async function startCluster(count: number, scheduler: Record<string, unkn
     settings,
     topics: topicNames(prefix),
     db,
-    async api(instance, method, path, body, headers = {}) {
-      const response = await fetch(`http://127.0.0.1:${instances[instance]!.port}${path}`, {
-        method,
-        headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
-    },
+    api: (instance, method, path, body, headers = {}) =>
+      callApi(`http://127.0.0.1:${instances[instance]!.port}`, method, path, { body, headers }),
     async close() {
       await db.end();
       await Promise.all(instances.map((instance) => instance.stop()));

@@ -6,6 +6,7 @@ import type { PluginTemplate } from '../../src/templates/catalog.ts';
 import { createTestDatabase, type TestDatabase } from '../database.ts';
 import { testTemplates, type ApiAnswer } from '../harness.ts';
 import { deleteTopicsWithPrefix } from '../../../test/support/kafka.ts';
+import { callApi } from '../../../test/support/api.ts';
 
 // A control plane with authentication enforced (no authorize override), a fresh database, and
 // every log line captured the way the service logger writes it (redacted JSON), so tests can
@@ -118,26 +119,7 @@ export async function startAuthHarness(
     );
   }
   const baseUrl = `http://127.0.0.1:${service.port}`;
-  const api: AuthHarness['api'] = async (method, path, options = {}) => {
-    const headers: Record<string, string> = {
-      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...options.headers,
-    };
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-    const text = await response.text();
-    let body: unknown = text;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, headers: response.headers, body };
-  };
+  const api: AuthHarness['api'] = (method, path, options = {}) => callApi(baseUrl, method, path, options);
   let stopped: Promise<void> | null = null;
   const stopService = () => (stopped ??= service.stop());
   return {
