@@ -3,6 +3,7 @@ import type { Consumer } from 'kafkajs';
 import { ConfigurationError, SecretKeyring } from '@muxly/common';
 import { reconcilePipeline } from '../src/seed/reconcile.ts';
 import { startHarness, TEST_KEY, type Harness } from './harness.ts';
+import { waitFor } from '../../test/support/services.ts';
 
 interface SeenRecord {
   key: string;
@@ -36,26 +37,21 @@ describe('live configuration on the config topic', () => {
     await h?.close();
   });
 
-  /** The latest record of a key once it satisfies `predicate`, polling with a deadline. */
-  async function waitFor(
-    key: string,
-    predicate: (record: SeenRecord) => boolean,
-    timeoutMs = 20_000,
-  ): Promise<SeenRecord> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const latest = seen.filter((record) => record.key === key).at(-1);
-      if (latest && predicate(latest)) return latest;
-      if (Date.now() > deadline)
-        throw new Error(
-          `no matching record for ${key} within ${timeoutMs} ms; saw ${JSON.stringify(seen.filter((r) => r.key === key))}`,
-        );
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  /** The latest record of a key once it satisfies `predicate`; past the deadline, the failure lists what was seen. */
+  const recordOf = (key: string, predicate: (record: SeenRecord) => boolean, timeoutMs = 20_000) =>
+    waitFor(
+      `a matching record for ${key}`,
+      () => {
+        const latest = seen.filter((record) => record.key === key).at(-1);
+        if (latest && predicate(latest)) return latest;
+        throw new Error(`saw ${JSON.stringify(seen.filter((record) => record.key === key))}`);
+      },
+      timeoutMs,
+      100,
+    );
 
   it('publishes the seeded objects at start-up', async () => {
-    const destination = await waitFor('destination/seed-file', (r) => r.value !== null);
+    const destination = await recordOf('destination/seed-file', (r) => r.value !== null);
     expect(destination.value).toEqual({
       kind: 'destination',
       id: 'seed-file',
@@ -69,7 +65,7 @@ describe('live configuration on the config topic', () => {
         credentials: null,
       },
     });
-    const rule = await waitFor('rule/seed-rule', (r) => r.value !== null);
+    const rule = await recordOf('rule/seed-rule', (r) => r.value !== null);
     expect(rule.value!.object).toEqual({
       id: 'seed-rule',
       name: 'seed-rule',
@@ -91,7 +87,7 @@ describe('live configuration on the config topic', () => {
       credentials: { signingSecret: 'sign-me-please' },
     });
     expect(created.status).toBe(201);
-    const record = await waitFor('destination/hook', (r) => r.value?.version === 1);
+    const record = await recordOf('destination/hook', (r) => r.value?.version === 1);
     const credentials = record.value!.object.credentials;
     expect(JSON.stringify(record.value)).not.toContain('sign-me-please');
     expect(credentials.$encrypted).toMatch(/^v1:test-1:/);
@@ -107,7 +103,7 @@ describe('live configuration on the config topic', () => {
       { 'if-match': '"1"' },
     );
     expect(rule.status).toBe(200);
-    const changed = await waitFor('rule/seed-rule', (r) => r.value?.version === 2);
+    const changed = await recordOf('rule/seed-rule', (r) => r.value?.version === 2);
     expect(changed.value!.object.destinationIds).toEqual(['seed-file', 'hook']);
     expect(changed.value!.object).not.toHaveProperty('condition');
 
@@ -122,23 +118,23 @@ describe('live configuration on the config topic', () => {
     await h.api('POST', '/api/v1/jobs', { id: 'j1', name: 'j1', connectorId: 'src', schedule: '*/5 * * * *' });
     await h.api('POST', '/api/v1/routes', { id: 'rt', name: 'rt', connectorId: 'src', ruleIds: ['seed-rule'] });
     await h.api('POST', '/api/v1/webhook-triggers', { id: 'wh', jobId: 'j1', path: 'go' });
-    expect((await waitFor('connector/src', (r) => r.value !== null)).value!.object.credentials.$encrypted).toMatch(
+    expect((await recordOf('connector/src', (r) => r.value !== null)).value!.object.credentials.$encrypted).toMatch(
       /^v1:test-1:/,
     );
-    expect((await waitFor('job/j1', (r) => r.value !== null)).value!.object).toMatchObject({
+    expect((await recordOf('job/j1', (r) => r.value !== null)).value!.object).toMatchObject({
       connectorId: 'src',
       schedule: '*/5 * * * *',
     });
-    expect((await waitFor('route/rt', (r) => r.value !== null)).value!.object).toMatchObject({
+    expect((await recordOf('route/rt', (r) => r.value !== null)).value!.object).toMatchObject({
       connectorId: 'src',
       ruleIds: ['seed-rule'],
     });
-    expect((await waitFor('webhook-trigger/wh', (r) => r.value !== null)).value!.object.secret.$encrypted).toMatch(
+    expect((await recordOf('webhook-trigger/wh', (r) => r.value !== null)).value!.object.secret.$encrypted).toMatch(
       /^v1:test-1:/,
     );
 
     expect((await h.api('DELETE', '/api/v1/webhook-triggers/wh')).status).toBe(204);
-    await waitFor('webhook-trigger/wh', (r) => r.value === null);
+    await recordOf('webhook-trigger/wh', (r) => r.value === null);
   });
 
   it('reconciles the seed idempotently and refuses an invalid one by name', async () => {
@@ -154,7 +150,7 @@ describe('live configuration on the config topic', () => {
       unchanged: 2,
       created: 0,
     });
-    await waitFor('rule/seed-rule', (r) => r.value?.version === 3 && r.value.object.destinationIds.length === 1);
+    await recordOf('rule/seed-rule', (r) => r.value?.version === 3 && r.value.object.destinationIds.length === 1);
     const bad = {
       destinations: [{ id: 'x', type: 'file', enabled: true, config: { path: 'x', colour: 'red' } }],
       rules: [],
