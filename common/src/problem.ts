@@ -1,4 +1,9 @@
-// RFC 9457 problem details: the one error shape of every Muxly HTTP API.
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import type { Logger } from './observability/logger.ts';
+
+// RFC 9457 problem details: the one error shape of every Muxly HTTP API, and the one way to send
+// them. Handlers throw HttpProblem; each service's error middleware comes from problemMiddleware,
+// with only the mapping of its own errors (validator, body parser, database) passed in.
 
 export interface FieldError {
   /** JSON pointer into the request body (RFC 6901). */
@@ -62,4 +67,56 @@ export class HttpProblem extends Error {
     this.problem = problem(status, detail, extra);
     this.headers = headers;
   }
+}
+
+/** Sends a problem as application/problem+json. */
+export function sendProblem(response: Response, body: Problem, headers: Record<string, string> = {}): void {
+  // NOTE: res.json (not send) so that, where responses are validated (the control plane's
+  // tests), problems are checked too; res.json keeps the content type set here.
+  response.status(body.status).set(headers).type(PROBLEM_CONTENT_TYPE).json(body);
+}
+
+/** A problem to answer, with a short stable reason for metrics and logs. */
+export interface ProblemAnswer {
+  problem: Problem;
+  reason: string;
+  headers?: Record<string, string>;
+}
+
+export interface ProblemMiddlewareOptions {
+  logger: Logger;
+  /** Maps the service's own errors into a problem; undefined when the error is none of them. */
+  describe?: (error: unknown, request: Request, response: Response) => ProblemAnswer | undefined;
+  /** The answer to an unexpected error; its details stay in the log, never in the answer. */
+  internal: Problem;
+  /** Called with every problem answered (rejection counters). */
+  onAnswer?: (status: number, reason: string) => void;
+  /** A request the server already answered some other way (and closed): the error is left alone. */
+  alreadyAnswered?: (request: Request) => boolean;
+}
+
+/**
+ * The error middleware of every Muxly HTTP API: HttpProblem as thrown, the service's own errors as
+ * its `describe` maps them, anything else as the `internal` problem with the details logged.
+ */
+export function problemMiddleware(options: ProblemMiddlewareOptions): ErrorRequestHandler {
+  return (error: unknown, request, response, next) => {
+    if (options.alreadyAnswered?.(request)) return;
+    if (response.headersSent) return next(error);
+    const answer = (body: Problem, reason: string, headers: Record<string, string> = {}) => {
+      options.onAnswer?.(body.status, reason);
+      sendProblem(response, body, headers);
+    };
+    if (error instanceof HttpProblem)
+      return answer(error.problem, error.problem.type.split('/').pop() ?? 'problem', error.headers);
+    const described = options.describe?.(error, request, response);
+    if (described) return answer(described.problem, described.reason, described.headers);
+    options.logger.error('request failed', {
+      method: request.method,
+      path: request.path,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      trace_id: (response.locals.trace as { traceId?: string } | undefined)?.traceId,
+    });
+    return answer(options.internal, 'internal');
+  };
 }

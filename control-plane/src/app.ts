@@ -7,13 +7,19 @@ import express, {
   type Router,
 } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import { handleHealthRequest, setSecurityHeaders, type HealthEndpoints } from '@muxly/common';
+import {
+  handleHealthRequest,
+  problem,
+  PROBLEM_CONTENT_TYPE,
+  setSecurityHeaders,
+  type HealthEndpoints,
+} from '@muxly/common';
 import type { ControlPlaneContext } from './context.ts';
 import type { HealthReport } from './diagnosis/health.ts';
 import { HISTORY_MINUTES, type MetricsHistory } from './diagnosis/metrics-history.ts';
 import { consoleRoutes } from './http/console.ts';
 import { docsRoutes, OPENAPI_PATH } from './http/docs.ts';
-import { problemMiddleware, sendProblem } from './http/problem.ts';
+import { PROBLEM_TYPE_BASE, problemMiddleware, sendProblem } from './http/problem.ts';
 import { jobRoutes } from './resources/jobs.routes.ts';
 import { routeRoutes } from './resources/routes.routes.ts';
 import { ruleRoutes } from './resources/rules.routes.ts';
@@ -130,14 +136,13 @@ export function createApp(options: AppOptions): Express {
   app.use((error: unknown, _request: Request, response: Response, next: NextFunction) => {
     if (response.headersSent) return next(error);
     context.logger.error('error response failed', { error: error instanceof Error ? error.message : String(error) });
-    response.writeHead(500, { 'content-type': 'application/problem+json' });
+    response.writeHead(500, { 'content-type': PROBLEM_CONTENT_TYPE });
     response.end(
-      JSON.stringify({
-        type: 'https://muxly.dev/problems/internal',
-        title: 'Internal Server Error',
-        status: 500,
-        detail: 'the request failed unexpectedly; the server log has the details',
-      }),
+      JSON.stringify(
+        problem(500, 'the request failed unexpectedly; the server log has the details', {
+          type: `${PROBLEM_TYPE_BASE}internal`,
+        }),
+      ),
     );
   });
   return app;

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { setSecurityHeaders } from '../http/security-headers.ts';
+import { problem, PROBLEM_CONTENT_TYPE } from '../problem.ts';
 import type { ProgressTracker } from './progress.ts';
 
 /** A dependency check for /readyz: resolves when the dependency answers, throws otherwise. */
@@ -120,8 +121,8 @@ export async function startHealthServer(
     handleHealthRequest(request, response, options)
       .then((handled) => {
         if (!handled) {
-          response.writeHead(404, { 'content-type': 'application/problem+json' });
-          response.end(JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404 }));
+          response.writeHead(404, { 'content-type': PROBLEM_CONTENT_TYPE });
+          response.end(JSON.stringify(problem(404, undefined, { type: 'about:blank' })));
         }
       })
       .catch(() => {

@@ -1,24 +1,32 @@
-import type { ErrorRequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, Response } from 'express';
 import {
   ConnectionException,
   OptimisticLockError,
   ForeignKeyConstraintViolationException,
   UniqueConstraintViolationException,
 } from '@mikro-orm/core';
-import { errorMessage, problemTitle, SecretDecryptionError, type Logger } from '@muxly/common';
+import {
+  errorMessage,
+  HttpProblem,
+  problem,
+  problemMiddleware as sharedProblemMiddleware,
+  sendProblem as sendSharedProblem,
+  SecretDecryptionError,
+  type FieldError,
+  type Logger,
+  type ProblemAnswer,
+} from '@muxly/common';
 
-// RFC 9457 problem details: the only error shape of the API. Handlers throw ApiProblem; the one
-// error middleware below renders it, and maps validator and database errors into the same shape
-// so a client never sees a raw constraint violation or a stack trace.
+// RFC 9457 problem details: the only error shape of the API, rendered by the shared middleware of
+// @muxly/common. Handlers throw ApiProblem (an HttpProblem named by a short type); the mapping
+// below turns validator and database errors into the same shape, so a client never sees a raw
+// constraint violation or a stack trace.
 
 export const PROBLEM_TYPE_BASE = 'https://muxly.dev/problems/';
 
-export interface FieldProblem {
-  pointer: string;
-  detail: string;
-}
+export type FieldProblem = FieldError;
 
-export class ApiProblem extends Error {
+export class ApiProblem extends HttpProblem {
   readonly status: number;
   readonly type: string;
   readonly errors: FieldProblem[] | undefined;
@@ -29,7 +37,11 @@ export class ApiProblem extends Error {
     detail: string,
     options: { errors?: FieldProblem[]; extensions?: Record<string, unknown> } = {},
   ) {
-    super(detail);
+    super(status, detail, {
+      type: `${PROBLEM_TYPE_BASE}${type}`,
+      ...options.extensions,
+      ...(options.errors ? { errors: options.errors } : {}),
+    });
     this.status = status;
     this.type = type;
     this.errors = options.errors;
@@ -44,6 +56,10 @@ export const unprocessable = (detail: string, errors?: FieldProblem[]) =>
 export const conflict = (type: string, detail: string, extensions?: Record<string, unknown>) =>
   new ApiProblem(409, type, detail, extensions ? { extensions } : {});
 
+/** The control plane's problem named by its short type (`not-found` → https://muxly.dev/problems/not-found). */
+const apiProblem = (status: number, type: string, detail: string, extra: Record<string, unknown> = {}) =>
+  problem(status, detail, { type: `${PROBLEM_TYPE_BASE}${type}`, ...extra });
+
 export function sendProblem(
   response: Response,
   status: number,
@@ -51,12 +67,7 @@ export function sendProblem(
   detail: string,
   extra: Record<string, unknown> = {},
 ): void {
-  // NOTE: res.json (not send) so that, in tests, the response validator checks problems too;
-  // res.json keeps the content type set here.
-  response
-    .status(status)
-    .type('application/problem+json')
-    .json({ type: `${PROBLEM_TYPE_BASE}${type}`, title: problemTitle(status), status, detail, ...extra });
+  sendSharedProblem(response, apiProblem(status, type, detail, extra));
 }
 
 /** What a client is told to wait before retrying while PostgreSQL is away (a restart takes seconds). */
@@ -109,98 +120,78 @@ function toPointer(path: string | undefined): string {
   return path.startsWith('/') ? path : '/' + path.replace(/^\./, '').replaceAll('.', '/');
 }
 
-export function problemMiddleware(logger: Logger): ErrorRequestHandler {
-  return (error: unknown, request, response, next) => {
-    if (response.headersSent) return next(error);
-    if (error instanceof ApiProblem) {
-      return sendProblem(response, error.status, error.type, error.message, {
-        ...error.extensions,
-        ...(error.errors ? { errors: error.errors } : {}),
-      });
-    }
-    if (isDatabaseUnavailable(error)) {
-      logger.warn('database unavailable', { method: request.method, path: request.path, error: errorMessage(error) });
-      response.setHeader('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
-      return sendProblem(
-        response,
-        503,
-        'database-unavailable',
-        'the database is not reachable right now; retry in a few seconds',
-      );
-    }
-    if (error instanceof OptimisticLockError) {
-      return sendProblem(
-        response,
-        412,
-        'stale-version',
-        'the object was changed by someone else; read it again and retry with its new ETag',
-      );
-    }
-    if (error instanceof UniqueConstraintViolationException) {
-      return sendProblem(
-        response,
-        409,
-        'duplicate',
-        'an object with the same unique value (id, name or path) already exists',
-      );
-    }
-    if (error instanceof ForeignKeyConstraintViolationException) {
-      return sendProblem(
-        response,
-        409,
-        'referenced',
-        'the change breaks a reference between objects (a referenced object is missing or still in use)',
-      );
-    }
-    if (error instanceof SecretDecryptionError) {
-      logger.error('stored secret cannot be decrypted', {
-        method: request.method,
-        path: request.path,
-        error: error.message,
-      });
-      return sendProblem(
-        response,
-        500,
-        'secret-unreadable',
-        `the stored credentials cannot be decrypted: ${error.message}. Configure the missing key in controlPlane.secrets.keys, or send new credentials`,
-      );
-    }
-    const failure = error as ValidatorError & { type?: string };
-    if (failure.type === 'entity.parse.failed') {
-      return sendProblem(response, 400, 'malformed-json', 'the request body is not valid JSON');
-    }
-    if (failure.type === 'entity.too.large') {
-      return sendProblem(response, 413, 'too-large', 'the request body is too large');
-    }
-    if (typeof failure.status === 'number' && failure.status >= 400 && failure.status < 500) {
-      const errors = (failure.errors ?? []).map((item) => ({
-        pointer: toPointer(item.path),
-        detail: item.message ?? 'is invalid',
-      }));
-      const type =
-        failure.status === 404
-          ? 'not-found'
-          : failure.status === 405
-            ? 'method-not-allowed'
-            : failure.status === 415
-              ? 'unsupported-media-type'
-              : 'invalid-request';
-      return sendProblem(
-        response,
-        failure.status,
-        type,
-        failure.status === 404
-          ? `no such endpoint: ${request.method} ${request.path}`
-          : (failure.message ?? 'invalid request'),
-        errors.length > 0 ? { errors } : {},
-      );
-    }
-    // Unexpected: log the details for the operator, answer without them.
-    logger.error('request failed', {
+/** The answer to a validator, body-parser or database error; undefined for any other error. */
+function describeControlPlaneError(error: unknown, request: Request, logger: Logger): ProblemAnswer | undefined {
+  const answer = (status: number, type: string, detail: string, extra: Record<string, unknown> = {}) => ({
+    problem: apiProblem(status, type, detail, extra),
+    reason: type,
+  });
+  if (isDatabaseUnavailable(error)) {
+    logger.warn('database unavailable', { method: request.method, path: request.path, error: errorMessage(error) });
+    return {
+      ...answer(503, 'database-unavailable', 'the database is not reachable right now; retry in a few seconds'),
+      headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+    };
+  }
+  if (error instanceof OptimisticLockError)
+    return answer(
+      412,
+      'stale-version',
+      'the object was changed by someone else; read it again and retry with its new ETag',
+    );
+  if (error instanceof UniqueConstraintViolationException)
+    return answer(409, 'duplicate', 'an object with the same unique value (id, name or path) already exists');
+  if (error instanceof ForeignKeyConstraintViolationException)
+    return answer(
+      409,
+      'referenced',
+      'the change breaks a reference between objects (a referenced object is missing or still in use)',
+    );
+  if (error instanceof SecretDecryptionError) {
+    logger.error('stored secret cannot be decrypted', {
       method: request.method,
       path: request.path,
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      error: error.message,
     });
-    return sendProblem(response, 500, 'internal', 'the request failed unexpectedly; the server log has the details');
-  };
+    return answer(
+      500,
+      'secret-unreadable',
+      `the stored credentials cannot be decrypted: ${error.message}. Configure the missing key in controlPlane.secrets.keys, or send new credentials`,
+    );
+  }
+  const failure = error as ValidatorError & { type?: string };
+  if (failure.type === 'entity.parse.failed')
+    return answer(400, 'malformed-json', 'the request body is not valid JSON');
+  if (failure.type === 'entity.too.large') return answer(413, 'too-large', 'the request body is too large');
+  if (typeof failure.status === 'number' && failure.status >= 400 && failure.status < 500) {
+    const errors = (failure.errors ?? []).map((item) => ({
+      pointer: toPointer(item.path),
+      detail: item.message ?? 'is invalid',
+    }));
+    const type =
+      failure.status === 404
+        ? 'not-found'
+        : failure.status === 405
+          ? 'method-not-allowed'
+          : failure.status === 415
+            ? 'unsupported-media-type'
+            : 'invalid-request';
+    return answer(
+      failure.status,
+      type,
+      failure.status === 404
+        ? `no such endpoint: ${request.method} ${request.path}`
+        : (failure.message ?? 'invalid request'),
+      errors.length > 0 ? { errors } : {},
+    );
+  }
+  return undefined;
+}
+
+export function problemMiddleware(logger: Logger): ErrorRequestHandler {
+  return sharedProblemMiddleware({
+    logger,
+    describe: (error, request) => describeControlPlaneError(error, request, logger),
+    internal: apiProblem(500, 'internal', 'the request failed unexpectedly; the server log has the details'),
+  });
 }

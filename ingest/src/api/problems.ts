@@ -1,10 +1,6 @@
-import type { ErrorRequestHandler, Response } from 'express';
-import { HttpProblem, problem, PROBLEM_CONTENT_TYPE, type FieldError, type Logger, type Problem } from '@muxly/common';
+import type { ErrorRequestHandler } from 'express';
+import { problem, problemMiddleware, type FieldError, type Logger, type ProblemAnswer } from '@muxly/common';
 import { answeredByServer } from './client-errors.ts';
-
-export function sendProblem(response: Response, body: Problem, headers: Record<string, string> = {}): void {
-  response.status(body.status).set(headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
-}
 
 interface ValidatorError {
   status?: number;
@@ -46,59 +42,56 @@ function fieldErrors(items: NonNullable<ValidatorError['errors']>): FieldError[]
 }
 
 /**
- * Renders every error as problem+json without stack traces: validation errors from the OpenAPI
+ * The ingest API's errors as problem+json without stack traces: validation errors from the OpenAPI
  * validator (body schema violations become 422 with every field by JSON pointer), body-parser
- * errors (malformed JSON 400, too large 413, bad encoding 415), HttpProblem from handlers, and
- * anything else as a 500 whose details stay in the log.
+ * errors (malformed JSON 400, too large 413, bad encoding 415); HttpProblem from handlers and
+ * anything else are rendered by the shared middleware.
  */
+function describeIngestError(error: unknown): ProblemAnswer | undefined {
+  const e = error as ValidatorError;
+  const answer = (body: ProblemAnswer['problem'], reason: string): ProblemAnswer => ({ problem: body, reason });
+  if (e.type === 'entity.parse.failed')
+    return answer(problem(400, `The body is not valid JSON: ${e.message ?? ''}`.trim()), 'malformed_json');
+  if (e.type === 'entity.too.large')
+    return answer(problem(413, 'The request body is larger than the limit after decompression.'), 'too_large');
+  if (e.type === 'encoding.unsupported')
+    return answer(problem(415, e.message ?? 'Unsupported content encoding.'), 'unsupported_encoding');
+  if (e.type === 'request.aborted') return answer(problem(400, 'The request was aborted by the client.'), 'aborted');
+  if (typeof e.status === 'number' && Array.isArray(e.errors)) {
+    const errors = fieldErrors(e.errors);
+    const inBody = e.errors.some((item) => (item.path ?? '').replace(/^\./, '/').startsWith('/body'));
+    if (e.status === 400 && inBody)
+      return answer(problem(422, 'The request body does not match the schema.', { errors }), 'schema');
+    if (e.status === 415)
+      return answer(problem(415, 'Send application/json (optionally with Content-Encoding: gzip).'), 'content_type');
+    if (e.status === 404 || e.status === 405) return answer(problem(e.status, e.message), 'route');
+    return answer(
+      problem(e.status, e.message ?? 'Invalid request.', errors.length > 0 ? { errors } : {}),
+      'invalid_request',
+    );
+  }
+  // The body parser's other refusals (a body that does not decompress, a bad charset) are the
+  // client's: answer their status instead of a 500.
+  if (e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return answer(
+      problem(e.status, `The request body could not be read: ${e.message ?? 'invalid body'}`),
+      'unreadable_body',
+    );
+  }
+  return undefined;
+}
+
 export function problemHandler(
   logger: Logger,
   onRejected?: (status: number, reason: string) => void,
 ): ErrorRequestHandler {
-  return (error: unknown, request, response, _next) => {
+  return problemMiddleware({
+    logger,
+    describe: describeIngestError,
+    internal: problem(500, 'An unexpected error occurred; it has been logged.'),
+    ...(onRejected ? { onAnswer: onRejected } : {}),
     // The server already answered this connection (a client too slow with its body: 408) and
     // closed it; the body parser's "aborted" that follows is the same rejection.
-    if (answeredByServer(request)) return;
-    const respond = (body: Problem, reason: string, headers: Record<string, string> = {}) => {
-      onRejected?.(body.status, reason);
-      sendProblem(response, body, headers);
-    };
-    if (error instanceof HttpProblem)
-      return respond(error.problem, error.problem.type.split('/').pop() ?? 'problem', error.headers);
-    const e = error as ValidatorError;
-    if (e.type === 'entity.parse.failed')
-      return respond(problem(400, `The body is not valid JSON: ${e.message ?? ''}`.trim()), 'malformed_json');
-    if (e.type === 'entity.too.large')
-      return respond(problem(413, 'The request body is larger than the limit after decompression.'), 'too_large');
-    if (e.type === 'encoding.unsupported')
-      return respond(problem(415, e.message ?? 'Unsupported content encoding.'), 'unsupported_encoding');
-    if (e.type === 'request.aborted') return respond(problem(400, 'The request was aborted by the client.'), 'aborted');
-    if (typeof e.status === 'number' && Array.isArray(e.errors)) {
-      const errors = fieldErrors(e.errors);
-      const inBody = e.errors.some((item) => (item.path ?? '').replace(/^\./, '/').startsWith('/body'));
-      if (e.status === 400 && inBody)
-        return respond(problem(422, 'The request body does not match the schema.', { errors }), 'schema');
-      if (e.status === 415)
-        return respond(problem(415, 'Send application/json (optionally with Content-Encoding: gzip).'), 'content_type');
-      if (e.status === 404 || e.status === 405) return respond(problem(e.status, e.message), 'route');
-      return respond(
-        problem(e.status, e.message ?? 'Invalid request.', errors.length > 0 ? { errors } : {}),
-        'invalid_request',
-      );
-    }
-    // The body parser's other refusals (a body that does not decompress, a bad charset) are the
-    // client's: answer their status instead of a 500.
-    if (e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      return respond(
-        problem(e.status, `The request body could not be read: ${e.message ?? 'invalid body'}`),
-        'unreadable_body',
-      );
-    }
-    logger.error('unhandled error', {
-      error: (error as Error).message,
-      path: request.path,
-      trace_id: (response.locals.trace as { traceId?: string } | undefined)?.traceId,
-    });
-    return respond(problem(500, 'An unexpected error occurred; it has been logged.'), 'internal');
-  };
+    alreadyAnswered: answeredByServer,
+  });
 }
