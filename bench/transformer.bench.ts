@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createKafka, createLogger, ensureTopics, KafkaProducer, topicNames, topicSpecs } from '@muxly/common';
+import { deleteTopicsWithPrefix } from '../test/support/kafka.ts';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
 import { metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
 
@@ -132,23 +133,4 @@ export async function benchTransformer(
   }
 }
 
-export async function deleteTopics(prefix: string): Promise<void> {
-  const kafka = createKafka(
-    {
-      brokers: ['127.0.0.1:9092'],
-      clientId: 'bench-cleanup',
-      ssl: false,
-      connectionTimeoutMs: 3_000,
-      requestTimeoutMs: 30_000,
-    },
-    quietLogger,
-  );
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(prefix));
-    if (topics.length > 0) await admin.deleteTopics({ topics });
-  } finally {
-    await admin.disconnect();
-  }
-}
+export const deleteTopics = (prefix: string): Promise<void> => deleteTopicsWithPrefix(['127.0.0.1:9092'], prefix);
