@@ -184,6 +184,27 @@ test('the dedup window is bounded and forgets the oldest ids first', () => {
   expect(window.has('b')).toBe(false);
 });
 
+test('the dedup window: an id added again, or removed and added again, stays for a full window', () => {
+  const window = new DedupWindow(3);
+  for (const id of ['a', 'b', 'a', 'c']) window.add(id);
+  // 'a' was added again at the third write: evicting its first slot (the fourth write) keeps it.
+  expect(['a', 'b', 'c'].map((id) => window.has(id))).toEqual([true, true, true]);
+  window.add('d');
+  expect(['a', 'b', 'c', 'd'].map((id) => window.has(id))).toEqual([true, false, true, true]);
+  window.remove(['c']);
+  window.add('c');
+  window.add('e');
+  // The slot of the first 'c' was overwritten; the second 'c' is still in the window, 'a' is not.
+  expect(['a', 'c', 'd', 'e', 'b'].map((id) => window.has(id))).toEqual([false, true, true, true, false]);
+  expect(window.size).toBe(3);
+});
+
+test('a dedup window of size 0 remembers nothing', () => {
+  const window = new DedupWindow(0);
+  window.add('a');
+  expect([window.has('a'), window.size]).toEqual([false, 0]);
+});
+
 test("the raw record's traceparent goes on to its events and dead letters (tracing off: unchanged)", () => {
   const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
   const traced = message(
