@@ -97,37 +97,56 @@ export async function benchTransformer(
   const service = new ServiceProcess('transformer', { MUXLY_CONFIG: file }).start();
   const total = records * perRecord;
   // The rate comes from the events themselves: each carries the time the transformer produced it
-  // (CreateTime), so the first to the last event is the transformer's working time, start-up and
-  // this reader excluded.
+  // (CreateTime), so the first to the last event is the transformer's working time, start-up
+  // excluded. NOTE: the events are read only after the drain (the transformer's committed offsets
+  // reached the raw topic's end), so the reader does not take CPU from the transformer on a
+  // two-core machine.
+  const admin = kafka.admin();
+  await admin.connect();
   const consumer = kafka.consumer({ groupId: `${prefix}bench-reader`, readUncommitted: false });
-  let count = 0;
-  let firstAt = Number.POSITIVE_INFINITY;
-  let lastAt = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topic: topics.events, fromBeginning: true });
-  await consumer.run({
-    eachBatch: async ({ batch }) => {
-      for (const message of batch.messages) {
-        const at = Number(message.timestamp);
-        if (at < firstAt) firstAt = at;
-        if (at > lastAt) lastAt = at;
-      }
-      count += batch.messages.length;
-    },
-  });
   try {
     await service.waitUntilReady(`http://127.0.0.1:${port}/readyz`);
-    const deadline = Date.now() + 120_000;
-    while (count < total && Date.now() < deadline) await sleep(200);
+    const rawEnd = await admin.fetchTopicOffsets(topics.raw);
+    const target = rawEnd.reduce((sum, partition) => sum + Number(partition.offset), 0);
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const [committed] = await admin.fetchOffsets({ groupId: `${prefix}transformer`, topics: [topics.raw] });
+      const done = (committed?.partitions ?? []).reduce(
+        (sum, partition) => sum + Math.max(0, Number(partition.offset)),
+        0,
+      );
+      if (done >= target) break;
+      if (Date.now() > deadline) throw new Error(`the transformer drained ${done} of ${target} raw records in 180 s`);
+      await sleep(250);
+    }
+    const peak = peakRssMb(service.child!.pid!);
+    let count = 0;
+    let firstAt = Number.POSITIVE_INFINITY;
+    let lastAt = 0;
+    await consumer.connect();
+    await consumer.subscribe({ topic: topics.events, fromBeginning: true });
+    await consumer.run({
+      eachBatch: async ({ batch }) => {
+        for (const message of batch.messages) {
+          const at = Number(message.timestamp);
+          if (at < firstAt) firstAt = at;
+          if (at > lastAt) lastAt = at;
+        }
+        count += batch.messages.length;
+      },
+    });
+    const readDeadline = Date.now() + 120_000;
+    while (count < total && Date.now() < readDeadline) await sleep(200);
     const seconds = (lastAt - firstAt) / 1000;
     return {
       shape: `${records.toLocaleString('en')} raw records x ${perRecord} metrics`,
       events: count,
       eventsPerSecond: Math.round(count / seconds),
-      peakRssMb: peakRssMb(service.child!.pid!),
+      peakRssMb: peak,
     };
   } finally {
     await consumer.disconnect();
+    await admin.disconnect();
     await service.stop();
     await deleteTopics(prefix);
   }

@@ -244,9 +244,10 @@ export class TransactionalSession<T extends TransactionalOutput> {
         else holding.push({ batch: current, offset: message.offset });
         if (current.outputs.length === 1) this.#startTimer(current);
         if (current.bytes >= this.#options.maxTransactionBytes) {
-          // Bounded memory: wait for this commit before adding more.
+          // Bounded memory, without stopping while this transaction commits: the previous one must be
+          // over before this one is sealed, so at most one transaction commits while the next fills.
+          await this.#commitChain;
           void this.#seal(current);
-          await awaitCommits();
           if (
             !(await heartbeat().then(
               () => true,
