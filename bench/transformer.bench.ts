@@ -88,13 +88,26 @@ export async function benchTransformer(
   }
   await producer.disconnect();
 
-  const port = await freePort();
-  const file = writeSettings(`transformer-${prefix}`, {
-    ...base,
-    topics: { prefix, partitions: 3 },
-    transformer: { health: { port }, groupId: `${prefix}transformer`, instanceId: 'bench' },
-  });
-  const service = new ServiceProcess('transformer', { MUXLY_CONFIG: file }).start();
+  const instances = Number(process.env.BENCH_INSTANCES ?? 1);
+  const services: ServiceProcess[] = [];
+  const ports: number[] = [];
+  for (let index = 0; index < instances; index++) {
+    const port = await freePort();
+    ports.push(port);
+    const file = writeSettings(`transformer-${prefix}${index}`, {
+      ...base,
+      topics: { prefix, partitions: 3 },
+      transformer: {
+        health: { port },
+        groupId: `${prefix}transformer`,
+        instanceId: `bench-${index}`,
+        ...JSON.parse(process.env.BENCH_T ?? '{}'),
+      },
+    });
+    services.push(new ServiceProcess('transformer', { MUXLY_CONFIG: file }).start());
+  }
+  const service = services[0]!;
+  const port = ports[0]!;
   const total = records * perRecord;
   // The rate comes from the events themselves: each carries the time the transformer produced it
   // (CreateTime), so the first to the last event is the transformer's working time, start-up
@@ -119,7 +132,8 @@ export async function benchTransformer(
       if (Date.now() > deadline) throw new Error(`the transformer drained ${done} of ${target} raw records in 180 s`);
       await sleep(250);
     }
-    const peak = peakRssMb(service.child!.pid!);
+    for (const one of services) if (one.child?.exitCode !== null) console.error(one.output.join('').slice(-3000));
+    const peak = Math.max(...services.map((one) => peakRssMb(one.child!.pid!)));
     let count = 0;
     let firstAt = Number.POSITIVE_INFINITY;
     let lastAt = 0;
@@ -147,7 +161,7 @@ export async function benchTransformer(
   } finally {
     await consumer.disconnect();
     await admin.disconnect();
-    await service.stop();
+    for (const one of services) await one.stop();
     await deleteTopics(prefix);
   }
 }
