@@ -32,6 +32,18 @@ export function writeSettings(name: string, document: object): string {
 
 export const apiKeyHash = () => `sha256:${createHash('sha256').update(BENCH_API_KEY).digest('hex')}`;
 
+/**
+ * CPU time (user + system) a process has used so far, in seconds. A figure that a busy machine
+ * does not distort as much as a rate: it says what the work costs, not how fast it got a core.
+ */
+export function cpuSeconds(pid: number): number {
+  // The fields after the command name (which may hold spaces) start at the third; utime and
+  // stime are the 14th and 15th, in clock ticks (100 per second on Linux).
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Peak resident set size (VmHWM) of a process, in MB. */
 export function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

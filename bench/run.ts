@@ -13,7 +13,7 @@ import { benchLatency, formatLatency } from './latency.bench.ts';
 import { benchRouter, printRows } from './router.bench.ts';
 import { benchSustained, formatStep } from './sustained.bench.ts';
 import { apiKeyHash, metric300, peakRssMb, sleep, wrk, writeSettings, type WrkResult } from './lib.ts';
-import { benchTransformer, deleteTopics } from './transformer.bench.ts';
+import { benchTransformer, deleteTopics, type TransformerFigures } from './transformer.bench.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const base = {
@@ -103,11 +103,17 @@ if (process.argv[2] === 'router') {
   process.exit(0);
 }
 async function benchTransformerShapes() {
+  const describe = (figures: TransformerFigures) =>
+    `${figures.eventsPerSecond} events/s, ${figures.cpuMicrosPerEvent} us of CPU per event, peak RSS ${figures.peakRssMb} MB`;
   const batched = await benchTransformer(base, 4_000, 50);
-  log(`transformer (${batched.shape}): ${batched.eventsPerSecond} events/s, peak RSS ${batched.peakRssMb} MB`);
+  log(`transformer (${batched.shape}): ${describe(batched)}`);
   const single = await benchTransformer(base, 30_000, 1);
-  log(`transformer (${single.shape}): ${single.eventsPerSecond} events/s, peak RSS ${single.peakRssMb} MB`);
-  return { batched, single };
+  log(`transformer (${single.shape}): ${describe(single)}`);
+  // Two instances in one consumer group on the same machine: what scaling out adds when the
+  // broker and both instances share the cores.
+  const twoInstances = await benchTransformer(base, 4_000, 50, 2);
+  log(`transformer, 2 instances (${twoInstances.shape}): ${describe(twoInstances)}`);
+  return { batched, single, twoInstances };
 }
 const ladder = { rates: [2_500, 5_000, 10_000, 20_000, 30_000], seconds: 20, warmupSeconds: 5 };
 if (process.argv[2] === 'sustained') {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createKafka, createLogger, ensureTopics, KafkaProducer, topicNames, topicSpecs } from '@muxly/common';
 import { deleteTopicsWithPrefix } from '../test/support/kafka.ts';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
-import { metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
+import { cpuSeconds, metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
 
 export const quietLogger = createLogger({ service: 'bench', level: 'error', silent: true });
 
@@ -25,6 +25,9 @@ export interface TransformerFigures {
   shape: string;
   events: number;
   eventsPerSecond: number;
+  /** CPU time the transformer instances used per event while draining, in microseconds. */
+  cpuMicrosPerEvent: number;
+  instances: number;
   peakRssMb: number;
 }
 
@@ -37,6 +40,7 @@ export async function benchTransformer(
   base: Record<string, unknown>,
   records: number,
   perRecord: number,
+  instances = 1,
 ): Promise<TransformerFigures> {
   const prefix = `bench-${randomUUID().slice(0, 8)}.`;
   const kafka = createKafka(
@@ -88,7 +92,6 @@ export async function benchTransformer(
   }
   await producer.disconnect();
 
-  const instances = Number(process.env.BENCH_INSTANCES ?? 1);
   const services: ServiceProcess[] = [];
   const ports: number[] = [];
   for (let index = 0; index < instances; index++) {
@@ -106,8 +109,6 @@ export async function benchTransformer(
     });
     services.push(new ServiceProcess('transformer', { MUXLY_CONFIG: file }).start());
   }
-  const service = services[0]!;
-  const port = ports[0]!;
   const total = records * perRecord;
   // The rate comes from the events themselves: each carries the time the transformer produced it
   // (CreateTime), so the first to the last event is the transformer's working time, start-up
@@ -118,7 +119,8 @@ export async function benchTransformer(
   await admin.connect();
   const consumer = kafka.consumer({ groupId: `${prefix}bench-reader`, readUncommitted: false });
   try {
-    await service.waitUntilReady(`http://127.0.0.1:${port}/readyz`);
+    for (const [index, one] of services.entries()) await one.waitUntilReady(`http://127.0.0.1:${ports[index]}/readyz`);
+    const cpuAtStart = services.map((one) => cpuSeconds(one.child!.pid!));
     const rawEnd = await admin.fetchTopicOffsets(topics.raw);
     const target = rawEnd.reduce((sum, partition) => sum + Number(partition.offset), 0);
     const deadline = Date.now() + 180_000;
@@ -132,7 +134,7 @@ export async function benchTransformer(
       if (Date.now() > deadline) throw new Error(`the transformer drained ${done} of ${target} raw records in 180 s`);
       await sleep(250);
     }
-    for (const one of services) if (one.child?.exitCode !== null) console.error(one.output.join('').slice(-3000));
+    const cpu = services.reduce((sum, one, index) => sum + cpuSeconds(one.child!.pid!) - cpuAtStart[index]!, 0);
     const peak = Math.max(...services.map((one) => peakRssMb(one.child!.pid!)));
     let count = 0;
     let firstAt = Number.POSITIVE_INFINITY;
@@ -156,6 +158,8 @@ export async function benchTransformer(
       shape: `${records.toLocaleString('en')} raw records x ${perRecord} metrics`,
       events: count,
       eventsPerSecond: Math.round(count / seconds),
+      cpuMicrosPerEvent: Math.round((cpu * 1e6) / total),
+      instances,
       peakRssMb: peak,
     };
   } finally {
