@@ -5,11 +5,13 @@ const MAGIC_BYTE = 0;
 const HEADER_LENGTH = 5;
 
 export function encodeWireFormat(schemaId: number, value: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(value), 'utf8');
-  const buffer = Buffer.allocUnsafe(HEADER_LENGTH + body.length);
+  // The JSON is written straight after the header: one buffer per record, no copy (the
+  // transformer encodes every event it writes).
+  const json = JSON.stringify(value);
+  const buffer = Buffer.allocUnsafe(HEADER_LENGTH + Buffer.byteLength(json, 'utf8'));
   buffer.writeUInt8(MAGIC_BYTE, 0);
   buffer.writeUInt32BE(schemaId, 1);
-  body.copy(buffer, HEADER_LENGTH);
+  buffer.write(json, HEADER_LENGTH, 'utf8');
   return buffer;
 }
 
