@@ -150,7 +150,7 @@ describe('the web console', () => {
       'the overview to count two events waiting',
       async () => (await page.locator('[data-lag="archive"]').innerText()) === '2',
     );
-    await screenshot(page, 'overview');
+    // The overview's screenshot comes from test/e2e/console-pipeline.e2e.test.ts, where the services run.
 
     // The dry-run on those events: one matches, with its sample.
     await go(page, 'rules', 'Rules');

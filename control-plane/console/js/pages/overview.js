@@ -1,40 +1,33 @@
 import { api, can } from '../api.js';
+import { formatNumber, lineChart } from '../charts.js';
 import { badge, h, replace, table } from '../dom.js';
 import { pageHeader, problemView } from '../ui.js';
 
 // The pipeline as a flow (sources → ingest → raw → transformer → events → router → each
-// destination) with each stage's health, the transformer's and each destination's consumer lag,
-// and the dead letters waiting, from GET /api/v1/health and /api/v1/dead-letters/summary,
-// refreshed every few seconds. The lag charts cover the time since the page was opened.
+// destination) with each stage's health, its rates per second on the stage and on the edge it
+// feeds, what it did in the last hour, the transformer's and each destination's consumer lag and
+// the dead letters waiting; then charts of the last hour's throughput and lag. From
+// GET /api/v1/health, /api/v1/metrics/history (the services' own /metrics, read by the control
+// plane) and /api/v1/dead-letters/summary, refreshed every few seconds.
 
 const REFRESH_MS = 5000;
-const HISTORY = 120; // points per chart: ten minutes at one point per refresh
-
-/** @type {Map<string, number[]>} lag history per destination id, kept across visits of the page */
-const history = new Map();
+const WINDOW_MINUTES = 60;
 
 /** @param {string} status */
 const tone = (status) => (status === 'ok' ? 'ok' : status === 'failing' ? 'bad' : 'warn');
 
-/** @param {number[]} values */
-function sparkline(values) {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 120 30');
-  svg.setAttribute('class', 'spark');
-  svg.setAttribute('role', 'img');
-  const max = Math.max(1, ...values);
-  svg.setAttribute('aria-label', `lag over the last ${values.length} samples, highest ${max}`);
-  const points = values.map((value, index) => `${(index / Math.max(1, HISTORY - 1)) * 120},${28 - (value / max) * 26}`);
-  const line = document.createElementNS(ns, 'polyline');
-  line.setAttribute('points', points.join(' '));
-  svg.append(line);
-  return svg;
-}
-
 /** @param {string} title @param {string} status @param {Array<Node | string | null>} lines */
 const stage = (title, status, lines) =>
   h('li', { class: `stage ${tone(status)}` }, h('h3', null, title), badge(status, tone(status)), lines);
+
+/**
+ * A figure with a data attribute naming it, so it can be found (and tested) by what it means.
+ * @param {string} kind @param {string} key @param {string} text
+ */
+const figure = (kind, key, text) => h('span', { class: 'figure', [`data-${kind}`]: key }, text);
+
+/** A rate per second, or a dash when the service was not read. @param {number | undefined} value */
+const rate = (value) => (value === undefined ? '—' : `${formatNumber(value)}/s`);
 
 /** @param {HTMLElement} container */
 export function renderOverview(container) {
@@ -45,13 +38,17 @@ export function renderOverview(container) {
 
   const refresh = async () => {
     try {
-      const [health, summary] = await Promise.all([
+      const [health, history, summary] = await Promise.all([
         api('GET', '/api/v1/health'),
+        api('GET', `/api/v1/metrics/history?minutes=${WINDOW_MINUTES}`),
         can('dead-letters:read') ? api('GET', '/api/v1/dead-letters/summary') : Promise.resolve(null),
       ]);
       if (stopped) return;
-      replace(flow, draw(health, summary));
-      replace(updated, `Updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`);
+      replace(flow, draw(health, history, summary));
+      replace(
+        updated,
+        `Updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s · the services' metrics are read every ${history.intervalSeconds} s`,
+      );
     } catch (error) {
       if (!stopped) replace(flow, problemView(error));
     }
@@ -64,10 +61,10 @@ export function renderOverview(container) {
   };
 }
 
-/** @param {any} health @param {any} summary */
-function draw(health, summary) {
+/** @param {any} health @param {any} history @param {any} summary */
+function draw(health, history, summary) {
   const checks = health.checks ?? {};
-  /** @type {Map<string, number>} open dead letters per destination id ('' for the transformer) */
+  /** @type {Map<string, number>} open dead letters per destination id, or per stage ('stage:<name>') */
   const waiting = new Map();
   for (const group of summary?.groups ?? []) {
     const key = group.stage === 'router' ? (group.destinationId ?? '') : `stage:${group.stage}`;
@@ -77,43 +74,96 @@ function draw(health, summary) {
   const detailOf = (/** @type {string} */ name) =>
     checks[name]?.error ? h('p', { class: 'error-text' }, checks[name].error) : null;
 
-  for (const lag of health.consumerLag ?? []) {
-    const values = history.get(lag.destinationId) ?? [];
-    values.push(lag.lag);
-    if (values.length > HISTORY) values.shift();
-    history.set(lag.destinationId, values);
-  }
+  /** @type {any[]} */
+  const points = history.points ?? [];
+  const last = points.at(-1);
+  const totals = history.totals;
+  /** @type {Map<string, any>} the latest rates of each destination */
+  const destinationRates = new Map((last?.destinations ?? []).map((/** @type {any} */ d) => [d.destinationId, d]));
+  const destinationTotals = new Map(totals.destinations.map((/** @type {any} */ d) => [d.destinationId, d]));
+  /** @type {Map<string, string>} */
+  const names = new Map();
 
   // Groups of deleted destinations (no name) are counted, not drawn: the flow shows what runs.
   const current = (health.consumerLag ?? []).filter((/** @type {any} */ lag) => lag.destinationName !== undefined);
   const leftovers = (health.consumerLag ?? []).length - current.length;
-  const destinations = current.map((/** @type {any} */ lag) =>
-    h(
+  const destinations = current.map((/** @type {any} */ lag) => {
+    names.set(lag.destinationId, lag.destinationName);
+    const rates = destinationRates.get(lag.destinationId);
+    const done = destinationTotals.get(lag.destinationId);
+    return h(
       'li',
       { class: `stage destination ${lag.enabled === false ? 'warn' : lag.lag > 0 ? 'busy' : 'ok'}` },
       h('h3', null, lag.destinationName),
       lag.enabled === false ? badge('disabled', 'warn') : badge('enabled', 'ok'),
       h(
         'p',
-        null,
-        h('span', { class: 'figure', 'data-lag': lag.destinationId }, String(lag.lag)),
-        ' events waiting (lag)',
+        { class: 'edge' },
+        '→ ',
+        figure('rate', `delivered:${lag.destinationId}`, rate(rates?.delivered)),
+        ' delivered',
+      ),
+      h('p', null, figure('lag', lag.destinationId, String(lag.lag)), ' events waiting (lag)'),
+      h(
+        'p',
+        { class: 'muted' },
+        'last hour: ',
+        figure('total', `delivered:${lag.destinationId}`, String(done?.delivered ?? 0)),
+        ' delivered, ',
+        figure('total', `failed:${lag.destinationId}`, String(done?.failed ?? 0)),
+        ' failed attempts, ',
+        figure('total', `dead-lettered:${lag.destinationId}`, String(done?.deadLettered ?? 0)),
+        ' dead-lettered',
       ),
       summary
         ? h(
             'p',
             null,
-            h(
-              'span',
-              { class: 'figure', 'data-dead-letters': lag.destinationId },
-              String(waiting.get(lag.destinationId) ?? 0),
-            ),
+            figure('dead-letters', lag.destinationId, String(waiting.get(lag.destinationId) ?? 0)),
             ' dead letters open',
           )
         : null,
-      sparkline(history.get(lag.destinationId) ?? []),
-    ),
-  );
+    );
+  });
+
+  const times = points.map((point) => point.at);
+  const throughput = lineChart({
+    id: 'chart-throughput',
+    title: 'Throughput, last hour',
+    unit: 'events/s',
+    windowMinutes: WINDOW_MINUTES,
+    times,
+    series: [
+      { name: 'accepted by ingest', values: points.map((point) => point.ingest?.accepted ?? null) },
+      { name: 'normalized', values: points.map((point) => point.transformer?.normalized ?? null) },
+      { name: 'delivered', values: points.map((point) => point.router?.delivered ?? null) },
+      {
+        name: 'dead-lettered',
+        values: points.map((point) =>
+          point.transformer && point.router ? point.transformer.deadLettered + point.router.deadLettered : null,
+        ),
+      },
+    ],
+  });
+  const lagged = [
+    ...new Set(points.flatMap((point) => point.destinations.map((/** @type {any} */ d) => d.destinationId))),
+  ]
+    .filter((id) => names.has(id))
+    .slice(0, 6);
+  const lag = lineChart({
+    id: 'chart-lag',
+    title: 'Consumer lag, last hour',
+    unit: 'events',
+    windowMinutes: WINDOW_MINUTES,
+    times,
+    series: lagged.map((id) => ({
+      name: names.get(id) ?? id,
+      values: points.map((point) => {
+        if (!point.router) return null;
+        return point.destinations.find((/** @type {any} */ d) => d.destinationId === id)?.lag ?? 0;
+      }),
+    })),
+  });
 
   return [
     h(
@@ -123,19 +173,61 @@ function draw(health, summary) {
       h(
         'ol',
         { class: 'flow' },
-        stage('Ingest', statusOf('ingest'), [h('p', null, 'metrics API and connector syncs'), detailOf('ingest')]),
+        stage('Ingest', statusOf('ingest'), [
+          h('p', null, 'metrics API and connector syncs'),
+          h(
+            'p',
+            { class: 'edge' },
+            '→ ',
+            figure('rate', 'ingest:accepted', rate(last?.ingest?.accepted)),
+            ' accepted into the raw topic',
+          ),
+          h('p', null, figure('rate', 'ingest:failed', rate(last?.ingest?.failed)), ' requests refused'),
+          h(
+            'p',
+            { class: 'muted' },
+            'last hour: ',
+            figure('total', 'ingest:accepted', String(totals.ingest.accepted)),
+            ' accepted, ',
+            figure('total', 'ingest:failed', String(totals.ingest.failed)),
+            ' refused',
+          ),
+          detailOf('ingest'),
+        ]),
         stage('Raw topic → transformer', statusOf('transformer'), [
           h(
             'p',
             null,
-            h('span', { class: 'figure', 'data-transformer-lag': '' }, String(health.transformerLag?.lag ?? '—')),
+            figure('transformer-lag', '', String(health.transformerLag?.lag ?? '—')),
             ' records waiting to be normalized',
+          ),
+          h(
+            'p',
+            { class: 'edge' },
+            '→ ',
+            figure('rate', 'transformer:normalized', rate(last?.transformer?.normalized)),
+            ' normalized into the events topic',
+          ),
+          h(
+            'p',
+            null,
+            figure('rate', 'transformer:dead-lettered', rate(last?.transformer?.deadLettered)),
+            ' dead-lettered',
+          ),
+          h(
+            'p',
+            { class: 'muted' },
+            'last hour: ',
+            figure('total', 'transformer:normalized', String(totals.transformer.normalized)),
+            ' normalized, ',
+            figure('total', 'transformer:dead-lettered', String(totals.transformer.deadLettered)),
+            ' dead-lettered',
           ),
           summary
             ? h(
                 'p',
                 null,
-                h('span', { class: 'figure' }, String(waiting.get('stage:transformer') ?? 0)),
+                figure('dead-letters', 'stage:transformer', String(waiting.get('stage:transformer') ?? 0)),
                 ' dead letters open',
               )
             : null,
@@ -143,6 +235,28 @@ function draw(health, summary) {
         ]),
         stage('Events topic → router', statusOf('router'), [
           h('p', null, 'one consumer group per destination'),
+          h(
+            'p',
+            { class: 'edge' },
+            '→ ',
+            figure('rate', 'router:delivered', rate(last?.router?.delivered)),
+            ' delivered',
+          ),
+          h(
+            'p',
+            null,
+            figure('rate', 'router:failed', rate(last?.router?.failed)),
+            ' failed attempts, ',
+            figure('rate', 'router:dead-lettered', rate(last?.router?.deadLettered)),
+            ' dead-lettered',
+          ),
+          h(
+            'p',
+            { class: 'muted' },
+            'last hour: ',
+            figure('total', 'router:delivered', String(totals.router.delivered)),
+            ' delivered',
+          ),
           detailOf('router'),
         ]),
         h(
@@ -153,6 +267,13 @@ function draw(health, summary) {
           leftovers ? h('p', { class: 'muted' }, `${leftovers} consumer groups of deleted destinations`) : null,
         ),
       ),
+    ),
+    h(
+      'section',
+      { 'aria-labelledby': 'charts-title', class: 'charts' },
+      h('h2', { id: 'charts-title' }, 'Last hour'),
+      throughput,
+      lag,
     ),
     table(
       'Dependencies of the control plane',
