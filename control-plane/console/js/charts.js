@@ -146,7 +146,7 @@ export function lineChart({ id, title, unit, times, series, windowMinutes }) {
     legend,
     h(
       'details',
-      null,
+      { 'data-chart': id },
       h('summary', null, `${title} as a table`),
       table(`${title} (${unit}), newest first`, ['Time', ...series.map((line) => line.name)], rows),
     ),

@@ -44,7 +44,13 @@ export function renderOverview(container) {
         can('dead-letters:read') ? api('GET', '/api/v1/dead-letters/summary') : Promise.resolve(null),
       ]);
       if (stopped) return;
+      // A chart's table the reader opened stays open across refreshes.
+      const open = new Set(
+        [...flow.querySelectorAll('details[open][data-chart]')].map((d) => d.getAttribute('data-chart')),
+      );
       replace(flow, draw(health, history, summary));
+      for (const details of flow.querySelectorAll('details[data-chart]'))
+        if (open.has(details.getAttribute('data-chart'))) details.setAttribute('open', '');
       replace(
         updated,
         `Updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s · the services' metrics are read every ${history.intervalSeconds} s`,
