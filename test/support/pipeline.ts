@@ -11,9 +11,11 @@ export interface TestPipeline {
   prefix: string;
   configFile: string;
   eventsFile: string;
-  ports: { ingest: number; transformer: number; router: number };
+  ports: { ingest: number; transformer: number; router: number; controlPlane?: number };
   ingestUrl: string;
-  services: Record<'ingest' | 'transformer' | 'router', ServiceProcess>;
+  /** Set when the pipeline was started with a control plane. */
+  controlPlaneUrl?: string;
+  services: Record<'ingest' | 'transformer' | 'router', ServiceProcess> & { 'control-plane'?: ServiceProcess };
   /** A fresh process for a service (after the previous one stopped). */
   restart(name: 'ingest' | 'transformer' | 'router'): Promise<ServiceProcess>;
   readyUrl(name: 'ingest' | 'transformer' | 'router'): string;
@@ -35,11 +37,22 @@ export async function startPipeline(
     settings?: Record<string, unknown>;
     /** Destinations besides the file one; the one rule routes every event to all of them. */
     destinations?: { id: string; type: string; config: Record<string, unknown> }[];
+    /**
+     * Also run a control plane as a process, on this database, with its health report and metrics
+     * history pointed at the three services; the settings' pipeline seeds it. More
+     * `controlPlane` settings (auth, services.metricsIntervalSeconds…) go in `settings`.
+     */
+    controlPlane?: { databaseUrl: string; settings?: Record<string, unknown> };
   } = {},
 ): Promise<TestPipeline> {
   const dir = mkdtempSync(join(tmpdir(), 'muxly-e2e-'));
   const prefix = `${uniqueName('e2e-')}.`;
-  const ports = { ingest: await freePort(), transformer: await freePort(), router: await freePort() };
+  const ports = {
+    ingest: await freePort(),
+    transformer: await freePort(),
+    router: await freePort(),
+    ...(options.controlPlane ? { controlPlane: await freePort() } : {}),
+  };
   const eventsFile = join(dir, 'events.jsonl');
   const settings = {
     log: { level: options.logLevel ?? 'warn' },
@@ -64,14 +77,35 @@ export async function startPipeline(
       ],
     },
     ...options.settings,
+    ...(options.controlPlane
+      ? {
+          controlPlane: {
+            http: { port: ports.controlPlane },
+            database: { url: options.controlPlane.databaseUrl, poolMax: 4 },
+            ...options.controlPlane.settings,
+            services: {
+              ingestUrl: `http://127.0.0.1:${ports.ingest}`,
+              transformerUrl: `http://127.0.0.1:${ports.transformer}`,
+              routerUrl: `http://127.0.0.1:${ports.router}`,
+              ...(options.controlPlane.settings?.services as Record<string, unknown> | undefined),
+            },
+          },
+        }
+      : {}),
   };
   const configFile = join(dir, 'muxly.json');
   writeFileSync(configFile, JSON.stringify(settings, null, 2));
   const env = { MUXLY_CONFIG: configFile };
   const readyUrl = (name: 'ingest' | 'transformer' | 'router') => `http://127.0.0.1:${ports[name]}/readyz`;
+  const controlPlaneUrl = ports.controlPlane ? `http://127.0.0.1:${ports.controlPlane}` : undefined;
 
   const make = (name: ServiceName) => new ServiceProcess(name, env).start();
-  const services = { ingest: make('ingest'), transformer: make('transformer'), router: make('router') };
+  const services: TestPipeline['services'] = {
+    ingest: make('ingest'),
+    transformer: make('transformer'),
+    router: make('router'),
+    ...(controlPlaneUrl ? { 'control-plane': make('control-plane') } : {}),
+  };
   const pipeline: TestPipeline = {
     dir,
     prefix,
@@ -79,6 +113,7 @@ export async function startPipeline(
     eventsFile,
     ports,
     ingestUrl: `http://127.0.0.1:${ports.ingest}`,
+    ...(controlPlaneUrl ? { controlPlaneUrl } : {}),
     services,
     readyUrl,
     async restart(name) {
@@ -87,7 +122,7 @@ export async function startPipeline(
       return services[name];
     },
     async stopAll() {
-      await Promise.all(Object.values(services).map((service) => service.stop()));
+      await Promise.all(Object.values(services).map((service) => service?.stop()));
     },
     deliveredIds() {
       const counts = new Map<string, number>();
@@ -101,9 +136,10 @@ export async function startPipeline(
     },
   };
   try {
-    await Promise.all(
-      (['ingest', 'transformer', 'router'] as const).map((name) => services[name].waitUntilReady(readyUrl(name))),
-    );
+    await Promise.all([
+      ...(['ingest', 'transformer', 'router'] as const).map((name) => services[name].waitUntilReady(readyUrl(name))),
+      ...(controlPlaneUrl ? [services['control-plane']?.waitUntilReady(`${controlPlaneUrl}/readyz`, 120_000)] : []),
+    ]);
   } catch (error) {
     await pipeline.stopAll();
     throw error;
