@@ -14,7 +14,7 @@
 export type PathSegment = string | number;
 
 /** The wildcard step of a selector: every element of an array, or every value of an object. */
-export const EVERY = Symbol('every value');
+const EVERY = Symbol('every value');
 
 /** One step of a selector: a path step, a negative index (from the end), or a wildcard. */
 export type SelectorSegment = PathSegment | typeof EVERY;

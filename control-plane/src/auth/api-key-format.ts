@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 // fast hash is safe (there is no dictionary to try). The prefix (first 12 characters) is kept in
 // clear so a user can tell keys apart in lists and logs.
 
-export const API_KEY_PREFIX = 'mxk_';
+const API_KEY_PREFIX = 'mxk_';
 
 export function newApiKey(): { key: string; prefix: string; hash: string } {
   const key = `${API_KEY_PREFIX}${randomBytes(32).toString('base64url')}`;

@@ -21,7 +21,7 @@ interface OperationEntry {
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
-export function operationTable(document: OpenApiDocument): OperationEntry[] {
+function operationTable(document: OpenApiDocument): OperationEntry[] {
   const entries: OperationEntry[] = [];
   for (const [path, item] of Object.entries(document.paths)) {
     const source = path

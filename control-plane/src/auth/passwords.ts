@@ -4,13 +4,13 @@ import { hash, verify } from '@node-rs/argon2';
 // parameters are stored inside each hash (PHC string), so raising them later keeps old hashes
 // verifiable; `needsRehash` tells the login to upgrade a hash made with weaker ones.
 
-export const ARGON2_PARAMETERS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const ARGON2_PARAMETERS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 // NOTE: @node-rs/argon2 declares Algorithm as a const enum, which type stripping cannot inline;
 // 2 is Argon2id in its documented numbering.
 const ARGON2ID = 2;
 
-export const MIN_PASSWORD_LENGTH = 12;
-export const MAX_PASSWORD_LENGTH = 256;
+const MIN_PASSWORD_LENGTH = 12;
+const MAX_PASSWORD_LENGTH = 256;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, { ...ARGON2_PARAMETERS, algorithm: ARGON2ID });

@@ -28,7 +28,7 @@ export const BUILTIN_ROLES: Record<BuiltinRole, { description: string; grants: (
   },
 };
 
-export const resourceOf = (permission: string) => permission.slice(0, permission.indexOf(':'));
+const resourceOf = (permission: string) => permission.slice(0, permission.indexOf(':'));
 
 export function permissionCatalogue(document: OpenApiDocument): string[] {
   const permissions = new Set<string>([METRICS_WRITE]);

@@ -28,7 +28,7 @@ export interface Principal {
 }
 
 /** The owner of an API key: a local user or a Keycloak user (as recorded in sso_identities). */
-export interface KeyOwner {
+interface KeyOwner {
   userId: string | null;
   ssoOwnerId: string | null;
 }
@@ -57,7 +57,7 @@ export interface PrincipalResolverOptions {
 }
 
 /** Reads `Authorization: Bearer …` (or `X-API-Key`); null when the request carries no credentials. */
-export function presentedCredential(request: Request): string | null {
+function presentedCredential(request: Request): string | null {
   const authorization = request.headers.authorization;
   if (authorization !== undefined) {
     const match = /^Bearer[ ]+([^\s]+)\s*$/i.exec(authorization);

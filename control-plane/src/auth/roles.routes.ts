@@ -9,7 +9,7 @@ import { findRole, listRoles, setRolePermissions, type RoleRow, type Sql } from 
 // Roles: the built-in ones (admin, editor, viewer; read-only, kept in step with the OpenAPI
 // document at every start) and custom ones made of `resource:action` permissions.
 
-export const roleView = (role: RoleRow) => ({
+const roleView = (role: RoleRow) => ({
   id: role.id,
   name: role.name,
   description: role.description,

@@ -9,7 +9,7 @@ import { rows, type Sql } from './store.ts';
 // replayed (stolen, or used twice): the whole session is revoked, so the thief's copy and the
 // owner's copy both stop working and the owner has to sign in again.
 
-export const hashToken = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
+const hashToken = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('hex');
 
 interface SessionRow {
   id: string;

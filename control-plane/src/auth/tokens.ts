@@ -7,7 +7,7 @@ import type { Logger } from '@muxly/common';
 // and checks exp, nbf, iss and aud. The access token carries the session id so a logout ends it
 // at once, not only when it expires.
 
-export const LOCAL_ALGORITHM = 'EdDSA';
+const LOCAL_ALGORITHM = 'EdDSA';
 
 export interface LocalTokenSettings {
   issuer: string;

@@ -7,7 +7,7 @@ export interface Column {
   value: (row: Row) => unknown;
 }
 
-export function formatTable(columns: Column[], rows: Row[]): string {
+function formatTable(columns: Column[], rows: Row[]): string {
   const cells = rows.map((row) => columns.map((column) => String(column.value(row) ?? '')));
   const widths = columns.map((column, index) =>
     Math.max(column.title.length, ...cells.map((line) => line[index]!.length)),

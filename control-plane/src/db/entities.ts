@@ -74,7 +74,6 @@ export const RuleTransformationEntity = defineEntity({
     spec: p.json<unknown>(),
   },
 });
-export type RuleTransformation = InferEntity<typeof RuleTransformationEntity>;
 
 export const RuleDestinationEntity = defineEntity({
   name: 'RuleDestination',
@@ -85,7 +84,6 @@ export const RuleDestinationEntity = defineEntity({
     position: p.integer(),
   },
 });
-export type RuleDestination = InferEntity<typeof RuleDestinationEntity>;
 
 export const RouteEntity = defineEntity({
   name: 'Route',
@@ -111,7 +109,6 @@ export const RouteRuleEntity = defineEntity({
     position: p.integer(),
   },
 });
-export type RouteRule = InferEntity<typeof RouteRuleEntity>;
 
 export const SchedulerJobEntity = defineEntity({
   name: 'SchedulerJob',

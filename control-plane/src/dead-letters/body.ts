@@ -6,9 +6,9 @@ import { decodeWireFormat } from '@muxly/common';
 // user:password, a token in a query string), because people paste what they see.
 
 const SECRET_KEY = /pass(word|phrase)?|secret|token|authorization|api[-_]?key|credential|private[-_]?key/i;
-export const REDACTED = '[redacted]';
+const REDACTED = '[redacted]';
 
-export function redactValue(value: unknown): unknown {
+function redactValue(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactValue);
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(

@@ -21,7 +21,7 @@ import { dryRunRoutes } from '../rule-dry-run/dry-run.routes.ts';
 import { tapRoutes } from '../tap/tap.routes.ts';
 
 /** Most dead letters one replay may send (a larger selection is refused: narrow it). */
-export const MAX_REPLAY_RECORDS = 100_000;
+const MAX_REPLAY_RECORDS = 100_000;
 
 export interface DeadLetterOperations {
   replays: ReplayService;

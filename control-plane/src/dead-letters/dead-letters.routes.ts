@@ -22,7 +22,7 @@ import {
 
 const PATH = '/api/v1/dead-letters';
 
-export const deadLetterDto = (row: Omit<DeadLetterRow, 'body' | 'headers' | 'record_key'>) => ({
+const deadLetterDto = (row: Omit<DeadLetterRow, 'body' | 'headers' | 'record_key'>) => ({
   id: row.id,
   stage: row.stage,
   destinationId: row.destination_id,
@@ -51,7 +51,7 @@ const dateQuery = (request: Request, name: string) => {
   return value ? new Date(value) : undefined;
 };
 
-export function filterOf(request: Request): DeadLetterFilter {
+function filterOf(request: Request): DeadLetterFilter {
   return {
     stage: queryString(request, 'stage'),
     destinationId: queryString(request, 'destinationId'),
@@ -75,7 +75,7 @@ interface SelectionBody {
 }
 
 /** The selection of a resolve or replay body (the document requires ids or a filter). */
-export function selectionOf(body: SelectionBody): Selection {
+function selectionOf(body: SelectionBody): Selection {
   const filter = body.filter;
   return {
     ids: body.ids,

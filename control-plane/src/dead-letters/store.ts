@@ -37,8 +37,7 @@ export interface DeadLetterRow {
 /** Raw SQL answers timestamps as strings or dates depending on the driver path: one rendering. */
 export const isoOf = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString() : null);
 
-export const STATUSES = ['open', 'resolved', 'all'] as const;
-export type DeadLetterStatus = (typeof STATUSES)[number];
+export type DeadLetterStatus = 'open' | 'resolved' | 'all';
 
 export interface DeadLetterFilter {
   stage?: string | undefined;
@@ -57,7 +56,7 @@ export interface Selection {
   filter?: DeadLetterFilter | undefined;
 }
 
-export function whereOf(selection: Selection): { sql: string; params: unknown[] } {
+function whereOf(selection: Selection): { sql: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
   if (selection.ids) {
@@ -116,7 +115,7 @@ export async function insertDeadLetters(em: Sql, letters: IndexedDeadLetter[]): 
   return inserted.length;
 }
 
-export const LIST_COLUMNS =
+const LIST_COLUMNS =
   'id, stage, destination_id, error_class, error_message, attempts, first_failed_at, written_at, original_topic, ' +
   'original_partition, original_offset, original_index, event_id, resolved_at, resolved_by, resolution, replay_id, dlq_partition, dlq_offset';
 
@@ -126,7 +125,7 @@ interface CursorData {
   sort: string;
 }
 
-export function encodeCursor(sort: string, row: { written_at: Date; id: string }): string {
+function encodeCursor(sort: string, row: { written_at: Date; id: string }): string {
   const data: CursorData = { sort, writtenAt: new Date(row.written_at).toISOString(), id: row.id };
   return Buffer.from(JSON.stringify(data)).toString('base64url');
 }

@@ -70,7 +70,7 @@ function endpointOfUrl(value: string, field: string): PeerEndpoint | undefined {
  * Guesses the network endpoint of a type that declares none (a connector plugin): a URL-like
  * field, host (+port) at the top or one level down, or brokers.
  */
-export function findEndpoint(config: Record<string, unknown>): PeerEndpoint | undefined {
+function findEndpoint(config: Record<string, unknown>): PeerEndpoint | undefined {
   for (const field of [
     'url',
     'endpoint',

@@ -30,7 +30,7 @@ export interface HealthOptions {
   transformerGroupId: string;
 }
 
-export interface DestinationLag {
+interface DestinationLag {
   groupId: string;
   destinationId: string;
   /** Absent for a group whose destination no longer exists. */
@@ -133,7 +133,7 @@ async function routerGroups(kafka: Kafka, prefix: string): Promise<string[]> {
 }
 
 /** Lag of every destination's router group on the events topic, and of groups left by deleted destinations. */
-export async function routerLag(
+async function routerLag(
   options: Pick<HealthOptions, 'orm' | 'kafka' | 'eventsTopic' | 'routerGroupPrefix'>,
 ): Promise<DestinationLag[]> {
   const destinations = (await options.orm.em.fork().find(DestinationEntity, {}, { orderBy: { id: 'asc' } })) as {

@@ -185,5 +185,3 @@ export class MetricsHistory {
     };
   }
 }
-
-export type MetricsHistoryAnswer = ReturnType<MetricsHistory['history']>;

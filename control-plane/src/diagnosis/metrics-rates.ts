@@ -18,7 +18,7 @@ export interface TransformerReading {
   deadLettered: number;
 }
 
-export interface DestinationReading {
+interface DestinationReading {
   delivered: number;
   deadLettered: number;
   failed: number;

@@ -7,8 +7,7 @@ import { newId } from '../resources/common.ts';
 // UPDATE … WHERE status IN (…) RETURNING decides which message moves an execution, so two
 // instances or a redelivered message can never apply a transition twice.
 
-export type TriggeredBy = 'schedule' | 'manual' | 'webhook' | 'retry';
-export const ACTIVE_STATUSES = ['queued', 'running'] as const;
+type TriggeredBy = 'schedule' | 'manual' | 'webhook' | 'retry';
 
 export interface ExecutionRow {
   id: string;

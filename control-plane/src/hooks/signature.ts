@@ -9,7 +9,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 // A sender rotating its secret may send one v1 per secret; Muxly accepts the current secret and,
 // for a grace period after a change, the previous one.
 
-export const HEADERS = {
+const HEADERS = {
   deliveryId: 'muxly-delivery-id',
   timestamp: 'muxly-timestamp',
   signature: 'muxly-signature',

@@ -6,7 +6,7 @@ import { ApiProblem } from './problem.ts';
 // overwrite each other. The ORM also checks the version in the UPDATE statement itself, which
 // closes the gap between this check and the write.
 
-export const etagOf = (version: number) => `"${version}"`;
+const etagOf = (version: number) => `"${version}"`;
 
 export function setEtag(response: Response, version: number): void {
   response.setHeader('ETag', etagOf(version));

@@ -8,7 +8,7 @@ import { Router, type Request, type Response } from 'express';
 // under /console, on the same origin as the API it calls. There is no build step: the files in
 // control-plane/console are what the browser runs.
 
-export const CONSOLE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
+const CONSOLE_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -20,7 +20,7 @@ const TYPES: Record<string, string> = {
 
 // Only this origin: no inline script or style, no frame, no form posting elsewhere. The API
 // calls are fetches to the same origin (connect-src 'self').
-export const CONSOLE_CSP =
+const CONSOLE_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
   "font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
@@ -31,7 +31,7 @@ interface ConsoleFile {
 }
 
 /** Every file of the console, keyed by its path under /console/ (read once: the whole console is a few dozen KB). */
-export function readConsoleFiles(dir = CONSOLE_DIR): Map<string, ConsoleFile> {
+function readConsoleFiles(dir = CONSOLE_DIR): Map<string, ConsoleFile> {
   const files = new Map<string, ConsoleFile>();
   const walk = (folder: string) => {
     for (const name of readdirSync(folder)) {

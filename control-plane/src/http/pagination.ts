@@ -18,7 +18,7 @@ interface CursorData {
   id: string;
 }
 
-export function parseSort(sort: string): { field: string; descending: boolean } {
+function parseSort(sort: string): { field: string; descending: boolean } {
   return sort.startsWith('-') ? { field: sort.slice(1), descending: true } : { field: sort, descending: false };
 }
 

@@ -25,7 +25,7 @@ import type { RateLimiter } from './rate-limiter.ts';
 import type { RawWriter } from './raw.writer.ts';
 
 const require = createRequire(import.meta.url);
-export const INGEST_OPENAPI_PATH = require.resolve('@muxly/schemas/openapi/ingest.yaml');
+const INGEST_OPENAPI_PATH = require.resolve('@muxly/schemas/openapi/ingest.yaml');
 
 /** Parsed once at start, so a broken document stops the service instead of failing requests. */
 export function loadIngestOpenApi(): Record<string, unknown> {

@@ -36,7 +36,7 @@ const isEntry = (key: unknown): key is ApiKeyEntry =>
   /^sha256:[0-9a-f]{64}$/.test((key as ApiKeyEntry).hash);
 
 /** Fetch timeout: at most 5 s, and never longer than the interval (a slow answer must not pile up fetches). */
-export const syncTimeoutMs = (refreshIntervalSeconds: number) => Math.min(5_000, refreshIntervalSeconds * 1000);
+const syncTimeoutMs = (refreshIntervalSeconds: number) => Math.min(5_000, refreshIntervalSeconds * 1000);
 
 export function startApiKeySync(options: ApiKeySyncOptions): ApiKeySync {
   const url = `${options.controlPlaneUrl.replace(/\/+$/, '')}/api/v1/internal/api-keys`;

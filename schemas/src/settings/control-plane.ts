@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { HttpListener, Section } from './shared.ts';
 
 /** One platform key: credentials encrypted under it name its id, so old keys keep decrypting after a rotation. */
-export const SecretKeyEntry = Type.Object(
+const SecretKeyEntry = Type.Object(
   {
     id: Type.String({
       minLength: 1,
@@ -19,7 +19,7 @@ export const SecretKeyEntry = Type.Object(
 );
 
 /** Which Keycloak realm's access tokens are accepted, and how its roles become Muxly roles (docs/security.md). */
-export const KeycloakSettings = Type.Object(
+const KeycloakSettings = Type.Object(
   {
     issuer: Type.String({
       pattern: '^https?://',
@@ -53,7 +53,7 @@ export const KeycloakSettings = Type.Object(
   { additionalProperties: false },
 );
 
-export const AuthSettings = Section(
+const AuthSettings = Section(
   {
     issuer: Type.String({
       minLength: 1,

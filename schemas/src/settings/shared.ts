@@ -4,7 +4,7 @@ import { Type, type TProperties } from '@sinclair/typebox';
 export const Section = <T extends TProperties>(properties: T, description?: string) =>
   Type.Object(properties, { additionalProperties: false, default: {}, ...(description ? { description } : {}) });
 
-export const Port = (defaultPort: number) => Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort });
+const Port = (defaultPort: number) => Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort });
 
 export const HttpListener = (defaultPort: number, description: string) =>
   Section(

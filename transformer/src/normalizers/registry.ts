@@ -6,7 +6,7 @@ import type { Normalizer } from './normalizer.ts';
 type RawFormat = (typeof RAW_FORMATS)[keyof typeof RAW_FORMATS];
 
 /** One normalizer per raw format; a new source shape is one line here. */
-export const normalizers = {
+const normalizers = {
   [RAW_FORMATS.apiMetrics]: normalizeApiMetrics,
   [RAW_FORMATS.connectorRecords]: normalizeConnectorRecords,
 } satisfies Record<RawFormat, Normalizer>;

@@ -3,7 +3,7 @@ import { RetryPolicy } from '../toolkit/retry.ts';
 
 const Column = Type.String({ minLength: 1, maxLength: 300 });
 
-export const BigQueryMapping = Type.Object(
+const BigQueryMapping = Type.Object(
   {
     kind: Type.Union([Type.Literal('metric'), Type.Literal('event'), Type.Literal('record')], { default: 'metric' }),
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'A fixed event name.' })),
@@ -64,7 +64,7 @@ export const BigQueryConfig = Type.Object(
 );
 export type BigQueryConfig = Static<typeof BigQueryConfig>;
 
-export const ServiceAccountKey = Type.Object(
+const ServiceAccountKey = Type.Object(
   {
     type: Type.Literal('service_account', { description: 'A service-account key file says "service_account".' }),
     client_email: Type.String({ pattern: '^[^@\\s]+@[^@\\s]+$', description: 'The service account.' }),

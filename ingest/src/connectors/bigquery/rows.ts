@@ -5,7 +5,7 @@ import type { BigQueryConfig } from './config.ts';
 // Maps rows (as the client parses them) to records by the configured columns.
 
 /** Unwraps the client's typed values (BigQueryTimestamp, BigQueryDate, Big numerics) to plain JSON. */
-export function plain(value: unknown): unknown {
+function plain(value: unknown): unknown {
   if (value === null || value === undefined) return null;
   if (value instanceof Date) return value.toISOString();
   if (Buffer.isBuffer(value)) return value.toString('base64');

@@ -7,7 +7,7 @@ import { RetryPolicy } from '../toolkit/retry.ts';
 
 const Path = (description: string) => Type.String({ minLength: 1, pattern: '^\\$', description });
 
-export const CustomAuth = Type.Union(
+const CustomAuth = Type.Union(
   [
     Type.Object({ type: Type.Literal('none') }, { additionalProperties: false }),
     Type.Object(
@@ -43,7 +43,7 @@ export const CustomAuth = Type.Union(
   { default: { type: 'none' } },
 );
 
-export const CustomPagination = Type.Union(
+const CustomPagination = Type.Union(
   [
     Type.Object({ type: Type.Literal('none') }, { additionalProperties: false }),
     Type.Object(
@@ -81,7 +81,7 @@ export const CustomPagination = Type.Union(
   { default: { type: 'none' } },
 );
 
-export const CustomMapping = Type.Object(
+const CustomMapping = Type.Object(
   {
     kind: Type.Union([Type.Literal('record'), Type.Literal('event'), Type.Literal('metric')], { default: 'record' }),
     name: Type.String({ minLength: 1, maxLength: 200, description: 'The unified event name.' }),

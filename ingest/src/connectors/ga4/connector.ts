@@ -48,11 +48,7 @@ async function createClient(
 const isoDate = (time: number): string => new Date(time).toISOString().slice(0, 10);
 const fromCompact = (value: string): string => `${value.slice(0, 4)}-${value.slice(4, 6)}-${value.slice(6, 8)}`;
 
-export function reportWindow(
-  config: Ga4Config,
-  cursor: ConnectorCursor,
-  now: Date,
-): { startDate: string; endDate: string } {
+function reportWindow(config: Ga4Config, cursor: ConnectorCursor, now: Date): { startDate: string; endDate: string } {
   const today = Date.parse(isoDate(now.getTime()));
   const last = typeof cursor?.lastDate === 'string' ? Date.parse(cursor.lastDate) : Number.NaN;
   // The cursor is the last date read completely: start the day after it, minus the lookback.

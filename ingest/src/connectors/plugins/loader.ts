@@ -25,7 +25,7 @@ export interface LoadedPlugins {
 const TYPE_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
 
 /** The file to import for a location: a folder's package.json entry, or a package name. */
-export function resolvePluginEntry(location: string, baseDirectory: string): string {
+function resolvePluginEntry(location: string, baseDirectory: string): string {
   const isPath = location.startsWith('.') || location.startsWith('/') || path.isAbsolute(location);
   if (!isPath) {
     // A package name, resolved from the base directory's node_modules like a dependency of it.

@@ -32,7 +32,7 @@ export interface GoogleAuth {
   call<T>(operation: () => Promise<T>, mapError: (error: unknown) => Error): Promise<T>;
 }
 
-export function googleTokenSource(
+function googleTokenSource(
   credentials: GoogleCredentialInput,
   scope: string,
   context: Pick<ConnectorContext, 'http' | 'signal' | 'connectorId' | 'log' | 'saveCredentials'>,

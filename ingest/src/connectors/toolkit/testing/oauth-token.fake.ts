@@ -13,12 +13,12 @@ import { startFakeServer, type FakeAnswer, type FakeServer, type RecordedRequest
 // Errors: Google's { error, error_description } (400 invalid_grant, 401 invalid_client);
 // HubSpot's { status, message, correlationId } (400 BAD_REFRESH_TOKEN, BAD_CLIENT_ID).
 
-export interface ServiceAccount {
+interface ServiceAccount {
   clientEmail: string;
   publicKey: KeyObject;
 }
 
-export interface OAuthClient {
+interface OAuthClient {
   clientId: string;
   clientSecret: string;
 }
