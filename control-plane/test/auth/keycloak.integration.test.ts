@@ -1,11 +1,17 @@
-import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { decodeProtectedHeader } from 'jose';
 import { KeycloakVerifier } from '../../src/auth/keycloak.ts';
 import { waitFor } from '../../../test/support/services.ts';
 import { expectProblem } from '../harness.ts';
-import { KEYCLOAK_URL, keycloakToken, requireKeycloak, startAuthHarness, type AuthHarness } from './support.ts';
+import {
+  createThrowAwayRealm,
+  exampleRealm,
+  KEYCLOAK_URL,
+  keycloakToken,
+  requireKeycloak,
+  startAuthHarness,
+  type AuthHarness,
+  type ThrowAwayRealm,
+} from './support.ts';
 
 // Keycloak SSO against the real Keycloak of the local stack (realms `muxly` and `other`), and a
 // throw-away realm created through the admin API for client roles and a signing-key rotation.
@@ -114,40 +120,13 @@ test('the verifier checks audience, issuer and algorithm of a genuine realm toke
 });
 
 describe('in a throw-away realm', () => {
-  const realm = `muxly-test-${randomBytes(4).toString('hex')}`;
-  let admin: string;
-  const adminApi = async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${KEYCLOAK_URL}/admin/realms${path}`, {
-      method,
-      headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
-    });
-    if (!response.ok) throw new Error(`Keycloak admin ${method} ${path}: ${response.status} ${await response.text()}`);
-    return response.status === 200 ? response.json() : null;
-  };
+  let realm: ThrowAwayRealm;
 
   beforeAll(async () => {
-    const token = await fetch(`${KEYCLOAK_URL}/realms/master/protocol/openid-connect/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        grant_type: 'password',
-        client_id: 'admin-cli',
-        username: 'admin',
-        password: 'admin',
-      }),
-    });
-    admin = ((await token.json()) as { access_token: string }).access_token;
-    const template = JSON.parse(
-      readFileSync(
-        fileURLToPath(new URL('../../../deploy/local/keycloak/muxly-test-realm.json', import.meta.url)),
-        'utf8',
-      ),
-    );
-    await adminApi('POST', '', {
+    const template = exampleRealm();
+    realm = await createThrowAwayRealm('muxly-test', {
       ...template,
-      realm,
-      roles: { ...template.roles, client: { 'muxly-cli': [{ name: 'pipeline-operator' }] } },
+      roles: { ...(template.roles as object), client: { 'muxly-cli': [{ name: 'pipeline-operator' }] } },
       users: [
         {
           username: 'olga',
@@ -163,13 +142,13 @@ describe('in a throw-away realm', () => {
     });
   });
   afterAll(async () => {
-    if (admin) await adminApi('DELETE', `/${realm}`).catch(() => undefined);
+    await realm?.drop().catch(() => undefined);
   });
 
   test('client roles map by configuration; a new realm signing key is picked up without a restart', async () => {
     const verifier = new KeycloakVerifier(
       {
-        issuer: `${KEYCLOAK_URL}/realms/${realm}`,
+        issuer: realm.issuer,
         audience: 'muxly-api',
         algorithms: ['RS256'],
         roleSource: 'client',
@@ -178,19 +157,19 @@ describe('in a throw-away realm', () => {
       },
       { cooldownMs: 0 },
     );
-    const before = await keycloakToken(realm, 'olga', 'olga-password');
+    const before = await keycloakToken(realm.name, 'olga', 'olga-password');
     expect(await verifier.verify(before)).toEqual({ subject: expect.any(String), username: 'olga', roles: ['editor'] });
 
     // Rotate: a new RSA key with a higher priority signs the next tokens.
-    const { id: realmId } = (await adminApi('GET', `/${realm}`)) as { id: string };
-    await adminApi('POST', `/${realm}/components`, {
+    const { id: realmId } = (await realm.admin('GET', '')) as { id: string };
+    await realm.admin('POST', '/components', {
       name: 'rotated-rsa',
       providerId: 'rsa-generated',
       providerType: 'org.keycloak.keys.KeyProvider',
       parentId: realmId,
       config: { priority: ['500'], keySize: ['2048'], active: ['true'], enabled: ['true'], algorithm: ['RS256'] },
     });
-    const after = await keycloakToken(realm, 'olga', 'olga-password');
+    const after = await keycloakToken(realm.name, 'olga', 'olga-password');
     expect(decodeProtectedHeader(after).kid).not.toBe(decodeProtectedHeader(before).kid);
     expect((await verifier.verify(after)).roles).toEqual(['editor']);
     // The old key is still published (not removed), so earlier tokens stay valid until they expire.
@@ -199,14 +178,14 @@ describe('in a throw-away realm', () => {
 
   test('a realm token is refused once it expires', async () => {
     const verifier = new KeycloakVerifier({
-      issuer: `${KEYCLOAK_URL}/realms/${realm}`,
+      issuer: realm.issuer,
       audience: 'muxly-api',
       algorithms: ['RS256'],
       roleSource: 'realm',
       roleMapping: {},
     });
-    await adminApi('PUT', `/${realm}`, { accessTokenLifespan: 1 });
-    const token = await keycloakToken(realm, 'olga', 'olga-password');
+    await realm.admin('PUT', '', { accessTokenLifespan: 1 });
+    const token = await keycloakToken(realm.name, 'olga', 'olga-password');
     expect((await verifier.verify(token)).username).toBe('olga');
     // exp is one second away; the verifier's clock tolerance is 5 s.
     const refusal = await waitFor(

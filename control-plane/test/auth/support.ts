@@ -1,4 +1,5 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { loadSettings, redact, type Logger, type MuxlySettings } from '@muxly/common';
 import { startControlPlane, type RunningControlPlane } from '../../src/service.ts';
@@ -182,4 +183,76 @@ export async function requireKeycloak(): Promise<void> {
         `Keycloak's "${realm}" realm does not answer at ${KEYCLOAK_URL}; start it with: bash deploy/local/stack.sh start keycloak`,
       );
   }
+}
+
+/** The example realm of the local stack (deploy/local/keycloak): roles, the `muxly-cli` client, three users. */
+export function exampleRealm(): Record<string, unknown> & { clients: Record<string, unknown>[] } {
+  return JSON.parse(
+    readFileSync(new URL('../../../deploy/local/keycloak/muxly-test-realm.json', import.meta.url), 'utf8'),
+  ) as Record<string, unknown> & { clients: Record<string, unknown>[] };
+}
+
+export interface ThrowAwayRealm {
+  name: string;
+  issuer: string;
+  /** Keycloak's admin REST API under this realm (`''` is the realm itself); the parsed JSON answer, if any. */
+  admin(method: string, path: string, body?: unknown): Promise<unknown>;
+  /** Deletes the realm. */
+  drop(): Promise<void>;
+}
+
+/**
+ * A realm of a test's own on the local Keycloak (through the master realm's admin API), so it can
+ * change lifetimes, keys or clients without touching the shared example realm. `representation`
+ * is a realm as Keycloak exports it (e.g. exampleRealm() with changes); its name is replaced.
+ */
+export async function createThrowAwayRealm(
+  prefix: string,
+  representation: Record<string, unknown>,
+): Promise<ThrowAwayRealm> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  // NOTE: master-realm admin tokens live 60 s and a browser test outlasts that: a fresh one when it is near its end.
+  let admin: { token: string; until: number } | null = null;
+  const adminToken = async () => {
+    if (admin && admin.until > Date.now()) return admin.token;
+    const answer = await fetch(`${KEYCLOAK_URL}/realms/master/protocol/openid-connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'password',
+        client_id: 'admin-cli',
+        username: 'admin',
+        password: 'admin',
+      }),
+    }).catch((error: unknown) => {
+      throw new Error(
+        `Keycloak does not answer at ${KEYCLOAK_URL} (${(error as Error).message}); start it with: bash deploy/local/stack.sh start keycloak`,
+      );
+    });
+    const body = (await answer.json()) as { access_token: string; expires_in: number };
+    if (!answer.ok) throw new Error(`Keycloak refused the admin sign-in: ${answer.status} ${JSON.stringify(body)}`);
+    admin = { token: body.access_token, until: Date.now() + (body.expires_in - 15) * 1000 };
+    return admin.token;
+  };
+  const call = async (method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${KEYCLOAK_URL}/admin/realms${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${await adminToken()}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!response.ok) throw new Error(`Keycloak admin ${method} ${path}: ${response.status} ${await response.text()}`);
+    return response.status === 200 ? ((await response.json()) as unknown) : null;
+  };
+  await call('POST', '', { ...representation, realm: name });
+  return {
+    name,
+    issuer: `${KEYCLOAK_URL}/realms/${name}`,
+    admin: (method, path, body) => call(method, `/${name}${path}`, body),
+    drop: async () => {
+      await call('DELETE', `/${name}`);
+    },
+  };
 }
