@@ -52,6 +52,8 @@ export interface AppOptions {
   scheduling?: { hooks: Router; api: Router };
   /** The operator's tools: dead letters, replays (dead-letters/). */
   operations?: Router[];
+  /** Origins besides its own the web console may fetch (the Keycloak realm it signs users in at). */
+  consoleConnectOrigins?: string[];
 }
 
 type OpenApiRequest = Request & { openapi?: { schema?: Record<string, unknown> } };
@@ -74,7 +76,7 @@ export function createApp(options: AppOptions): Express {
   });
   app.use(docsRoutes());
   // The web console: static files; every API call it makes is authenticated like any other.
-  app.use(consoleRoutes());
+  app.use(consoleRoutes({ connectOrigins: options.consoleConnectOrigins }));
   // Before the JSON parser: webhook signatures are checked over the raw body bytes.
   if (options.scheduling) app.use(options.scheduling.hooks);
   if (options.authenticate) app.use(options.authenticate);

@@ -165,6 +165,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       authorize: options.authorize ?? auth.authorize,
       authenticate: options.authorize ? undefined : auth.authenticate,
       authRoutes: auth.routes,
+      consoleConnectOrigins: auth.sso ? [new URL(auth.sso.tokenEndpoint).origin] : [],
       validateResponses: options.validateResponses,
       scheduling,
       operations: deadLetters.routes(context),

@@ -8,7 +8,8 @@ import { unauthorized, type Principal } from './principal.ts';
 import { findUser, type UserRow } from './store.ts';
 import { checkLoginsFree, userView } from './users.routes.ts';
 
-// Sign-in for local users: login, refresh (rotating), logout, one's own profile and password.
+// Sign-in for local users: login, refresh (rotating), logout, one's own profile and password; and
+// the ways to sign in the console offers (local, and the Keycloak realm's public client).
 
 async function tokenPair(
   auth: AuthContext,
@@ -62,6 +63,11 @@ export function authRoutes(auth: AuthContext): Router {
     const session = await auth.sessions.create(em, user.id, request.headers['user-agent']);
     auth.logger.info('signed in', { userId: user.id, sessionId: session.sessionId });
     response.json(await tokenPair(auth, session));
+  });
+
+  // Public: the sign-in page asks which ways to sign in exist before anyone is signed in.
+  router.get('/api/v1/auth/providers', (_request, response) => {
+    response.json({ local: true, sso: auth.sso });
   });
 
   router.post('/api/v1/auth/refresh', async (request, response) => {

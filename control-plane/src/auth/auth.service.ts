@@ -7,7 +7,7 @@ import { apiKeyRoutes } from './api-keys.routes.ts';
 import { authRoutes } from './auth.routes.ts';
 import { authenticationMiddleware, authorizer } from './authorization.ts';
 import type { AuthContext } from './context.ts';
-import { KeycloakVerifier } from './keycloak.ts';
+import { consoleSsoProvider, KeycloakVerifier, type ConsoleSsoProvider } from './keycloak.ts';
 import { LoginLockout } from './lockout.ts';
 import { bootstrapAdmin, syncRoles } from './first-admin.ts';
 import { PrincipalResolver } from './principal.ts';
@@ -22,6 +22,8 @@ export interface Auth {
   /** The app's post-validation permission hook. */
   authorize: Authorizer;
   routes: Router[];
+  /** The realm the console signs users in at (null: local users only); its origin goes into the console's CSP. */
+  sso: ConsoleSsoProvider | null;
 }
 
 /**
@@ -38,6 +40,9 @@ export async function createAuth(options: { settings: MuxlySettings; orm: MikroO
   const sessions = new Sessions(settings.refreshTokenTtlSeconds, logger);
   const keycloak = settings.keycloak ? new KeycloakVerifier(settings.keycloak) : null;
   if (keycloak) logger.info('Keycloak tokens accepted', { issuer: keycloak.issuer });
+  const sso = consoleSsoProvider(settings.keycloak);
+  if (keycloak && !sso)
+    logger.info('the console offers local sign-in only: set controlPlane.auth.keycloak.consoleClientId for SSO');
   const resolver = new PrincipalResolver({
     orm,
     tokens,
@@ -54,10 +59,12 @@ export async function createAuth(options: { settings: MuxlySettings; orm: MikroO
     lockout: new LoginLockout(settings.lockout),
     catalogue,
     apiKeyRefreshIntervalSeconds: settings.apiKeySync.refreshIntervalSeconds,
+    sso,
   };
   return {
     authenticate: authenticationMiddleware(readOpenApi().document, resolver, logger),
     authorize: authorizer,
     routes: [authRoutes(context), userRoutes(context), roleRoutes(context), apiKeyRoutes(context)],
+    sso,
   };
 }

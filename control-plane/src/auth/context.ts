@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '@muxly/common';
+import type { ConsoleSsoProvider } from './keycloak.ts';
 import type { LoginLockout } from './lockout.ts';
 import type { Sessions } from './sessions.ts';
 import type { LocalTokens } from './tokens.ts';
@@ -14,4 +15,6 @@ export interface AuthContext {
   /** Every permission a role or API key may hold. */
   catalogue: string[];
   apiKeyRefreshIntervalSeconds: number;
+  /** The realm the console signs users in at, when one is configured for it. */
+  sso: ConsoleSsoProvider | null;
 }

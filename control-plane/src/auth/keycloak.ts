@@ -12,6 +12,36 @@ export interface KeycloakSettings {
   roleSource: 'realm' | 'client';
   clientId?: string | undefined;
   roleMapping: Record<string, string>;
+  consoleClientId?: string | undefined;
+}
+
+/** What the web console needs to sign a user in at the realm: all of it public, no secret. */
+export interface ConsoleSsoProvider {
+  type: 'keycloak';
+  issuer: string;
+  clientId: string;
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  endSessionEndpoint: string;
+}
+
+/**
+ * The realm's OpenID Connect endpoints for the console's public client, or null when no console
+ * client is configured. The browser reaches Keycloak under the issuer's address (it is the
+ * realm's front-end URL, the one its tokens name), so the endpoints derive from it; Keycloak's
+ * paths under a realm are fixed.
+ */
+export function consoleSsoProvider(settings: KeycloakSettings | undefined): ConsoleSsoProvider | null {
+  if (!settings?.consoleClientId) return null;
+  const issuer = settings.issuer.replace(/\/+$/, '');
+  return {
+    type: 'keycloak',
+    issuer,
+    clientId: settings.consoleClientId,
+    authorizationEndpoint: `${issuer}/protocol/openid-connect/auth`,
+    tokenEndpoint: `${issuer}/protocol/openid-connect/token`,
+    endSessionEndpoint: `${issuer}/protocol/openid-connect/logout`,
+  };
 }
 
 export interface KeycloakIdentity {

@@ -19,10 +19,17 @@ const TYPES: Record<string, string> = {
 };
 
 // Only this origin: no inline script or style, no frame, no form posting elsewhere. The API
-// calls are fetches to the same origin (connect-src 'self').
-const CONSOLE_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+// calls are fetches to the same origin; with Keycloak SSO, the browser also trades the sign-in
+// code and refresh tokens at the realm's token endpoint, so that one origin (from the settings,
+// never a wildcard) is allowed to be fetched too. Going to the realm's sign-in and sign-out pages
+// is a navigation, which connect-src does not govern.
+export function consoleCsp(connectOrigins: string[] = []): string {
+  const connect = ["'self'", ...connectOrigins].join(' ');
+  return (
+    `default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src ${connect}; ` +
+    "font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+  );
+}
 
 interface ConsoleFile {
   body: Buffer;
@@ -48,15 +55,20 @@ function readConsoleFiles(dir = CONSOLE_DIR): Map<string, ConsoleFile> {
   return files;
 }
 
-/** GET/HEAD /console and /console/<file>; anything else under /console is a 404 problem from the app. */
-export function consoleRoutes(files = readConsoleFiles()): Router {
+/**
+ * GET/HEAD /console and /console/<file>; anything else under /console is a 404 problem from the app.
+ * `connectOrigins`: origins besides this one the console may fetch (the SSO realm's).
+ */
+export function consoleRoutes(options: { connectOrigins?: string[]; files?: Map<string, ConsoleFile> } = {}): Router {
+  const files = options.files ?? readConsoleFiles();
+  const csp = consoleCsp(options.connectOrigins);
   const router = Router();
   const send = (request: Request, response: Response, file: ConsoleFile) => {
     // NOTE: the files have no content hash in their names, so browsers revalidate every time
     // (no-cache) and the ETag makes that a 304 with no body; a new release is seen at once.
     response.setHeader('Cache-Control', 'no-cache');
     response.setHeader('ETag', file.etag);
-    response.setHeader('Content-Security-Policy', CONSOLE_CSP);
+    response.setHeader('Content-Security-Policy', csp);
     response.setHeader('Referrer-Policy', 'no-referrer');
     response.setHeader('X-Frame-Options', 'DENY');
     if (request.get('if-none-match') === file.etag) {

@@ -49,6 +49,14 @@ const KeycloakSettings = Type.Object(
       default: { 'muxly-admin': 'admin', 'muxly-editor': 'editor', 'muxly-viewer': 'viewer' },
       description: 'Keycloak role → Muxly role name (built-in or custom). Unmapped roles grant nothing.',
     }),
+    consoleClientId: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: '^[\\x21-\\x7e]+$',
+        description:
+          "The realm's PUBLIC client the web console signs users in through (authorization code with PKCE); its redirect URI and web origin are the console's address. Unset: the console offers local sign-in only.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
