@@ -22,8 +22,15 @@ export interface ConsoleBrowser {
   close(): Promise<void>;
 }
 
-/** Debian's Chromium with one persistent profile, its pages opened on the console at `baseUrl`. */
-export async function startConsoleBrowser(baseUrl: string): Promise<ConsoleBrowser> {
+/**
+ * Debian's Chromium with one persistent profile, its pages opened on the console at `baseUrl`.
+ * `otherOrigins`: origins the pages may also talk to (the Keycloak realm of an SSO sign-in).
+ */
+export async function startConsoleBrowser(
+  baseUrl: string,
+  options: { otherOrigins?: string[] } = {},
+): Promise<ConsoleBrowser> {
+  const allowed = [baseUrl, ...(options.otherOrigins ?? [])];
   if (!existsSync(CHROMIUM))
     throw new Error(
       `no Chromium at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
@@ -57,7 +64,8 @@ export async function startConsoleBrowser(baseUrl: string): Promise<ConsoleBrows
       page.on('pageerror', (error) => errors.push(`${page.url()}: ${error.message}`));
       page.on('request', (request) => {
         const url = request.url();
-        if (!url.startsWith(baseUrl) && !url.startsWith('data:')) errors.push(`request to another host: ${url}`);
+        if (!allowed.some((origin) => url.startsWith(origin)) && !url.startsWith('data:'))
+          errors.push(`request to another host: ${url}`);
       });
       return page;
     },

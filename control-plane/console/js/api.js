@@ -1,10 +1,14 @@
+import { endSessionUrl, SsoError, tokenRequest } from './sso.js';
+
 // The control-plane API from the browser: the session (access and refresh tokens, kept in this
 // tab's sessionStorage and gone when it closes), authenticated fetches, and problems (RFC 9457)
-// turned into errors a page can show.
+// turned into errors a page can show. A session is a local user's (tokens from the control
+// plane) or a Keycloak user's (tokens from the realm, refreshed there; see sso.js).
 
 const STORAGE_KEY = 'muxly.session';
 
-/** @typedef {{ accessToken: string, refreshToken: string, expiresAt: number }} Session */
+/** @typedef {import('./sso.js').SsoProvider} SsoProvider */
+/** @typedef {{ accessToken: string, refreshToken: string, expiresAt: number, sso?: { provider: SsoProvider, idToken?: string } }} Session */
 /** @typedef {{ id: string, username: string, displayName: string | null, roles: string[], permissions: string[], kind: string }} Me */
 
 /** An answer that was not 2xx: its problem's title, detail and pointers. */
@@ -50,6 +54,18 @@ function store(pair) {
   scheduleRefresh();
 }
 
+/**
+ * A Keycloak user's session, from the realm's token endpoint (sign-in or refresh).
+ * @param {SsoProvider} provider @param {import('./sso.js').SsoTokens} tokens
+ */
+function storeSso(provider, tokens) {
+  // A refresh answer may leave the ID token out; the sign-in's one still names the session at sign-out.
+  const idToken = tokens.id_token ?? session?.sso?.idToken;
+  store({ accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresIn: tokens.expires_in });
+  session = { .../** @type {Session} */ (session), sso: { provider, idToken } };
+  sessionStorage.setItem(STORAGE_KEY, JSON.stringify(session));
+}
+
 function forget() {
   session = null;
   me = null;
@@ -75,6 +91,8 @@ function refresh() {
   refreshing ??= (async () => {
     const token = session?.refreshToken;
     if (!token) return false;
+    const sso = session?.sso;
+    if (sso) return refreshSso(sso.provider, token);
     const answer = await fetch('/api/v1/auth/refresh', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -90,6 +108,19 @@ function refresh() {
     refreshing = null;
   });
   return refreshing;
+}
+
+/** @param {SsoProvider} provider @param {string} token @returns {Promise<boolean>} */
+async function refreshSso(provider, token) {
+  try {
+    storeSso(provider, await tokenRequest(provider, { grant_type: 'refresh_token', refresh_token: token }));
+    return true;
+  } catch (error) {
+    // The realm answered and refused (the Keycloak session ended or expired): signed out. Not
+    // reachable: keep the session and try again on the next request.
+    if (error instanceof SsoError && error.status !== undefined && error.status < 500) signedOut();
+    return false;
+  }
 }
 
 function signedOut() {
@@ -114,9 +145,27 @@ export async function signIn(username, password) {
   return loadMe();
 }
 
+/** Signs in a Keycloak user with the tokens of a completed SSO sign-in (sso.js). @param {{ provider: SsoProvider, tokens: import('./sso.js').SsoTokens }} signIn */
+export async function signInWithSso({ provider, tokens }) {
+  storeSso(provider, tokens);
+  return loadMe();
+}
+
+/**
+ * Ends the session. A Keycloak user's ends at the realm too: the browser goes to its sign-out
+ * page, which comes back to the console.
+ * @returns {Promise<boolean>} false when the browser is leaving for the realm's sign-out page
+ */
 export async function signOut() {
+  const sso = session?.sso;
+  if (sso) {
+    forget();
+    location.assign(endSessionUrl(sso.provider, sso.idToken));
+    return false;
+  }
   if (session) await api('POST', '/api/v1/auth/logout').catch(() => undefined);
   forget();
+  return true;
 }
 
 /** Who is signed in, with their permissions (the console offers only what they allow). */

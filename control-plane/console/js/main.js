@@ -1,4 +1,5 @@
-import { can, currentUser, isSignedIn, loadMe, onSignedOut, signOut } from './api.js';
+import { can, currentUser, isSignedIn, loadMe, onSignedOut, signInWithSso, signOut } from './api.js';
+import { completeSsoSignIn, ssoAnswerInAddress } from './sso.js';
 import { h, replace } from './dom.js';
 import { problemView } from './ui.js';
 import { renderSignIn } from './pages/signin.js';
@@ -45,6 +46,8 @@ const nav = /** @type {HTMLElement} */ (document.getElementById('nav'));
 const account = /** @type {HTMLElement} */ (document.getElementById('account'));
 /** @type {(() => void) | void} */
 let cleanup;
+/** Why the last SSO sign-in did not work, shown once on the sign-in page. @type {unknown} */
+let signInProblem;
 
 const visiblePages = () =>
   PAGES.filter((entry) => can(entry.permission) || (entry.path === 'admin' && canAdminister()));
@@ -84,8 +87,8 @@ function renderChrome() {
               type: 'button',
               class: 'ghost',
               onclick: async () => {
-                await signOut();
-                location.hash = '#/signin';
+                // A Keycloak user leaves for the realm's sign-out page; changing the hash now would cancel that.
+                if (await signOut()) location.hash = '#/signin';
               },
             },
             'Sign out',
@@ -102,7 +105,8 @@ async function route() {
   if (!isSignedIn()) {
     renderChrome();
     if (path !== 'signin') location.hash = '#/signin';
-    else renderSignIn(main, () => void onSignedIn());
+    else renderSignIn(main, () => void onSignedIn(), signInProblem);
+    signInProblem = undefined;
     return;
   }
   if (!currentUser()) {
@@ -147,4 +151,17 @@ document.querySelector('.skip')?.addEventListener('click', (event) => {
   event.preventDefault();
   main.focus();
 });
-void route();
+// Back from the realm's sign-in page: the code in the address is traded for tokens first.
+async function start() {
+  const answer = ssoAnswerInAddress();
+  if (answer) {
+    try {
+      await signInWithSso(await completeSsoSignIn(answer));
+      history.replaceState(null, '', '#/overview');
+    } catch (error) {
+      signInProblem = error;
+    }
+  }
+  await route();
+}
+void start();
