@@ -112,11 +112,11 @@ export async function expectAccessible(page: Page, name: string): Promise<void> 
   expect({ page: name, violations }).toEqual({ page: name, violations: [] });
 }
 
-/** Saves `console-<name>.png` into CONSOLE_SCREENSHOTS when it is set. */
-export async function screenshot(page: Page, name: string): Promise<void> {
+/** Saves `console-<name>.png` into CONSOLE_SCREENSHOTS when it is set (`fullPage`: the whole page, not only the window). */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
   if (!SCREENSHOTS) return;
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `console-${name}.png`) });
+  await page.screenshot({ path: join(SCREENSHOTS, `console-${name}.png`), fullPage: options.fullPage ?? false });
 }
 
 // A page whose heading is not its navigation title.

@@ -138,7 +138,8 @@ it('dead-letters the event a failing webhook refused, and a replay from the cons
   await page.getByText('Throughput, last hour as a table').click();
   await go(page, 'overview', 'Overview');
   await page.locator('[data-total="ingest:accepted"]').waitFor();
-  await screenshot(page, 'overview');
+  // The whole page: the flow and, below it, the charts.
+  await screenshot(page, 'overview', { fullPage: true });
 
   await go(page, 'dead-letters', 'Dead letters');
   await page.locator('[data-total="1"]').waitFor();
