@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName, FilterQuery, QueryOrderMap } from '@mikro-orm/core';
 import type { ControlPlaneContext } from '../context.ts';
-import { ApiProblem, notFound } from '../http/problem.ts';
+import { ApiProblem, conflict, notFound } from '../http/problem.ts';
 import { afterCursor, orderBy, pageOf, type PageQuery } from '../http/pagination.ts';
 
 /** A new opaque id: a readable prefix and 16 random hex characters (e.g. "dst_9f2c…"). */
 export const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
+
+/**
+ * One HTTP operation of a resource: given the control plane, the handler that answers it. A
+ * resource's route factory is then a short table of `router.<verb>(path, operation(context))`.
+ */
+export type Operation = (context: ControlPlaneContext) => RequestHandler;
 
 /** Runs `work` in one database transaction on a fresh entity manager (one per request). */
 export function inTransaction<T>(context: ControlPlaneContext, work: (em: EntityManager) => Promise<T>): Promise<T> {
@@ -61,6 +67,27 @@ export async function loadOr404<T extends { id: string }>(
   const found = await em.findOne(entity, { id } as FilterQuery<T>);
   if (!found) throw notFound(label, id);
   return found as T;
+}
+
+/** An object that refers to another and so forbids deleting it. */
+export interface UsedBy {
+  kind: string;
+  id: string;
+}
+
+/**
+ * Refuses (409 in-use, listing them in `usedBy`) deleting the `label` with this id while other
+ * objects refer to it; `advice` tells the reader what to do about them.
+ */
+export function refuseInUse(
+  label: string,
+  id: string,
+  usedBy: UsedBy[],
+  advice = 'change or delete those first',
+): void {
+  if (usedBy.length === 0) return;
+  const names = usedBy.map((user) => `${user.kind.replaceAll('-', ' ')} "${user.id}"`).join(', ');
+  throw conflict('in-use', `${label} "${id}" is used by ${names}; ${advice}`, { usedBy });
 }
 
 export const queryString = (request: Request, name: string): string | undefined => {

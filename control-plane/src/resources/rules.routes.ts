@@ -23,6 +23,8 @@ import {
   queryString,
   listPage,
   loadOr404,
+  refuseInUse,
+  type Operation,
 } from './common.ts';
 
 // Routing rules, with their transformations (rule_transformations, in order) and destinations
@@ -182,104 +184,108 @@ export async function createRule(em: EntityManager, body: RuleCreate): Promise<R
   return { rule, transformations, destinationIds: body.destinationIds };
 }
 
+const loadRule = (em: EntityManager, id: string) => loadOr404(em, RoutingRuleEntity, id, 'routing rule');
+
+// A check, not a change: a rule that does not compile is a normal answer here (200 with its
+// problems), so an editor can ask on every pause in typing without a stream of refusals.
+const checkRuleDraft: Operation = () => (request, response) => {
+  const body = request.body as { condition?: unknown; transformations?: unknown };
+  const errors = ruleProblems(body.condition, body.transformations ?? []);
+  response.json({ valid: errors.length === 0, errors });
+};
+
+const listRules: Operation = (context) => async (request, response) => {
+  const page = pageQuery(request, context, 'priority');
+  const where: FilterQuery<object>[] = [];
+  const enabled = queryBoolean(request, 'enabled');
+  const name = queryString(request, 'nameContains');
+  const destinationId = queryString(request, 'destinationId');
+  const em = context.orm.em.fork();
+  if (enabled !== undefined) where.push({ enabled });
+  if (name) where.push({ name: { $ilike: likeContains(name) } });
+  if (destinationId) {
+    const links = await em.find(RuleDestinationEntity, { destinationId }, { fields: ['ruleId'] });
+    where.push({ id: { $in: links.map((link) => link.ruleId) } });
+  }
+  const dateFields = ['createdAt', 'updatedAt'];
+  const rules = await listPage(em, RoutingRuleEntity, { page, where, dateFields, render: (row) => row });
+  const views = await loadRuleViews(em, rules.items);
+  response.json({ ...rules, items: views.map(ruleDto) });
+};
+
+const postRule: Operation = (context) => async (request, response) => {
+  const view = await inTransaction(context, (em) => createRule(em, request.body as RuleCreate));
+  await context.publisher.notify('rule', view.rule.id);
+  setEtag(response, view.rule.version);
+  response.status(201).location(`${PATH}/${view.rule.id}`).json(ruleDto(view));
+};
+
+const getRule: Operation = (context) => async (request, response) => {
+  const em = context.orm.em.fork();
+  const view = await loadRuleView(em, await loadRule(em, param(request, 'id')));
+  setEtag(response, view.rule.version);
+  response.json(ruleDto(view));
+};
+
+const patchRule: Operation = (context) => async (request, response) => {
+  const id = param(request, 'id');
+  const patch = request.body as RuleBody;
+  const view = await inTransaction(context, async (em) => {
+    const rule = await loadRule(em, id);
+    checkIfMatch(request, rule.version, true);
+    const current = await loadRuleView(em, rule);
+    const condition = patch.condition !== undefined ? patch.condition : rule.condition;
+    const transformations = patch.transformations ?? current.transformations;
+    if (patch.condition !== undefined || patch.transformations !== undefined) checkLogic(condition, transformations);
+    if (
+      patch.name !== undefined &&
+      patch.name !== rule.name &&
+      (await em.findOne(RoutingRuleEntity, { name: patch.name }))
+    ) {
+      throw conflict('duplicate', `a routing rule named "${patch.name}" already exists`);
+    }
+    if (patch.destinationIds) await checkDestinations(em, patch.destinationIds);
+    if (patch.name !== undefined) rule.name = patch.name;
+    if (patch.priority !== undefined) rule.priority = patch.priority;
+    if (patch.enabled !== undefined) rule.enabled = patch.enabled;
+    if (patch.stopOnMatch !== undefined) rule.stopOnMatch = patch.stopOnMatch;
+    if (patch.condition !== undefined) rule.condition = patch.condition;
+    // A change of only the children must still move the version (and so the ETag).
+    if (patch.transformations || patch.destinationIds) rule.updatedAt = new Date();
+    await replaceChildren(em, id, patch.transformations, patch.destinationIds);
+    await em.flush();
+    return { rule, transformations, destinationIds: patch.destinationIds ?? current.destinationIds };
+  });
+  await context.publisher.notify('rule', id);
+  setEtag(response, view.rule.version);
+  response.json(ruleDto(view));
+};
+
+const deleteRule: Operation = (context) => async (request, response) => {
+  const id = param(request, 'id');
+  await inTransaction(context, async (em) => {
+    const rule = await loadRule(em, id);
+    checkIfMatch(request, rule.version, false);
+    const links = await em.find(RouteRuleEntity, { ruleId: id }, { limit: 20 });
+    refuseInUse(
+      'routing rule',
+      id,
+      links.map((link) => ({ kind: 'route', id: link.routeId })),
+    );
+    em.remove(rule);
+    await em.flush();
+  });
+  await context.publisher.notify('rule', id);
+  response.status(204).end();
+};
+
 export function ruleRoutes(context: ControlPlaneContext): Router {
   const router = Router();
-  const load = (em: EntityManager, id: string) => loadOr404(em, RoutingRuleEntity, id, 'routing rule');
-
-  // A check, not a change: a rule that does not compile is a normal answer here (200 with its
-  // problems), so an editor can ask on every pause in typing without a stream of refusals.
-  router.post(`${PATH}/validate`, (request, response) => {
-    const body = request.body as { condition?: unknown; transformations?: unknown };
-    const errors = ruleProblems(body.condition, body.transformations ?? []);
-    response.json({ valid: errors.length === 0, errors });
-  });
-
-  router.get(PATH, async (request, response) => {
-    const page = pageQuery(request, context, 'priority');
-    const where: FilterQuery<object>[] = [];
-    const enabled = queryBoolean(request, 'enabled');
-    const name = queryString(request, 'nameContains');
-    const destinationId = queryString(request, 'destinationId');
-    const em = context.orm.em.fork();
-    if (enabled !== undefined) where.push({ enabled });
-    if (name) where.push({ name: { $ilike: likeContains(name) } });
-    if (destinationId) {
-      const links = await em.find(RuleDestinationEntity, { destinationId }, { fields: ['ruleId'] });
-      where.push({ id: { $in: links.map((link) => link.ruleId) } });
-    }
-    const dateFields = ['createdAt', 'updatedAt'];
-    const rules = await listPage(em, RoutingRuleEntity, { page, where, dateFields, render: (row) => row });
-    const views = await loadRuleViews(em, rules.items);
-    response.json({ ...rules, items: views.map(ruleDto) });
-  });
-
-  router.post(PATH, async (request, response) => {
-    const view = await inTransaction(context, (em) => createRule(em, request.body as RuleCreate));
-    await context.publisher.notify('rule', view.rule.id);
-    setEtag(response, view.rule.version);
-    response.status(201).location(`${PATH}/${view.rule.id}`).json(ruleDto(view));
-  });
-
-  router.get(`${PATH}/:id`, async (request, response) => {
-    const em = context.orm.em.fork();
-    const view = await loadRuleView(em, await load(em, param(request, 'id')));
-    setEtag(response, view.rule.version);
-    response.json(ruleDto(view));
-  });
-
-  router.patch(`${PATH}/:id`, async (request, response) => {
-    const id = param(request, 'id');
-    const patch = request.body as RuleBody;
-    const view = await inTransaction(context, async (em) => {
-      const rule = await load(em, id);
-      checkIfMatch(request, rule.version, true);
-      const current = await loadRuleView(em, rule);
-      const condition = patch.condition !== undefined ? patch.condition : rule.condition;
-      const transformations = patch.transformations ?? current.transformations;
-      if (patch.condition !== undefined || patch.transformations !== undefined) checkLogic(condition, transformations);
-      if (
-        patch.name !== undefined &&
-        patch.name !== rule.name &&
-        (await em.findOne(RoutingRuleEntity, { name: patch.name }))
-      ) {
-        throw conflict('duplicate', `a routing rule named "${patch.name}" already exists`);
-      }
-      if (patch.destinationIds) await checkDestinations(em, patch.destinationIds);
-      if (patch.name !== undefined) rule.name = patch.name;
-      if (patch.priority !== undefined) rule.priority = patch.priority;
-      if (patch.enabled !== undefined) rule.enabled = patch.enabled;
-      if (patch.stopOnMatch !== undefined) rule.stopOnMatch = patch.stopOnMatch;
-      if (patch.condition !== undefined) rule.condition = patch.condition;
-      // A change of only the children must still move the version (and so the ETag).
-      if (patch.transformations || patch.destinationIds) rule.updatedAt = new Date();
-      await replaceChildren(em, id, patch.transformations, patch.destinationIds);
-      await em.flush();
-      return { rule, transformations, destinationIds: patch.destinationIds ?? current.destinationIds };
-    });
-    await context.publisher.notify('rule', id);
-    setEtag(response, view.rule.version);
-    response.json(ruleDto(view));
-  });
-
-  router.delete(`${PATH}/:id`, async (request, response) => {
-    const id = param(request, 'id');
-    await inTransaction(context, async (em) => {
-      const rule = await load(em, id);
-      checkIfMatch(request, rule.version, false);
-      const links = await em.find(RouteRuleEntity, { ruleId: id }, { limit: 20 });
-      if (links.length > 0) {
-        const usedBy = links.map((link) => ({ kind: 'route', id: link.routeId }));
-        throw conflict(
-          'in-use',
-          `routing rule "${id}" is used by ${usedBy.map((u) => `route "${u.id}"`).join(', ')}; change or delete those first`,
-          { usedBy },
-        );
-      }
-      em.remove(rule);
-      await em.flush();
-    });
-    await context.publisher.notify('rule', id);
-    response.status(204).end();
-  });
+  router.post(`${PATH}/validate`, checkRuleDraft(context));
+  router.get(PATH, listRules(context));
+  router.post(PATH, postRule(context));
+  router.get(`${PATH}/:id`, getRule(context));
+  router.patch(`${PATH}/:id`, patchRule(context));
+  router.delete(`${PATH}/:id`, deleteRule(context));
   return router;
 }
