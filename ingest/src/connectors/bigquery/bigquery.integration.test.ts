@@ -1,9 +1,9 @@
 import { ConfigurationError, RetryableError } from '@muxly/common';
 import { bigqueryConnector } from './connector.ts';
-import { checkConnector, runSync, SyncFailedError } from '../sync.ts';
+import { checkConnector, SyncFailedError } from '../sync.ts';
 import { startFakeBigQuery, type FakeBigQuery } from './bigquery.fake.ts';
 import { GOOGLE_TOKEN, googleError } from '../toolkit/testing/google-errors.ts';
-import { allRecords, memorySink, testContext, verdicts } from '../toolkit/testing/test-context.ts';
+import { allRecords, memorySink, syncRunner, testContext, verdicts } from '../toolkit/testing/test-context.ts';
 
 // @google-cloud/bigquery (the code production runs) against a local server speaking the
 // documented BigQuery REST v2 wire format.
@@ -51,25 +51,7 @@ const config = (overrides: Record<string, unknown> = {}) => ({
 });
 const credentials = { accessToken: GOOGLE_TOKEN };
 
-const sync = (
-  options: {
-    cursor?: Record<string, unknown> | null;
-    creds?: unknown;
-    sink?: ReturnType<typeof memorySink>;
-    overrides?: Record<string, unknown>;
-  } = {},
-) => {
-  const sink = options.sink ?? memorySink();
-  const context = testContext();
-  return runSync({
-    connector: bigqueryConnector,
-    config: config(options.overrides),
-    credentials: options.creds ?? credentials,
-    cursor: options.cursor ?? null,
-    sink,
-    context,
-  }).then((result) => ({ result, sink, context }));
-};
+const sync = syncRunner(bigqueryConnector, config, credentials);
 
 const insertRequests = () =>
   bigquery.requests.filter((request) => request.method === 'POST' && request.path.endsWith('/jobs'));

@@ -1,9 +1,9 @@
 import { ConfigurationError, RetryableError } from '@muxly/common';
 import { ga4Connector } from './connector.ts';
-import { checkConnector, runSync, type SyncFailedError } from '../sync.ts';
+import { checkConnector, type SyncFailedError } from '../sync.ts';
 import { ga4QuotaExhausted, startFakeGa4, type FakeGa4, type Ga4Row } from './ga4.fake.ts';
 import { GOOGLE_TOKEN, googleError } from '../toolkit/testing/google-errors.ts';
-import { allRecords, memorySink, testContext, verdicts } from '../toolkit/testing/test-context.ts';
+import { allRecords, memorySink, syncRunner, testContext, verdicts } from '../toolkit/testing/test-context.ts';
 
 // @google-analytics/data (the code production runs, REST fallback) against a local server
 // speaking the documented GA4 Data API v1beta runReport wire format.
@@ -40,26 +40,7 @@ const config = (overrides: Record<string, unknown> = {}) => ({
 });
 const credentials = { accessToken: GOOGLE_TOKEN };
 
-const sync = (
-  options: {
-    cursor?: Record<string, unknown> | null;
-    creds?: unknown;
-    sink?: ReturnType<typeof memorySink>;
-    overrides?: Record<string, unknown>;
-    now?: string;
-  } = {},
-) => {
-  const sink = options.sink ?? memorySink();
-  const context = testContext({ now: options.now ?? '2026-03-10T12:00:00Z' });
-  return runSync({
-    connector: ga4Connector,
-    config: config(options.overrides),
-    credentials: options.creds ?? credentials,
-    cursor: options.cursor ?? null,
-    sink,
-    context,
-  }).then((result) => ({ result, sink, context }));
-};
+const sync = syncRunner(ga4Connector, config, credentials);
 
 describe('GA4 connector with @google-analytics/data against a local Data API v1beta server', () => {
   it('first sync reads the initial window page by page; each metric of each row is a metric event', async () => {

@@ -1,6 +1,6 @@
 import { ConfigurationError, RetryableError } from '@muxly/common';
 import { hubspotConnector } from './connector.ts';
-import { checkConnector, runSync, SyncFailedError } from '../sync.ts';
+import { checkConnector, SyncFailedError } from '../sync.ts';
 import {
   contact,
   HUBSPOT_TOKEN,
@@ -10,7 +10,7 @@ import {
   startFakeHubSpot,
   type FakeHubSpot,
 } from './hubspot.fake.ts';
-import { allRecords, memorySink, testContext, verdicts } from '../toolkit/testing/test-context.ts';
+import { allRecords, memorySink, syncRunner, testContext, verdicts } from '../toolkit/testing/test-context.ts';
 
 // @hubspot/api-client (the code production runs) against a local server speaking HubSpot's
 // documented CRM v3 search wire format.
@@ -51,25 +51,7 @@ const config = (overrides: Record<string, unknown> = {}) => ({
 });
 const credentials = { accessToken: HUBSPOT_TOKEN };
 
-const sync = (
-  options: {
-    cursor?: { lastModified: string } | null;
-    creds?: unknown;
-    sink?: ReturnType<typeof memorySink>;
-    overrides?: Record<string, unknown>;
-  } = {},
-) => {
-  const sink = options.sink ?? memorySink();
-  const context = testContext();
-  return runSync({
-    connector: hubspotConnector,
-    config: config(options.overrides),
-    credentials: options.creds ?? credentials,
-    cursor: options.cursor ?? null,
-    sink,
-    context,
-  }).then((result) => ({ result, sink, context }));
-};
+const sync = syncRunner(hubspotConnector, config, credentials);
 
 describe('HubSpot connector with @hubspot/api-client against a local CRM v3 search server', () => {
   it('first sync pages through all contacts, sorted ascending by lastmodifieddate', async () => {

@@ -1,6 +1,6 @@
 import { createHttpClient, createLogger } from '@muxly/common';
 import type { ConnectorContext, ConnectorPage } from '../../connector.ts';
-import type { SyncSink } from '../../sync.ts';
+import { runSync, type RunSyncOptions, type SyncSink } from '../../sync.ts';
 
 /**
  * A connector context for tests: the guarded HTTP client allowing loopback (where the fakes
@@ -45,3 +45,38 @@ export const allRecords = (pages: ConnectorPage[]) => pages.flatMap((page) => pa
 /** A check result as `name:verdict` strings, the shape the connection-test assertions compare. */
 export const verdicts = (result: { steps: { name: string; ok: boolean }[] }): string[] =>
   result.steps.map((step) => `${step.name}:${step.ok ? 'ok' : 'failed'}`);
+
+export interface TestSyncOptions {
+  cursor?: Record<string, unknown> | null;
+  /** The credentials to use instead of the test's good ones. */
+  creds?: unknown;
+  sink?: ReturnType<typeof memorySink>;
+  /** Fields over the test's base config. */
+  overrides?: Record<string, unknown>;
+  /** The context's clock. */
+  now?: string;
+}
+
+/**
+ * One sync of `connector` as a connector's tests run it against its fake: the config from the
+ * test's builder (with `overrides`), its good credentials unless told otherwise, a memory sink and
+ * a test context; answers the result with the sink and the context to inspect.
+ */
+export function syncRunner(
+  connector: RunSyncOptions['connector'],
+  config: (overrides?: Record<string, unknown>) => unknown,
+  credentials: unknown,
+) {
+  return (options: TestSyncOptions = {}) => {
+    const sink = options.sink ?? memorySink();
+    const context = testContext(options.now ? { now: options.now } : {});
+    return runSync({
+      connector,
+      config: config(options.overrides),
+      credentials: options.creds ?? credentials,
+      cursor: options.cursor ?? null,
+      sink,
+      context,
+    }).then((result) => ({ result, sink, context }));
+  };
+}
