@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createTestDatabase, type TestDatabase } from '../../control-plane/test/database.ts';
 import { postMetrics, startPipeline, type TestPipeline } from '../support/pipeline.ts';
-import { freePort, requireLocalStack, ServiceProcess, stopAllStartedProcesses, waitFor } from '../support/services.ts';
+import { requireLocalStack, stopAllStartedProcesses, waitFor } from '../support/services.ts';
 
 // Every service's /metrics passes `promtool check metrics` (Prometheus's own linter: metric and
 // label names, HELP and TYPE lines, counter suffixes), after a metric went through the pipeline so
@@ -9,7 +9,6 @@ import { freePort, requireLocalStack, ServiceProcess, stopAllStartedProcesses, w
 
 let pipeline: TestPipeline;
 let database: TestDatabase;
-let controlPlanePort = 0;
 
 function promtool(exposition: string): { status: number | null; output: string } {
   const result = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
@@ -27,15 +26,8 @@ async function metricsOf(url: string): Promise<string> {
 
 beforeAll(async () => {
   await requireLocalStack();
-  pipeline = await startPipeline();
   database = await createTestDatabase();
-  controlPlanePort = await freePort();
-  const controlPlane = new ServiceProcess('control-plane', {
-    MUXLY_CONFIG: pipeline.configFile,
-    MUXLY_CONTROL_PLANE__HTTP__PORT: String(controlPlanePort),
-    MUXLY_CONTROL_PLANE__DATABASE__URL: database.url,
-  }).start();
-  await controlPlane.waitUntilReady(`http://127.0.0.1:${controlPlanePort}/readyz`);
+  pipeline = await startPipeline({ controlPlane: { databaseUrl: database.url } });
   const response = await postMetrics(pipeline, { name: 'promtool.check', value: 1, dimensions: { plan: 'pro' } });
   expect(response.status).toBe(202);
   const { ids } = (await response.json()) as { ids: string[] };
@@ -50,7 +42,7 @@ afterAll(async () => {
 test.each(['ingest', 'transformer', 'router', 'control-plane'] as const)(
   "%s's /metrics passes promtool check metrics",
   async (service) => {
-    const port = service === 'control-plane' ? controlPlanePort : pipeline.ports[service];
+    const port = pipeline.ports[service];
     const exposition = await metricsOf(`http://127.0.0.1:${port}/metrics`);
     // Its own series are there, not only Node's defaults.
     expect(exposition).toMatch(/^# TYPE muxly_/m);

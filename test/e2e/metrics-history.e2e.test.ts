@@ -75,7 +75,7 @@ it('counts what each stage did, per destination, from the services’ own metric
 });
 
 it('counts a restarted service from zero: its totals keep growing, no rate is negative', async () => {
-  await pipeline.services.ingest.stop();
+  await pipeline.service('ingest').stop();
   await waitFor('ingest seen as unreachable', async () => (await history()).services.ingest.status === 'failing');
   await pipeline.restart('ingest');
   await waitFor('ingest read again', async () => (await history()).services.ingest.status === 'ok');

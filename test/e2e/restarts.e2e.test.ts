@@ -57,7 +57,7 @@ test('SIGTERM to each service in turn while metrics flow loses no accepted metri
   await pause(1_500);
   for (const name of ['transformer', 'router', 'ingest'] as const) {
     const countBefore = load.accepted.size;
-    const service = pipeline.services[name];
+    const service = pipeline.service(name);
     const exit = await service.stop();
     // A graceful stop exits 0 (not killed by the signal or the shutdown timeout); when it does not,
     // the service's own last log lines say why.

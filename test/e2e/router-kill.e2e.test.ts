@@ -1,24 +1,11 @@
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
-import {
-  freePort,
-  KAFKA_BROKER,
-  REGISTRY_URL,
-  requireLocalStack,
-  ServiceProcess,
-  stopAllStartedProcesses,
-  uniqueName,
-  waitFor,
-} from '../support/services.ts';
+import { postMetrics, startPipeline } from '../support/pipeline.ts';
+import { requireLocalStack, stopAllStartedProcesses, uniqueName, waitFor } from '../support/services.ts';
 
-// Issue 5, "done when": the router is killed (SIGKILL, no graceful stop) in the middle of a
-// stream; afterwards every accepted event is in the database destination exactly once (upsert on
-// the event id) and in the file destination at least once.
+// The router is killed (SIGKILL, no graceful stop) in the middle of a stream; afterwards every
+// accepted event is in the database destination exactly once (upsert on the event id) and in the
+// file destination at least once.
 
-const API_KEY = 'mxk_e2e_router_kill_0123456789';
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const databaseName = uniqueName('muxly_e2e_kill_');
 const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${databaseName}` }).toString();
@@ -48,56 +35,21 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
     'CREATE TABLE events (id text PRIMARY KEY, event_id text NOT NULL, name text NOT NULL, value double precision, worker text)',
   );
 
-  const dir = mkdtempSync(join(tmpdir(), 'muxly-e2e-kill-'));
-  const prefix = `${uniqueName('e2e-kill-')}.`;
-  const ports = { ingest: await freePort(), transformer: await freePort(), router: await freePort() };
-  const eventsFile = join(dir, 'events.jsonl');
-  const configFile = join(dir, 'muxly.json');
-  writeFileSync(
-    configFile,
-    JSON.stringify({
-      log: { level: 'warn' },
-      kafka: { brokers: [KAFKA_BROKER] },
-      schemaRegistry: { url: REGISTRY_URL },
-      topics: { prefix, partitions: 3 },
-      ingest: {
-        http: { port: ports.ingest },
-        apiKeys: [{ id: 'e2e', hash: `sha256:${createHash('sha256').update(API_KEY).digest('hex')}` }],
-      },
-      transformer: { health: { port: ports.transformer }, groupId: `${prefix}transformer`, instanceId: 'e2e-kill-1' },
-      router: {
-        health: { port: ports.router },
-        groupIdPrefix: `${prefix}router.`,
-        retry: { maxAttempts: 5, initialDelayMs: 100, maxDelayMs: 2_000 },
-      },
-      outbound: { fileBaseDirectory: dir },
-      pipeline: {
-        destinations: [
-          { id: 'file', type: 'file', config: { path: 'events.jsonl' } },
-          {
-            id: 'warehouse',
-            type: 'database',
-            config: {
-              connectionString: databaseUrl,
-              table: 'events',
-              columns: { event_id: '$.id', name: '$.name', value: '$.value', worker: '$.dimensions.worker' },
-            },
-          },
-        ],
-        rules: [{ id: 'all', destinationIds: ['file', 'warehouse'] }],
-      },
-    }),
-  );
-  const env = { MUXLY_CONFIG: configFile };
-  const ready = (name: keyof typeof ports) => `http://127.0.0.1:${ports[name]}/readyz`;
-  const start = async (name: keyof typeof ports) => {
-    const service = new ServiceProcess(name, env).start();
-    await service.waitUntilReady(ready(name));
-    return service;
-  };
   step('services starting');
-  await Promise.all([start('ingest'), start('transformer')]);
-  let router = await start('router');
+  const pipeline = await startPipeline({
+    prefix: 'e2e-kill-',
+    destinations: [
+      {
+        id: 'warehouse',
+        type: 'database',
+        config: {
+          connectionString: databaseUrl,
+          table: 'events',
+          columns: { event_id: '$.id', name: '$.name', value: '$.value', worker: '$.dimensions.worker' },
+        },
+      },
+    ],
+  });
 
   // Load: small batches; only ids answered 202 are tracked (the promise covers accepted metrics).
   const accepted = new Set<string>();
@@ -111,12 +63,7 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
         dimensions: { worker: String(sequence % 3) },
       }));
       try {
-        const response = await fetch(`http://127.0.0.1:${ports.ingest}/v1/metrics`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${API_KEY}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ metrics }),
-          signal: AbortSignal.timeout(15_000),
-        });
+        const response = await postMetrics(pipeline, { metrics });
         if (response.status === 202)
           for (const id of ((await response.json()) as { ids: string[] }).ids) accepted.add(id);
         else await response.arrayBuffer();
@@ -133,10 +80,11 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
   await waitFor('the router to deliver part of the stream', async () => (await rows()) > 50, 60_000);
   // NOTE: SIGKILL, not SIGTERM: nothing is flushed or committed; in-flight batches are redelivered.
   step('killing the router');
+  const router = pipeline.service('router');
   router.child!.kill('SIGKILL');
   expect(await router.exit).toEqual({ code: null, signal: 'SIGKILL' });
   await new Promise((resolve) => setTimeout(resolve, 1_000));
-  router = await start('router');
+  await pipeline.restart('router');
   step('router restarted');
   const countAtRestart = accepted.size;
   await waitFor('more metrics accepted after the restart', async () => accepted.size > countAtRestart + 50, 60_000);
@@ -145,22 +93,12 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
   await load;
   expect(accepted.size).toBeGreaterThan(100);
 
-  const fileIds = () => {
-    const counts = new Map<string, number>();
-    if (!existsSync(eventsFile)) return counts;
-    for (const line of readFileSync(eventsFile, 'utf8').split('\n')) {
-      if (!line) continue;
-      const { id } = JSON.parse(line) as { id: string };
-      counts.set(id, (counts.get(id) ?? 0) + 1);
-    }
-    return counts;
-  };
   await waitFor('every accepted metric in the database', async () => (await rows()) >= accepted.size, 90_000, 500);
   step('database complete');
   await waitFor(
     'every accepted metric in the file',
     async () => {
-      const inFile = fileIds();
+      const inFile = pipeline.deliveredIds();
       return [...accepted].every((id) => inFile.has(id));
     },
     60_000,
@@ -174,7 +112,7 @@ test('SIGKILL of the router mid-stream: database exactly once, file at least onc
   expect(new Set(stored.map((row) => row.event_id))).toEqual(accepted);
   expect(stored.filter((row) => row.id !== `api/e2e/${row.event_id}`)).toEqual([]);
   // At least once in the file: every accepted id, and nothing that was not accepted.
-  const inFile = fileIds();
+  const inFile = pipeline.deliveredIds();
   expect([...accepted].filter((id) => !inFile.has(id))).toEqual([]);
   expect([...inFile.keys()].filter((id) => !accepted.has(id))).toEqual([]);
   await database.end();

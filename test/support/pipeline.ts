@@ -6,55 +6,86 @@ import { freePort, KAFKA_BROKER, REGISTRY_URL, ServiceProcess, uniqueName, type 
 
 export const TEST_API_KEY = 'mxk_e2e_test_key_0123456789';
 
+/** A service the starter can run (the control plane through `options.controlPlane`). */
+export type PipelineService = ServiceName;
+
 export interface TestPipeline {
   dir: string;
   prefix: string;
   configFile: string;
   eventsFile: string;
-  ports: { ingest: number; transformer: number; router: number; controlPlane?: number };
+  /** The HTTP port of every service this pipeline runs (health, or the API for ingest and the control plane). */
+  ports: Record<PipelineService, number>;
   ingestUrl: string;
   /** Set when the pipeline was started with a control plane. */
   controlPlaneUrl?: string;
-  services: Record<'ingest' | 'transformer' | 'router', ServiceProcess> & { 'control-plane'?: ServiceProcess };
-  /** A fresh process for a service (after the previous one stopped). */
-  restart(name: 'ingest' | 'transformer' | 'router'): Promise<ServiceProcess>;
-  readyUrl(name: 'ingest' | 'transformer' | 'router'): string;
+  /** The process of each service started; a service not asked for is not in it. */
+  services: Partial<Record<PipelineService, ServiceProcess>>;
+  /** The current process of a service this pipeline started (fails naming it otherwise). */
+  service(name: PipelineService): ServiceProcess;
+  /** A fresh process for a service (after the previous one stopped or was killed). */
+  restart(name: PipelineService): Promise<ServiceProcess>;
+  readyUrl(name: PipelineService): string;
   stopAll(): Promise<void>;
   /** Event ids found in the destination file, with how often each appears. */
   deliveredIds(): Map<string, number>;
 }
 
+export interface PipelineOptions {
+  /** The data-path services to start, all at once; ingest, transformer and router by default. */
+  services?: readonly Exclude<PipelineService, 'control-plane'>[];
+  /** Start of the random topic prefix (and consumer groups), so a leftover topic names its test. */
+  prefix?: string;
+  logLevel?: string;
+  /** Replaces the Kafka settings (another broker, TLS, SASL). */
+  kafka?: Record<string, unknown>;
+  /**
+   * Settings merged over the starter's own, section by section (objects merge, anything else,
+   * arrays included, replaces): e.g. tracing, `topics.partitions`.
+   */
+  settings?: Record<string, unknown>;
+  /** Destinations besides the file one; the one rule routes every event to all of them. */
+  destinations?: { id: string; type: string; config: Record<string, unknown> }[];
+  /**
+   * Also run a control plane as a process, on this database, with its health report and metrics
+   * history pointed at the three services; the settings' pipeline seeds it. `settings` are more
+   * `controlPlane` settings (auth, services.metricsIntervalSeconds…), merged like `settings`.
+   */
+  controlPlane?: { databaseUrl: string; settings?: Record<string, unknown> };
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function mergeSettings(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const merged = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = merged[key];
+    merged[key] = isPlainObject(current) && isPlainObject(value) ? mergeSettings(current, value) : value;
+  }
+  return merged;
+}
+
 /**
- * Writes a settings file for an isolated pipeline (own topic prefix, consumer groups, ports and
- * output file) and starts ingest, transformer and router as processes with it. `kafka` replaces
- * the Kafka settings (another broker, TLS, SASL).
+ * The one way a test starts services as processes: writes a settings file for an isolated pipeline
+ * (own topic prefix, consumer groups, ports and output file), starts the services asked for with
+ * it and waits until each is ready. On a failed start every process it started is stopped.
  */
-export async function startPipeline(
-  options: {
-    logLevel?: string;
-    kafka?: Record<string, unknown>;
-    /** More top-level settings sections (e.g. tracing). */
-    settings?: Record<string, unknown>;
-    /** Destinations besides the file one; the one rule routes every event to all of them. */
-    destinations?: { id: string; type: string; config: Record<string, unknown> }[];
-    /**
-     * Also run a control plane as a process, on this database, with its health report and metrics
-     * history pointed at the three services; the settings' pipeline seeds it. More
-     * `controlPlane` settings (auth, services.metricsIntervalSeconds…) go in `settings`.
-     */
-    controlPlane?: { databaseUrl: string; settings?: Record<string, unknown> };
-  } = {},
-): Promise<TestPipeline> {
+export async function startPipeline(options: PipelineOptions = {}): Promise<TestPipeline> {
+  const names: PipelineService[] = [
+    ...(options.services ?? (['ingest', 'transformer', 'router'] as const)),
+    ...(options.controlPlane ? (['control-plane'] as const) : []),
+  ];
   const dir = mkdtempSync(join(tmpdir(), 'muxly-e2e-'));
-  const prefix = `${uniqueName('e2e-')}.`;
-  const ports = {
+  const prefix = `${uniqueName(options.prefix ?? 'e2e-')}.`;
+  const ports: Record<PipelineService, number> = {
     ingest: await freePort(),
     transformer: await freePort(),
     router: await freePort(),
-    ...(options.controlPlane ? { controlPlane: await freePort() } : {}),
+    'control-plane': await freePort(),
   };
   const eventsFile = join(dir, 'events.jsonl');
-  const settings = {
+  const base = {
     log: { level: options.logLevel ?? 'warn' },
     kafka: options.kafka ?? { brokers: [KAFKA_BROKER] },
     schemaRegistry: { url: REGISTRY_URL },
@@ -76,36 +107,33 @@ export async function startPipeline(
         { id: 'all', destinationIds: ['file', ...(options.destinations ?? []).map((destination) => destination.id)] },
       ],
     },
-    ...options.settings,
+    // The control plane's section only when it runs: its schema asks for a database.
     ...(options.controlPlane
       ? {
-          controlPlane: {
-            http: { port: ports.controlPlane },
-            database: { url: options.controlPlane.databaseUrl, poolMax: 4 },
-            ...options.controlPlane.settings,
-            services: {
-              ingestUrl: `http://127.0.0.1:${ports.ingest}`,
-              transformerUrl: `http://127.0.0.1:${ports.transformer}`,
-              routerUrl: `http://127.0.0.1:${ports.router}`,
-              ...(options.controlPlane.settings?.services as Record<string, unknown> | undefined),
+          controlPlane: mergeSettings(
+            {
+              http: { port: ports['control-plane'] },
+              database: { url: options.controlPlane.databaseUrl, poolMax: 4 },
+              services: {
+                ingestUrl: `http://127.0.0.1:${ports.ingest}`,
+                transformerUrl: `http://127.0.0.1:${ports.transformer}`,
+                routerUrl: `http://127.0.0.1:${ports.router}`,
+              },
             },
-          },
+            options.controlPlane.settings ?? {},
+          ),
         }
       : {}),
   };
+  const settings = mergeSettings(base, options.settings ?? {});
   const configFile = join(dir, 'muxly.json');
   writeFileSync(configFile, JSON.stringify(settings, null, 2));
   const env = { MUXLY_CONFIG: configFile };
-  const readyUrl = (name: 'ingest' | 'transformer' | 'router') => `http://127.0.0.1:${ports[name]}/readyz`;
-  const controlPlaneUrl = ports.controlPlane ? `http://127.0.0.1:${ports.controlPlane}` : undefined;
+  const readyUrl = (name: PipelineService) => `http://127.0.0.1:${ports[name]}/readyz`;
 
-  const make = (name: ServiceName) => new ServiceProcess(name, env).start();
-  const services: TestPipeline['services'] = {
-    ingest: make('ingest'),
-    transformer: make('transformer'),
-    router: make('router'),
-    ...(controlPlaneUrl ? { 'control-plane': make('control-plane') } : {}),
-  };
+  const make = (name: PipelineService) => new ServiceProcess(name, env).start();
+  const services: Partial<Record<PipelineService, ServiceProcess>> = {};
+  for (const name of names) services[name] = make(name);
   const pipeline: TestPipeline = {
     dir,
     prefix,
@@ -113,16 +141,22 @@ export async function startPipeline(
     eventsFile,
     ports,
     ingestUrl: `http://127.0.0.1:${ports.ingest}`,
-    ...(controlPlaneUrl ? { controlPlaneUrl } : {}),
+    ...(options.controlPlane ? { controlPlaneUrl: `http://127.0.0.1:${ports['control-plane']}` } : {}),
     services,
+    service(name) {
+      const service = services[name];
+      if (!service) throw new Error(`This test pipeline did not start ${name} (options.services: ${names.join(', ')})`);
+      return service;
+    },
     readyUrl,
     async restart(name) {
-      services[name] = make(name);
-      await services[name].waitUntilReady(readyUrl(name));
-      return services[name];
+      const service = make(name);
+      services[name] = service;
+      await service.waitUntilReady(readyUrl(name));
+      return service;
     },
     async stopAll() {
-      await Promise.all(Object.values(services).map((service) => service?.stop()));
+      await Promise.all(Object.values(services).map((service) => service.stop()));
     },
     deliveredIds() {
       const counts = new Map<string, number>();
@@ -136,10 +170,12 @@ export async function startPipeline(
     },
   };
   try {
-    await Promise.all([
-      ...(['ingest', 'transformer', 'router'] as const).map((name) => services[name].waitUntilReady(readyUrl(name))),
-      ...(controlPlaneUrl ? [services['control-plane']?.waitUntilReady(`${controlPlaneUrl}/readyz`, 120_000)] : []),
-    ]);
+    // The control plane migrates its database before it is ready: it gets longer.
+    await Promise.all(
+      names.map((name) =>
+        services[name]!.waitUntilReady(readyUrl(name), name === 'control-plane' ? 120_000 : undefined),
+      ),
+    );
   } catch (error) {
     await pipeline.stopAll();
     throw error;
