@@ -25,6 +25,8 @@ import {
   queryString,
   listPage,
   loadOr404,
+  refuseInUse,
+  type Operation,
 } from './common.ts';
 
 // Scheduled jobs (a connector action on a cron schedule) and the history of their executions.
@@ -160,108 +162,116 @@ export async function createJob(em: EntityManager, body: JobCreate): Promise<Sch
   return created;
 }
 
+const loadJob = (em: EntityManager, id: string) => loadOr404(em, SchedulerJobEntity, id, 'job');
+
+/** A page of executions matching `where`, newest first unless the query sorts otherwise. */
+function listExecutionPage(context: ControlPlaneContext, request: Request, where: FilterQuery<object>[]) {
+  const page = pageQuery(request, context, '-createdAt');
+  const dateFields = ['createdAt'];
+  return listPage(context.orm.em.fork(), JobExecutionEntity, { page, where, dateFields, render: executionDto });
+}
+
+const listJobs: Operation = (context) => async (request, response) => {
+  const page = pageQuery(request, context, 'name');
+  const where: FilterQuery<object>[] = [];
+  const enabled = queryBoolean(request, 'enabled');
+  const name = queryString(request, 'nameContains');
+  const connectorId = queryString(request, 'connectorId');
+  if (enabled !== undefined) where.push({ enabled });
+  if (name) where.push({ name: { $ilike: likeContains(name) } });
+  if (connectorId) where.push({ connectorId });
+  const dateFields = ['createdAt', 'updatedAt'];
+  response.json(await listPage(context.orm.em.fork(), SchedulerJobEntity, { page, where, dateFields, render: toDto }));
+};
+
+const postJob: Operation = (context) => async (request, response) => {
+  const job = await inTransaction(context, (em) => createJob(em, request.body as JobCreate));
+  await context.publisher.notify('job', job.id);
+  setEtag(response, job.version);
+  response.status(201).location(`${PATH}/${job.id}`).json(toDto(job));
+};
+
+const getJob: Operation = (context) => async (request, response) => {
+  const job = await loadJob(context.orm.em.fork(), param(request, 'id'));
+  setEtag(response, job.version);
+  response.json(toDto(job));
+};
+
+const patchJob: Operation = (context) => async (request, response) => {
+  const id = param(request, 'id');
+  const patch = request.body as JobBody;
+  const job = await inTransaction(context, async (em) => {
+    const current = await loadJob(em, id);
+    checkIfMatch(request, current.version, true);
+    const problems = checkSchedule(
+      patch.schedule !== undefined ? patch.schedule : current.schedule,
+      patch.timezone ?? current.timezone,
+    );
+    if (problems.length > 0) throw unprocessable('the schedule is not valid', problems);
+    if (
+      patch.name !== undefined &&
+      patch.name !== current.name &&
+      (await em.findOne(SchedulerJobEntity, { name: patch.name }))
+    ) {
+      throw conflict('duplicate', `a job named "${patch.name}" already exists`);
+    }
+    const { id: _ignored, connectorId: _fixed, backoff, ...fields } = patch;
+    Object.assign(current, fields);
+    if (backoff) current.backoff = { ...DEFAULT_BACKOFF, ...backoff };
+    await em.flush();
+    return current;
+  });
+  await context.publisher.notify('job', id);
+  setEtag(response, job.version);
+  response.json(toDto(job));
+};
+
+const deleteJob: Operation = (context) => async (request, response) => {
+  const id = param(request, 'id');
+  await inTransaction(context, async (em) => {
+    const job = await loadJob(em, id);
+    checkIfMatch(request, job.version, false);
+    const triggers = await em.find(WebhookTriggerEntity, { jobId: id }, { fields: ['id'], limit: 20 });
+    refuseInUse(
+      'job',
+      id,
+      triggers.map((trigger) => ({ kind: 'webhook-trigger', id: trigger.id })),
+      'delete those first',
+    );
+    em.remove(job);
+    await em.flush();
+  });
+  await context.publisher.notify('job', id);
+  response.status(204).end();
+};
+
+const listJobExecutions: Operation = (context) => async (request, response) => {
+  const id = param(request, 'id');
+  await loadJob(context.orm.em.fork(), id);
+  response.json(await listExecutionPage(context, request, [{ jobId: id }, ...executionFilters(request)]));
+};
+
+const listExecutions: Operation = (context) => async (request, response) => {
+  const jobId = queryString(request, 'jobId');
+  response.json(
+    await listExecutionPage(context, request, [...(jobId ? [{ jobId }] : []), ...executionFilters(request)]),
+  );
+};
+
+const getExecution: Operation = (context) => async (request, response) => {
+  const execution = await loadOr404(context.orm.em.fork(), JobExecutionEntity, param(request, 'id'), 'execution');
+  response.json(executionDto(execution));
+};
+
 export function jobRoutes(context: ControlPlaneContext): Router {
   const router = Router();
-  const load = (em: EntityManager, id: string) => loadOr404(em, SchedulerJobEntity, id, 'job');
-
-  const listExecutions = async (request: Request, where: FilterQuery<object>[]) => {
-    const page = pageQuery(request, context, '-createdAt');
-    const dateFields = ['createdAt'];
-    return listPage(context.orm.em.fork(), JobExecutionEntity, { page, where, dateFields, render: executionDto });
-  };
-
-  router.get(PATH, async (request, response) => {
-    const page = pageQuery(request, context, 'name');
-    const where: FilterQuery<object>[] = [];
-    const enabled = queryBoolean(request, 'enabled');
-    const name = queryString(request, 'nameContains');
-    const connectorId = queryString(request, 'connectorId');
-    if (enabled !== undefined) where.push({ enabled });
-    if (name) where.push({ name: { $ilike: likeContains(name) } });
-    if (connectorId) where.push({ connectorId });
-    const dateFields = ['createdAt', 'updatedAt'];
-    response.json(
-      await listPage(context.orm.em.fork(), SchedulerJobEntity, { page, where, dateFields, render: toDto }),
-    );
-  });
-
-  router.post(PATH, async (request, response) => {
-    const job = await inTransaction(context, (em) => createJob(em, request.body as JobCreate));
-    await context.publisher.notify('job', job.id);
-    setEtag(response, job.version);
-    response.status(201).location(`${PATH}/${job.id}`).json(toDto(job));
-  });
-
-  router.get(`${PATH}/:id`, async (request, response) => {
-    const job = await load(context.orm.em.fork(), param(request, 'id'));
-    setEtag(response, job.version);
-    response.json(toDto(job));
-  });
-
-  router.patch(`${PATH}/:id`, async (request, response) => {
-    const id = param(request, 'id');
-    const patch = request.body as JobBody;
-    const job = await inTransaction(context, async (em) => {
-      const current = await load(em, id);
-      checkIfMatch(request, current.version, true);
-      const problems = checkSchedule(
-        patch.schedule !== undefined ? patch.schedule : current.schedule,
-        patch.timezone ?? current.timezone,
-      );
-      if (problems.length > 0) throw unprocessable('the schedule is not valid', problems);
-      if (
-        patch.name !== undefined &&
-        patch.name !== current.name &&
-        (await em.findOne(SchedulerJobEntity, { name: patch.name }))
-      ) {
-        throw conflict('duplicate', `a job named "${patch.name}" already exists`);
-      }
-      const { id: _ignored, connectorId: _fixed, backoff, ...fields } = patch;
-      Object.assign(current, fields);
-      if (backoff) current.backoff = { ...DEFAULT_BACKOFF, ...backoff };
-      await em.flush();
-      return current;
-    });
-    await context.publisher.notify('job', id);
-    setEtag(response, job.version);
-    response.json(toDto(job));
-  });
-
-  router.delete(`${PATH}/:id`, async (request, response) => {
-    const id = param(request, 'id');
-    await inTransaction(context, async (em) => {
-      const job = await load(em, id);
-      checkIfMatch(request, job.version, false);
-      const triggers = await em.find(WebhookTriggerEntity, { jobId: id }, { fields: ['id'], limit: 20 });
-      if (triggers.length > 0) {
-        const usedBy = triggers.map((trigger) => ({ kind: 'webhook-trigger', id: trigger.id }));
-        throw conflict(
-          'in-use',
-          `job "${id}" is used by ${usedBy.map((u) => `webhook trigger "${u.id}"`).join(', ')}; delete those first`,
-          { usedBy },
-        );
-      }
-      em.remove(job);
-      await em.flush();
-    });
-    await context.publisher.notify('job', id);
-    response.status(204).end();
-  });
-
-  router.get(`${PATH}/:id/executions`, async (request, response) => {
-    const id = param(request, 'id');
-    await load(context.orm.em.fork(), id);
-    response.json(await listExecutions(request, [{ jobId: id }, ...executionFilters(request)]));
-  });
-
-  router.get('/api/v1/executions', async (request, response) => {
-    const jobId = queryString(request, 'jobId');
-    response.json(await listExecutions(request, [...(jobId ? [{ jobId }] : []), ...executionFilters(request)]));
-  });
-
-  router.get('/api/v1/executions/:id', async (request, response) => {
-    const execution = await loadOr404(context.orm.em.fork(), JobExecutionEntity, param(request, 'id'), 'execution');
-    response.json(executionDto(execution));
-  });
+  router.get(PATH, listJobs(context));
+  router.post(PATH, postJob(context));
+  router.get(`${PATH}/:id`, getJob(context));
+  router.patch(`${PATH}/:id`, patchJob(context));
+  router.delete(`${PATH}/:id`, deleteJob(context));
+  router.get(`${PATH}/:id/executions`, listJobExecutions(context));
+  router.get('/api/v1/executions', listExecutions(context));
+  router.get('/api/v1/executions/:id', getExecution(context));
   return router;
 }
