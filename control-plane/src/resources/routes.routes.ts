@@ -15,6 +15,7 @@ import {
   queryString,
   listPage,
   loadOr404,
+  type Operation,
 } from './common.ts';
 
 // Routes: which rules apply to the events of one source (a connector, or the ingest API when
@@ -94,100 +95,106 @@ export async function replaceRuleIds(em: EntityManager, routeId: string, ruleIds
   );
 }
 
+const loadRoute = (em: EntityManager, id: string) => loadOr404(em, RouteEntity, id, 'route');
+
+const listRoutes: Operation = (context) => async (request, response) => {
+  const page = pageQuery(request, context, 'name');
+  const where: FilterQuery<object>[] = [];
+  const enabled = queryBoolean(request, 'enabled');
+  const name = queryString(request, 'nameContains');
+  const connectorId = queryString(request, 'connectorId');
+  if (enabled !== undefined) where.push({ enabled });
+  if (name) where.push({ name: { $ilike: likeContains(name) } });
+  if (connectorId) where.push({ connectorId: connectorId === 'api' ? null : connectorId });
+  const em = context.orm.em.fork();
+  const dateFields = ['createdAt', 'updatedAt'];
+  const routes = await listPage(em, RouteEntity, { page, where, dateFields, render: (row) => row });
+  const ruleIds = await loadRuleIdsOf(
+    em,
+    routes.items.map((route) => route.id),
+  );
+  response.json({ ...routes, items: routes.items.map((route) => toDto(route, ruleIds.get(route.id)!)) });
+};
+
+const postRoute: Operation = (context) => async (request, response) => {
+  const body = request.body as RouteBody & { name: string; ruleIds: string[] };
+  const id = body.id ?? newId('rte');
+  const route = await inTransaction(context, async (em) => {
+    if (await em.findOne(RouteEntity, { id })) throw conflict('duplicate', `route "${id}" already exists`);
+    if (await em.findOne(RouteEntity, { name: body.name }))
+      throw conflict('duplicate', `a route named "${body.name}" already exists`);
+    await checkReferences(em, body);
+    const created = em.create(RouteEntity, {
+      id,
+      name: body.name,
+      connectorId: body.connectorId ?? null,
+      enabled: body.enabled ?? true,
+      errorHandling: body.errorHandling ?? {},
+    });
+    await em.flush();
+    await replaceRuleIds(em, id, body.ruleIds);
+    return created;
+  });
+  await context.publisher.notify('route', id);
+  setEtag(response, route.version);
+  response.status(201).location(`${PATH}/${id}`).json(toDto(route, body.ruleIds));
+};
+
+const getRoute: Operation = (context) => async (request, response) => {
+  const em = context.orm.em.fork();
+  const route = await loadRoute(em, param(request, 'id'));
+  setEtag(response, route.version);
+  response.json(toDto(route, await loadRuleIds(em, route.id)));
+};
+
+const patchRoute: Operation = (context) => async (request, response) => {
+  const id = param(request, 'id');
+  const patch = request.body as RouteBody;
+  const [route, ruleIds] = await inTransaction(context, async (em) => {
+    const current = await loadRoute(em, id);
+    checkIfMatch(request, current.version, true);
+    if (
+      patch.name !== undefined &&
+      patch.name !== current.name &&
+      (await em.findOne(RouteEntity, { name: patch.name }))
+    ) {
+      throw conflict('duplicate', `a route named "${patch.name}" already exists`);
+    }
+    await checkReferences(em, patch);
+    if (patch.name !== undefined) current.name = patch.name;
+    if (patch.connectorId !== undefined) current.connectorId = patch.connectorId;
+    if (patch.enabled !== undefined) current.enabled = patch.enabled;
+    if (patch.errorHandling !== undefined) current.errorHandling = patch.errorHandling;
+    if (patch.ruleIds) {
+      await replaceRuleIds(em, id, patch.ruleIds);
+      current.updatedAt = new Date();
+    }
+    await em.flush();
+    return [current, patch.ruleIds ?? (await loadRuleIds(em, id))] as const;
+  });
+  await context.publisher.notify('route', id);
+  setEtag(response, route.version);
+  response.json(toDto(route, ruleIds));
+};
+
+const deleteRoute: Operation = (context) => async (request, response) => {
+  const id = param(request, 'id');
+  await inTransaction(context, async (em) => {
+    const route = await loadRoute(em, id);
+    checkIfMatch(request, route.version, false);
+    em.remove(route);
+    await em.flush();
+  });
+  await context.publisher.notify('route', id);
+  response.status(204).end();
+};
+
 export function routeRoutes(context: ControlPlaneContext): Router {
   const router = Router();
-  const load = (em: EntityManager, id: string) => loadOr404(em, RouteEntity, id, 'route');
-
-  router.get(PATH, async (request, response) => {
-    const page = pageQuery(request, context, 'name');
-    const where: FilterQuery<object>[] = [];
-    const enabled = queryBoolean(request, 'enabled');
-    const name = queryString(request, 'nameContains');
-    const connectorId = queryString(request, 'connectorId');
-    if (enabled !== undefined) where.push({ enabled });
-    if (name) where.push({ name: { $ilike: likeContains(name) } });
-    if (connectorId) where.push({ connectorId: connectorId === 'api' ? null : connectorId });
-    const em = context.orm.em.fork();
-    const dateFields = ['createdAt', 'updatedAt'];
-    const routes = await listPage(em, RouteEntity, { page, where, dateFields, render: (row) => row });
-    const ruleIds = await loadRuleIdsOf(
-      em,
-      routes.items.map((route) => route.id),
-    );
-    response.json({ ...routes, items: routes.items.map((route) => toDto(route, ruleIds.get(route.id)!)) });
-  });
-
-  router.post(PATH, async (request, response) => {
-    const body = request.body as RouteBody & { name: string; ruleIds: string[] };
-    const id = body.id ?? newId('rte');
-    const route = await inTransaction(context, async (em) => {
-      if (await em.findOne(RouteEntity, { id })) throw conflict('duplicate', `route "${id}" already exists`);
-      if (await em.findOne(RouteEntity, { name: body.name }))
-        throw conflict('duplicate', `a route named "${body.name}" already exists`);
-      await checkReferences(em, body);
-      const created = em.create(RouteEntity, {
-        id,
-        name: body.name,
-        connectorId: body.connectorId ?? null,
-        enabled: body.enabled ?? true,
-        errorHandling: body.errorHandling ?? {},
-      });
-      await em.flush();
-      await replaceRuleIds(em, id, body.ruleIds);
-      return created;
-    });
-    await context.publisher.notify('route', id);
-    setEtag(response, route.version);
-    response.status(201).location(`${PATH}/${id}`).json(toDto(route, body.ruleIds));
-  });
-
-  router.get(`${PATH}/:id`, async (request, response) => {
-    const em = context.orm.em.fork();
-    const route = await load(em, param(request, 'id'));
-    setEtag(response, route.version);
-    response.json(toDto(route, await loadRuleIds(em, route.id)));
-  });
-
-  router.patch(`${PATH}/:id`, async (request, response) => {
-    const id = param(request, 'id');
-    const patch = request.body as RouteBody;
-    const [route, ruleIds] = await inTransaction(context, async (em) => {
-      const current = await load(em, id);
-      checkIfMatch(request, current.version, true);
-      if (
-        patch.name !== undefined &&
-        patch.name !== current.name &&
-        (await em.findOne(RouteEntity, { name: patch.name }))
-      ) {
-        throw conflict('duplicate', `a route named "${patch.name}" already exists`);
-      }
-      await checkReferences(em, patch);
-      if (patch.name !== undefined) current.name = patch.name;
-      if (patch.connectorId !== undefined) current.connectorId = patch.connectorId;
-      if (patch.enabled !== undefined) current.enabled = patch.enabled;
-      if (patch.errorHandling !== undefined) current.errorHandling = patch.errorHandling;
-      if (patch.ruleIds) {
-        await replaceRuleIds(em, id, patch.ruleIds);
-        current.updatedAt = new Date();
-      }
-      await em.flush();
-      return [current, patch.ruleIds ?? (await loadRuleIds(em, id))] as const;
-    });
-    await context.publisher.notify('route', id);
-    setEtag(response, route.version);
-    response.json(toDto(route, ruleIds));
-  });
-
-  router.delete(`${PATH}/:id`, async (request, response) => {
-    const id = param(request, 'id');
-    await inTransaction(context, async (em) => {
-      const route = await load(em, id);
-      checkIfMatch(request, route.version, false);
-      em.remove(route);
-      await em.flush();
-    });
-    await context.publisher.notify('route', id);
-    response.status(204).end();
-  });
+  router.get(PATH, listRoutes(context));
+  router.post(PATH, postRoute(context));
+  router.get(`${PATH}/:id`, getRoute(context));
+  router.patch(`${PATH}/:id`, patchRoute(context));
+  router.delete(`${PATH}/:id`, deleteRoute(context));
   return router;
 }
