@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Server, ServerResponse } from 'node:http';
-import { Kafka, logLevel } from 'kafkajs';
 import { createLogger, loadSettings, type MuxlySettings } from '@muxly/common';
 import { createAsyncServer } from '../../test/support/http.ts';
+import { deleteTopicsAndGroups } from '../../test/support/kafka.ts';
 import { waitFor } from '../../test/support/services.ts';
 import { sharedGroupId, startRouter, type RouterService } from './service.ts';
 
@@ -68,16 +68,10 @@ afterAll(async () => {
   await router?.stop();
   server?.closeAllConnections();
   await new Promise<void>((resolve) => server?.close(() => resolve()));
-  const admin = new Kafka({ brokers: settings.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    await admin
-      .deleteTopics({ topics: (await admin.listTopics()).filter((topic) => topic.startsWith(prefix)) })
-      .catch(() => undefined);
-    await admin.deleteGroups([sharedGroupId(`${prefix}router.`), `${prefix}router.hook`]).catch(() => undefined);
-  } finally {
-    await admin.disconnect();
-  }
+  await deleteTopicsAndGroups(settings.kafka.brokers, {
+    prefix,
+    groups: [sharedGroupId(`${prefix}router.`), `${prefix}router.hook`],
+  });
 });
 
 const readyz = async (): Promise<{ status: number; body: { checks: Record<string, { error?: string }> } }> => {

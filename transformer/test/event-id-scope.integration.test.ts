@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { Kafka, logLevel } from 'kafkajs';
 import { createLogger, loadSettings, type MuxlySettings } from '@muxly/common';
 import { startIngest, type IngestService } from '../../ingest/src/service.ts';
 import { startRouter, sharedGroupId, type RouterService } from '../../router/src/service.ts';
 import { startTransformer, type TransformerService } from '../src/service.ts';
+import { deleteTopicsAndGroups } from '../../test/support/kafka.ts';
 import { KAFKA_BROKER, REGISTRY_URL, uniqueName, waitFor } from '../../test/support/services.ts';
 
 // Finding 10c: an event's id is the writer's choice, so it is unique only within its source. Two
@@ -93,18 +93,10 @@ afterAll(async () => {
   await client?.end();
   await admin?.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
   await admin?.end();
-  const kafkaAdmin = new Kafka({ brokers: [KAFKA_BROKER], logLevel: logLevel.NOTHING }).admin();
-  await kafkaAdmin.connect();
-  try {
-    await kafkaAdmin
-      .deleteTopics({ topics: (await kafkaAdmin.listTopics()).filter((topic) => topic.startsWith(prefix)) })
-      .catch(() => undefined);
-    await kafkaAdmin
-      .deleteGroups([`${prefix}transformer`, sharedGroupId(`${prefix}router.`), `${prefix}router.db`])
-      .catch(() => undefined);
-  } finally {
-    await kafkaAdmin.disconnect();
-  }
+  await deleteTopicsAndGroups([KAFKA_BROKER], {
+    prefix,
+    groups: [`${prefix}transformer`, sharedGroupId(`${prefix}router.`), `${prefix}router.db`],
+  });
 });
 
 async function post(key: string, metric: Record<string, unknown>): Promise<number> {

@@ -19,6 +19,7 @@ import type { JobCommand, JobResult, RawEnvelope, RunCommand } from '@muxly/sche
 import { OtlpReceiver } from '../../../test/support/otlp-receiver.ts';
 import { contact, startFakeHubSpot } from '../connectors/hubspot/hubspot.fake.ts';
 import { startJobs, type RunningJobs } from './commands.consumer.ts';
+import { deleteTopicsAndGroups } from '../../../test/support/kafka.ts';
 import { waitFor } from '../../../test/support/services.ts';
 
 // The job runner through real Kafka: run and cancel commands in, connector.records.v1 envelopes
@@ -48,6 +49,7 @@ let api: Server;
 let apiUrl: string;
 let kafka: Kafka;
 let topics: TopicNames;
+let brokers: string[] = [];
 let producer: KafkaProducer;
 let jobs: RunningJobs;
 let reader: Consumer;
@@ -77,6 +79,7 @@ beforeAll(async () => {
     },
   });
   const logger = createLogger({ service: 'ingest-test', silent: true });
+  brokers = settings.kafka.brokers;
   kafka = createKafka(settings.kafka, logger);
   topics = topicNames(prefix);
   try {
@@ -117,10 +120,7 @@ afterAll(async () => {
     await new Promise((resolve) => api.close(resolve));
   }
   if (!kafka) return;
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-  await admin.disconnect();
+  await deleteTopicsAndGroups(brokers, { topics: Object.values(topics) });
 });
 
 const keyring = new SecretKeyring({ keys: [KEY] });

@@ -2,6 +2,7 @@ import { createKafka, createLogger, SecretKeyring } from '@muxly/common';
 import type { PipelineDefinition } from '../pipeline/pipeline.ts';
 import { randomSuffix } from '../destinations/test-context.ts';
 import { LiveConfig } from './live-config.ts';
+import { deleteTopicsAndGroups } from '../../../test/support/kafka.ts';
 import { waitFor } from '../../../test/support/services.ts';
 
 // Peer: the local stack's Kafka (127.0.0.1:9092), a fresh compacted config topic per run.
@@ -50,10 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await live?.stop();
   await producer.disconnect();
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-  await admin.disconnect();
+  await deleteTopicsAndGroups(brokers, { topics: [topic] });
 });
 
 test('applies the topic at start, then live changes and deletions, with decrypted credentials', async () => {

@@ -11,6 +11,7 @@ import {
   topicNames,
   type MuxlySettings,
 } from '@muxly/common';
+import { deleteTopicsAndGroups } from '../../../test/support/kafka.ts';
 import { waitFor } from '../../../test/support/services.ts';
 import { sharedGroupId, startRouter, type RouterService } from '../service.ts';
 
@@ -141,13 +142,11 @@ afterAll(async () => {
   await router?.stop();
   await producer?.disconnect();
   if (admin) {
-    await admin
-      .deleteTopics({ topics: (await admin.listTopics()).filter((topic) => topic.startsWith(prefix)) })
-      .catch(() => undefined);
-    await admin
-      .deleteGroups([sharedGroupId(groupIdPrefix), `${groupIdPrefix}fast`, `${groupIdPrefix}slow`])
-      .catch(() => undefined);
     await admin.disconnect();
+    await deleteTopicsAndGroups(settings.kafka.brokers, {
+      prefix,
+      groups: [sharedGroupId(groupIdPrefix), `${groupIdPrefix}fast`, `${groupIdPrefix}slow`],
+    });
   }
   await rm(directory, { recursive: true, force: true });
 });

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Admin, Producer } from 'kafkajs';
 import { createKafka, createLogger, encodeWireFormat, loadSettings, topicNames } from '@muxly/common';
 import { createAsyncServer } from '../../../test/support/http.ts';
+import { deleteTopicsAndGroups } from '../../../test/support/kafka.ts';
 import { waitFor } from '../../../test/support/services.ts';
 import { sharedGroupId, startRouter, type RouterService } from '../service.ts';
 
@@ -47,6 +48,7 @@ const refusing = createAsyncServer(async (request, response) => {
 let router: RouterService | undefined;
 let producer: Producer;
 let admin: Admin;
+let brokers: string[] = [];
 
 const listen = async (server: typeof holding) => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -77,6 +79,7 @@ beforeAll(async () => {
       },
     },
   });
+  brokers = settings.kafka.brokers;
   const kafka = createKafka(settings.kafka, logger);
   admin = kafka.admin();
   try {
@@ -122,11 +125,11 @@ afterAll(async () => {
   await router?.stop();
   await producer?.disconnect();
   if (admin) {
-    await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
-    await admin
-      .deleteGroups([sharedGroupId(groupIdPrefix), `${groupIdPrefix}held`, `${groupIdPrefix}refusing`])
-      .catch(() => undefined);
     await admin.disconnect();
+    await deleteTopicsAndGroups(brokers, {
+      topics: Object.values(topics),
+      groups: [sharedGroupId(groupIdPrefix), `${groupIdPrefix}held`, `${groupIdPrefix}refusing`],
+    });
   }
   await Promise.all([holding, refusing].map((server) => new Promise((resolve) => server.close(resolve))));
 });
