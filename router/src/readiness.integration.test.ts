@@ -4,7 +4,7 @@ import { createLogger, loadSettings, type MuxlySettings } from '@muxly/common';
 import { createAsyncServer } from '../../test/support/http.ts';
 import { deleteTopicsAndGroups } from '../../test/support/kafka.ts';
 import { waitFor } from '../../test/support/services.ts';
-import { sharedGroupId, startRouter, type RouterService } from './service.ts';
+import { startRouter, type RouterService } from './service.ts';
 
 // The router's /readyz answers without credentials. Each destination's outbound
 // check runs in the background once per interval and /readyz answers from the last result, so a
@@ -68,10 +68,7 @@ afterAll(async () => {
   await router?.stop();
   server?.closeAllConnections();
   await new Promise<void>((resolve) => server?.close(() => resolve()));
-  await deleteTopicsAndGroups(settings.kafka.brokers, {
-    prefix,
-    groups: [sharedGroupId(`${prefix}router.`), `${prefix}router.hook`],
-  });
+  await deleteTopicsAndGroups(settings.kafka.brokers, { prefix });
 });
 
 const readyz = async (): Promise<{ status: number; body: { checks: Record<string, { error?: string }> } }> => {

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { createLogger, loadSettings, type MuxlySettings } from '@muxly/common';
 import { startIngest, type IngestService } from '../../ingest/src/service.ts';
-import { startRouter, sharedGroupId, type RouterService } from '../../router/src/service.ts';
+import { startRouter, type RouterService } from '../../router/src/service.ts';
 import { startTransformer, type TransformerService } from '../src/service.ts';
 import { deleteTopicsAndGroups } from '../../test/support/kafka.ts';
 import { KAFKA_BROKER, REGISTRY_URL, uniqueName, waitFor } from '../../test/support/services.ts';
@@ -93,10 +93,7 @@ afterAll(async () => {
   await client?.end();
   await admin?.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
   await admin?.end();
-  await deleteTopicsAndGroups([KAFKA_BROKER], {
-    prefix,
-    groups: [`${prefix}transformer`, sharedGroupId(`${prefix}router.`), `${prefix}router.db`],
-  });
+  await deleteTopicsAndGroups([KAFKA_BROKER], { prefix });
 });
 
 async function post(key: string, metric: Record<string, unknown>): Promise<number> {

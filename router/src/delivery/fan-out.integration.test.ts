@@ -13,7 +13,7 @@ import {
 } from '@muxly/common';
 import { deleteTopicsAndGroups } from '../../../test/support/kafka.ts';
 import { waitFor } from '../../../test/support/services.ts';
-import { sharedGroupId, startRouter, type RouterService } from '../service.ts';
+import { startRouter, type RouterService } from '../service.ts';
 
 // One reader per router instance, one queue and one consumer group per destination, against the
 // local stack's Kafka: a destination that cannot write stops holding back the others once its
@@ -143,10 +143,7 @@ afterAll(async () => {
   await producer?.disconnect();
   if (admin) {
     await admin.disconnect();
-    await deleteTopicsAndGroups(settings.kafka.brokers, {
-      prefix,
-      groups: [sharedGroupId(groupIdPrefix), `${groupIdPrefix}fast`, `${groupIdPrefix}slow`],
-    });
+    await deleteTopicsAndGroups(settings.kafka.brokers, { prefix });
   }
   await rm(directory, { recursive: true, force: true });
 });

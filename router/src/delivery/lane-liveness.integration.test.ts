@@ -6,7 +6,7 @@ import { createKafka, createLogger, encodeWireFormat, loadSettings, topicNames }
 import { createAsyncServer } from '../../../test/support/http.ts';
 import { deleteTopicsAndGroups } from '../../../test/support/kafka.ts';
 import { waitFor } from '../../../test/support/services.ts';
-import { sharedGroupId, startRouter, type RouterService } from '../service.ts';
+import { startRouter, type RouterService } from '../service.ts';
 
 // Against the local stack's Kafka: a destination lane held by a send that never returns, while
 // events wait for it, turns the router's /healthz to 503 naming the lane's group; a destination
@@ -126,10 +126,7 @@ afterAll(async () => {
   await producer?.disconnect();
   if (admin) {
     await admin.disconnect();
-    await deleteTopicsAndGroups(brokers, {
-      topics: Object.values(topics),
-      groups: [sharedGroupId(groupIdPrefix), `${groupIdPrefix}held`, `${groupIdPrefix}refusing`],
-    });
+    await deleteTopicsAndGroups(brokers, { prefix });
   }
   await Promise.all([holding, refusing].map((server) => new Promise((resolve) => server.close(resolve))));
 });
