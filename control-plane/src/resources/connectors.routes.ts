@@ -1,8 +1,8 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { ControlPlaneContext } from '../context.ts';
 import { ConnectorEntity, RouteEntity, SchedulerJobEntity, type Connector } from '../db/entities.ts';
-import { param } from './common.ts';
-import { typedObjectHandlers, type TypedObjectSpec } from './typed-object.ts';
+import { param, type Operation } from './common.ts';
+import { loadTypedObject, typedObjectRoutes, type TypedObjectSpec } from './typed-object.ts';
 
 export const connectorSpec: TypedObjectSpec<Connector> = {
   kind: 'connector',
@@ -22,19 +22,13 @@ export const connectorSpec: TypedObjectSpec<Connector> = {
   },
 };
 
+const getConnectorState: Operation = (context) => async (request, response) => {
+  const connector = await loadTypedObject(connectorSpec, context.orm.em.fork(), param(request, 'id'));
+  response.json({ connectorId: connector.id, state: connector.state ?? null });
+};
+
 export function connectorRoutes(context: ControlPlaneContext): Router {
-  const spec = connectorSpec;
-  const handlers = typedObjectHandlers(spec, context);
-  const router = Router();
-  router.get(spec.path, handlers.list);
-  router.post(spec.path, handlers.create);
-  router.get(`${spec.path}/:id`, handlers.get);
-  router.patch(`${spec.path}/:id`, handlers.update);
-  router.delete(`${spec.path}/:id`, handlers.remove);
-  router.post(`${spec.path}/:id/test`, handlers.test);
-  router.get(`${spec.path}/:id/state`, async (request, response) => {
-    const connector = await handlers.load(context.orm.em.fork(), param(request, 'id'));
-    response.json({ connectorId: connector.id, state: connector.state ?? null });
-  });
+  const router = typedObjectRoutes(connectorSpec, context);
+  router.get(`${connectorSpec.path}/:id/state`, getConnectorState(context));
   return router;
 }

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { ControlPlaneContext } from '../context.ts';
 import { DestinationEntity, RuleDestinationEntity, type Destination } from '../db/entities.ts';
 import {
@@ -6,7 +6,7 @@ import {
   placeNewDestination,
   placeReenabledDestination,
 } from '../positions/destination-hooks.ts';
-import { typedObjectHandlers, type TypedObjectSpec } from './typed-object.ts';
+import { typedObjectRoutes, type TypedObjectSpec } from './typed-object.ts';
 
 export const destinationSpec = (context: ControlPlaneContext): TypedObjectSpec<Destination> => ({
   kind: 'destination',
@@ -29,14 +29,5 @@ export const destinationSpec = (context: ControlPlaneContext): TypedObjectSpec<D
 });
 
 export function destinationRoutes(context: ControlPlaneContext): Router {
-  const spec = destinationSpec(context);
-  const handlers = typedObjectHandlers(spec, context);
-  const router = Router();
-  router.get(spec.path, handlers.list);
-  router.post(spec.path, handlers.create);
-  router.get(`${spec.path}/:id`, handlers.get);
-  router.patch(`${spec.path}/:id`, handlers.update);
-  router.delete(`${spec.path}/:id`, handlers.remove);
-  router.post(`${spec.path}/:id/test`, handlers.test);
-  return router;
+  return typedObjectRoutes(destinationSpec(context), context);
 }

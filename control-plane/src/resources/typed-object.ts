@@ -1,4 +1,4 @@
-import type { Request, Response } from 'express';
+import { Router, type RequestHandler } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { EntityName, FilterQuery, RequiredEntityData } from '@mikro-orm/core';
 import type { ControlPlaneContext } from '../context.ts';
@@ -18,12 +18,14 @@ import {
   param,
   queryBoolean,
   queryString,
+  refuseInUse,
 } from './common.ts';
 
 // Connectors and destinations have the same shape: a type from a template, a config validated
 // against the template's schema, and write-only credentials encrypted at rest. This file holds
-// that shape and one handler per operation; connectors.routes.ts and destinations.routes.ts
-// mount them with what differs (entity, path, what forbids a delete).
+// that shape, one handler per operation and the table that mounts them (typedObjectRoutes);
+// connectors.routes.ts and destinations.routes.ts give what differs (entity, path, what forbids
+// a delete) and add their own operations.
 
 type TypedObject = Connector | Destination;
 type Json = Record<string, unknown>;
@@ -177,23 +179,30 @@ async function refuseForbiddenDatabase(
   if (problem) throw unprocessable(`the ${kind} may not write to this database`, [problem]);
 }
 
-type Handler = (request: Request, response: Response) => Promise<void>;
+/** The object of this kind with this id, or the 404 problem naming its kind. */
+export const loadTypedObject = <T extends TypedObject>(spec: TypedObjectSpec<T>, em: EntityManager, id: string) =>
+  loadOr404(em, spec.entity, id, spec.label);
 
-/** The handlers of the operations connectors and destinations share, one per operation. */
-export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec<T>, context: ControlPlaneContext) {
-  const { keyring, templates } = context;
-  const { kind, entity, label } = spec;
-  const load = (em: EntityManager, id: string) => loadOr404(em, entity, id, label);
-  const decryptCredentials = (object: T): Json | null =>
-    object.credentials ? (keyring.decrypt(object.credentials, secretContext(kind, object.id)) as Json) : null;
-  const encryptCredentials = (credentials: Json | null, id: string) =>
-    credentials ? keyring.encrypt(credentials, secretContext(kind, id)) : null;
-  const refuseDuplicateName = async (em: EntityManager, name: string) => {
-    if (await em.findOne(entity, { name } as FilterQuery<T>))
-      throw conflict('duplicate', `a ${label} named "${name}" already exists`);
-  };
+function decryptCredentials(kind: TemplateKind, context: ControlPlaneContext, object: TypedObject) {
+  return object.credentials
+    ? (context.keyring.decrypt(object.credentials, secretContext(kind, object.id)) as Json)
+    : null;
+}
 
-  const list: Handler = async (request, response) => {
+function encryptCredentials(kind: TemplateKind, context: ControlPlaneContext, credentials: Json | null, id: string) {
+  return credentials ? context.keyring.encrypt(credentials, secretContext(kind, id)) : null;
+}
+
+async function refuseDuplicateName<T extends TypedObject>(spec: TypedObjectSpec<T>, em: EntityManager, name: string) {
+  if (await em.findOne(spec.entity, { name } as FilterQuery<T>))
+    throw conflict('duplicate', `a ${spec.label} named "${name}" already exists`);
+}
+
+function listTypedObjects<T extends TypedObject>(
+  spec: TypedObjectSpec<T>,
+  context: ControlPlaneContext,
+): RequestHandler {
+  return async (request, response) => {
     const where: FilterQuery<object>[] = [];
     const type = queryString(request, 'type');
     const enabled = queryBoolean(request, 'enabled');
@@ -203,41 +212,55 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
     if (name) where.push({ name: { $ilike: likeContains(name) } });
     const page = pageQuery(request, context, 'name');
     const dateFields = ['createdAt', 'updatedAt'];
-    response.json(await listPage(context.orm.em.fork(), entity, { page, where, dateFields, render: toDto }));
+    response.json(await listPage(context.orm.em.fork(), spec.entity, { page, where, dateFields, render: toDto }));
   };
+}
 
-  const create: Handler = async (request, response) => {
+function postTypedObject<T extends TypedObject>(
+  spec: TypedObjectSpec<T>,
+  context: ControlPlaneContext,
+): RequestHandler {
+  return async (request, response) => {
     const body = request.body as TypedObjectCreate;
     const created = await inTransaction(context, (em) => createTypedObjectWith(spec, context, em, body));
-    await context.publisher.notify(kind, created.id);
+    await context.publisher.notify(spec.kind, created.id);
     setEtag(response, created.version);
     response.status(201).location(`${spec.path}/${created.id}`).json(toDto(created));
   };
+}
 
-  const get: Handler = async (request, response) => {
-    const object = await load(context.orm.em.fork(), param(request, 'id'));
+function getTypedObject<T extends TypedObject>(spec: TypedObjectSpec<T>, context: ControlPlaneContext): RequestHandler {
+  return async (request, response) => {
+    const object = await loadTypedObject(spec, context.orm.em.fork(), param(request, 'id'));
     setEtag(response, object.version);
     response.json(toDto(object));
   };
+}
 
-  const update: Handler = async (request, response) => {
+function patchTypedObject<T extends TypedObject>(
+  spec: TypedObjectSpec<T>,
+  context: ControlPlaneContext,
+): RequestHandler {
+  const { kind } = spec;
+  return async (request, response) => {
     const id = param(request, 'id');
     const patch = request.body as TypedObjectBody;
     const updated = await inTransaction(context, async (em) => {
-      const object = await load(em, id);
+      const object = await loadTypedObject(spec, em, id);
       checkIfMatch(request, object.version, true);
-      if (patch.name !== undefined && patch.name !== object.name) await refuseDuplicateName(em, patch.name);
-      const credentials = patch.credentials === undefined ? decryptCredentials(object) : nonEmpty(patch.credentials);
+      if (patch.name !== undefined && patch.name !== object.name) await refuseDuplicateName(spec, em, patch.name);
+      const credentials =
+        patch.credentials === undefined ? decryptCredentials(spec.kind, context, object) : nonEmpty(patch.credentials);
       if (patch.config !== undefined || patch.credentials !== undefined) {
         const before = object.config;
-        object.config = templates.validate(kind, object.type, patch.config ?? object.config, credentials);
+        object.config = context.templates.validate(kind, object.type, patch.config ?? object.config, credentials);
         // NOTE: stored credentials follow the endpoint they were given for. Moving the endpoint
         // without sending them again would let anyone who may edit the object (but never read
         // its secrets) have them sent to a host of their choosing.
         if (patch.credentials === undefined && credentials) refuseMovedEndpoints(before, object.config);
         await refuseForbiddenDatabase(context, kind, object.config, credentials);
       }
-      if (patch.credentials !== undefined) object.credentials = encryptCredentials(credentials, id);
+      if (patch.credentials !== undefined) object.credentials = encryptCredentials(spec.kind, context, credentials, id);
       await spec.onUpdate?.(object, patch);
       if (patch.name !== undefined) object.name = patch.name;
       if (patch.enabled !== undefined) object.enabled = patch.enabled;
@@ -248,56 +271,78 @@ export function typedObjectHandlers<T extends TypedObject>(spec: TypedObjectSpec
     setEtag(response, updated.version);
     response.json(toDto(updated));
   };
+}
 
-  const remove: Handler = async (request, response) => {
+function deleteTypedObject<T extends TypedObject>(
+  spec: TypedObjectSpec<T>,
+  context: ControlPlaneContext,
+): RequestHandler {
+  return async (request, response) => {
     const id = param(request, 'id');
     await inTransaction(context, async (em) => {
-      const object = await load(em, id);
+      const object = await loadTypedObject(spec, em, id);
       checkIfMatch(request, object.version, false);
-      const users = await spec.usedBy(em, id);
-      if (users.length > 0) {
-        const names = users.map((user) => `${user.kind} "${user.id}"`).join(', ');
-        throw conflict('in-use', `${label} "${id}" is used by ${names}; change or delete those first`, {
-          usedBy: users,
-        });
-      }
+      refuseInUse(spec.label, id, await spec.usedBy(em, id));
       em.remove(object);
       await em.flush();
     });
-    await context.publisher.notify(kind, id);
+    await context.publisher.notify(spec.kind, id);
     spec.onDelete?.(id);
     response.status(204).end();
   };
+}
 
-  /**
-   * Stores credentials a provider rotated during a connection test (a new refresh token), as an
-   * edit would: the old refresh token may already have stopped working.
-   */
-  const saveRotatedCredentials = async (id: string, credentials: Record<string, unknown>) => {
-    await inTransaction(context, async (em) => {
-      const object = await load(em, id);
-      object.credentials = encryptCredentials(credentials as Json, id);
-      await em.flush();
-    });
-    await context.publisher.notify(kind, id);
-  };
+/**
+ * Stores credentials a provider rotated during a connection test (a new refresh token), as an
+ * edit would: the old refresh token may already have stopped working.
+ */
+async function saveRotatedCredentials<T extends TypedObject>(
+  spec: TypedObjectSpec<T>,
+  context: ControlPlaneContext,
+  id: string,
+  credentials: Record<string, unknown>,
+): Promise<void> {
+  await inTransaction(context, async (em) => {
+    const object = await loadTypedObject(spec, em, id);
+    object.credentials = encryptCredentials(spec.kind, context, credentials as Json, id);
+    await em.flush();
+  });
+  await context.publisher.notify(spec.kind, id);
+}
 
-  const test: Handler = async (request, response) => {
-    const object = await load(context.orm.em.fork(), param(request, 'id'));
+function testTypedObject<T extends TypedObject>(
+  spec: TypedObjectSpec<T>,
+  context: ControlPlaneContext,
+): RequestHandler {
+  return async (request, response) => {
+    const object = await loadTypedObject(spec, context.orm.em.fork(), param(request, 'id'));
     response.json(
       await runConnectionTest({
-        kind,
+        kind: spec.kind,
         type: object.type,
-        catalog: templates,
+        catalog: context.templates,
         config: object.config,
-        credentials: decryptCredentials(object),
+        credentials: decryptCredentials(spec.kind, context, object),
         outbound: context.outbound,
         forbiddenDatabases: context.forbiddenDatabases,
         objectId: object.id,
-        saveCredentials: (credentials) => saveRotatedCredentials(object.id, credentials),
+        saveCredentials: (credentials) => saveRotatedCredentials(spec, context, object.id, credentials),
       }),
     );
   };
+}
 
-  return { load, list, create, get, update, remove, test };
+/** The operations connectors and destinations share, mounted at the spec's path. */
+export function typedObjectRoutes<T extends TypedObject>(
+  spec: TypedObjectSpec<T>,
+  context: ControlPlaneContext,
+): Router {
+  const router = Router();
+  router.get(spec.path, listTypedObjects(spec, context));
+  router.post(spec.path, postTypedObject(spec, context));
+  router.get(`${spec.path}/:id`, getTypedObject(spec, context));
+  router.patch(`${spec.path}/:id`, patchTypedObject(spec, context));
+  router.delete(`${spec.path}/:id`, deleteTypedObject(spec, context));
+  router.post(`${spec.path}/:id/test`, testTypedObject(spec, context));
+  return router;
 }
