@@ -51,8 +51,10 @@ export interface ControlPlaneWithRouter {
 }
 
 /**
- * A control plane with the real types and a router beside it. They share one random consumer
- * group prefix, so positions the control plane writes are those the router delivers from.
+ * A control plane with the real types and a router beside it, both in this process (the
+ * counterpart of test/support/pipeline.ts for tests that drive the control plane's harness).
+ * They share one random consumer group prefix, so positions the control plane writes are those
+ * the router delivers from. `router` overrides router settings (e.g. quicker retries).
  */
 export async function startWithRouter(
   name: string,

@@ -1,27 +1,19 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Producer } from 'kafkajs';
-import { createLogger, topicNames, type MuxlySettings } from '@muxly/common';
 import { DLQ_HEADERS } from '@muxly/schemas';
-import { startRouter, type RouterService } from '@muxly/router';
 import { waitFor } from '../../test/support/services.ts';
-import { loadTemplates } from '../src/templates/sources.ts';
-import { idsInFile as idsInFileAt, produceEvent } from './events.ts';
-import { startHarness, type Harness } from './harness.ts';
+import { idsInFile as idsInFileAt, produceEvent, startWithRouter, type ControlPlaneWithRouter } from './events.ts';
+import type { Harness } from './harness.ts';
 
 // A webhook that answers 500 dead-letters what the router sends it, while a file destination
 // beside it receives everything. After the webhook recovers, a replay sends the dead letters to
 // the webhook ONLY: the file does not get them a second time.
 
-const logger = createLogger({ service: 'replay-test', level: 'error', silent: true });
-
 describe('replaying dead letters to their own destination', () => {
+  let stack: ControlPlaneWithRouter | undefined;
   let h: Harness;
-  let router: RouterService;
   let producer: Producer;
   let directory: string;
   let eventsTopic: string;
@@ -33,7 +25,6 @@ describe('replaying dead letters to their own destination', () => {
   const reachedWebhook = new Set<string>();
 
   beforeAll(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'muxly-replay-'));
     webhook = createServer((request, response) => {
       // The router's background health check of the destination: not a delivery.
       if (request.method === 'HEAD') return void response.writeHead(204).end();
@@ -51,33 +42,13 @@ describe('replaying dead letters to their own destination', () => {
       });
     });
     await new Promise<void>((resolve) => webhook.listen(0, '127.0.0.1', resolve));
-    // NOTE: the control plane writes a new destination's start position into the consumer group
-    // the router delivers it from: both must use the same (and, for this test alone, a random)
-    // group prefix.
-    const groupIdPrefix = `test-replay-${randomBytes(4).toString('hex')}.`;
-    h = await startHarness({
-      templates: await loadTemplates(logger),
-      settings: { router: { groupIdPrefix }, outbound: { fileBaseDirectory: directory } },
-    });
-    const routerSettings: MuxlySettings = {
-      ...h.settings,
-      router: {
-        ...h.settings.router,
-        health: { host: '127.0.0.1', port: 0 },
-        retry: { maxAttempts: 2, initialDelayMs: 20, maxDelayMs: 50 },
-      },
-    };
-    router = await startRouter(routerSettings, logger);
-    eventsTopic = topicNames(h.settings.topics.prefix).events;
-    producer = h.service.kafka.producer();
-    await producer.connect();
+    // Dead letters after two quick tries, so the test need not wait for the default retries.
+    stack = await startWithRouter('replay', { retry: { maxAttempts: 2, initialDelayMs: 20, maxDelayMs: 50 } });
+    ({ h, producer, directory, eventsTopic } = stack);
   });
   afterAll(async () => {
-    await producer?.disconnect();
-    await router?.stop();
-    await h?.close();
+    await stack?.close();
     await new Promise((resolve) => webhook?.close(resolve));
-    await rm(directory, { recursive: true, force: true });
   });
 
   const filePath = () => join(directory, 'all.jsonl');
