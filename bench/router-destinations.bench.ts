@@ -7,7 +7,7 @@
 import { execSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createKafka, encodeWireFormat, topicNames } from '@muxly/common';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
 import { benchDir, metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
@@ -78,7 +78,7 @@ async function runAtRate(
     topics: { prefix, partitions: 3 },
     router: { health: { port }, groupIdPrefix: `${prefix}router.` },
     pipeline: {
-      destinations: files.map((path, index) => ({ id: ids[index], type: 'file', config: { path } })),
+      destinations: files.map((path, index) => ({ id: ids[index], type: 'file', config: { path: basename(path) } })),
       rules: [{ id: 'all', destinationIds: ids }],
     },
   });

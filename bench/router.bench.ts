@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 import { createKafka, encodeWireFormat, topicNames } from '@muxly/common';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
@@ -125,7 +125,7 @@ async function runRouter(
 ): Promise<{ eventsPerSecond: number; peakRssMb: number }> {
   const port = await freePort();
   const path = join(benchDir, `router-${run}.jsonl`);
-  const destinations: Record<string, unknown>[] = [{ id: 'file', type: 'file', config: { path } }];
+  const destinations: Record<string, unknown>[] = [{ id: 'file', type: 'file', config: { path: basename(path) } }];
   if (slowUrl)
     destinations.push({
       id: 'slow',

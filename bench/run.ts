@@ -12,12 +12,14 @@ import { benchClients, printClientFigures } from './kafka-clients.bench.ts';
 import { benchLatency, formatLatency } from './latency.bench.ts';
 import { benchRouter, printRows } from './router.bench.ts';
 import { benchSustained, formatStep } from './sustained.bench.ts';
-import { apiKeyHash, metric300, peakRssMb, sleep, wrk, writeSettings, type WrkResult } from './lib.ts';
+import { apiKeyHash, benchDir, metric300, peakRssMb, sleep, wrk, writeSettings, type WrkResult } from './lib.ts';
 import { benchTransformer, deleteTopics, type TransformerFigures } from './transformer.bench.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const base = {
   log: { level: 'warn' },
+  // File destinations write under this folder; their paths are relative to it.
+  outbound: { fileBaseDirectory: benchDir },
   kafka: { brokers: ['127.0.0.1:9092'] },
   // Benchmark load is one client: no rate limit, and room for every connection's request.
   ingest: {

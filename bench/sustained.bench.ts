@@ -1,5 +1,5 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
 import { BENCH_API_KEY, benchDir, metric300, peakRssMb, percentile, sleep, writeSettings } from './lib.ts';
@@ -55,7 +55,7 @@ export async function benchSustained(
     },
     router: { health: { port: ports.router }, groupIdPrefix: `${prefix}router.` },
     pipeline: {
-      destinations: [{ id: 'file', type: 'file', config: { path: eventsFile, rotateBytes: 0 } }],
+      destinations: [{ id: 'file', type: 'file', config: { path: basename(eventsFile), rotateBytes: 0 } }],
       rules: [{ id: 'all', destinationIds: ['file'] }],
     },
   });
