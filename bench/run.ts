@@ -1,6 +1,6 @@
 // `npm run bench` (scripts/bench.sh): ingest and transformer figures on this machine, compared
-// with the targets of issue 4 and with a bare node:http + Kafka "speed of light" reference
-// measured in the same run, then the router's (issue 5, bench/router.bench.ts). Prints a table;
+// with the targets of docs/performance.md and with a bare node:http + Kafka "speed of light" reference
+// measured in the same run, then the router's (bench/router.bench.ts). Prints a table;
 // writes .local/bench-results.json. `npm run bench -- router` runs only the router's.
 //   BENCH_SECONDS (default 10) sets each wrk run's length.
 import { spawn } from 'node:child_process';

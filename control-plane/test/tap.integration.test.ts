@@ -209,7 +209,7 @@ describe('the live tap', () => {
       const stages = tap.frames.filter((frame) => JSON.stringify(frame.data).includes(followed)).map((f) => f.stage);
       expect(stages.indexOf('raw')).toBeLessThan(stages.indexOf('event'));
       expect(stages.indexOf('event')).toBeLessThan(stages.indexOf('delivery'));
-      // The figure the issue asks for ("within a second"), reported, not asserted: timings vary
+      // The figure users expect ("within a second"), reported, not asserted: timings vary
       // on a shared machine.
       // eslint-disable-next-line no-console -- the figure is read from the test output
       console.log(`tap: posted → delivered outcome shown in ${delivery.receivedAt - postedAt} ms`);

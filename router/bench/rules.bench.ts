@@ -1,4 +1,4 @@
-// Compiled rule evaluation throughput (issue 5 target: ≥ 1,000,000 evaluations/s).
+// Compiled rule evaluation throughput (target: ≥ 1,000,000 evaluations/s, docs/performance.md).
 // Run alone: node router/bench/rules.bench.ts; `npm run bench` runs it too (bench/router.bench.ts).
 import { compileRule } from '@muxly/schemas';
 

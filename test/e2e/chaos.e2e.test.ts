@@ -4,7 +4,7 @@ import { createAsyncServer } from '../support/http.ts';
 import { PrivatePostgres, PrivateStack } from '../support/private-stack.ts';
 import { stopAllStartedProcesses, waitFor, type ServiceName } from '../support/services.ts';
 
-// Issue 13: one fault at a time on a single PRIVATE broker, registry and PostgreSQL (never the
+// One fault at a time on a single PRIVATE broker, registry and PostgreSQL (never the
 // shared stack), with the whole pipeline (ingest, transformer, router, control plane) running as
 // processes and metrics posted at a steady rate to a file, a database table and a webhook. After
 // each fault every metric answered 202 must be in the file and the table (the table exactly once)
@@ -13,7 +13,7 @@ import { stopAllStartedProcesses, waitFor, type ServiceName } from '../support/s
 
 /** How long after a fault ended everything accepted must be delivered (a loaded 2-core CI box). */
 const DELIVERY_BOUND_MS = 180_000;
-/** A broker fault lasts this long: the time the issue's operator kept the broker away. */
+/** A broker fault lasts this long: long enough for every client to lose its connections and retry. */
 const BROKER_AWAY_MS = 10_000;
 /** The webhook refuses this long before it recovers. */
 const WEBHOOK_REFUSES_MS = 30_000;

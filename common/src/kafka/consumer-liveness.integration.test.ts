@@ -54,7 +54,7 @@ test('a loop held without progress while records wait answers /healthz 503 with 
   const health = await startHealthServer({ host: '127.0.0.1', port: 0, registry, readiness: {}, progress });
   try {
     await consumer.start(async (messages) => {
-      // A promise nothing settles: the hazard of issue reports where a loop waited forever.
+      // A promise nothing settles: the hazard of a loop that waits forever.
       await held;
       handled.push(...messages.map((message) => message.value!.toString()));
     });
