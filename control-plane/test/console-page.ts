@@ -59,7 +59,9 @@ export async function startConsoleBrowser(
       page.on('console', (message) => {
         if (message.type() !== 'error') return;
         if (refusals.some((status) => message.text().includes(`status of ${status}`))) return;
-        errors.push(`${page.url()}: ${message.text()}`);
+        // A failed load names the page, not the resource: the message's location does.
+        const source = message.location().url;
+        errors.push(`${page.url()}: ${message.text()}${source && source !== page.url() ? ` (${source})` : ''}`);
       });
       page.on('pageerror', (error) => errors.push(`${page.url()}: ${error.message}`));
       page.on('request', (request) => {
