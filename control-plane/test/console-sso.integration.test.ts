@@ -70,7 +70,10 @@ beforeAll(async () => {
       },
     ],
   });
-  browser = await startConsoleBrowser(h.baseUrl, { otherOrigins: [`${KEYCLOAK_URL}/`] });
+  browser = await startConsoleBrowser(h.baseUrl, {
+    otherOrigins: [`${KEYCLOAK_URL}/`],
+    foreignPages: [`${realm.issuer}/login-actions/`, `${KEYCLOAK_URL}/resources/`],
+  });
 });
 afterAll(async () => {
   await browser?.close();
