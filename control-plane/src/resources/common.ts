@@ -106,6 +106,16 @@ export const queryBoolean = (request: Request, name: string): boolean | undefine
 /** Escapes LIKE wildcards so a user's text is matched literally. */
 export const likeContains = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
+/** The list filters that connectors, destinations, rules, routes and jobs share: `enabled` and `nameContains`. */
+export function enabledAndNameFilters(request: Request): FilterQuery<object>[] {
+  const where: FilterQuery<object>[] = [];
+  const enabled = queryBoolean(request, 'enabled');
+  const name = queryString(request, 'nameContains');
+  if (enabled !== undefined) where.push({ enabled });
+  if (name) where.push({ name: { $ilike: likeContains(name) } });
+  return where;
+}
+
 export const iso = (value: Date | null | undefined) => (value ? value.toISOString() : null);
 
 export const param = (request: Request, name: string): string => String(request.params[name]);

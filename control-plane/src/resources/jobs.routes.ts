@@ -17,16 +17,15 @@ import { conflict, unprocessable, type FieldProblem } from '../http/problem.ts';
 import {
   iso,
   inTransaction,
-  likeContains,
   newId,
   pageQuery,
   param,
-  queryBoolean,
   queryString,
   listPage,
   loadOr404,
   refuseInUse,
   type Operation,
+  enabledAndNameFilters,
 } from './common.ts';
 
 // Scheduled jobs (a connector action on a cron schedule) and the history of their executions.
@@ -173,12 +172,8 @@ function listExecutionPage(context: ControlPlaneContext, request: Request, where
 
 const listJobs: Operation = (context) => async (request, response) => {
   const page = pageQuery(request, context, 'name');
-  const where: FilterQuery<object>[] = [];
-  const enabled = queryBoolean(request, 'enabled');
-  const name = queryString(request, 'nameContains');
+  const where = enabledAndNameFilters(request);
   const connectorId = queryString(request, 'connectorId');
-  if (enabled !== undefined) where.push({ enabled });
-  if (name) where.push({ name: { $ilike: likeContains(name) } });
   if (connectorId) where.push({ connectorId });
   const dateFields = ['createdAt', 'updatedAt'];
   response.json(await listPage(context.orm.em.fork(), SchedulerJobEntity, { page, where, dateFields, render: toDto }));

@@ -1,21 +1,19 @@
 import { Router } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { FilterQuery } from '@mikro-orm/core';
 import type { ControlPlaneContext } from '../context.ts';
 import { ConnectorEntity, RouteEntity, RouteRuleEntity, RoutingRuleEntity, type Route } from '../db/entities.ts';
 import { checkIfMatch, setEtag } from '../http/concurrency.ts';
 import { conflict, unprocessable } from '../http/problem.ts';
 import {
   inTransaction,
-  likeContains,
   newId,
   pageQuery,
   param,
-  queryBoolean,
   queryString,
   listPage,
   loadOr404,
   type Operation,
+  enabledAndNameFilters,
 } from './common.ts';
 
 // Routes: which rules apply to the events of one source (a connector, or the ingest API when
@@ -99,12 +97,8 @@ const loadRoute = (em: EntityManager, id: string) => loadOr404(em, RouteEntity, 
 
 const listRoutes: Operation = (context) => async (request, response) => {
   const page = pageQuery(request, context, 'name');
-  const where: FilterQuery<object>[] = [];
-  const enabled = queryBoolean(request, 'enabled');
-  const name = queryString(request, 'nameContains');
+  const where = enabledAndNameFilters(request);
   const connectorId = queryString(request, 'connectorId');
-  if (enabled !== undefined) where.push({ enabled });
-  if (name) where.push({ name: { $ilike: likeContains(name) } });
   if (connectorId) where.push({ connectorId: connectorId === 'api' ? null : connectorId });
   const em = context.orm.em.fork();
   const dateFields = ['createdAt', 'updatedAt'];

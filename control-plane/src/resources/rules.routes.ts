@@ -1,6 +1,5 @@
 import { Router } from 'express';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { FilterQuery } from '@mikro-orm/core';
 import { validateRule } from '@muxly/schemas';
 import type { ControlPlaneContext } from '../context.ts';
 import {
@@ -15,16 +14,15 @@ import { checkIfMatch, setEtag } from '../http/concurrency.ts';
 import { conflict, unprocessable } from '../http/problem.ts';
 import {
   inTransaction,
-  likeContains,
   newId,
   pageQuery,
   param,
-  queryBoolean,
   queryString,
   listPage,
   loadOr404,
   refuseInUse,
   type Operation,
+  enabledAndNameFilters,
 } from './common.ts';
 
 // Routing rules, with their transformations (rule_transformations, in order) and destinations
@@ -196,13 +194,9 @@ const checkRuleDraft: Operation = () => (request, response) => {
 
 const listRules: Operation = (context) => async (request, response) => {
   const page = pageQuery(request, context, 'priority');
-  const where: FilterQuery<object>[] = [];
-  const enabled = queryBoolean(request, 'enabled');
-  const name = queryString(request, 'nameContains');
+  const where = enabledAndNameFilters(request);
   const destinationId = queryString(request, 'destinationId');
   const em = context.orm.em.fork();
-  if (enabled !== undefined) where.push({ enabled });
-  if (name) where.push({ name: { $ilike: likeContains(name) } });
   if (destinationId) {
     const links = await em.find(RuleDestinationEntity, { destinationId }, { fields: ['ruleId'] });
     where.push({ id: { $in: links.map((link) => link.ruleId) } });

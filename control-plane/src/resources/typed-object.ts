@@ -10,15 +10,14 @@ import type { TemplateKind } from '../templates/catalog.ts';
 import { forbiddenDatabaseProblem, runConnectionTest } from '../diagnosis/connection-test.ts';
 import {
   inTransaction,
-  likeContains,
   listPage,
   loadOr404,
   newId,
   pageQuery,
   param,
-  queryBoolean,
   queryString,
   refuseInUse,
+  enabledAndNameFilters,
 } from './common.ts';
 
 // Connectors and destinations have the same shape: a type from a template, a config validated
@@ -203,13 +202,9 @@ function listTypedObjects<T extends TypedObject>(
   context: ControlPlaneContext,
 ): RequestHandler {
   return async (request, response) => {
-    const where: FilterQuery<object>[] = [];
+    const where = enabledAndNameFilters(request);
     const type = queryString(request, 'type');
-    const enabled = queryBoolean(request, 'enabled');
-    const name = queryString(request, 'nameContains');
     if (type) where.push({ type });
-    if (enabled !== undefined) where.push({ enabled });
-    if (name) where.push({ name: { $ilike: likeContains(name) } });
     const page = pageQuery(request, context, 'name');
     const dateFields = ['createdAt', 'updatedAt'];
     response.json(await listPage(context.orm.em.fork(), spec.entity, { page, where, dateFields, render: toDto }));
