@@ -108,24 +108,30 @@ export function counterIncrease(previous: number | undefined, current: number, r
 const restartedBetween = (previous: { startedAt?: number }, current: { startedAt?: number }) =>
   previous.startedAt !== undefined && current.startedAt !== undefined && previous.startedAt !== current.startedAt;
 
+/** A stage's counters over an interval, each read from both readings; null when either lacks the stage. */
+function stageIncrease<R extends { startedAt?: number | undefined }, K extends string>(
+  previous: R | undefined,
+  current: R | undefined,
+  counters: Record<K, (reading: R) => number>,
+): Record<K, number> | null {
+  if (!previous || !current) return null;
+  const restarted = restartedBetween(previous, current);
+  const increases = {} as Record<K, number>;
+  for (const name of Object.keys(counters) as K[])
+    increases[name] = counterIncrease(counters[name](previous), counters[name](current), restarted);
+  return increases;
+}
+
 export function increaseBetween(previous: Reading, current: Reading): Interval {
   const seconds = Math.max(0.001, (current.at - previous.at) / 1000);
-  let ingest: Interval['ingest'] = null;
-  if (previous.ingest && current.ingest) {
-    const restarted = restartedBetween(previous.ingest, current.ingest);
-    ingest = {
-      accepted: counterIncrease(previous.ingest.accepted, current.ingest.accepted, restarted),
-      failed: counterIncrease(previous.ingest.rejected, current.ingest.rejected, restarted),
-    };
-  }
-  let transformer: Interval['transformer'] = null;
-  if (previous.transformer && current.transformer) {
-    const restarted = restartedBetween(previous.transformer, current.transformer);
-    transformer = {
-      normalized: counterIncrease(previous.transformer.normalized, current.transformer.normalized, restarted),
-      deadLettered: counterIncrease(previous.transformer.deadLettered, current.transformer.deadLettered, restarted),
-    };
-  }
+  const ingest = stageIncrease(previous.ingest, current.ingest, {
+    accepted: (reading) => reading.accepted,
+    failed: (reading) => reading.rejected,
+  });
+  const transformer = stageIncrease(previous.transformer, current.transformer, {
+    normalized: (reading) => reading.normalized,
+    deadLettered: (reading) => reading.deadLettered,
+  });
   let router: Interval['router'] = null;
   const destinations: Interval['destinations'] = [];
   if (previous.router && current.router) {
