@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `npm run bench`: the ingest, transformer and router benchmark (bench/run.ts). Not a test: it
-# prints figures and compares them with the targets of docs/performance.md. Takes about 4-5
-# minutes; `npm run bench -- router` runs only the router's part (about 1 minute, no wrk),
-# `-- transformer` the transformer alone, `-- clients` kafkajs against @platformatic/kafka (no wrk), `-- sustained` the sustained-load ladder (no wrk either).
+# prints figures and compares them with the targets of docs/performance.md. Takes about 10
+# minutes; `npm run bench -- router` runs only the router's part (about 3-4 minutes, no wrk),
+# `-- transformer` the transformer alone (about 2 minutes), `-- clients` kafkajs against @platformatic/kafka (no wrk), `-- sustained` the sustained-load ladder (no wrk either).
 # It needs wrk (Debian's package; installed here when missing and running as root) and the
 # local stack's Kafka and schema registry (started when not running, stopped again after).
 source "$(dirname "$0")/env.sh"
