@@ -40,15 +40,48 @@ export async function requireLocalStack(): Promise<void> {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/*
+ * Ports for components a test starts itself. Asking the OS for port 0 and closing it again is
+ * racy: the port stays free until the component binds it, which for a JVM can be a minute
+ * later, and meanwhile another jest worker's freePort may be handed the same number (CI once
+ * saw a private PostgreSQL take the port a private registry was about to bind). Each jest worker
+ * therefore draws from its own block below the kernel's ephemeral range (32768 and up on Linux),
+ * where neither the OS nor another worker hands out ports; a bind check skips ports in use.
+ */
+const PORT_BLOCK_BASE = 20_000;
+const PORT_BLOCK_SIZE = 500;
+const worker = Number(process.env.JEST_WORKER_ID);
+const portBlock =
+  Number.isInteger(worker) && worker >= 1 && worker <= 25
+    ? PORT_BLOCK_BASE + (worker - 1) * PORT_BLOCK_SIZE
+    : undefined;
+// A process started by a test under the same worker id starts elsewhere in the block.
+let nextPortOffset = (process.pid * 37) % PORT_BLOCK_SIZE;
+
+async function bindable(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
     });
   });
+}
+
+/** A port no one listens on, reserved for this jest worker (outside jest: one the OS picks). */
+export async function freePort(): Promise<number> {
+  if (portBlock === undefined) {
+    const port = await bindable(0);
+    if (port === undefined) throw new Error('no free port from the OS');
+    return port;
+  }
+  for (let tries = 0; tries < PORT_BLOCK_SIZE; tries += 1) {
+    const port = portBlock + nextPortOffset;
+    nextPortOffset = (nextPortOffset + 1) % PORT_BLOCK_SIZE;
+    if ((await bindable(port)) !== undefined) return port;
+  }
+  throw new Error(`no free port in ${portBlock}-${portBlock + PORT_BLOCK_SIZE - 1} (jest worker ${worker})`);
 }
 
 /**
