@@ -98,10 +98,22 @@ export class TransactionBatch<T extends TransactionalOutput> {
       partitions.push({ partition, offset: offset.toString() });
     }
     if (topics.size > 0) {
-      await transaction.sendOffsets({
+      const offsets = {
         consumerGroupId: groupId,
         topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })),
-      });
+      };
+      // NOTE: a transaction with no records (every input a duplicate) begins with AddOffsetsToTxn,
+      // which meets CONCURRENT_TRANSACTIONS while the previous commit's markers are being written;
+      // kafkajs retries that answer for sends but not here, so it would end the whole session.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await transaction.sendOffsets(offsets);
+          break;
+        } catch (error) {
+          if ((error as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 10) throw error;
+          await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+        }
+      }
     }
     await transaction.commit();
   }
