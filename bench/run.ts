@@ -117,7 +117,11 @@ async function benchTransformerShapes() {
   log(`transformer, 2 instances (${twoInstances.shape}): ${describe(twoInstances)}`);
   return { batched, single, twoInstances };
 }
-const ladder = { rates: [2_500, 5_000, 10_000, 20_000, 30_000], seconds: 20, warmupSeconds: 5 };
+// BENCH_RATES (e.g. `2500,5000`) runs other rungs, to look at one rate without the whole ladder.
+const ladderRates = process.env.BENCH_RATES?.split(',').map(Number) ?? [2_500, 5_000, 10_000, 20_000, 30_000];
+if (ladderRates.some((rate) => !Number.isInteger(rate) || rate < 100))
+  throw new Error(`BENCH_RATES: ${process.env.BENCH_RATES}`);
+const ladder = { rates: ladderRates, seconds: Number(process.env.BENCH_LADDER_SECONDS ?? 20), warmupSeconds: 5 };
 if (process.argv[2] === 'sustained') {
   const sustained = await benchSustained(base, ladder);
   for (const step of sustained.steps) console.log(`| ${formatStep(step)} |`);
