@@ -130,6 +130,13 @@ describe('editing from the console', () => {
     expect((await h.api('POST', '/api/v1/auth/login', { body: DAN })).status).toBe(200);
     await expectAccessible(admin, 'administration');
     await screenshot(admin, 'admin-roles');
+
+    // Delete Dan: the row goes, the API no longer lists him and his password no longer signs in.
+    await admin.locator('tr', { hasText: DAN.username }).getByRole('button', { name: 'Delete' }).click();
+    await admin.locator('tr', { hasText: DAN.username }).waitFor({ state: 'detached' });
+    const remaining = await h.api('GET', '/api/v1/users', { token });
+    expect(remaining.body.items.map((user: { username: string }) => user.username)).not.toContain(DAN.username);
+    expect((await h.api('POST', '/api/v1/auth/login', { body: DAN })).status).toBe(401);
     await admin.getByRole('button', { name: 'Sign out' }).click();
     await admin.getByRole('heading', { name: 'Sign in to Muxly' }).waitFor();
     await admin.close();

@@ -116,6 +116,25 @@ async function usersView(reload) {
                 user.disabled ? 'Enable' : 'Disable',
               )
             : null,
+          manageable ? ' ' : null,
+          manageable
+            ? h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  onclick: (/** @type {Event} */ e) => {
+                    if (!confirm(`Delete the user ${user.username}? Their API keys are deleted with them.`)) return;
+                    void run(/** @type {HTMLButtonElement} */ (e.currentTarget), output, async () => {
+                      await api('DELETE', `/api/v1/users/${encodeURIComponent(user.id)}`);
+                      notify(`User ${user.username} deleted`);
+                      reload();
+                    });
+                  },
+                },
+                'Delete',
+              )
+            : null,
           output,
         ),
       );
