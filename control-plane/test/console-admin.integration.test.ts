@@ -137,6 +137,23 @@ describe('editing from the console', () => {
     const remaining = await h.api('GET', '/api/v1/users', { token });
     expect(remaining.body.items.map((user: { username: string }) => user.username)).not.toContain(DAN.username);
     expect((await h.api('POST', '/api/v1/auth/login', { body: DAN })).status).toBe(401);
+
+    // On a phone-sized window these pages do not scroll sideways as a whole (wide tables scroll
+    // inside their own box) and stay accessible.
+    await admin.setViewportSize({ width: 390, height: 800 });
+    for (const [path, heading] of [
+      ['admin', 'Administration'],
+      ['routes', 'Routes'],
+      ['rules', 'Rules'],
+    ] as const) {
+      await go(admin, path, heading);
+      await settled(admin);
+      const overflow = await admin.evaluate<number>(
+        'document.documentElement.scrollWidth - document.documentElement.clientWidth',
+      );
+      expect({ path, overflow }).toEqual({ path, overflow: 0 });
+      await expectAccessible(admin, `${path} on a phone`);
+    }
     await admin.getByRole('button', { name: 'Sign out' }).click();
     await admin.getByRole('heading', { name: 'Sign in to Muxly' }).waitFor();
     await admin.close();
