@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigurationError, createLogger, ForbiddenDatabases } from '@muxly/common';
 import { Registry } from 'prom-client';
+import { RoutingTable } from '../../pipeline/pipeline.ts';
 import { createDestination } from '../create.ts';
 import type { DeliveryItem, DestinationContext } from '../destination.ts';
+import { jsonLines } from './file.destination.ts';
 
 // Every test writes under its own base folder (the operator's outbound.fileBaseDirectory); the
 // paths in the configs are relative to it, as an editor would give them.
@@ -221,5 +223,56 @@ describe('the file stays inside the base folder', () => {
     await instance.send([item('a')]);
     await instance.close();
     expect(existsSync(join(base, 'not-yet', 'out.jsonl'))).toBe(true);
+  });
+});
+
+test('destinations a rule routes the same events to share one batch of lines; a rule that transforms differently gets its own', async () => {
+  const rule = (id: string, destinationIds: string[], tag: string) => ({
+    id,
+    priority: 100,
+    enabled: true,
+    stopOnMatch: false,
+    destinationIds,
+    transformations: [{ type: 'set' as const, path: '$.tag', value: tag }],
+  });
+  const table = RoutingTable.compile([rule('same', ['a', 'b'], 'same'), rule('other', ['c'], 'other')]);
+  const batches: Record<string, DeliveryItem[]> = { a: [], b: [], c: [] };
+  for (const id of ['e1', 'e2', 'e3']) {
+    const decisions = table.route({ id, name: 'n', value: 1 }, ['a', 'b', 'c']);
+    for (const [destination, decision] of decisions) {
+      if (decision.routed !== true) throw new Error(`${destination} not routed`);
+      batches[destination]!.push({ ...item(id), event: decision.event });
+    }
+  }
+  // The same event objects in the same order: one buffer, joined once.
+  expect(jsonLines(batches.a!)).toBe(jsonLines(batches.b!));
+  expect(jsonLines(batches.c!)).not.toBe(jsonLines(batches.a!));
+  // The same first event in a shorter batch: its own bytes, not the longer batch's.
+  expect(jsonLines(batches.a!.slice(0, 2)).toString()).toBe(
+    jsonLines(batches.a!).toString().split('\n').slice(0, 2).join('\n') + '\n',
+  );
+
+  const tags: Record<string, string[]> = {};
+  for (const destination of ['a', 'b', 'c']) {
+    const path = `${destination}.jsonl`;
+    const { instance } = await createDestination(
+      { id: destination, type: 'file', enabled: true, config: { path } },
+      context,
+    );
+    await instance.send(batches[destination]!);
+    await instance.send(batches[destination]!.slice(1));
+    await instance.close();
+    tags[destination] = readFileSync(join(base, path), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const event = JSON.parse(line) as { id: string; tag: string };
+        return `${event.id}:${event.tag}`;
+      });
+  }
+  expect(tags).toEqual({
+    a: ['e1:same', 'e2:same', 'e3:same', 'e2:same', 'e3:same'],
+    b: ['e1:same', 'e2:same', 'e3:same', 'e2:same', 'e3:same'],
+    c: ['e1:other', 'e2:other', 'e3:other', 'e2:other', 'e3:other'],
   });
 });

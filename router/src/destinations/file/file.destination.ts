@@ -29,7 +29,7 @@ class FileDestination implements DestinationInstance {
     const handle = await this.#current();
     const bytes =
       this.#config.format === 'jsonl'
-        ? Buffer.concat(batch.map((item) => jsonLine(item.event)))
+        ? jsonLines(batch)
         : Buffer.from(batch.map((item) => this.#line(item.event)).join(''), 'utf8');
     await handle.write(bytes);
     if (this.#config.fsync) await handle.datasync();
@@ -103,12 +103,39 @@ function valueAt(root: unknown, dotted: string): unknown {
 /**
  * The JSON line of an event, encoded once per event object: the router hands the same (read-only)
  * object to every destination one rule routes it to, so ten file destinations serialize it once.
+ * A rule that transforms the event hands its destinations its own object, so destinations whose
+ * rules deliver different events never share a line.
  */
-const jsonLines = new WeakMap<object, Buffer>();
+const lines = new WeakMap<object, Buffer>();
 function jsonLine(event: object): Buffer {
-  let line = jsonLines.get(event);
-  if (!line) jsonLines.set(event, (line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8')));
+  let line = lines.get(event);
+  if (!line) lines.set(event, (line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8')));
   return line;
+}
+
+/** The last batches written, by their first event: their events in order, and the bytes written. */
+const batches = new WeakMap<object, { events: readonly object[]; bytes: Buffer }>();
+
+/**
+ * The bytes of a batch of JSON lines. NOTE (cost): the destinations of one rule usually get the
+ * same events in the same batches (the router hands them out together), so the batch's bytes are
+ * joined once and written by each of them: reused only when the batch holds the very same event
+ * objects in the same order, else built from the events' lines.
+ */
+export function jsonLines(batch: readonly Pick<DeliveryItem, 'event'>[]): Buffer {
+  const first = batch[0]?.event;
+  if (first === undefined) return Buffer.alloc(0);
+  const known = batches.get(first);
+  if (
+    known &&
+    known.events.length === batch.length &&
+    known.events.every((event, index) => event === batch[index]!.event)
+  )
+    return known.bytes;
+  const events = batch.map((item) => item.event);
+  const bytes = Buffer.concat(events.map(jsonLine));
+  batches.set(first, { events, bytes });
+  return bytes;
 }
 
 /**
