@@ -18,7 +18,10 @@ import type { DeadLetter, DeadLetterWriter } from './dead-letters.ts';
 import type { LiveReport, LiveReportSink } from './live-reports.ts';
 import type { RouterMetrics } from './router.metrics.ts';
 
-/** One event of the events topic, decoded once and routed for one destination. */
+/**
+ * One event of the events topic, decoded once and routed. Read-only: the destinations a rule
+ * routes the event to share one (the same decision, the same event object).
+ */
 export interface RoutedEvent {
   partition: number;
   message: KafkaMessage;

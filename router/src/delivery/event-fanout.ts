@@ -172,14 +172,17 @@ export class EventFanOut {
             [...decisions.values()].filter((decision) => decision.routed !== false).length,
           )
         : undefined;
+      // NOTE (cost): the destinations a rule routes an event to share one decision object, and so
+      // one (read-only) RoutedEvent: no copy per destination.
+      let shared: RoutedEvent | undefined;
       for (const lane of wanting) {
         const decision = decisions.get(lane.id) ?? { routed: false };
         if (decision.routed === false) {
           filtered.set(lane, (filtered.get(lane) ?? 0) + 1);
           continue;
         }
-        const routed: RoutedEvent = { partition, message, event, decision, traceparent };
-        lane.push(routed, offset);
+        if (shared?.decision !== decision) shared = { partition, message, event, decision, traceparent };
+        lane.push(shared, offset);
       }
     }
     const last = messages[messages.length - 1];
