@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Kafka, logLevel as KafkaLogLevel, type KafkaConfig, type Mechanism, type SASLOptions } from 'kafkajs';
+import type { Kafka, KafkaConfig, Mechanism, SASLOptions } from 'kafkajs';
 import { ConfigurationError, errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import { skipIdleRequestQueueChecks } from './kafkajs-fixes.ts';
+import { Kafka as KafkaClient, logLevel as KafkaLogLevel } from './kafkajs-loader.ts';
 import { ClientCredentialsTokenProvider, oauthBearerMechanism } from './oauth-token.ts';
 
 skipIdleRequestQueueChecks();
@@ -61,7 +62,7 @@ export function createKafka(settings: KafkaSettings, logger: Logger): Kafka {
     },
   };
   if (settings.sasl) config.sasl = saslOptions(settings.sasl);
-  return new Kafka(config);
+  return new KafkaClient(config);
 }
 
 function saslOptions(sasl: SaslSettings): SASLOptions | Mechanism {

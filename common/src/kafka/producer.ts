@@ -1,14 +1,14 @@
-import {
-  CompressionTypes,
-  Partitioners,
-  type ICustomPartitioner,
-  type Kafka,
-  type Message,
-  type Producer,
-  type ProducerConfig,
-  type RecordMetadata,
-  type Transaction,
+import type {
+  CompressionTypes as CompressionType,
+  ICustomPartitioner,
+  Kafka,
+  Message,
+  Producer,
+  ProducerConfig,
+  RecordMetadata,
+  Transaction,
 } from 'kafkajs';
+import { CompressionTypes, Partitioners } from './kafkajs-loader.ts';
 import { RetryableError } from '../errors.ts';
 
 export interface OutgoingRecord {
@@ -49,7 +49,7 @@ export class KafkaProducer {
   readonly #config: ProducerConfig;
   readonly #transactional: boolean;
   readonly #sendTimeoutMs: number;
-  readonly #compression: CompressionTypes;
+  readonly #compression: CompressionType;
   #producer: Producer;
   #connected = false;
   #closed = false;

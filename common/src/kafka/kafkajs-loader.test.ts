@@ -1,0 +1,101 @@
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { crc32C, fastEncoder, groupMessagesPerPartition } from './kafkajs-loader.ts';
+
+const require = createRequire(import.meta.url);
+
+/** kafkajs 2.2.4's own grouping, as it is written there. */
+function kafkajsGrouping({
+  topic,
+  partitionMetadata,
+  messages,
+  partitioner,
+}: Parameters<typeof groupMessagesPerPartition>[0]) {
+  if (partitionMetadata.length === 0) return {};
+  return messages.reduce<Record<number, unknown[]>>((result, message) => {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    const current = result[partition] ?? [];
+    return Object.assign(result, { [partition]: [...current, message] });
+  }, {});
+}
+
+/** CRC-32C bit by bit, straight from the polynomial. */
+function bitwiseCrc32C(buffer: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of buffer) {
+    crc ^= byte;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+test('messages are grouped per partition exactly as kafkajs groups them, with the same partitioner calls', () => {
+  const messages = Array.from({ length: 1_000 }, (_, index) => ({ key: `k${index % 37}`, value: String(index) }));
+  const partitionMetadata = [{ partitionId: 0 }, { partitionId: 1 }, { partitionId: 2 }];
+  const calls: [unknown[], unknown[]] = [[], []];
+  const partitioner = (calls: unknown[]) => (args: { message: unknown }) => {
+    calls.push(args.message);
+    return Number((args.message as { key: string }).key.slice(1)) % 3;
+  };
+  const ours = groupMessagesPerPartition({
+    topic: 't',
+    partitionMetadata,
+    messages,
+    partitioner: partitioner(calls[0]),
+  });
+  const theirs = kafkajsGrouping({ topic: 't', partitionMetadata, messages, partitioner: partitioner(calls[1]) });
+  expect(ours).toEqual(theirs);
+  expect(Object.keys(ours)).toEqual(Object.keys(theirs));
+  expect(calls[0]).toEqual(calls[1]);
+  expect(groupMessagesPerPartition({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 })).toEqual({});
+});
+
+test('the CRC-32C is the Castagnoli checksum for every length and alignment', () => {
+  expect(crc32C(Buffer.from('123456789'))).toBe(0xe3069283);
+  expect(crc32C(Buffer.alloc(0))).toBe(0);
+  const data = randomBytes(4_099);
+  for (const [start, end] of [
+    [0, 4_099],
+    [1, 4_000],
+    [3, 10],
+    [5, 5],
+    [7, 8],
+    [0, 64],
+    [2, 2_049],
+  ] as const) {
+    const slice = data.subarray(start, end);
+    expect(crc32C(slice)).toBe(bitwiseCrc32C(slice));
+  }
+  // kafkajs's own checksum agrees (its module, whichever implementation this registry loaded).
+  const kafkajsCrc = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (buffer: Buffer) => number;
+  expect(crc32C(data)).toBe(kafkajsCrc(data));
+});
+
+test('an encoder on unzeroed buffers writes the same bytes as kafkajs`s own, through growth', () => {
+  type Writer = {
+    writeInt32(value: number): Writer;
+    writeVarIntString(value: string): Writer;
+    writeVarIntBytes(value: Buffer | string | null): Writer;
+    writeBuffer(value: Buffer): Writer;
+    buffer: Buffer;
+  };
+  const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => Writer;
+  const write = (encoder: Writer) => {
+    for (let index = 0; index < 200; index++)
+      encoder
+        .writeInt32(index)
+        .writeVarIntString(`name-${index}`)
+        .writeVarIntBytes(index % 2 ? Buffer.from('x'.repeat(index)) : 'é'.repeat(index))
+        .writeVarIntBytes(null)
+        .writeBuffer(Buffer.alloc(17, index));
+    return encoder.buffer;
+  };
+  const expected = write(new Encoder());
+  // Leave garbage in Node's buffer pool, which the unzeroed buffers come from.
+  for (let index = 0; index < 64; index++) Buffer.allocUnsafe(256).fill(0xab);
+  const Fast = fastEncoder(Encoder as never) as unknown as new (size?: number) => Writer;
+  const fast = new Fast();
+  expect(fast).toBeInstanceOf(Encoder);
+  expect(write(fast).equals(expected)).toBe(true);
+  expect(write(new Fast(2)).equals(expected)).toBe(true);
+});

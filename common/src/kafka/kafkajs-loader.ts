@@ -1,0 +1,157 @@
+import { createRequire } from 'node:module';
+
+// kafkajs, loaded with three of its helpers replaced by faster ones that give the same results
+// (the transformer's CPU profile in docs/performance.md found all three on its hot path).
+// NOTE: kafkajs's modules take these helpers with `require` when they load, so a helper can only
+// be replaced by putting the replacement into the require cache first. An ESM `import` of kafkajs
+// loads it while the importing module is linked, before any module body runs, so the package
+// takes kafkajs's values from here (`require` after the replacement) and imports only types from
+// 'kafkajs'. Where kafkajs was loaded first (a test importing it, or jest's own module registry),
+// nothing is replaced and kafkajs runs its own helpers: slower, the same bytes on the wire.
+
+const require = createRequire(import.meta.url);
+
+interface CachedModule {
+  exports: unknown;
+}
+
+type Partitioner = (args: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number;
+
+/**
+ * kafkajs's grouping of a send's messages per partition copied the partition's whole list for
+ * every message (`[...current, message]`): quadratic, about a thousand copies per event at 900 KB
+ * produce requests, and much of the garbage collector's work. Same result, in one pass: the same
+ * partitioner calls in the same order, each partition's messages in the order given.
+ */
+export function groupMessagesPerPartition({
+  topic,
+  partitionMetadata,
+  messages,
+  partitioner,
+}: {
+  topic: string;
+  partitionMetadata: unknown[];
+  messages: unknown[];
+  partitioner: Partitioner;
+}): Record<number, unknown[]> {
+  const result: Record<number, unknown[]> = {};
+  if (partitionMetadata.length === 0) return result;
+  for (const message of messages) {
+    const partition = partitioner({ topic, partitionMetadata, message });
+    const current = result[partition];
+    if (current) current.push(message);
+    else result[partition] = [message];
+  }
+  return result;
+}
+
+/** CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), eight tables of 256 entries. */
+const CRC_TABLES = (() => {
+  const tables = new Int32Array(8 * 256);
+  for (let index = 0; index < 256; index++) {
+    let crc = index;
+    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+    tables[index] = crc;
+  }
+  for (let index = 0; index < 256; index++) {
+    let crc = tables[index]!;
+    for (let table = 1; table < 8; table++) {
+      crc = tables[crc & 0xff]! ^ (crc >>> 8);
+      tables[table * 256 + index] = crc;
+    }
+  }
+  return tables;
+})();
+
+/**
+ * CRC-32C of a buffer, eight bytes per step instead of kafkajs's one (its checksum of each record
+ * batch was 3-4 % of the transformer's CPU). Returns the unsigned value, as kafkajs's does.
+ */
+export function crc32C(buffer: Uint8Array): number {
+  const t = CRC_TABLES;
+  let crc = -1;
+  let index = 0;
+  const length = buffer.length;
+  const whole = length - (length % 8);
+  while (index < whole) {
+    crc ^= buffer[index]! | (buffer[index + 1]! << 8) | (buffer[index + 2]! << 16) | (buffer[index + 3]! << 24);
+    crc =
+      t[1792 + (crc & 0xff)]! ^
+      t[1536 + ((crc >>> 8) & 0xff)]! ^
+      t[1280 + ((crc >>> 16) & 0xff)]! ^
+      t[1024 + (crc >>> 24)]! ^
+      t[768 + buffer[index + 4]!]! ^
+      t[512 + buffer[index + 5]!]! ^
+      t[256 + buffer[index + 6]!]! ^
+      t[buffer[index + 7]!]!;
+    index += 8;
+  }
+  while (index < length) crc = t[(crc ^ buffer[index++]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
+
+interface EncoderClass {
+  new (initialSize?: number): { buf: Buffer; offset: number };
+  nextPowerOfTwo(value: number): number;
+  prototype: { ensureAvailable(length: number): void; buf: Buffer; offset: number };
+}
+
+/**
+ * kafkajs's Encoder: each record, each header and each layer of a produce request gets its own
+ * encoder, whose buffer was zero-filled (`Buffer.alloc`) at 512 bytes and again at every growth.
+ * An encoder writes every byte before its offset and only ever reads up to it (`buffer` is
+ * `buf.slice(0, offset)`), so the zeroes were never read: the same class, with buffers taken
+ * from `Buffer.allocUnsafe` (small ones come from Node's pool, without a new allocation each).
+ */
+export function fastEncoder(Encoder: EncoderClass): EncoderClass {
+  function FastEncoder(this: { buf: Buffer; offset: number }, initialSize = 511) {
+    this.buf = Buffer.allocUnsafe(Encoder.nextPowerOfTwo(initialSize));
+    this.offset = 0;
+  }
+  // Same prototype and statics: `instanceof Encoder` and `Encoder.sizeOfVarInt` still hold.
+  FastEncoder.prototype = Encoder.prototype;
+  Object.setPrototypeOf(FastEncoder, Encoder);
+  Encoder.prototype.ensureAvailable = function (this: { buf: Buffer; offset: number }, length: number) {
+    if (this.offset + length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Encoder.nextPowerOfTwo(this.offset + length));
+      this.buf.copy(grown, 0, 0, this.offset);
+      this.buf = grown;
+    }
+  };
+  return FastEncoder as unknown as EncoderClass;
+}
+
+function replaceHelpers(): boolean {
+  try {
+    const cache = require.cache as Record<string, CachedModule | undefined>;
+    const paths = [
+      'kafkajs',
+      'kafkajs/src/producer/groupMessagesPerPartition.js',
+      'kafkajs/src/protocol/recordBatch/crc32C/crc32C.js',
+      'kafkajs/src/protocol/encoder.js',
+    ].map((path) => require.resolve(path));
+    if (paths.some((path) => cache[path] !== undefined)) return false;
+    const [, grouping, checksum, encoder] = paths as [string, string, string, string];
+    // Each module is loaded once, then its cached exports are replaced before kafkajs loads.
+    const replacements: [string, (original: unknown) => unknown][] = [
+      [grouping, () => groupMessagesPerPartition],
+      [checksum, () => crc32C],
+      [encoder, (original) => fastEncoder(original as EncoderClass)],
+    ];
+    for (const [path, replace] of replacements) {
+      const original: unknown = require(path);
+      const cached = cache[path];
+      if (!cached) return false;
+      cached.exports = replace(original);
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when kafkajs runs with the faster helpers (false: it had been loaded before). */
+export const kafkajsHelpersReplaced = replaceHelpers();
+
+const kafkajs = require('kafkajs') as typeof import('kafkajs');
+export const { Kafka, logLevel, CompressionTypes, Partitioners } = kafkajs;
