@@ -21,18 +21,23 @@ const bytesOf = (data: string | Buffer | null | undefined) =>
  */
 export function recordBytes(record: OutgoingRecord): number {
   let bytes = bytesOf(record.value) + bytesOf(record.key) + 40;
-  for (const [name, value] of Object.entries(record.headers ?? {}))
-    bytes += Buffer.byteLength(name) + bytesOf(value) + 10;
+  const headers = record.headers;
+  // NOTE: a loop over the keys, not Object.entries: no array of pairs per record.
+  if (headers) for (const name of Object.keys(headers)) bytes += Buffer.byteLength(name) + bytesOf(headers[name]) + 10;
   return bytes;
 }
 
-/** Consecutive runs of records of at most `maxBytes` each (a larger record goes alone). */
-export function piecesOf(records: OutgoingRecord[], maxBytes: number): OutgoingRecord[][] {
+/**
+ * Consecutive runs of records of at most `maxBytes` each (a larger record goes alone). `sizes`,
+ * when given, holds each record's `recordBytes` already measured.
+ */
+export function piecesOf(records: OutgoingRecord[], maxBytes: number, sizes?: readonly number[]): OutgoingRecord[][] {
   const pieces: OutgoingRecord[][] = [];
   let piece: OutgoingRecord[] = [];
   let bytes = 0;
-  for (const record of records) {
-    const size = recordBytes(record);
+  for (let index = 0; index < records.length; index++) {
+    const record = records[index]!;
+    const size = sizes ? sizes[index]! : recordBytes(record);
     if (piece.length > 0 && bytes + size > maxBytes) {
       pieces.push(piece);
       piece = [];

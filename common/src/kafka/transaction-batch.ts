@@ -29,6 +29,8 @@ export class TransactionBatch<T extends TransactionalOutput> {
   readonly #onSendFailed: (error: Error) => void;
   #bytes = 0;
   #unsent: OutgoingRecord[] = [];
+  /** Each unsent record's size, measured once when it was added. */
+  #unsentSizes: number[] = [];
   #unsentBytes = 0;
   #transaction: Transaction | undefined;
   /** The chain of this transaction's sends. NOTE: one at a time: idempotent sequence numbers. */
@@ -73,6 +75,7 @@ export class TransactionBatch<T extends TransactionalOutput> {
     for (const record of output.records) {
       const size = recordBytes(record);
       this.#unsent.push(record);
+      this.#unsentSizes.push(size);
       this.#unsentBytes += size;
       this.#bytes += size;
     }
@@ -89,7 +92,7 @@ export class TransactionBatch<T extends TransactionalOutput> {
   async commit(groupId: string): Promise<void> {
     const transaction = this.#transaction;
     if (!transaction) throw new Error('the transaction never began');
-    this.#send(this.#unsent);
+    this.#sendUnsent();
     await this.#sending;
     const topics = new Map<string, { partition: number; offset: string }[]>();
     for (const { topic, partition, offset } of this.#offsets.values()) {
@@ -135,16 +138,19 @@ export class TransactionBatch<T extends TransactionalOutput> {
 
   #sendFull(): boolean {
     if (!this.#transaction || this.#unsentBytes < MAX_SEND_BYTES) return false;
-    this.#send(this.#unsent);
+    this.#sendUnsent();
     return true;
   }
 
-  #send(records: OutgoingRecord[]): void {
+  #sendUnsent(): void {
     const transaction = this.#transaction;
+    const records = this.#unsent;
     if (!transaction || records.length === 0) return;
+    const sizes = this.#unsentSizes;
     this.#unsent = [];
+    this.#unsentSizes = [];
     this.#unsentBytes = 0;
-    for (const piece of piecesOf(records, MAX_SEND_BYTES)) {
+    for (const piece of piecesOf(records, MAX_SEND_BYTES, sizes)) {
       this.#sending = this.#sending.then(async () => {
         await transaction.sendBatch({ topicMessages: groupByTopic(piece), acks: -1 });
       });
