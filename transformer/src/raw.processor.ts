@@ -10,11 +10,13 @@ import {
   type OutgoingRecord,
   type Tracing,
 } from '@muxly/common';
-import { DLQ_HEADERS, eventKey, RawEnvelope, scopedEventId, UnifiedEvent } from '@muxly/schemas';
+import { DLQ_HEADERS, eventKey, RawEnvelope, scopedEventId, sourceScope, UnifiedEvent } from '@muxly/schemas';
 import type { DedupWindow } from './dedup.ts';
 import { normalizerFor } from './normalizers/registry.ts';
 
 const validateEnvelope = compileValidator(RawEnvelope);
+/** The trace headers of a record without a trace (shared: never written to). */
+const NO_TRACE: Readonly<Record<string, string>> = Object.freeze({});
 const validateEvent = compileValidator(UnifiedEvent);
 
 export interface ProcessedChunk {
@@ -47,7 +49,7 @@ export function processRawChunk(
   const now = options.now ?? (() => new Date());
   const out: ProcessedChunk = { records: [], dedupKeys: [], counts: { events: 0, deadLetters: 0, duplicates: 0 } };
 
-  let currentTrace: Record<string, string> = {};
+  let currentTrace: Record<string, string> = NO_TRACE;
   const deadLetter = (
     message: ConsumedRecord,
     value: Buffer | string,
@@ -95,7 +97,7 @@ export function processRawChunk(
           },
         })
       : undefined;
-    currentTrace = span?.traceparent ? { [TRACEPARENT]: span.traceparent } : {};
+    currentTrace = span?.traceparent ? { [TRACEPARENT]: span.traceparent } : NO_TRACE;
     const before = { events: out.counts.events, deadLetters: out.counts.deadLetters };
     processRecord(message, currentTrace);
     span?.setAttributes({
@@ -129,6 +131,8 @@ export function processRawChunk(
       return;
     }
     const { events, rejected } = normalize(envelope);
+    // The normalizers give every event the envelope's source: its part of the scoped id is made once.
+    const scope = sourceScope(envelope.source);
     for (const item of rejected) {
       const value = item.index < 0 ? message.value : JSON.stringify(item.item);
       deadLetter(message, value, 'InvalidEventError', item.reason, item.index, envelope);
@@ -136,7 +140,7 @@ export function processRawChunk(
     for (const event of events) {
       // Ids are the writer's choice: a repeat is the same id from the same source, so one writer
       // cannot make the window drop another source's events by reusing their ids.
-      const dedupKey = scopedEventId(event);
+      const dedupKey = event.source === envelope.source ? scope + event.id : scopedEventId(event);
       if (options.dedup.has(dedupKey)) {
         out.counts.duplicates += 1;
         continue;
@@ -159,7 +163,9 @@ export function processRawChunk(
         topic: options.eventsTopic,
         key: eventKey(event),
         value: encodeWireFormat(options.schemaId, event),
-        headers: { 'muxly.event.id': event.id, ...traceHeaders },
+        // Without a trace, no copy of an empty header object per event.
+        headers:
+          traceHeaders === NO_TRACE ? { 'muxly.event.id': event.id } : { 'muxly.event.id': event.id, ...traceHeaders },
       });
       out.counts.events += 1;
     }

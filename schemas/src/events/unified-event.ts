@@ -68,10 +68,10 @@ export const UNIFIED_EVENT_SCHEMA_VERSION = 1;
  */
 export function eventKey(event: Pick<UnifiedEvent, 'kind' | 'name' | 'dimensions' | 'source' | 'entity'>): string {
   if (event.entity) return `${event.source.type}:${event.entity.type}:${event.entity.id}`;
-  const labels = Object.keys(event.dimensions)
-    .sort()
-    .map((key) => `${key}=${String(event.dimensions[key])}`);
-  return [event.name, ...labels].join('|');
+  // Built in one string, without an array of labels per event (the transformer keys every event).
+  let key = event.name;
+  for (const label of Object.keys(event.dimensions).sort()) key += `|${label}=${String(event.dimensions[label])}`;
+  return key;
 }
 
 /**
@@ -84,7 +84,12 @@ export function eventKey(event: Pick<UnifiedEvent, 'kind' | 'name' | 'dimensions
  * writer.
  */
 export function scopedEventId(event: { id: string; source: { type: string; id: string } }): string {
-  return `${encodeURIComponent(event.source.type)}/${encodeURIComponent(event.source.id)}/${event.id}`;
+  return `${sourceScope(event.source)}${event.id}`;
+}
+
+/** The part of a scoped id that names the source, `<source type>/<source id>/`: one per source. */
+export function sourceScope(source: { type: string; id: string }): string {
+  return `${encodeURIComponent(source.type)}/${encodeURIComponent(source.id)}/`;
 }
 
 /**
