@@ -77,6 +77,9 @@ test('an encoder on unzeroed buffers writes the same bytes as kafkajs`s own, thr
     writeVarIntString(value: string): Writer;
     writeVarIntBytes(value: Buffer | string | null): Writer;
     writeBuffer(value: Buffer): Writer;
+    writeVarInt(value: number): Writer;
+    writeUVarInt(value: number): Writer;
+    writeVarLong(value: unknown): Writer;
     buffer: Buffer;
   };
   const Encoder = require('kafkajs/src/protocol/encoder.js') as new (size?: number) => Writer;
@@ -88,6 +91,15 @@ test('an encoder on unzeroed buffers writes the same bytes as kafkajs`s own, thr
         .writeVarIntBytes(index % 2 ? Buffer.from('x'.repeat(index)) : 'é'.repeat(index))
         .writeVarIntBytes(null)
         .writeBuffer(Buffer.alloc(17, index));
+    const numbers = [0, 1, -1, 63, -64, 64, 127, 128, 300, -300, 16_383, 16_384, 2 ** 20, -(2 ** 20)];
+    numbers.push(2 ** 30 - 1, 2 ** 30, -(2 ** 30), -(2 ** 30) - 1, 2 ** 31 - 1, -(2 ** 31), 2 ** 40, -(2 ** 40));
+    numbers.push(1_796_000_000_000, -1_796_000_000_000, 0x7fffffff, 0xffffffff);
+    for (const value of numbers) {
+      encoder.writeVarLong(value);
+      encoder.writeVarLong(BigInt(value));
+      if (Math.abs(value) < 2 ** 31) encoder.writeVarInt(value);
+      if (value >= 0 && value <= 0xffffffff) encoder.writeUVarInt(value);
+    }
     return encoder.buffer;
   };
   const expected = write(new Encoder());

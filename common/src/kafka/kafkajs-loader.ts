@@ -90,18 +90,33 @@ export function crc32C(buffer: Uint8Array): number {
   return (crc ^ -1) >>> 0;
 }
 
+interface EncoderInstance {
+  buf: Buffer;
+  offset: number;
+  ensureAvailable(length: number): void;
+  writeUVarInt(value: number): EncoderInstance;
+  writeVarLong(value: unknown): EncoderInstance;
+}
+
 interface EncoderClass {
-  new (initialSize?: number): { buf: Buffer; offset: number };
+  new (initialSize?: number): EncoderInstance;
   nextPowerOfTwo(value: number): number;
-  prototype: { ensureAvailable(length: number): void; buf: Buffer; offset: number };
+  prototype: EncoderInstance;
 }
 
 /**
- * kafkajs's Encoder: each record, each header and each layer of a produce request gets its own
- * encoder, whose buffer was zero-filled (`Buffer.alloc`) at 512 bytes and again at every growth.
- * An encoder writes every byte before its offset and only ever reads up to it (`buffer` is
- * `buf.slice(0, offset)`), so the zeroes were never read: the same class, with buffers taken
- * from `Buffer.allocUnsafe` (small ones come from Node's pool, without a new allocation each).
+ * kafkajs's Encoder, with the same prototype and statics, and three changes that keep every byte
+ * it writes:
+ * - each record, each header and each layer of a produce request gets its own encoder, whose
+ *   buffer was zero-filled (`Buffer.alloc`) at 512 bytes and again at every growth. An encoder
+ *   writes every byte before its offset and only ever reads up to it (`buffer` is
+ *   `buf.slice(0, offset)`), so the zeroes were never read: buffers come from
+ *   `Buffer.allocUnsafe` (small ones from Node's pool, without an allocation each);
+ * - a varint (several per record) was built in an array, copied into a new Buffer, then copied
+ *   into the encoder: it is written in place, by the same algorithm;
+ * - a varlong (each record's timestamp delta) went through 64-bit Long arithmetic even for the
+ *   small numbers it is given: a whole number within ±2^30 has the same zigzag encoding as a
+ *   32-bit varint, written in place; anything else takes kafkajs's own path.
  */
 export function fastEncoder(Encoder: EncoderClass): EncoderClass {
   function FastEncoder(this: { buf: Buffer; offset: number }, initialSize = 511) {
@@ -111,12 +126,32 @@ export function fastEncoder(Encoder: EncoderClass): EncoderClass {
   // Same prototype and statics: `instanceof Encoder` and `Encoder.sizeOfVarInt` still hold.
   FastEncoder.prototype = Encoder.prototype;
   Object.setPrototypeOf(FastEncoder, Encoder);
-  Encoder.prototype.ensureAvailable = function (this: { buf: Buffer; offset: number }, length: number) {
+  const prototype = Encoder.prototype;
+  const writeVarLong = prototype.writeVarLong;
+  prototype.ensureAvailable = function (this: EncoderInstance, length: number) {
     if (this.offset + length > this.buf.length) {
       const grown = Buffer.allocUnsafe(Encoder.nextPowerOfTwo(this.offset + length));
       this.buf.copy(grown, 0, 0, this.offset);
       this.buf = grown;
     }
+  };
+  prototype.writeUVarInt = function (this: EncoderInstance, value: number) {
+    // At most five bytes: after the first, `value >>>= 7` leaves 25 bits.
+    this.ensureAvailable(5);
+    const buffer = this.buf;
+    let offset = this.offset;
+    while ((value & 0xffffff80) !== 0) {
+      buffer[offset++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    buffer[offset++] = value & 0x7f;
+    this.offset = offset;
+    return this;
+  };
+  prototype.writeVarLong = function (this: EncoderInstance, value: unknown) {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= -0x40000000 && value < 0x40000000)
+      return this.writeUVarInt(value >= 0 ? value * 2 : -value * 2 - 1);
+    return writeVarLong.call(this, value);
   };
   return FastEncoder as unknown as EncoderClass;
 }
