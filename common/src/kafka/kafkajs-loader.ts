@@ -156,6 +156,151 @@ export function fastEncoder(Encoder: EncoderClass): EncoderClass {
   return FastEncoder as unknown as EncoderClass;
 }
 
+interface RecordEncoder {
+  buf: Buffer;
+  offset: number;
+  writeInt8(value: number): RecordEncoder;
+  writeInt16(value: number): RecordEncoder;
+  writeInt32(value: number): RecordEncoder;
+  writeUInt32(value: number): RecordEncoder;
+  writeInt64(value: unknown): RecordEncoder;
+  writeVarInt(value: number): RecordEncoder;
+  writeVarLong(value: unknown): RecordEncoder;
+  writeVarIntString(value: string): RecordEncoder;
+  writeVarIntBytes(value: unknown): RecordEncoder;
+}
+type RecordEncoderClass = (new (initialSize?: number) => RecordEncoder) & {
+  sizeOfVarInt(value: number): number;
+  sizeOfVarLong(value: unknown): number;
+  sizeOfVarIntBytes(value: unknown): number;
+};
+interface RecordArgs {
+  offsetDelta?: number;
+  timestampDelta?: number;
+  key?: unknown;
+  value?: unknown;
+  headers?: Record<string, unknown>;
+}
+
+/**
+ * kafkajs's record encoding (record/v0), with the same bytes: the encoder is sized for the record
+ * at once (kafkajs's started at 512 bytes and grew, copying, for a larger record) and the headers
+ * are written into it directly (kafkajs made an encoder per header and copied each).
+ */
+export function fastRecord(Encoder: RecordEncoderClass): (args: RecordArgs) => RecordEncoder {
+  return ({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }) => {
+    const headersArray: { key: string; value: unknown }[] = [];
+    for (const headerKey of Object.keys(headers)) {
+      const headerValue = headers[headerKey];
+      if (!Array.isArray(headerValue)) headersArray.push({ key: headerKey, value: headerValue });
+      else for (const one of headerValue as unknown[]) headersArray.push({ key: headerKey, value: one });
+    }
+    let sizeOfHeaders = Encoder.sizeOfVarInt(headersArray.length);
+    for (const header of headersArray) {
+      const keySize = Buffer.byteLength(header.key);
+      sizeOfHeaders += Encoder.sizeOfVarInt(keySize) + keySize;
+      if (header.value === null) sizeOfHeaders += Encoder.sizeOfVarInt(-1);
+      else {
+        const valueSize = Buffer.byteLength(header.value as string | Buffer);
+        sizeOfHeaders += Encoder.sizeOfVarInt(valueSize) + valueSize;
+      }
+    }
+    const sizeOfBody =
+      1 +
+      Encoder.sizeOfVarLong(timestampDelta) +
+      Encoder.sizeOfVarInt(offsetDelta) +
+      Encoder.sizeOfVarIntBytes(key) +
+      Encoder.sizeOfVarIntBytes(value) +
+      sizeOfHeaders;
+    const encoder = new Encoder(sizeOfBody + 5)
+      .writeVarInt(sizeOfBody)
+      .writeInt8(0)
+      .writeVarLong(timestampDelta)
+      .writeVarInt(offsetDelta)
+      .writeVarIntBytes(key)
+      .writeVarIntBytes(value)
+      .writeVarInt(headersArray.length);
+    for (const header of headersArray) encoder.writeVarIntString(header.key).writeVarIntBytes(header.value);
+    return encoder;
+  };
+}
+
+interface RecordBatchArgs {
+  compression?: number;
+  firstOffset?: unknown;
+  firstTimestamp?: number;
+  maxTimestamp?: number;
+  partitionLeaderEpoch?: number;
+  lastOffsetDelta?: number;
+  transactional?: boolean;
+  producerId?: unknown;
+  producerEpoch?: number;
+  firstSequence?: number;
+  records?: unknown[];
+}
+type RecordBatchFunction = (args: RecordBatchArgs) => Promise<RecordEncoder>;
+
+/**
+ * kafkajs's uncompressed record batch (recordBatch/v0), with the same bytes: written into one
+ * buffer of its exact size, the checksum taken over the body in place. kafkajs built the body in
+ * an encoder that grew by doubling (a ~300 KB batch per partition: about ten buffers and their
+ * copies), then copied it into a second encoder and that into a third. Compressed or unusual
+ * batches go to kafkajs's own function.
+ */
+export function fastRecordBatch(
+  Encoder: RecordEncoderClass,
+  original: RecordBatchFunction,
+  crc32: (buffer: Buffer) => number,
+  fromInt: (value: number) => unknown,
+  fromValue: (value: number) => unknown,
+): RecordBatchFunction {
+  return async (args) => {
+    const records = args.records ?? [];
+    if ((args.compression ?? 0) !== 0 || records.length === 0 || !records.every((one) => one instanceof Encoder))
+      return original(args);
+    const {
+      firstOffset = fromInt(0),
+      firstTimestamp = Date.now(),
+      maxTimestamp = Date.now(),
+      partitionLeaderEpoch = 0,
+      lastOffsetDelta = 0,
+      transactional = false,
+      producerId = fromValue(-1),
+      producerEpoch = 0,
+      firstSequence = 0,
+    } = args;
+    let recordBytes = 0;
+    for (const record of records as RecordEncoder[]) recordBytes += record.offset;
+    // Body: attributes 2, last offset delta 4, timestamps 8 + 8, producer id 8, epoch 2,
+    // first sequence 4, record count 4. Batch: leader epoch 4, magic 1, CRC 4, body.
+    const bodyBytes = 40 + recordBytes;
+    const batchBytes = 9 + bodyBytes;
+    const encoder = new Encoder(0);
+    encoder.buf = Buffer.allocUnsafe(12 + batchBytes);
+    encoder
+      .writeInt64(firstOffset)
+      .writeInt32(batchBytes)
+      .writeInt32(partitionLeaderEpoch)
+      .writeInt8(2)
+      .writeUInt32(0)
+      .writeInt16(transactional ? 16 : 0)
+      .writeInt32(lastOffsetDelta)
+      .writeInt64(firstTimestamp)
+      .writeInt64(maxTimestamp)
+      .writeInt64(producerId)
+      .writeInt16(producerEpoch)
+      .writeInt32(firstSequence)
+      .writeInt32(records.length);
+    const buffer = encoder.buf;
+    let offset = encoder.offset;
+    for (const record of records as RecordEncoder[]) offset += record.buf.copy(buffer, offset, 0, record.offset);
+    encoder.offset = offset;
+    // The CRC covers the body: from the attributes (after the 21 bytes before them) to the end.
+    buffer.writeUInt32BE(crc32(buffer.subarray(21, offset)), 17);
+    return encoder;
+  };
+}
+
 function replaceHelpers(): boolean {
   try {
     const cache = require.cache as Record<string, CachedModule | undefined>;
@@ -164,14 +309,49 @@ function replaceHelpers(): boolean {
       'kafkajs/src/producer/groupMessagesPerPartition.js',
       'kafkajs/src/protocol/recordBatch/crc32C/crc32C.js',
       'kafkajs/src/protocol/encoder.js',
+      'kafkajs/src/protocol/recordBatch/record/v0/index.js',
+      'kafkajs/src/protocol/recordBatch/v0/index.js',
+      'kafkajs/src/protocol/recordBatch/crc32C/index.js',
+      'kafkajs/src/utils/long.js',
     ].map((path) => require.resolve(path));
     if (paths.some((path) => cache[path] !== undefined)) return false;
-    const [, grouping, checksum, encoder] = paths as [string, string, string, string];
+    const [, grouping, checksum, encoder, record, recordBatch, crcIndex, long] = paths as string[] as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     // Each module is loaded once, then its cached exports are replaced before kafkajs loads.
     const replacements: [string, (original: unknown) => unknown][] = [
       [grouping, () => groupMessagesPerPartition],
       [checksum, () => crc32C],
       [encoder, (original) => fastEncoder(original as EncoderClass)],
+      // These two take the encoder and the checksum replaced above (they load after them).
+      [record, () => fastRecord(require(encoder) as RecordEncoderClass)],
+      [
+        recordBatch,
+        (original) => {
+          const Long = require(long) as {
+            fromInt(value: number): unknown;
+            fromValue(value: number): unknown;
+          };
+          const batch = original as { RecordBatch: RecordBatchFunction; MAGIC_BYTE: number };
+          return {
+            ...batch,
+            RecordBatch: fastRecordBatch(
+              require(encoder) as RecordEncoderClass,
+              batch.RecordBatch,
+              require(crcIndex) as (buffer: Buffer) => number,
+              (value) => Long.fromInt(value),
+              (value) => Long.fromValue(value),
+            ),
+          };
+        },
+      ],
     ];
     for (const [path, replace] of replacements) {
       const original: unknown = require(path);
