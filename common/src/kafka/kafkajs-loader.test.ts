@@ -1,5 +1,7 @@
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { crc32C, fastEncoder, fastRecord, fastRecordBatch, groupMessagesPerPartition } from './kafkajs-loader.ts';
 
 const require = createRequire(import.meta.url);
@@ -164,4 +166,18 @@ test('records and record batches are encoded byte for byte as kafkajs encodes th
     expect(actual.buffer.equals(expected)).toBe(true);
     expect(actual.offset).toBe(expected.length);
   }
+});
+
+test('a service process loading the package runs kafkajs with the replaced helpers', () => {
+  // NOTE: jest has its own module registry (there kafkajs keeps its own helpers); a plain Node
+  // process is what the services run. An ESM import of kafkajs anywhere in the package would
+  // load it before the loader and silently undo the replacements: this catches that.
+  const index = fileURLToPath(new URL('../index.ts', import.meta.url));
+  const loader = fileURLToPath(new URL('./kafkajs-loader.ts', import.meta.url));
+  const script = `await import(${JSON.stringify(index)}); const { kafkajsHelpersReplaced } = await import(${JSON.stringify(loader)}); console.log(String(kafkajsHelpersReplaced));`;
+  const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  expect(output.trim()).toBe('true');
 });

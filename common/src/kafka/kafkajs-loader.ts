@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import type * as KafkajsModule from 'kafkajs';
 
 // kafkajs, loaded with three of its helpers replaced by faster ones that give the same results
 // (the transformer's CPU profile in docs/performance.md found all three on its hot path).
@@ -368,5 +369,5 @@ function replaceHelpers(): boolean {
 /** True when kafkajs runs with the faster helpers (false: it had been loaded before). */
 export const kafkajsHelpersReplaced = replaceHelpers();
 
-const kafkajs = require('kafkajs') as typeof import('kafkajs');
+const kafkajs = require('kafkajs') as typeof KafkajsModule;
 export const { Kafka, logLevel, CompressionTypes, Partitioners } = kafkajs;
