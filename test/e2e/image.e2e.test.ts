@@ -35,7 +35,7 @@ beforeAll(async () => {
         `${tool} is not installed: apt-get install -y podman runc debootstrap (npm test does it as root)`,
       );
   await requireLocalStack();
-  await run('bash', [join(ROOT, 'test', 'deployment', 'image', 'make-base-image.sh'), join(ROOT, '.local', 'node')], {
+  await run('bash', [join(ROOT, 'test', 'deployment', 'image', 'make-base-image.sh'), process.execPath], {
     env,
     timeout: 900_000,
   });

@@ -4,20 +4,22 @@
 # mirror), the Node 24 binary and npm of the npm registry's `node` package, a `node` user with
 # uid 1000 and the host's CA bundle, imported into podman under the base image's name. Done once;
 # a later run finds the image and does nothing.
-#   usage: make-base-image.sh NODE_PREFIX   (the folder holding node_modules/node, e.g. .local/node)
+#   usage: make-base-image.sh NODE_BINARY   (a Node 24 executable, e.g. the one running the tests;
+#   npm comes from the same folder, or from PATH when that folder has none)
 set -euo pipefail
 image=docker.io/library/node:24-bookworm-slim
-node_prefix="${1:?usage: make-base-image.sh NODE_PREFIX}"
+node_bin="${1:?usage: make-base-image.sh NODE_BINARY}"
 podman="podman --runtime runc"
 
 if $podman image exists "$image"; then exit 0; fi
 for tool in debootstrap podman runc; do
   command -v "$tool" >/dev/null || { echo "error: $tool is needed (apt-get install -y podman runc debootstrap)" >&2; exit 1; }
 done
-node_bin="$node_prefix/node_modules/node/bin/node"
 [[ -x "$node_bin" ]] || { echo "error: no Node binary at $node_bin" >&2; exit 1; }
-npm_dir="$(dirname "$(readlink -f "$(command -v npm)")")/.."
-[[ -f "$npm_dir/package.json" ]] || { echo "error: cannot find npm's own folder from $(command -v npm)" >&2; exit 1; }
+npm_cli="$(dirname "$node_bin")/npm"
+[[ -e "$npm_cli" ]] || npm_cli="$(command -v npm)"
+npm_dir="$(dirname "$(readlink -f "$npm_cli")")/.."
+[[ -f "$npm_dir/package.json" ]] || { echo "error: cannot find npm's own folder from $npm_cli" >&2; exit 1; }
 
 root="$(mktemp -d)"
 trap 'rm -rf "$root"' EXIT
