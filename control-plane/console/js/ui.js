@@ -55,6 +55,24 @@ export async function run(button, output, action) {
   }
 }
 
+/**
+ * A button for an action that cannot be undone: asks `question` first, then runs `action` as `run` does.
+ * @param {string} label @param {string} question @param {HTMLElement | null} output @param {() => Promise<unknown>} action
+ */
+export const confirmedButton = (label, question, output, action) =>
+  h(
+    'button',
+    {
+      type: 'button',
+      class: 'danger',
+      onclick: (/** @type {Event} */ e) => {
+        if (!confirm(question)) return;
+        void run(/** @type {HTMLButtonElement} */ (e.currentTarget), output, action);
+      },
+    },
+    label,
+  );
+
 /** A page heading with optional actions on the right. @param {string} title @param {...Node | null | false} actions */
 export const pageHeader = (title, ...actions) =>
   h('div', { class: 'page-header' }, h('h1', { tabindex: '-1' }, title), h('div', { class: 'actions' }, actions));

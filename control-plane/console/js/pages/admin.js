@@ -1,6 +1,6 @@
 import { api, can, currentUser } from '../api.js';
 import { badge, field, h, replace, table, when } from '../dom.js';
-import { loadInto, notify, openDialog, pageHeader, problemView, run } from '../ui.js';
+import { confirmedButton, loadInto, notify, openDialog, pageHeader, problemView, run } from '../ui.js';
 
 // Administration: local users, roles and API keys, each shown only to those whose role allows
 // reading it, with write actions only for those who may write. An API key's secret is shown
@@ -118,21 +118,15 @@ async function usersView(reload) {
             : null,
           manageable ? ' ' : null,
           manageable
-            ? h(
-                'button',
-                {
-                  type: 'button',
-                  class: 'danger',
-                  onclick: (/** @type {Event} */ e) => {
-                    if (!confirm(`Delete the user ${user.username}? Their API keys are deleted with them.`)) return;
-                    void run(/** @type {HTMLButtonElement} */ (e.currentTarget), output, async () => {
-                      await api('DELETE', `/api/v1/users/${encodeURIComponent(user.id)}`);
-                      notify(`User ${user.username} deleted`);
-                      reload();
-                    });
-                  },
-                },
+            ? confirmedButton(
                 'Delete',
+                `Delete the user ${user.username}? Their API keys are deleted with them.`,
+                output,
+                async () => {
+                  await api('DELETE', `/api/v1/users/${encodeURIComponent(user.id)}`);
+                  notify(`User ${user.username} deleted`);
+                  reload();
+                },
               )
             : null,
           output,
@@ -165,22 +159,11 @@ async function rolesView(reload) {
             ? [
                 h('button', { type: 'button', onclick: () => void openRoleEditor(role, reload) }, 'Edit'),
                 ' ',
-                h(
-                  'button',
-                  {
-                    type: 'button',
-                    class: 'danger',
-                    onclick: (/** @type {Event} */ e) => {
-                      if (!confirm(`Delete the role ${role.name}?`)) return;
-                      void run(/** @type {HTMLButtonElement} */ (e.currentTarget), output, async () => {
-                        await api('DELETE', `/api/v1/roles/${encodeURIComponent(role.id)}`);
-                        notify(`Role ${role.name} deleted`);
-                        reload();
-                      });
-                    },
-                  },
-                  'Delete',
-                ),
+                confirmedButton('Delete', `Delete the role ${role.name}?`, output, async () => {
+                  await api('DELETE', `/api/v1/roles/${encodeURIComponent(role.id)}`);
+                  notify(`Role ${role.name} deleted`);
+                  reload();
+                }),
               ]
             : null,
           output,
