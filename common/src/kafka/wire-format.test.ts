@@ -6,7 +6,7 @@ test('the Confluent wire format: magic byte, big-endian schema id, then the UTF-
   expect([...buffer.subarray(0, 5)]).toEqual([0, 0, 0, 1, 2]);
   expect(buffer.subarray(5).toString('utf8')).toBe(JSON.stringify(value));
   expect(buffer.length).toBe(5 + Buffer.byteLength(JSON.stringify(value)));
-  expect(decodeWireFormat(buffer)).toEqual({ schemaId: 258, value });
+  expect(decodeWireFormat(buffer)).toEqual({ schemaId: 258, value, json: buffer.subarray(5) });
 });
 
 test('a value without the magic byte is refused', () => {

@@ -15,9 +15,11 @@ export function encodeWireFormat(schemaId: number, value: unknown): Buffer {
   return buffer;
 }
 
-export function decodeWireFormat(buffer: Buffer): { schemaId: number; value: unknown } {
+/** The schema id, the decoded value, and the JSON bytes it was decoded from (a view, not a copy). */
+export function decodeWireFormat(buffer: Buffer): { schemaId: number; value: unknown; json: Buffer } {
   if (buffer.length < HEADER_LENGTH || buffer.readUInt8(0) !== MAGIC_BYTE) {
     throw new Error('not in the Confluent wire format (missing magic byte)');
   }
-  return { schemaId: buffer.readUInt32BE(1), value: JSON.parse(buffer.subarray(HEADER_LENGTH).toString('utf8')) };
+  const json = buffer.subarray(HEADER_LENGTH);
+  return { schemaId: buffer.readUInt32BE(1), value: JSON.parse(json.toString('utf8')), json };
 }

@@ -1,6 +1,5 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import {
-  decodeWireFormat,
   errorMessage,
   PartitionAccess,
   laneMarker,
@@ -10,6 +9,7 @@ import {
   type ProgressTracker,
   type Tracing,
 } from '@muxly/common';
+import { decodeEvent } from '../destinations/event-json.ts';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
 import { kafkaRetryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
 import type { Delivery, RoutedEvent } from './delivery.ts';
@@ -413,7 +413,7 @@ export class DestinationLane {
 
   #routeAlone(message: KafkaMessage, partition: number, table: RoutingTable): RoutedEvent {
     try {
-      const event = decodeWireFormat(message.value ?? Buffer.alloc(0)).value as Record<string, unknown>;
+      const event = decodeEvent(message.value ?? Buffer.alloc(0));
       const decision = table.decide(event, this.id);
       const { tracing, eventsTopic } = this.#options;
       const traceparent = tracing

@@ -1,7 +1,6 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import {
   BatchConsumer,
-  decodeWireFormat,
   errorMessage,
   type BatchContext,
   type Logger,
@@ -11,6 +10,7 @@ import {
 } from '@muxly/common';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
 import { kafkaRetryDelayMs, sleep, type BackoffPolicy } from './backoff.ts';
+import { decodeEvent } from '../destinations/event-json.ts';
 import type { RoutedEvent } from './delivery.ts';
 import type { DestinationLane } from './destination.lane.ts';
 import { traceRoute } from './route.trace.ts';
@@ -153,7 +153,7 @@ export class EventFanOut {
       if (wanting.length === 0) continue;
       let event: Record<string, unknown>;
       try {
-        event = decodeWireFormat(message.value ?? Buffer.alloc(0)).value as Record<string, unknown>;
+        event = decodeEvent(message.value ?? Buffer.alloc(0));
       } catch (error) {
         const decodeError = error instanceof Error ? error : new Error(String(error));
         for (const lane of wanting) lane.push({ partition, message, decodeError, decision: { routed: false } }, offset);

@@ -2,7 +2,6 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
 import {
   BatchConsumer,
   ConfigurationError,
-  decodeWireFormat,
   errorMessage,
   InvalidEventError,
   PermanentError,
@@ -13,6 +12,7 @@ import {
 import { DLQ_HEADERS, REPLAY_HEADERS, scopedIdOf, type DeliveryReport } from '@muxly/schemas';
 import { retryDelayMs, sleep, type BackoffPolicy } from '../delivery/backoff.ts';
 import type { DeliveryItem, DestinationInstance } from '../destinations/destination.ts';
+import { decodeEvent } from '../destinations/event-json.ts';
 import type { RoutingTable } from '../pipeline/pipeline.ts';
 import type { DeliveryReports } from './delivery-reports.ts';
 
@@ -142,7 +142,7 @@ export class ReplayConsumer {
     for (const entry of entries) {
       let event: Record<string, unknown>;
       try {
-        event = decodeWireFormat(entry.message.value ?? Buffer.alloc(0)).value as Record<string, unknown>;
+        event = decodeEvent(entry.message.value ?? Buffer.alloc(0));
       } catch (error) {
         giveUp(entry, new InvalidEventError(errorMessage(error)));
         continue;

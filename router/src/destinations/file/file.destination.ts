@@ -1,6 +1,7 @@
 import { rename, stat, type FileHandle } from 'node:fs/promises';
 import { ConfigurationError } from '@muxly/common';
 import type { DeliveryItem, DestinationContext, DestinationInstance } from '../destination.ts';
+import { eventJson } from '../event-json.ts';
 import type { FileDestinationConfig } from './config.ts';
 import { openForAppend, prepareFolder, targetOf } from './paths.ts';
 
@@ -100,18 +101,7 @@ function valueAt(root: unknown, dotted: string): unknown {
   return current;
 }
 
-/**
- * The JSON line of an event, encoded once per event object: the router hands the same (read-only)
- * object to every destination one rule routes it to, so ten file destinations serialize it once.
- * A rule that transforms the event hands its destinations its own object, so destinations whose
- * rules deliver different events never share a line.
- */
-const lines = new WeakMap<object, Buffer>();
-function jsonLine(event: object): Buffer {
-  let line = lines.get(event);
-  if (!line) lines.set(event, (line = Buffer.from(`${JSON.stringify(event)}\n`, 'utf8')));
-  return line;
-}
+const NEWLINE = Buffer.from('\n');
 
 /** The last batches written, by their first event: their events in order, and the bytes written. */
 const batches = new WeakMap<object, { events: readonly object[]; bytes: Buffer }>();
@@ -133,7 +123,8 @@ export function jsonLines(batch: readonly Pick<DeliveryItem, 'event'>[]): Buffer
   )
     return known.bytes;
   const events = batch.map((item) => item.event);
-  const bytes = Buffer.concat(events.map(jsonLine));
+  // Each event's JSON (the bytes it was decoded from, when unchanged) and a newline, joined once.
+  const bytes = Buffer.concat(events.flatMap((event) => [eventJson(event), NEWLINE]));
   batches.set(first, { events, bytes });
   return bytes;
 }
