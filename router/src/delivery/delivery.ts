@@ -27,6 +27,8 @@ export interface RoutedEvent {
   message: KafkaMessage;
   /** The decoded event, before the rule's transformations; absent when it did not decode. */
   event?: Record<string, unknown>;
+  /** The JSON text the event was decoded from (a view of the record's value). */
+  json?: Buffer;
   /** Why the record did not decode (it is dead-lettered). */
   decodeError?: Error;
   decision: RouteDecision;
@@ -139,7 +141,15 @@ export class Delivery {
       // so a writer reusing another source's ids cannot overwrite or suppress its events.
       const id = scopedIdOf(entry.event) ?? `${this.#options.eventsTopic}-${partition}-${message.offset}`;
       pending.push({
-        item: { event: decision.event, id, topic: this.#options.eventsTopic, partition, offset: message.offset },
+        item: {
+          event: decision.event,
+          // Only the very object decoded from these bytes (no rule changed it) goes with them.
+          json: decision.event === entry.event ? entry.json : undefined,
+          id,
+          topic: this.#options.eventsTopic,
+          partition,
+          offset: message.offset,
+        },
         eventId: eventIdOf(entry.event),
         ruleId: decision.ruleId,
         message,

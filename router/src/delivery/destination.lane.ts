@@ -413,13 +413,13 @@ export class DestinationLane {
 
   #routeAlone(message: KafkaMessage, partition: number, table: RoutingTable): RoutedEvent {
     try {
-      const event = decodeEvent(message.value ?? Buffer.alloc(0));
+      const { event, json } = decodeEvent(message.value ?? Buffer.alloc(0));
       const decision = table.decide(event, this.id);
       const { tracing, eventsTopic } = this.#options;
       const traceparent = tracing
         ? traceRoute(tracing, message, { topic: eventsTopic, partition }, decision.routed === false ? 0 : 1)
         : undefined;
-      return { partition, message, event, decision, traceparent };
+      return { partition, message, event, json, decision, traceparent };
     } catch (error) {
       return {
         partition,

@@ -152,8 +152,9 @@ export class EventFanOut {
       const wanting = lanes.filter((lane) => lane.accepts(partition, offset));
       if (wanting.length === 0) continue;
       let event: Record<string, unknown>;
+      let json: Buffer;
       try {
-        event = decodeEvent(message.value ?? Buffer.alloc(0));
+        ({ event, json } = decodeEvent(message.value ?? Buffer.alloc(0)));
       } catch (error) {
         const decodeError = error instanceof Error ? error : new Error(String(error));
         for (const lane of wanting) lane.push({ partition, message, decodeError, decision: { routed: false } }, offset);
@@ -181,7 +182,7 @@ export class EventFanOut {
           filtered.set(lane, (filtered.get(lane) ?? 0) + 1);
           continue;
         }
-        if (shared?.decision !== decision) shared = { partition, message, event, decision, traceparent };
+        if (shared?.decision !== decision) shared = { partition, message, event, json, decision, traceparent };
         lane.push(shared, offset);
       }
     }

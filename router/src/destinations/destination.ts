@@ -7,6 +7,11 @@ import type { AccessStep, PeerEndpoint, TemplateExample, UnifiedEvent } from '@m
 export interface DeliveryItem {
   /** The event after the matching rule's transformations. */
   event: UnifiedEvent | Record<string, unknown>;
+  /**
+   * The event's JSON exactly as it was read from the events topic, when no rule changed the event:
+   * a destination may write these bytes instead of serializing `event` (see eventJson).
+   */
+  json?: Buffer | undefined;
   /** The event id scoped by its source (`<source type>/<source id>/<id>`), stable across redeliveries. */
   id: string;
   topic: string;

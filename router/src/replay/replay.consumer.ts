@@ -141,8 +141,9 @@ export class ReplayConsumer {
     const pending: Replayed[] = [];
     for (const entry of entries) {
       let event: Record<string, unknown>;
+      let json: Buffer;
       try {
-        event = decodeEvent(entry.message.value ?? Buffer.alloc(0));
+        ({ event, json } = decodeEvent(entry.message.value ?? Buffer.alloc(0)));
       } catch (error) {
         giveUp(entry, new InvalidEventError(errorMessage(error)));
         continue;
@@ -163,6 +164,7 @@ export class ReplayConsumer {
       entry.ruleId = decision.ruleId;
       entry.item = {
         event: decision.event,
+        json: decision.event === event ? json : undefined,
         id: scopedIdOf(event) ?? `${context.topic}-${context.partition}-${entry.message.offset}`,
         topic: entry.headers[DLQ_HEADERS.originalTopic] || context.topic,
         partition: Number(entry.headers[DLQ_HEADERS.originalPartition] ?? context.partition),

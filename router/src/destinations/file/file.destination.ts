@@ -112,7 +112,7 @@ const batches = new WeakMap<object, { events: readonly object[]; bytes: Buffer }
  * joined once and written by each of them: reused only when the batch holds the very same event
  * objects in the same order, else built from the events' lines.
  */
-export function jsonLines(batch: readonly Pick<DeliveryItem, 'event'>[]): Buffer {
+export function jsonLines(batch: readonly Pick<DeliveryItem, 'event' | 'json'>[]): Buffer {
   const first = batch[0]?.event;
   if (first === undefined) return Buffer.alloc(0);
   const known = batches.get(first);
@@ -123,8 +123,8 @@ export function jsonLines(batch: readonly Pick<DeliveryItem, 'event'>[]): Buffer
   )
     return known.bytes;
   const events = batch.map((item) => item.event);
-  // Each event's JSON (the bytes it was decoded from, when unchanged) and a newline, joined once.
-  const bytes = Buffer.concat(events.flatMap((event) => [eventJson(event), NEWLINE]));
+  // Each event's JSON (the bytes it was read as, when unchanged) and a newline, joined once.
+  const bytes = Buffer.concat(batch.flatMap((item) => [eventJson(item), NEWLINE]));
   batches.set(first, { events, bytes });
   return bytes;
 }
