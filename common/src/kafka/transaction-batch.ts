@@ -2,6 +2,9 @@ import type { Transaction } from 'kafkajs';
 import { groupByTopic, type OutgoingRecord } from './producer.ts';
 import { MAX_SEND_BYTES, piecesOf, recordBytes } from './record-size.ts';
 
+/** Unsent bytes that go out at once when no send of the transaction is in flight (see #sendFull). */
+const EAGER_SEND_BYTES = 64 * 1024;
+
 /** What processing one consumed record yields: the records to write in its transaction. */
 export interface TransactionalOutput {
   records: OutgoingRecord[];
@@ -18,8 +21,9 @@ interface PartitionOffset {
  * One transaction's content: the outputs of the records consumed into it (from any partition),
  * the offsets to commit with them, and the produce requests already sent.
  *
- * Records are sent while the batch fills, a piece of at most MAX_SEND_BYTES at a time, so the
- * next records are processed while the broker appends the previous ones. Until the batch has a
+ * Records are sent while the batch fills (a piece of at most MAX_SEND_BYTES, or what gathered
+ * while the previous send was in flight once it reaches EAGER_SEND_BYTES), so the next records
+ * are processed while the broker appends the previous ones. Until the batch has a
  * Kafka transaction (the producer's previous transaction is still committing) its records wait in
  * memory and go out as soon as it begins.
  */
@@ -35,6 +39,8 @@ export class TransactionBatch<T extends TransactionalOutput> {
   #transaction: Transaction | undefined;
   /** The chain of this transaction's sends. NOTE: one at a time: idempotent sequence numbers. */
   #sending: Promise<void> = Promise.resolve();
+  /** Sends handed to the producer and not yet answered. */
+  #inFlight = 0;
   #settled = false;
   #resolve!: () => void;
   #reject!: (error: Error) => void;
@@ -58,6 +64,11 @@ export class TransactionBatch<T extends TransactionalOutput> {
 
   get empty(): boolean {
     return this.outputs.length === 0 && this.#offsets.size === 0;
+  }
+
+  /** Sends handed to the producer and not answered yet. */
+  get sendsInFlight(): number {
+    return this.#inFlight;
   }
 
   get transaction(): Transaction | undefined {
@@ -136,8 +147,19 @@ export class TransactionBatch<T extends TransactionalOutput> {
     return true;
   }
 
+  /**
+   * Sends what is unsent when it fills a produce request, or as soon as no send is in flight once
+   * it reaches EAGER_SEND_BYTES.
+   *
+   * NOTE (latency): the transaction's first send also adds its partitions to the transaction
+   * (AddPartitionsToTxn, which right after the previous commit often meets CONCURRENT_TRANSACTIONS
+   * and waits a retry). Sent early, that round trip and the appends overlap the processing of the
+   * next records instead of all waiting at the commit, which then sends only the rest.
+   */
   #sendFull(): boolean {
-    if (!this.#transaction || this.#unsentBytes < MAX_SEND_BYTES) return false;
+    if (!this.#transaction) return false;
+    if (this.#unsentBytes < MAX_SEND_BYTES && (this.#inFlight > 0 || this.#unsentBytes < EAGER_SEND_BYTES))
+      return false;
     this.#sendUnsent();
     return true;
   }
@@ -151,8 +173,13 @@ export class TransactionBatch<T extends TransactionalOutput> {
     this.#unsentSizes = [];
     this.#unsentBytes = 0;
     for (const piece of piecesOf(records, MAX_SEND_BYTES, sizes)) {
+      this.#inFlight += 1;
       this.#sending = this.#sending.then(async () => {
-        await transaction.sendBatch({ topicMessages: groupByTopic(piece), acks: -1 });
+        try {
+          await transaction.sendBatch({ topicMessages: groupByTopic(piece), acks: -1 });
+        } finally {
+          this.#inFlight -= 1;
+        }
       });
     }
     // A failed send dooms the transaction: report it now rather than at the commit.
