@@ -132,7 +132,12 @@ if (process.argv[2] === 'sustained') {
   process.exit(0);
 }
 if (process.argv[2] === 'latency') {
-  const latency = await benchLatency(base, { metricsPerSecond: 5_000, perRequest: 10, seconds });
+  // BENCH_LATENCY_RATE and BENCH_LATENCY_PER_REQUEST look at another load (default 5,000/s, 10 per request).
+  const latency = await benchLatency(base, {
+    metricsPerSecond: Number(process.env.BENCH_LATENCY_RATE ?? 5_000),
+    perRequest: Number(process.env.BENCH_LATENCY_PER_REQUEST ?? 10),
+    seconds,
+  });
   log(formatLatency(latency));
   process.exit(0);
 }
