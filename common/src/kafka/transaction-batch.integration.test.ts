@@ -23,13 +23,17 @@ afterAll(async () => {
   await admin.disconnect();
 });
 
-test('offsets-only transactions right after a commit all commit, and the group ends at the last offset', async () => {
-  const producer = kafka.producer({
-    transactionalId: `${topic}.producer`,
+/** A transactional producer set up as the transformer's session sets up its own. */
+const transactionalProducer = (transactionalId: string) =>
+  kafka.producer({
+    transactionalId,
     idempotent: true,
     maxInFlightRequests: 1,
     retry: { initialRetryTime: 20, retries: 8 },
   });
+
+test('offsets-only transactions right after a commit all commit, and the group ends at the last offset', async () => {
+  const producer = transactionalProducer(`${topic}.producer`);
   await producer.connect();
   const sendFailures: Error[] = [];
   const commitOne = async (output: TransactionalOutput, offset: number) => {
@@ -53,12 +57,7 @@ test('offsets-only transactions right after a commit all commit, and the group e
 });
 
 test('records go out while the transaction fills: 64 KB at once, more only when that send was answered', async () => {
-  const producer = kafka.producer({
-    transactionalId: `${topic}.eager`,
-    idempotent: true,
-    maxInFlightRequests: 1,
-    retry: { initialRetryTime: 20, retries: 8 },
-  });
+  const producer = transactionalProducer(`${topic}.eager`);
   // A read_uncommitted reader sees records as they are appended, before their transaction commits.
   const reader = kafka.consumer({ groupId: `${topic}.reader`, readUncommitted: true, maxWaitTimeInMs: 50 });
   let appended = 0;
