@@ -12,6 +12,7 @@ export function decodeEvent(value: Buffer): { event: Record<string, unknown>; js
 }
 
 const NEWLINE = 0x0a;
+const NEWLINE_BYTES = Buffer.from('\n');
 
 /** Serialized once per event object, for every destination that writes it. */
 const serialized = new WeakMap<object, Buffer>();
@@ -31,4 +32,9 @@ export function eventJson(item: Pick<DeliveryItem, 'event' | 'json'>): Buffer {
   let json = serialized.get(item.event);
   if (!json) serialized.set(item.event, (json = Buffer.from(JSON.stringify(item.event), 'utf8')));
   return json;
+}
+
+/** JSON lines (each event's eventJson and a newline), joined in one buffer. */
+export function eventJsonLines(items: readonly Pick<DeliveryItem, 'event' | 'json'>[]): Buffer {
+  return Buffer.concat(items.flatMap((item) => [eventJson(item), NEWLINE_BYTES]));
 }

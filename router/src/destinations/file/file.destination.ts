@@ -1,7 +1,7 @@
 import { rename, stat, type FileHandle } from 'node:fs/promises';
 import { ConfigurationError } from '@muxly/common';
 import type { DeliveryItem, DestinationContext, DestinationInstance } from '../destination.ts';
-import { eventJson } from '../event-json.ts';
+import { eventJsonLines } from '../event-json.ts';
 import type { FileDestinationConfig } from './config.ts';
 import { openForAppend, prepareFolder, targetOf } from './paths.ts';
 
@@ -101,8 +101,6 @@ function valueAt(root: unknown, dotted: string): unknown {
   return current;
 }
 
-const NEWLINE = Buffer.from('\n');
-
 /** The last batches written, by their first event: their events in order, and the bytes written. */
 const batches = new WeakMap<object, { events: readonly object[]; bytes: Buffer }>();
 
@@ -124,7 +122,7 @@ export function jsonLines(batch: readonly Pick<DeliveryItem, 'event' | 'json'>[]
     return known.bytes;
   const events = batch.map((item) => item.event);
   // Each event's JSON (the bytes it was read as, when unchanged) and a newline, joined once.
-  const bytes = Buffer.concat(batch.flatMap((item) => [eventJson(item), NEWLINE]));
+  const bytes = eventJsonLines(batch);
   batches.set(first, { events, bytes });
   return bytes;
 }

@@ -12,6 +12,7 @@ import {
   ThrottledError,
 } from '@muxly/common';
 import type { DeliveryItem, DestinationContext, DestinationInstance } from '../destination.ts';
+import { eventJsonLines } from '../event-json.ts';
 import { resolveConfig } from '../plugin-config.ts';
 import { S3DestinationConfig } from './config.ts';
 
@@ -119,7 +120,8 @@ export async function createS3Destination(
   return {
     async send(batch) {
       for (const { key, indexes } of planObjects(batch, config.prefix)) {
-        const lines = indexes.map((index) => JSON.stringify(batch[index]!.event)).join('\n') + '\n';
+        // The same JSON lines as the file destination's (an unchanged event as the bytes it was read as).
+        const lines = eventJsonLines(indexes.map((index) => batch[index]!));
         const body = await gzipAsync(lines, { level: config.compressionLevel });
         try {
           await client.send(
