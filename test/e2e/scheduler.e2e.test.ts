@@ -134,7 +134,9 @@ beforeAll(async () => {
     cp: [await freePort(), await freePort()],
   };
   const settings = {
-    log: { level: 'warn' },
+    // Info, so a service that does not become ready shows how far its start got (CI once saw the
+    // transformer silent for a minute at level warn); the output is printed only on a failure.
+    log: { level: 'info' },
     kafka: { brokers: [KAFKA_BROKER] },
     schemaRegistry: { url: REGISTRY_URL },
     topics: { prefix, partitions: 2 },

@@ -55,8 +55,10 @@ const portBlock =
   Number.isInteger(worker) && worker >= 1 && worker <= 25
     ? PORT_BLOCK_BASE + (worker - 1) * PORT_BLOCK_SIZE
     : undefined;
-// A process started by a test under the same worker id starts elsewhere in the block.
-let nextPortOffset = (process.pid * 37) % PORT_BLOCK_SIZE;
+// Jest loads this module afresh for every test file, so a fixed start would hand each suite the
+// very ports the suite before it used (a private broker's, which its leftover clients may still
+// dial); a random start keeps consecutive suites, and processes under the same worker id, apart.
+let nextPortOffset = Math.floor(Math.random() * PORT_BLOCK_SIZE);
 
 async function bindable(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
@@ -88,6 +90,14 @@ export async function freePort(): Promise<number> {
  * Polls `probe` until it returns a value (neither undefined nor false) and returns it; past the
  * deadline, fails naming `what` and the probe's last error. The one way tests wait for an outcome.
  */
+/** An error's message with its causes (fetch's "fetch failed" hides ECONNREFUSED in its cause). */
+function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let current = error; current instanceof Error && parts.length < 4; current = current.cause)
+    parts.push(current.message);
+  return parts.length > 0 ? parts.join(': ') : String(error);
+}
+
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
@@ -100,13 +110,15 @@ export async function waitFor<T>(
     try {
       const value = await probe();
       if (value !== undefined && value !== false) return value;
+      // The failure named at the deadline is the last attempt's, not an early one's.
+      lastError = undefined;
     } catch (error) {
       lastError = error;
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(
-    `Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`,
+    `Timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${describeError(lastError)}` : ''}`,
   );
 }
 
@@ -175,7 +187,9 @@ export class ServiceProcess {
       async () => {
         if (exited) throw new Error(`${this.name} exited during start:\n${this.logs().slice(-3_000)}`);
         const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-        return response.ok;
+        if (response.ok) return true;
+        // A service that answers but is not ready says why (its /readyz lists the failing checks).
+        throw new Error(`answered ${response.status}: ${(await response.text()).slice(0, 1_000)}`);
       },
       timeoutMs,
     ).catch((error: Error) => {
