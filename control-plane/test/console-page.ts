@@ -50,15 +50,31 @@ export async function startConsoleBrowser(
     await rm(userDataDir, { recursive: true, force: true });
     throw error;
   }
-  const errors: string[] = [];
+  const errors: (string | (() => string))[] = [];
   let refusals: number[] = [];
   return {
-    takeErrors: () => errors.splice(0),
+    takeErrors: () => errors.splice(0).map((error) => (typeof error === 'string' ? error : error())),
     expectRefusals(statuses) {
       refusals = statuses;
     },
     async openPage() {
       const page = await context.newPage();
+      // What another origin (Keycloak) answered with a 4xx or 5xx, and to which request, so an
+      // error names the cause (e.g. Keycloak's invalid_grant and its description), not only the status.
+      const refusedAnswers = new Map<string, string>();
+      page.on('response', (response) => {
+        const url = response.url();
+        if (response.status() < 400 || url.startsWith(baseUrl)) return;
+        const request = response.request();
+        const grant = new URLSearchParams(request.postData() ?? '').get('grant_type');
+        const answer = `${request.method()}${grant ? ` grant_type=${grant}` : ''} answered ${response.status()}`;
+        refusedAnswers.set(url, answer);
+        // The body (Keycloak's error and description) when the browser still has it in time.
+        void response
+          .text()
+          .then((body) => body && refusedAnswers.set(url, `${answer}: ${body.slice(0, 300)}`))
+          .catch(() => undefined);
+      });
       page.on('console', (message) => {
         if (message.type() !== 'error') return;
         if (refusals.some((status) => message.text().includes(`status of ${status}`))) return;
@@ -68,7 +84,11 @@ export async function startConsoleBrowser(
         if (source && options.foreignPages?.some((origin) => source.startsWith(origin)))
           // eslint-disable-next-line no-console -- printed for whoever reads a run's output
           return void console.log(`not failing the test, logged for ${source}: ${error}`);
-        errors.push(error);
+        // The answer's body is read after the message arrives: it is looked up when errors are taken.
+        errors.push(() => {
+          const answer = source ? refusedAnswers.get(source) : undefined;
+          return answer ? `${error} [${answer}]` : error;
+        });
       });
       page.on('pageerror', (error) => errors.push(`${page.url()}: ${error.message}`));
       page.on('request', (request) => {
