@@ -5,10 +5,11 @@
 # `-- transformer` the transformer alone (about 2 minutes), `-- clients` kafkajs against @platformatic/kafka (no wrk), `-- sustained` the sustained-load ladder (no wrk either).
 # It needs wrk (Debian's package; installed here when missing and running as root) and the
 # local stack's Kafka and schema registry (started when not running, stopped again after).
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 ensure_node
 ensure_deps
-cd "$MUXLY_ROOT"
+cd "$MUXLY_ROOT" || exit 1
 
 if [ -z "${1:-}" ] && ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

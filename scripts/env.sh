@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the project's scripts: puts Node 24 on PATH and installs the npm dependencies.
 #
 # Why: the machines this runs on may have an older system Node (20 is end-of-life and too old for

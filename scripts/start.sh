@@ -2,10 +2,11 @@
 # `npm start`: installs what is missing (Node 24, npm dependencies, the Maven-resolved jars),
 # starts the native local stack (Kafka, schema registry), then all Muxly services with
 # config/local.yaml, prints where each listens, and stops everything cleanly on Ctrl-C.
+# shellcheck source=scripts/env.sh
 source "$(dirname "$0")/env.sh"
 ensure_node
 ensure_deps
-cd "$MUXLY_ROOT"
+cd "$MUXLY_ROOT" || exit 1
 
 export MUXLY_CONFIG="${MUXLY_CONFIG:-$MUXLY_ROOT/config/local.yaml}"
 logs="$MUXLY_LOCAL_DIR/logs"
@@ -21,6 +22,7 @@ services=(ingest transformer router)
 [ -f control-plane/src/main.ts ] && services+=(control-plane)
 declare -A pids=()
 
+# shellcheck disable=SC2317 # run by the trap below, which shellcheck does not follow
 stop_all() {
   trap - INT TERM EXIT
   echo

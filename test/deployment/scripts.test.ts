@@ -53,6 +53,11 @@ test('every shell script of the project passes shellcheck', () => {
     ...readdirSync(join(ROOT, 'deploy', 'local'))
       .filter((name) => name.endsWith('.sh'))
       .map((name) => join('deploy', 'local', name)),
+    // The developer's commands (npm start, npm test, npm run bench) and CI's.
+    ...readdirSync(join(ROOT, 'scripts'))
+      .filter((name) => name.endsWith('.sh'))
+      .map((name) => join('scripts', name)),
+    join('.ci', 'run'),
   ];
   const result = spawnSync('shellcheck', ['-x', ...files], { cwd: ROOT, encoding: 'utf8' });
   expect(result.stdout).toBe('');
