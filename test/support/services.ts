@@ -86,10 +86,6 @@ export async function freePort(): Promise<number> {
   throw new Error(`no free port in ${portBlock}-${portBlock + PORT_BLOCK_SIZE - 1} (jest worker ${worker})`);
 }
 
-/**
- * Polls `probe` until it returns a value (neither undefined nor false) and returns it; past the
- * deadline, fails naming `what` and the probe's last error. The one way tests wait for an outcome.
- */
 /** An error's message with its causes (fetch's "fetch failed" hides ECONNREFUSED in its cause). */
 function describeError(error: unknown): string {
   const parts: string[] = [];
@@ -98,6 +94,10 @@ function describeError(error: unknown): string {
   return parts.length > 0 ? parts.join(': ') : String(error);
 }
 
+/**
+ * Polls `probe` until it returns a value (neither undefined nor false) and returns it; past the
+ * deadline, fails naming `what` and the probe's last error. The one way tests wait for an outcome.
+ */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
