@@ -195,8 +195,33 @@ describe('SSO sign-in in the web console', () => {
       const beforeSignOut = (await storedSession(page))!;
       const [user] = (await realm.admin('GET', `/users?username=${EDITOR.username}&exact=true`)) as { id: string }[];
       expect(await realm.admin('GET', `/users/${user!.id}/sessions`)).toHaveLength(1);
+      // Signing out while a refresh is on its way: the next refresh is held until the click, and the
+      // console leaves for the realm's sign-out only once the realm has answered it. Otherwise the
+      // refresh would reach the realm after the sign-out and be refused ("Session not active").
+      const tokenEndpoint = `${realm.issuer}/protocol/openid-connect/token`;
+      const trail: string[] = [];
+      page.on('request', (request) => {
+        if (request.url().startsWith(`${realm.issuer}/protocol/openid-connect/logout`)) trail.push('sign-out');
+      });
+      page.on('response', (response) => {
+        if (response.url() === tokenEndpoint) trail.push(`refresh answered ${response.status()}`);
+      });
+      let releaseRefresh!: () => Promise<void>;
+      const refreshHeld = new Promise<void>((held) => {
+        void page.route(tokenEndpoint, (route) => {
+          releaseRefresh = () => route.continue();
+          held();
+        });
+      });
+      await refreshHeld;
       await page.getByRole('button', { name: 'Sign out' }).click();
+      // Time enough for a console that does not wait to have left for the realm.
+      await page.waitForTimeout(500);
+      expect(trail).toEqual([]);
+      await releaseRefresh();
+      await page.unroute(tokenEndpoint);
       await page.getByRole('heading', { level: 1, name: 'Sign in to Muxly' }).waitFor();
+      expect(trail).toEqual(['refresh answered 200', 'sign-out']);
       expect(new URL(page.url()).origin).toBe(h.baseUrl);
       expect(await storedSession(page)).toBeNull();
       expect(await realm.admin('GET', `/users/${user!.id}/sessions`)).toHaveLength(0);

@@ -157,6 +157,12 @@ export async function signInWithSso({ provider, tokens }) {
  * @returns {Promise<boolean>} false when the browser is leaving for the realm's sign-out page
  */
 export async function signOut() {
+  // A refresh already on its way would reach the realm after the sign-out and be refused there
+  // ("Session not active"), or, answered in time, store the session again: wait for it, so the
+  // sign-out is the last word and names the session by its newest ID token. No new one starts.
+  clearTimeout(refreshTimer);
+  if (refreshing) await refreshing.catch(() => false);
+  clearTimeout(refreshTimer);
   const sso = session?.sso;
   if (sso) {
     forget();
