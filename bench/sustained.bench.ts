@@ -168,7 +168,10 @@ function post(url: string, body: string): Promise<number> {
     request.end(body);
   });
 }
-const keepAlive = new Agent({ keepAlive: true });
+// Idle sockets are closed here after 2 s, before ingest closes them after its 5 s keep-alive: a request
+// sent on a socket the server is closing at that moment fails with ECONNRESET, which the bench
+// would report as a failed request of the pipeline.
+const keepAlive = new Agent({ keepAlive: true, timeout: 2_000 });
 
 /** Posts `rate` metrics/s for `seconds` on a 10 ms schedule; waits for every answer. */
 async function offer(url: string, rate: number, seconds: number, tag: string) {
