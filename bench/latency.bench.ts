@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createKafka, decodeWireFormat } from '@muxly/common';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
-import { BENCH_API_KEY, metric300, peakRssMb, percentile, sleep, writeSettings } from './lib.ts';
+import { metric300, peakRssMb, percentile, postMetrics, sleep, writeSettings } from './lib.ts';
 import { deleteTopics, quietLogger } from './transformer.bench.ts';
 
 export interface LatencyFigures {
@@ -74,24 +74,16 @@ export async function benchLatency(
   const send = (measured: boolean) => {
     const sentAt = Date.now();
     const metrics = Array.from({ length: options.perRequest }, (_, index) => metric300(index, { sentAt }));
-    const request = fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ metrics }),
-    })
-      .then(async (response) => {
-        const answer = await response.text();
-        if (response.status === 202) {
+    const request = postMetrics(url, JSON.stringify({ metrics }))
+      .then(({ status, text }) => {
+        if (status === 202) {
           if (measured) sentMeasured += options.perRequest;
           return;
         }
-        const type = /"type":"[^"]*\/([^"/]+)"/.exec(answer)?.[1];
-        count(type ? `${response.status} ${type}` : String(response.status));
+        const type = /"type":"[^"]*\/([^"/]+)"/.exec(text)?.[1];
+        count(type ? `${status} ${type}` : String(status));
       })
-      .catch((error: unknown) => {
-        const cause = (error as { cause?: { code?: string } }).cause;
-        count(`error:${cause?.code ?? (error as Error).name}`);
-      })
+      .catch((error: unknown) => count(`error:${(error as { code?: string }).code ?? (error as Error).name}`))
       .finally(() => pending.delete(request));
     pending.add(request);
   };

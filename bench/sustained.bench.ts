@@ -1,9 +1,8 @@
 import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
-import { BENCH_API_KEY, benchDir, metric300, peakRssMb, percentile, sleep, writeSettings } from './lib.ts';
+import { benchDir, metric300, peakRssMb, percentile, postMetrics, sleep, writeSettings } from './lib.ts';
 import { deleteTopics } from './transformer.bench.ts';
 
 export interface SustainedStep {
@@ -136,43 +135,6 @@ export function formatStep(step: SustainedStep): string {
   return `${step.offeredPerSecond.toLocaleString('en')}/s offered, ${step.acceptedPerSecond.toLocaleString('en')}/s accepted, non-202 ${refused || 'none'}, delivered ${step.delivered}/${step.accepted}, lost ${step.lost}, send->file p50 ${step.p50Ms} ms, p99 ${step.p99Ms} ms, max ${step.maxMs} ms${step.sustained ? '' : ' (not sustained)'}`;
 }
 
-/**
- * One POST on a kept-alive connection; settles with the status once the answer was read whole.
- * NOTE (cost): node:http rather than fetch: at 400 requests/s the bench's own CPU went from 0.25
- * to 0.14 cores with this change alone, CPU the pipeline it measures shares.
- */
-function post(url: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      url,
-      {
-        method: 'POST',
-        agent: keepAlive,
-        timeout: 30_000,
-        headers: {
-          authorization: `Bearer ${BENCH_API_KEY}`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (response) => {
-        response.on('error', reject);
-        response.on('end', () => resolve(response.statusCode ?? 0));
-        response.resume();
-      },
-    );
-    request.on('timeout', () =>
-      request.destroy(Object.assign(new Error('no answer within 30 s'), { code: 'ETIMEDOUT' })),
-    );
-    request.on('error', reject);
-    request.end(body);
-  });
-}
-// Idle sockets are closed here after 2 s, before ingest closes them after its 5 s keep-alive: a request
-// sent on a socket the server is closing at that moment fails with ECONNRESET, which the bench
-// would report as a failed request of the pipeline.
-const keepAlive = new Agent({ keepAlive: true, timeout: 2_000 });
-
 /** Posts `rate` metrics/s for `seconds` on a 10 ms schedule; waits for every answer. */
 async function offer(url: string, rate: number, seconds: number, tag: string) {
   const acceptedIds: string[] = [];
@@ -185,8 +147,8 @@ async function offer(url: string, rate: number, seconds: number, tag: string) {
     const ids = Array.from({ length: PER_REQUEST }, (_, index) => `${tag}-${sequence}-${index}`);
     sequence += 1;
     const body = requestBody(ids, sentAt);
-    const request = post(url, body)
-      .then((status) => {
+    const request = postMetrics(url, body)
+      .then(({ status }) => {
         if (status === 202) acceptedIds.push(...ids);
         else non202[String(status)] = (non202[String(status)] ?? 0) + 1;
       })
