@@ -82,7 +82,11 @@ async function runAtRate(
       rules: [{ id: 'all', destinationIds: ids }],
     },
   });
-  const router = new ServiceProcess('router', { MUXLY_CONFIG: settings }).start();
+  // BENCH_CPU_PROF=<folder>: the router writes a V8 CPU profile there when it stops.
+  const profile: Record<string, string> = process.env.BENCH_CPU_PROF
+    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` }
+    : {};
+  const router = new ServiceProcess('router', { MUXLY_CONFIG: settings, ...profile }).start();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   try {
     await router.waitUntilReady(`http://127.0.0.1:${port}/readyz`);
