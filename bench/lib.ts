@@ -156,3 +156,7 @@ export function postMetrics(url: string, body: string): Promise<{ status: number
     request.end(body);
   });
 }
+
+/** BENCH_CPU_PROF=<folder>: the environment that makes a started service write a V8 CPU profile there when it stops. */
+export const cpuProfileEnv = (): Record<string, string> =>
+  process.env.BENCH_CPU_PROF ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` } : {};

@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { createKafka, encodeWireFormat, topicNames } from '@muxly/common';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
-import { benchDir, metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
+import { benchDir, cpuProfileEnv, metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
 import { createBenchTopics, deleteTopics, quietLogger } from './transformer.bench.ts';
 
 export interface DestinationCostRun {
@@ -82,11 +82,7 @@ async function runAtRate(
       rules: [{ id: 'all', destinationIds: ids }],
     },
   });
-  // BENCH_CPU_PROF=<folder>: the router writes a V8 CPU profile there when it stops.
-  const profile: Record<string, string> = process.env.BENCH_CPU_PROF
-    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` }
-    : {};
-  const router = new ServiceProcess('router', { MUXLY_CONFIG: settings, ...profile }).start();
+  const router = new ServiceProcess('router', { MUXLY_CONFIG: settings, ...cpuProfileEnv() }).start();
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   try {
     await router.waitUntilReady(`http://127.0.0.1:${port}/readyz`);

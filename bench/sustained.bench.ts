@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
-import { benchDir, metric300, peakRssMb, percentile, postMetrics, sleep, writeSettings } from './lib.ts';
+import { benchDir, cpuProfileEnv, metric300, peakRssMb, percentile, postMetrics, sleep, writeSettings } from './lib.ts';
 import { deleteTopics } from './transformer.bench.ts';
 
 export interface SustainedStep {
@@ -59,10 +59,7 @@ export async function benchSustained(
       rules: [{ id: 'all', destinationIds: ['file'] }],
     },
   });
-  // BENCH_CPU_PROF=<folder>: each service writes a V8 CPU profile there when it stops.
-  const profile: Record<string, string> = process.env.BENCH_CPU_PROF
-    ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${process.env.BENCH_CPU_PROF}` }
-    : {};
+  const profile = cpuProfileEnv();
   const services = {
     ingest: new ServiceProcess('ingest', { MUXLY_CONFIG: file, ...profile }).start(),
     transformer: new ServiceProcess('transformer', { MUXLY_CONFIG: file, ...profile }).start(),
