@@ -1,19 +1,62 @@
-import type { Kafka } from 'kafkajs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Admin, Kafka } from 'kafkajs';
+import { errorMessage } from '../errors.ts';
 import type { TopicSpec } from './topics.ts';
 
-/** Creates the missing topics; existing topics are left as they are (their config is the operator's). */
-export async function ensureTopics(kafka: Kafka, specs: TopicSpec[]): Promise<string[]> {
+/** How long ensureTopics waits for the topics' partitions to have leaders. */
+const LEADER_WAIT_MS = 30_000;
+
+/**
+ * Creates the missing topics; existing topics are left as they are (their config is the
+ * operator's). Answers once every named topic has a leader for each partition, so the caller
+ * can produce and subscribe at once, also to topics another instance is creating meanwhile.
+ */
+export async function ensureTopics(
+  kafka: Kafka,
+  specs: TopicSpec[],
+  options: { leaderWaitMs?: number } = {},
+): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
     const existing = new Set(await admin.listTopics());
     const missing = specs.filter((spec) => !existing.has(spec.topic));
-    if (missing.length > 0) {
-      await admin.createTopics({ topics: missing, waitForLeaders: true });
-    }
+    // NOTE: kafkajs's own waitForLeaders gives up on the first UNKNOWN_TOPIC_OR_PARTITION, and a
+    // busy broker answers that for a while after it created a topic (its metadata lags the
+    // controller's). CI saw a control plane fail to start on it; so wait here, through it.
+    if (missing.length > 0) await admin.createTopics({ topics: missing, waitForLeaders: false });
+    if (specs.length > 0)
+      await waitForLeaders(
+        admin,
+        specs.map((spec) => spec.topic),
+        options.leaderWaitMs ?? LEADER_WAIT_MS,
+      );
     return missing.map((spec) => spec.topic);
   } finally {
     await admin.disconnect();
+  }
+}
+
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let waiting: string;
+    try {
+      const metadata = await admin.fetchTopicMetadata({ topics });
+      const leaderless = topics.filter((topic) => {
+        const partitions = metadata.topics.find((entry) => entry.name === topic)?.partitions ?? [];
+        return partitions.length === 0 || partitions.some((partition) => partition.leader < 0);
+      });
+      if (leaderless.length === 0) return;
+      waiting = `no leader yet for ${leaderless.join(', ')}`;
+    } catch (error) {
+      // Anything but the broker's "not there yet" answers is a real failure (e.g. no access).
+      if ((error as { retriable?: boolean }).retriable !== true) throw error;
+      waiting = errorMessage(error);
+    }
+    if (Date.now() >= deadline)
+      throw new Error(`Kafka's topics ${topics.join(', ')} have no leader after ${timeoutMs} ms: ${waiting}`);
+    await sleep(100);
   }
 }
 

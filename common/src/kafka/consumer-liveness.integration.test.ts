@@ -3,6 +3,7 @@ import { KAFKA_BROKER, requireLocalStack, uniqueName, waitFor } from '../../../t
 import { createMetricsRegistry, startHealthServer } from '../observability/health-server.ts';
 import { createLogger } from '../observability/logger.ts';
 import { ProgressTracker } from '../observability/progress.ts';
+import { ensureTopics } from './admin.ts';
 import { BatchConsumer } from './consumer.ts';
 
 // Against the real broker: a consumer loop held without progress while records wait turns
@@ -17,13 +18,10 @@ const logger = createLogger({ service: 'test', level: 'error' });
 beforeAll(async () => {
   await requireLocalStack();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic, numPartitions: 1 },
-      { topic: crashTopic, numPartitions: 1 },
-    ],
-  });
+  await ensureTopics(kafka, [
+    { topic, numPartitions: 1, replicationFactor: 1, configEntries: [] },
+    { topic: crashTopic, numPartitions: 1, replicationFactor: 1, configEntries: [] },
+  ]);
 });
 
 afterAll(async () => {

@@ -1,5 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { KAFKA_BROKER, requireLocalStack, uniqueName, waitFor } from '../../../test/support/services.ts';
+import { ensureTopics } from './admin.ts';
 import { KafkaProducer } from './producer.ts';
 
 // Against the real broker: an acknowledgement must mean the record was written, even right after
@@ -14,14 +15,16 @@ const small = `${prefix}.small`;
 beforeAll(async () => {
   await requireLocalStack();
   await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: [
-      { topic: normal, numPartitions: 1 },
-      // Refuses anything over 1 KB: one produce request to both topics is then written in part.
-      { topic: small, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '1024' }] },
-    ],
-  });
+  await ensureTopics(kafka, [
+    { topic: normal, numPartitions: 1, replicationFactor: 1, configEntries: [] },
+    // Refuses anything over 1 KB: one produce request to both topics is then written in part.
+    {
+      topic: small,
+      numPartitions: 1,
+      replicationFactor: 1,
+      configEntries: [{ name: 'max.message.bytes', value: '1024' }],
+    },
+  ]);
 });
 
 afterAll(async () => {

@@ -1,5 +1,6 @@
 import { Kafka, logLevel } from 'kafkajs';
 import { KAFKA_BROKER, requireLocalStack, uniqueName } from '../../../test/support/services.ts';
+import { ensureTopics } from './admin.ts';
 import { TransactionBatch, type TransactionalOutput } from './transaction-batch.ts';
 
 // Against the real broker: a transaction that carries only consumed offsets (every input was a
@@ -14,7 +15,7 @@ const groupId = `${topic}.group`;
 beforeAll(async () => {
   await requireLocalStack();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
+  await ensureTopics(kafka, [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [] }]);
 });
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import { createKafka, createLogger, SecretKeyring } from '@muxly/common';
+import { createKafka, createLogger, ensureTopics, SecretKeyring } from '@muxly/common';
 import type { PipelineDefinition } from '../pipeline/pipeline.ts';
 import { randomSuffix } from '../destinations/test-context.ts';
 import { LiveConfig } from './live-config.ts';
@@ -38,12 +38,9 @@ beforeAll(async () => {
       `Kafka is not reachable at ${brokers.join(',')} (${(error as Error).message}); start it with npm run stack:start`,
     );
   }
-  await admin.createTopics({
-    topics: [
-      { topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-    ],
-    waitForLeaders: true,
-  });
+  await ensureTopics(kafka, [
+    { topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
+  ]);
   await admin.disconnect();
   await producer.connect();
 });
