@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createKafka, createLogger, ensureTopics, KafkaProducer, topicNames, topicSpecs } from '@muxly/common';
 import { deleteTopicsWithPrefix } from '../test/support/kafka.ts';
 import { freePort, ServiceProcess } from '../test/support/services.ts';
-import { cpuSeconds, metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
+import { cpuProfileEnv, cpuSeconds, metric300, peakRssMb, sleep, writeSettings } from './lib.ts';
 
 export const quietLogger = createLogger({ service: 'bench', level: 'error', silent: true });
 
@@ -107,7 +107,7 @@ export async function benchTransformer(
         ...JSON.parse(process.env.BENCH_T ?? '{}'),
       },
     });
-    services.push(new ServiceProcess('transformer', { MUXLY_CONFIG: file }).start());
+    services.push(new ServiceProcess('transformer', { MUXLY_CONFIG: file, ...cpuProfileEnv() }).start());
   }
   const total = records * perRecord;
   // The rate comes from the events themselves: each carries the time the transformer produced it
