@@ -11,11 +11,7 @@ const LEADER_WAIT_MS = 30_000;
  * operator's). Answers once every named topic has a leader for each partition, so the caller
  * can produce and subscribe at once, also to topics another instance is creating meanwhile.
  */
-export async function ensureTopics(
-  kafka: Kafka,
-  specs: TopicSpec[],
-  options: { leaderWaitMs?: number } = {},
-): Promise<string[]> {
+export async function ensureTopics(kafka: Kafka, specs: TopicSpec[]): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -29,7 +25,7 @@ export async function ensureTopics(
       await waitForLeaders(
         admin,
         specs.map((spec) => spec.topic),
-        options.leaderWaitMs ?? LEADER_WAIT_MS,
+        LEADER_WAIT_MS,
       );
     return missing.map((spec) => spec.topic);
   } finally {
