@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ensureTopics, topicNames } from '@muxly/common';
+import { testTopic } from '../../test/support/kafka.ts';
 import { ApiProblem } from '../src/http/problem.ts';
 import { expectProblem, startHarness, type Harness } from './harness.ts';
 
@@ -135,10 +136,7 @@ describe('control-plane service: templates, docs, health, permissions', () => {
     await admin.connect();
     const producer = h.service.kafka.producer();
     try {
-      await ensureTopics(h.service.kafka, [
-        { topic: topics.events, numPartitions: 1, replicationFactor: 1, configEntries: [] },
-        { topic: topics.raw, numPartitions: 1, replicationFactor: 1, configEntries: [] },
-      ]);
+      await ensureTopics(h.service.kafka, [testTopic(topics.events), testTopic(topics.raw)]);
       await producer.connect();
       await producer.send({ topic: topics.events, messages: [{ value: 'a' }, { value: 'b' }, { value: 'c' }] });
       await producer.send({ topic: topics.raw, messages: [{ value: 'x' }, { value: 'y' }] });

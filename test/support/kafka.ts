@@ -1,4 +1,13 @@
 import { Kafka, logLevel } from 'kafkajs';
+import type { TopicSpec } from '../../common/src/kafka/topics.ts';
+
+/** A one-partition topic for a test, as `ensureTopics` takes it, with the given topic settings. */
+export const testTopic = (topic: string, configEntries: TopicSpec['configEntries'] = []): TopicSpec => ({
+  topic,
+  numPartitions: 1,
+  replicationFactor: 1,
+  configEntries,
+});
 
 /**
  * Removes every topic whose name starts with `prefix` (a test's random prefix), so test runs do

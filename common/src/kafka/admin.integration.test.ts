@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import { Kafka, logLevel } from 'kafkajs';
+import { testTopic } from '../../../test/support/kafka.ts';
 import { startPrivateKafka, type PrivateKafka } from '../../../test/support/private-kafka.ts';
 import { uniqueName } from '../../../test/support/services.ts';
 import { ensureTopics } from './admin.ts';
-import type { TopicSpec } from './topics.ts';
 
 // Against a real broker, freshly started. A broker that has just started (its JVM not yet warm)
 // and shares a busy CPU answers "This server does not host this topic-partition" for a while
@@ -15,8 +15,6 @@ import type { TopicSpec } from './topics.ts';
 let privateKafka: PrivateKafka;
 let kafka: Kafka;
 const prefix = uniqueName('it-admin-');
-
-const spec = (topic: string): TopicSpec => ({ topic, numPartitions: 1, replicationFactor: 1, configEntries: [] });
 
 beforeAll(async () => {
   privateKafka = await startPrivateKafka();
@@ -38,7 +36,8 @@ test('ensureTopics answers once every new topic has a leader, while another clie
       ['a', 'b'].map(async (client) => {
         for (let round = 0; round < 6; round += 1) {
           const topics = [1, 2, 3, 4, 5, 6].map((n) => `${prefix}.${client}${round}.${n}`);
-          await expect(ensureTopics(kafka, topics.map(spec))).resolves.toEqual(topics);
+          const specs = topics.map((topic) => testTopic(topic));
+          await expect(ensureTopics(kafka, specs)).resolves.toEqual(topics);
           const metadata = await admin.fetchTopicMetadata({ topics });
           expect(metadata.topics.map((topic) => topic.name).sort()).toEqual(topics);
           for (const topic of metadata.topics)
@@ -49,7 +48,7 @@ test('ensureTopics answers once every new topic has a leader, while another clie
           await producer.send({ topic: topics[0]!, messages: [{ value: 'x' }] });
           await producer.disconnect();
           // Asking again for topics that exist creates nothing.
-          await expect(ensureTopics(kafka, topics.slice(0, 2).map(spec))).resolves.toEqual([]);
+          await expect(ensureTopics(kafka, specs.slice(0, 2))).resolves.toEqual([]);
           await admin.deleteTopics({ topics });
         }
       }),

@@ -25,7 +25,6 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[]): Promise<st
       await waitForLeaders(
         admin,
         specs.map((spec) => spec.topic),
-        LEADER_WAIT_MS,
       );
     return missing.map((spec) => spec.topic);
   } finally {
@@ -33,8 +32,8 @@ export async function ensureTopics(kafka: Kafka, specs: TopicSpec[]): Promise<st
   }
 }
 
-async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitForLeaders(admin: Admin, topics: string[]): Promise<void> {
+  const deadline = Date.now() + LEADER_WAIT_MS;
   for (;;) {
     let waiting: string;
     try {
@@ -51,7 +50,7 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
       waiting = errorMessage(error);
     }
     if (Date.now() >= deadline)
-      throw new Error(`Kafka's topics ${topics.join(', ')} have no leader after ${timeoutMs} ms: ${waiting}`);
+      throw new Error(`Kafka's topics ${topics.join(', ')} have no leader after ${LEADER_WAIT_MS} ms: ${waiting}`);
     await sleep(100);
   }
 }

@@ -1,4 +1,5 @@
 import { Kafka, KafkaJSNonRetriableError, logLevel } from 'kafkajs';
+import { testTopic } from '../../../test/support/kafka.ts';
 import { KAFKA_BROKER, requireLocalStack, uniqueName, waitFor } from '../../../test/support/services.ts';
 import { createMetricsRegistry, startHealthServer } from '../observability/health-server.ts';
 import { createLogger } from '../observability/logger.ts';
@@ -18,10 +19,7 @@ const logger = createLogger({ service: 'test', level: 'error' });
 beforeAll(async () => {
   await requireLocalStack();
   await admin.connect();
-  await ensureTopics(kafka, [
-    { topic, numPartitions: 1, replicationFactor: 1, configEntries: [] },
-    { topic: crashTopic, numPartitions: 1, replicationFactor: 1, configEntries: [] },
-  ]);
+  await ensureTopics(kafka, [testTopic(topic), testTopic(crashTopic)]);
 });
 
 afterAll(async () => {

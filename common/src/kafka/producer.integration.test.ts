@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { testTopic } from '../../../test/support/kafka.ts';
 import { KAFKA_BROKER, requireLocalStack, uniqueName, waitFor } from '../../../test/support/services.ts';
 import { ensureTopics } from './admin.ts';
 import { KafkaProducer } from './producer.ts';
@@ -16,14 +17,9 @@ beforeAll(async () => {
   await requireLocalStack();
   await admin.connect();
   await ensureTopics(kafka, [
-    { topic: normal, numPartitions: 1, replicationFactor: 1, configEntries: [] },
+    testTopic(normal),
     // Refuses anything over 1 KB: one produce request to both topics is then written in part.
-    {
-      topic: small,
-      numPartitions: 1,
-      replicationFactor: 1,
-      configEntries: [{ name: 'max.message.bytes', value: '1024' }],
-    },
+    testTopic(small, [{ name: 'max.message.bytes', value: '1024' }]),
   ]);
 });
 

@@ -1,4 +1,5 @@
 import { Kafka, logLevel } from 'kafkajs';
+import { testTopic } from '../../../test/support/kafka.ts';
 import { KAFKA_BROKER, requireLocalStack, uniqueName } from '../../../test/support/services.ts';
 import { ensureTopics } from './admin.ts';
 import { TransactionBatch, type TransactionalOutput } from './transaction-batch.ts';
@@ -15,7 +16,7 @@ const groupId = `${topic}.group`;
 beforeAll(async () => {
   await requireLocalStack();
   await admin.connect();
-  await ensureTopics(kafka, [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [] }]);
+  await ensureTopics(kafka, [testTopic(topic)]);
 });
 
 afterAll(async () => {

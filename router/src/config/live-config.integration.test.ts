@@ -2,7 +2,7 @@ import { createKafka, createLogger, ensureTopics, SecretKeyring } from '@muxly/c
 import type { PipelineDefinition } from '../pipeline/pipeline.ts';
 import { randomSuffix } from '../destinations/test-context.ts';
 import { LiveConfig } from './live-config.ts';
-import { deleteTopicsAndGroups } from '../../../test/support/kafka.ts';
+import { deleteTopicsAndGroups, testTopic } from '../../../test/support/kafka.ts';
 import { waitFor } from '../../../test/support/services.ts';
 
 // Peer: the local stack's Kafka (127.0.0.1:9092), a fresh compacted config topic per run.
@@ -38,9 +38,7 @@ beforeAll(async () => {
       `Kafka is not reachable at ${brokers.join(',')} (${(error as Error).message}); start it with npm run stack:start`,
     );
   }
-  await ensureTopics(kafka, [
-    { topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] },
-  ]);
+  await ensureTopics(kafka, [testTopic(topic, [{ name: 'cleanup.policy', value: 'compact' }])]);
   await admin.disconnect();
   await producer.connect();
 });
